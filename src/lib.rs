@@ -1,7 +1,16 @@
 //! alemtuzumab-cds: a CDS Hooks 2.0 service that stops unsafe alemtuzumab (Lemtrada) prescribing.
 //!
-//! `rules` decides what is unsafe, `fhir` gets the facts, `cards` shows the findings, `web` joins
-//! them; `wire` holds the CDS Hooks JSON shapes.
+//! `rules` decides what is unsafe, `fhir` gets the facts, `cards` shows the findings, `web`
+//! joins them through `pipeline`; `wire` holds the CDS Hooks JSON shapes, `config` the settings.
 
+pub mod cards;
+pub mod cli;
+pub mod config;
+pub mod fhir;
+pub mod pipeline;
 pub mod rules;
+pub mod simulate;
+pub mod startup;
+pub mod telemetry;
+pub mod web;
 pub mod wire;

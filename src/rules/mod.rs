@@ -19,6 +19,7 @@
 
 pub mod facts;
 pub mod findings;
+pub mod terminology;
 
 pub use facts::*;
 pub use findings::*;

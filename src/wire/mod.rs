@@ -6,3 +6,6 @@
 pub mod response;
 
 pub use response::*;
+pub mod context;
+pub mod discovery;
+pub mod request;

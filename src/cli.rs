@@ -1,0 +1,73 @@
+//! The command line: `serve` (the default), `simulate`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "alemtuzumab-cds",
+    version,
+    about = "CDS Hooks 2.0 service that stops unsafe alemtuzumab (Lemtrada) prescribing",
+    long_about = "CDS Hooks 2.0 service that checks alemtuzumab (Lemtrada) orders against the ANSM 2019 \
+                  restrictions (or the EMA 2020 SmPC). With no configuration it serves on \
+                  127.0.0.1:8080 in local mode."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Configuration file (TOML); default: $ALEMTUZUMAB_CDS_CONFIG, else built-in defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the CDS Hooks endpoints (the default command).
+    Serve {
+        /// Listen address, e.g. 127.0.0.1:8080; port 0 picks a free port (the log says which).
+        #[arg(long, value_name = "ADDR:PORT")]
+        bind: Option<String>,
+    },
+    /// Evaluate a hook request file offline (prefetch only) and print the cards.
+    Simulate {
+        /// A CDS Hooks request (JSON), e.g. fixtures/hooks/naive-one-dmt--order-sign.json.
+        request: PathBuf,
+        /// Evaluate as of this date (YYYY-MM-DD); default: today.
+        #[arg(long, value_name = "DATE")]
+        now: Option<String>,
+        /// Print the exact JSON response instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command line; the binary's `main` only turns the result into an exit code.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Simulate { request, now, json }) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let out = crate::simulate::simulate(&request, &settings, now.as_deref(), json)?;
+            print!("{out}");
+            Ok(())
+        }
+        Some(Command::Serve { bind }) => serve(cli.config, bind),
+        None => serve(cli.config, None),
+    }
+}
+
+fn serve(config: Option<PathBuf>, bind: Option<String>) -> anyhow::Result<()> {
+    let settings = Settings::load_with(config.as_deref(), bind.as_deref())?;
+    crate::telemetry::init(settings.log_format, &settings.log_level);
+    if let Some(src) = &settings.source {
+        tracing::info!(config = %src.display(), "configuration loaded");
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let app = crate::startup::Application::build(settings)?;
+        app.run_until_stopped().await
+    })?;
+    Ok(())
+}

@@ -1,0 +1,583 @@
+//! Configuration: built-in defaults (local mode), then one TOML file, then the environment.
+//!
+//! The file is `--config FILE` or `$ALEMTUZUMAB_CDS_CONFIG`; every key can be overridden by
+//! `ALEMTUZUMAB_CDS__SECTION__KEY` (e.g. `ALEMTUZUMAB_CDS__RULES__PROFILE=ema-2020`; lists as
+//! TOML, e.g. `ALEMTUZUMAB_CDS__FHIR__ALLOWED_SERVERS='["https://ehr/fhir/r4"]'`). Unknown keys
+//! and bad values stop startup with a message that names the key. `cds-hooks/config.example.toml`
+//! lists every key with its default and `cds-hooks/configuration.md` explains them.
+//!
+//! | Key | Default | Meaning |
+//! |---|---|---|
+//! | `server.bind` | `127.0.0.1:8080` | listen address; port 0 picks a free port |
+//! | `server.public_url` | `http://<bind>` | this service's public base URL (JWT `aud` = it + `/cds-services/{id}`) |
+//! | `server.body_limit_bytes` | 5 MiB | larger hook bodies get 413 |
+//! | `server.workers` | 0 (one per core) | actix worker threads |
+//! | `server.shutdown_timeout_secs` | 30 | grace period on SIGTERM |
+//! | `server.strict_412` | false | answer 412 instead of data-unavailable cards (cds-contract.md) |
+//! | `server.fixed_today` | unset | evaluate as if today were this date (test benches only; logged) |
+//! | `auth.allow_unauthenticated` | false | serve unsigned calls on a non-loopback address (test benches) |
+//! | `log.format` | `auto` | `json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise) |
+//! | `log.level` | `info` | a tracing filter, e.g. `info,alemtuzumab_cds=debug` |
+//! | `rules.profile` | `ansm-2019` | `ansm-2019` or `ema-2020` |
+//! | `rules.language` | `fr` | card language, `fr` or `en` |
+//! | `rules.topic_system` | `urn:alemtuzumab-cds:rule` | system of `source.topic` |
+//! | `rules.override_reason_system` | `urn:alemtuzumab-cds:override-reason` | system of override reasons |
+//! | `rules.campath_orders` | true | treat Campath products as alemtuzumab |
+//! | `rules.<threshold>` | see `RuleConfig` | every threshold of the rules (config.example.toml) |
+//! | `terminology.local_codes` | `[]` | `{ concept, system, code }` local codes added to the value sets |
+//! | `fhir.allowed_servers` | `[]` | `fhirServer` must start with one of these (local mode: loopback only) |
+//! | `fhir.deadline_ms` | 3000 | all FHIR queries of one hook call share this deadline |
+//! | `fhir.max_pages` | 10 | `next` links followed per query |
+//! | `fhir.max_response_bytes` | 20 MiB | FHIR response bodies larger than this are refused |
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::cards::{CardSettings, Language};
+use crate::fhir::GatherSettings;
+use crate::rules::terminology::{LocalCode, Terminology};
+use crate::rules::{Profile, RuleConfig};
+
+/// Environment variable naming the configuration file.
+pub const CONFIG_ENV: &str = "ALEMTUZUMAB_CDS_CONFIG";
+/// Prefix of the per-key environment overrides.
+pub const ENV_PREFIX: &str = "ALEMTUZUMAB_CDS__";
+
+/// The configuration as written (serde). Field names are the TOML keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSettings {
+    pub server: RawServer,
+    pub auth: RawAuth,
+    pub log: RawLog,
+    pub rules: RawRules,
+    pub terminology: RawTerminology,
+    pub fhir: RawFhir,
+}
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        Self {
+            server: RawServer::default(),
+            auth: RawAuth::default(),
+            log: RawLog::default(),
+            rules: RawRules::default(),
+            terminology: RawTerminology::default(),
+            fhir: RawFhir::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub bind: String,
+    pub public_url: String,
+    pub body_limit_bytes: u64,
+    pub workers: u32,
+    pub shutdown_timeout_secs: u64,
+    pub strict_412: bool,
+    pub fixed_today: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            public_url: String::new(),
+            body_limit_bytes: 5 * 1024 * 1024,
+            workers: 0,
+            shutdown_timeout_secs: 30,
+            strict_412: false,
+            fixed_today: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAuth {
+    pub allow_unauthenticated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    pub format: String,
+    pub level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            format: "auto".to_owned(),
+            level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRules {
+    pub profile: String,
+    pub language: String,
+    pub topic_system: String,
+    pub override_reason_system: String,
+    pub campath_orders: bool,
+    pub min_age_years: u32,
+    pub required_dmts_ansm_2019: u32,
+    pub required_dmts_ema_2020: u32,
+    pub dmt_min_course_months: u32,
+    pub liver_panel_max_age_days: u32,
+    pub liver_monitoring_interval_days: u32,
+    pub liver_monitoring_months: u32,
+    pub transaminase_uln_factor: f64,
+    pub bilirubin_uln_factor: f64,
+    pub default_uln_alt: f64,
+    pub default_uln_ast: f64,
+    pub default_uln_bilirubin_umol_l: f64,
+    pub default_uln_bilirubin_mg_dl: f64,
+    pub course_gap_days: u32,
+    pub min_course_interval_months: u32,
+    pub bp_systolic_threshold: f64,
+    pub bp_diastolic_threshold: f64,
+    pub thyroid_disease_critical: bool,
+    pub antithrombotic_recent_days: u32,
+}
+
+impl Default for RawRules {
+    fn default() -> Self {
+        let r = RuleConfig::default();
+        let c = CardSettings::default();
+        Self {
+            profile: r.profile.as_str().to_owned(),
+            language: c.language.as_str().to_owned(),
+            topic_system: c.topic_system,
+            override_reason_system: c.override_reason_system,
+            campath_orders: true,
+            min_age_years: r.min_age_years,
+            required_dmts_ansm_2019: r.required_dmts_ansm_2019,
+            required_dmts_ema_2020: r.required_dmts_ema_2020,
+            dmt_min_course_months: r.dmt_min_course_months,
+            liver_panel_max_age_days: r.liver_panel_max_age_days,
+            liver_monitoring_interval_days: r.liver_monitoring_interval_days,
+            liver_monitoring_months: r.liver_monitoring_months,
+            transaminase_uln_factor: r.transaminase_uln_factor,
+            bilirubin_uln_factor: r.bilirubin_uln_factor,
+            default_uln_alt: r.default_uln_alt,
+            default_uln_ast: r.default_uln_ast,
+            default_uln_bilirubin_umol_l: r.default_uln_bilirubin_umol_l,
+            default_uln_bilirubin_mg_dl: r.default_uln_bilirubin_mg_dl,
+            course_gap_days: r.course_gap_days,
+            min_course_interval_months: r.min_course_interval_months,
+            bp_systolic_threshold: r.bp_systolic_threshold,
+            bp_diastolic_threshold: r.bp_diastolic_threshold,
+            thyroid_disease_critical: r.thyroid_disease_critical,
+            antithrombotic_recent_days: r.antithrombotic_recent_days,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTerminology {
+    pub local_codes: Vec<RawLocalCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLocalCode {
+    pub concept: String,
+    pub system: String,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFhir {
+    pub allowed_servers: Vec<String>,
+    pub deadline_ms: u64,
+    pub max_pages: u32,
+    pub max_response_bytes: u64,
+}
+
+impl Default for RawFhir {
+    fn default() -> Self {
+        Self {
+            allowed_servers: Vec::new(),
+            deadline_ms: 3000,
+            max_pages: 10,
+            max_response_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+/// A configuration error that names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+    #[error("configuration file `{0}` does not exist")]
+    MissingFile(PathBuf),
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}
+
+/// Outbound FHIR settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FhirSettings {
+    /// Base URLs `fhirServer` must start with. Empty: loopback servers only (local mode).
+    pub allowed_servers: Vec<url::Url>,
+    pub deadline: std::time::Duration,
+    pub max_pages: u32,
+    pub max_response_bytes: u64,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    /// Public base URL without a trailing slash.
+    pub public_url: String,
+    pub body_limit_bytes: usize,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+    pub strict_412: bool,
+    pub fixed_today: Option<NaiveDate>,
+    pub allow_unauthenticated: bool,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub rules: RuleConfig,
+    pub cards: CardSettings,
+    pub gather: GatherSettings,
+    pub fhir: FhirSettings,
+    /// Where the configuration came from, for the start-up log.
+    pub source: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    /// The built-in defaults: local mode.
+    fn default() -> Self {
+        match RawSettings::default().validate(None) {
+            Ok(s) => s,
+            // The defaults are checked by a unit test; this cannot happen.
+            Err(e) => unreachable!("built-in defaults are invalid: {e}"),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (or `$ALEMTUZUMAB_CDS_CONFIG`), then `ALEMTUZUMAB_CDS__*`.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with(file, None)
+    }
+
+    /// As [`Settings::load`], with `--bind` from the command line taking precedence over all.
+    pub fn load_with(file: Option<&Path>, bind: Option<&str>) -> Result<Self, ConfigError> {
+        let env_file = std::env::var_os(CONFIG_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        let mut figment = Figment::from(Serialized::defaults(RawSettings::default()));
+        if let Some(path) = &file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.clone()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        if let Some(bind) = bind {
+            figment = figment.merge(Serialized::default("server.bind", bind));
+        }
+        let raw: RawSettings = figment.extract().map_err(Box::new)?;
+        raw.validate(file)
+    }
+
+    /// Whether the service runs in local mode (no JWT authentication configured).
+    pub fn local_mode(&self) -> bool {
+        // JWT issuers are not configurable yet (issue 5): every configuration is local mode.
+        true
+    }
+}
+
+impl RawSettings {
+    /// Turns the raw configuration into validated settings; every error names its key.
+    pub fn validate(self, source: Option<PathBuf>) -> Result<Settings, ConfigError> {
+        let s = self.server;
+        let bind: SocketAddr = s
+            .bind
+            .parse()
+            .map_err(|e| invalid("server.bind", format!("`{}` is not ADDR:PORT ({e})", s.bind)))?;
+        if !bind.ip().is_loopback() && !self.auth.allow_unauthenticated {
+            return Err(invalid(
+                "server.bind",
+                format!(
+                    "{bind} is not a loopback address and no JWT authentication is configured. \
+                     Only the hospital's EHR may call this service: bind to 127.0.0.1 behind a \
+                     reverse proxy that authenticates the EHR, or set `auth.allow_unauthenticated \
+                     = true` for a closed test bench."
+                ),
+            ));
+        }
+        let public_url = if s.public_url.trim().is_empty() {
+            format!("http://{bind}")
+        } else {
+            let u = url::Url::parse(s.public_url.trim())
+                .map_err(|e| invalid("server.public_url", e.to_string()))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                return Err(invalid("server.public_url", "must be an http(s) URL"));
+            }
+            u.as_str().trim_end_matches('/').to_owned()
+        };
+        if s.body_limit_bytes < 1024 {
+            return Err(invalid("server.body_limit_bytes", "must be at least 1024"));
+        }
+        let fixed_today = if s.fixed_today.trim().is_empty() {
+            None
+        } else {
+            Some(
+                NaiveDate::parse_from_str(s.fixed_today.trim(), "%Y-%m-%d")
+                    .map_err(|e| invalid("server.fixed_today", format!("not YYYY-MM-DD: {e}")))?,
+            )
+        };
+        let log_format = match self.log.format.as_str() {
+            "auto" => LogFormat::Auto,
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => {
+                return Err(invalid(
+                    "log.format",
+                    format!("`{other}`: expected auto, json or pretty"),
+                ))
+            }
+        };
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(invalid("log.level", e.to_string()));
+        }
+
+        let r = self.rules;
+        let profile = Profile::parse(&r.profile).ok_or_else(|| {
+            invalid(
+                "rules.profile",
+                format!("`{}`: expected ansm-2019 or ema-2020", r.profile),
+            )
+        })?;
+        let language = Language::parse(&r.language).ok_or_else(|| {
+            invalid(
+                "rules.language",
+                format!("`{}`: expected fr or en", r.language),
+            )
+        })?;
+        for (key, v) in [
+            ("rules.topic_system", &r.topic_system),
+            ("rules.override_reason_system", &r.override_reason_system),
+        ] {
+            if v.trim().is_empty() || !v.contains(':') {
+                return Err(invalid(key, "must be a URI"));
+            }
+        }
+        let positive = [
+            ("rules.transaminase_uln_factor", r.transaminase_uln_factor),
+            ("rules.bilirubin_uln_factor", r.bilirubin_uln_factor),
+            ("rules.default_uln_alt", r.default_uln_alt),
+            ("rules.default_uln_ast", r.default_uln_ast),
+            ("rules.default_uln_bilirubin_umol_l", r.default_uln_bilirubin_umol_l),
+            ("rules.default_uln_bilirubin_mg_dl", r.default_uln_bilirubin_mg_dl),
+            ("rules.bp_systolic_threshold", r.bp_systolic_threshold),
+            ("rules.bp_diastolic_threshold", r.bp_diastolic_threshold),
+        ];
+        for (key, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(invalid(key, format!("must be a positive number, not {v}")));
+            }
+        }
+        for (key, v) in [
+            ("rules.required_dmts_ansm_2019", r.required_dmts_ansm_2019),
+            ("rules.required_dmts_ema_2020", r.required_dmts_ema_2020),
+            ("rules.liver_monitoring_interval_days", r.liver_monitoring_interval_days),
+            ("rules.course_gap_days", r.course_gap_days),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        let rules = RuleConfig {
+            profile,
+            min_age_years: r.min_age_years,
+            required_dmts_ansm_2019: r.required_dmts_ansm_2019,
+            required_dmts_ema_2020: r.required_dmts_ema_2020,
+            dmt_min_course_months: r.dmt_min_course_months,
+            liver_panel_max_age_days: r.liver_panel_max_age_days,
+            liver_monitoring_interval_days: r.liver_monitoring_interval_days,
+            liver_monitoring_months: r.liver_monitoring_months,
+            transaminase_uln_factor: r.transaminase_uln_factor,
+            bilirubin_uln_factor: r.bilirubin_uln_factor,
+            default_uln_alt: r.default_uln_alt,
+            default_uln_ast: r.default_uln_ast,
+            default_uln_bilirubin_umol_l: r.default_uln_bilirubin_umol_l,
+            default_uln_bilirubin_mg_dl: r.default_uln_bilirubin_mg_dl,
+            course_gap_days: r.course_gap_days,
+            min_course_interval_months: r.min_course_interval_months,
+            bp_systolic_threshold: r.bp_systolic_threshold,
+            bp_diastolic_threshold: r.bp_diastolic_threshold,
+            thyroid_disease_critical: r.thyroid_disease_critical,
+            antithrombotic_recent_days: r.antithrombotic_recent_days,
+        };
+
+        let local: Vec<LocalCode> = self
+            .terminology
+            .local_codes
+            .into_iter()
+            .map(|c| LocalCode {
+                concept: c.concept,
+                system: c.system,
+                code: c.code,
+            })
+            .collect();
+        let terminology = Terminology::default()
+            .with_local_codes(&local)
+            .map_err(|e| invalid("terminology.local_codes", e.to_string()))?;
+
+        let mut cards = CardSettings {
+            language,
+            topic_system: r.topic_system,
+            override_reason_system: r.override_reason_system,
+            ..CardSettings::default()
+        };
+        cards.liver_panel_code = terminology.liver_panel_order_code();
+
+        let f = self.fhir;
+        let mut allowed_servers = Vec::new();
+        for (i, s) in f.allowed_servers.iter().enumerate() {
+            let key = format!("fhir.allowed_servers[{i}]");
+            let u = url::Url::parse(s).map_err(|e| invalid(&key, format!("`{s}`: {e}")))?;
+            let loopback = crate::fhir::is_loopback_host(&u);
+            match u.scheme() {
+                "https" => {}
+                "http" if loopback => {}
+                _ => {
+                    return Err(invalid(
+                        &key,
+                        format!("`{s}`: https is required unless the host is loopback"),
+                    ))
+                }
+            }
+            allowed_servers.push(u);
+        }
+        if f.deadline_ms == 0 || f.deadline_ms > 60_000 {
+            return Err(invalid("fhir.deadline_ms", "must be between 1 and 60000"));
+        }
+        if f.max_pages == 0 {
+            return Err(invalid("fhir.max_pages", "must be at least 1"));
+        }
+
+        Ok(Settings {
+            bind,
+            public_url,
+            body_limit_bytes: usize::try_from(s.body_limit_bytes)
+                .map_err(|_| invalid("server.body_limit_bytes", "too large"))?,
+            workers: s.workers as usize,
+            shutdown_timeout_secs: s.shutdown_timeout_secs,
+            strict_412: s.strict_412,
+            fixed_today,
+            allow_unauthenticated: self.auth.allow_unauthenticated,
+            log_format,
+            log_level: self.log.level,
+            rules,
+            cards,
+            gather: GatherSettings {
+                terminology,
+                campath_is_alemtuzumab: r.campath_orders,
+            },
+            fhir: FhirSettings {
+                allowed_servers,
+                deadline: std::time::Duration::from_millis(f.deadline_ms),
+                max_pages: f.max_pages,
+                max_response_bytes: f.max_response_bytes,
+            },
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(toml: &str) -> Result<Settings, ConfigError> {
+        let raw: RawSettings = Figment::from(Serialized::defaults(RawSettings::default()))
+            .merge(Toml::string(toml))
+            .extract()
+            .map_err(Box::new)?;
+        raw.validate(None)
+    }
+
+    #[test]
+    fn defaults_are_local_mode_on_loopback_8080_ansm_in_french() {
+        let s = Settings::default();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.rules.profile, Profile::Ansm2019);
+        assert_eq!(s.cards.language, Language::Fr);
+        assert!(s.fhir.allowed_servers.is_empty());
+        assert!(s.local_mode());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        for (toml, key) in [
+            ("[rules]\nprofile = \"ema-2021\"", "rules.profile"),
+            ("[rules]\nlanguage = \"de\"", "rules.language"),
+            ("[server]\nbind = \"nowhere\"", "server.bind"),
+            ("[rules]\ndefault_uln_alt = -4.0", "rules.default_uln_alt"),
+            ("[fhir]\nallowed_servers = [\"http://ehr.example/fhir\"]", "fhir.allowed_servers[0]"),
+            ("[server]\nfixed_today = \"25/11/2026\"", "server.fixed_today"),
+            ("[log]\nformat = \"xml\"", "log.format"),
+        ] {
+            let err = from_toml(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+        let err = from_toml("[rules]\nprofil = \"ema-2020\"").unwrap_err().to_string();
+        assert!(err.contains("profil"), "{err}");
+    }
+
+    #[test]
+    fn a_public_bind_without_authentication_is_refused_with_the_way_out() {
+        let err = from_toml("[server]\nbind = \"0.0.0.0:8080\"").unwrap_err().to_string();
+        assert!(err.contains("allow_unauthenticated"), "{err}");
+        let ok = from_toml("[server]\nbind = \"0.0.0.0:8080\"\n[auth]\nallow_unauthenticated = true");
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn profile_language_and_thresholds_are_read() {
+        let s = from_toml(
+            "[rules]\nprofile = \"ema-2020\"\nlanguage = \"en\"\nmin_age_years = 21\n\
+             [fhir]\nallowed_servers = [\"https://ehr.example/fhir/r4\", \"http://127.0.0.1:9/fhir\"]",
+        )
+        .unwrap();
+        assert_eq!(s.rules.profile, Profile::Ema2020);
+        assert_eq!(s.cards.language, Language::En);
+        assert_eq!(s.rules.min_age_years, 21);
+        assert_eq!(s.fhir.allowed_servers.len(), 2);
+    }
+}

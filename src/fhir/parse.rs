@@ -1,0 +1,124 @@
+//! Reading FHIR R4 JSON with fhirbolt, tolerant of what real CDS Clients send.
+//!
+//! **This is the only place fhirbolt's generic deserializer is instantiated** (each
+//! instantiation costs ~22 s of debug build, stack-notes.md); everything else, tests included,
+//! calls [`parse_resource`].
+//!
+//! Known deviations normalised before the typed parse (seen from the official CDS Hooks Sandbox
+//! and EHR sandboxes, shared/real-client/):
+//! - `null` values (fhirbolt rejects them in every mode): dropped;
+//! - a single object where R4 has an array (`reasonCode`, `category`): fhirbolt's lax mode wraps it;
+//! - missing required elements (`status`, `intent`): lax mode pads them; the facts treat an empty
+//!   status as unknown;
+//! - codings with empty strings: accepted here, ignored by `fhir::facts` (codes must be non-empty).
+//!
+//! Bundles are never parsed by fhirbolt (its deserializer misreads fields after a nested
+//! resource, stack-notes.md): callers walk `entry[]` as `serde_json::Value` and parse each
+//! `entry.resource` on its own, so one bad entry loses only itself.
+
+use fhirbolt::model::r4::Resource;
+use fhirbolt::serde::{DeserializationConfig, DeserializationMode};
+use serde_json::Value;
+
+/// Parses one FHIR R4 resource (any type, nested `contained` included) leniently.
+pub fn parse_resource(mut value: Value) -> Result<Resource, String> {
+    drop_nulls(&mut value);
+    fhirbolt::json::from_json_value::<Resource>(
+        value,
+        Some(DeserializationConfig {
+            mode: DeserializationMode::Lax,
+        }),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Removes `null` object members and array items, recursively.
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|_, item| !item.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => {
+            items.retain(|item| !item.is_null());
+            items.iter_mut().for_each(drop_nulls);
+        }
+        _ => {}
+    }
+}
+
+/// `resourceType` of a JSON resource without parsing it.
+pub fn resource_type(v: &Value) -> Option<&str> {
+    v.get("resourceType").and_then(Value::as_str)
+}
+
+/// `Type/id` of a JSON resource, for messages and gap names.
+pub fn reference_of(v: &Value) -> String {
+    let ty = resource_type(v).unwrap_or("Resource");
+    match v.get("id").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() => format!("{ty}/{id}"),
+        _ => ty.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sandbox_single_object_reason_code_and_category_are_read() {
+        let r = parse_resource(json!({
+            "resourceType": "MedicationRequest", "id": "request-123", "status": "draft",
+            "intent": "order", "subject": {"reference": "Patient/pat-1"},
+            "category": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category", "code": "community"}]},
+            "medicationCodeableConcept": {"text": "Lemtrada", "coding": [{"system": "", "code": ""}]},
+            "reasonCode": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}], "text": "Diabetes"}
+        }))
+        .unwrap();
+        let Resource::MedicationRequest(mr) = r else {
+            panic!("not a MedicationRequest")
+        };
+        assert_eq!(mr.reason_code.len(), 1);
+        assert_eq!(mr.category.len(), 1);
+    }
+
+    #[test]
+    fn nulls_and_missing_status_do_not_fail_the_parse() {
+        let r = parse_resource(json!({
+            "resourceType": "MedicationRequest", "id": "x", "note": null,
+            "subject": {"reference": "Patient/p", "display": null},
+            "medicationCodeableConcept": {"text": "Lemtrada"}
+        }));
+        assert!(r.is_ok(), "{r:?}");
+    }
+
+    #[test]
+    fn contained_before_status_is_read_through_the_resource_enum() {
+        // Regression: fhirbolt misreads fields after a nested resource when deserializing into a
+        // concrete type (stack-notes.md); the Resource enum path must keep working.
+        let r = parse_resource(json!({
+            "resourceType": "MedicationRequest", "id": "x",
+            "contained": [{"resourceType": "Medication", "id": "med1", "code": {"text": "Lemtrada"}}],
+            "status": "draft", "intent": "order", "subject": {"reference": "Patient/p"},
+            "medicationReference": {"reference": "#med1"}, "authoredOn": "2026-11-25"
+        }))
+        .unwrap();
+        let Resource::MedicationRequest(mr) = r else {
+            panic!("not a MedicationRequest")
+        };
+        assert_eq!(mr.contained.len(), 1);
+        assert_eq!(mr.status.value.as_deref(), Some("draft"));
+        assert_eq!(
+            mr.authored_on.and_then(|d| d.value).as_deref(),
+            Some("2026-11-25")
+        );
+    }
+
+    #[test]
+    fn a_resource_of_the_wrong_shape_is_an_error_not_a_panic() {
+        assert!(parse_resource(json!({"resourceType": "Observation", "code": 5})).is_err());
+        assert!(parse_resource(json!({"resourceType": "NoSuchType"})).is_err());
+        assert!(parse_resource(json!([1, 2])).is_err());
+    }
+}

@@ -1,0 +1,96 @@
+//! `alemtuzumab-cds simulate REQUEST.json`: evaluates a hook request offline from its prefetch
+//! and prints the cards, so hospital IT can check a configuration and a newcomer can see the
+//! service work in one command.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+
+use crate::config::Settings;
+use crate::pipeline;
+use crate::wire::discovery::{hook_name, SERVICES};
+use crate::wire::request::HookRequest;
+use crate::wire::CdsResponse;
+
+pub fn simulate(
+    path: &Path,
+    settings: &Settings,
+    now: Option<&str>,
+    json: bool,
+) -> anyhow::Result<String> {
+    let today = match now {
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .with_context(|| format!("--now `{s}` is not YYYY-MM-DD"))?,
+        None => settings
+            .fixed_today
+            .unwrap_or_else(|| chrono::Local::now().date_naive()),
+    };
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let request = HookRequest::from_value(value)?;
+    let service = SERVICES
+        .iter()
+        .copied()
+        .find(|s| hook_name(s.hook) == request.hook)
+        .with_context(|| format!("no service answers hook `{}`", request.hook))?;
+    let outcome = match pipeline::run(request, service, settings, today) {
+        Ok(o) => o,
+        Err(pipeline::PipelineError::Precondition(m)) => {
+            return Ok(format!(
+                "412 Precondition Failed: {m}\n(the request holds no recognisable alemtuzumab order and the data is missing)\n"
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        return Ok(serde_json::to_string_pretty(&outcome.response)? + "\n");
+    }
+    Ok(table(&outcome.response, service.id, settings, today))
+}
+
+/// The cards as a table, then each card's detail.
+pub fn table(resp: &CdsResponse, service: &str, settings: &Settings, today: NaiveDate) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{service} · profile {} · language {} · as of {today} · {} card(s)\n",
+        settings.rules.profile.as_str(),
+        settings.cards.language.as_str(),
+        resp.cards.len()
+    );
+    if resp.cards.is_empty() {
+        out.push_str("No cards: nothing to check for this request.\n");
+        return out;
+    }
+    let _ = writeln!(out, "{:<3} {:<9} {:<24} SUMMARY", "#", "INDICATOR", "TOPIC");
+    for (i, c) in resp.cards.iter().enumerate() {
+        let topic = c.source.topic.as_ref().map(|t| t.code.as_str()).unwrap_or("");
+        let indicator = serde_json::to_value(c.indicator)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(out, "{:<3} {:<9} {:<24} {}", i + 1, indicator, topic, c.summary);
+    }
+    for (i, c) in resp.cards.iter().enumerate() {
+        let _ = writeln!(out, "\n── card {} ─ {}", i + 1, c.summary);
+        if let Some(d) = &c.detail {
+            let _ = writeln!(out, "{d}");
+        }
+        for s in &c.suggestions {
+            let _ = writeln!(out, "  ▸ suggestion: {}", s.label);
+        }
+        if !c.override_reasons.is_empty() {
+            let reasons: Vec<_> = c
+                .override_reasons
+                .iter()
+                .map(|r| r.display.clone().unwrap_or_else(|| r.code.clone()))
+                .collect();
+            let _ = writeln!(out, "  ▸ override reasons: {}", reasons.join(" · "));
+        }
+    }
+    out
+}

@@ -1,0 +1,98 @@
+//! Start-up as library code: binds (port 0 picks a free port), mounts the routes, returns the
+//! running server, so tests and `main` start the service the same way.
+
+use std::net::TcpListener;
+use std::sync::{Arc, OnceLock};
+
+use actix_web::{middleware, App, HttpResponse, HttpServer};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::config::Settings;
+use crate::web::{self, AppState};
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+}
+
+/// The process-wide Prometheus recorder (a recorder can be installed once per process).
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ])
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(settings.bind)?;
+        let addr = listener.local_addr()?;
+        let port = addr.port();
+        if settings.local_mode() {
+            tracing::warn!(
+                address = %addr,
+                "local mode: no JWT authentication, FHIR servers on loopback only; \
+                 not for production (see README §Security)"
+            );
+        }
+        if settings.allow_unauthenticated {
+            tracing::warn!("auth.allow_unauthenticated = true: unsigned calls accepted on {addr}");
+        }
+        if let Some(day) = settings.fixed_today {
+            tracing::warn!(%day, "server.fixed_today is set: rules evaluate as of this date");
+        }
+        let workers = settings.workers;
+        let shutdown = settings.shutdown_timeout_secs;
+        let state = AppState {
+            settings: Arc::new(settings),
+            metrics: metrics_handle(),
+        };
+        let mut server = HttpServer::new(move || {
+            let state = state.clone();
+            App::new()
+                .wrap(middleware::Compress::default())
+                .configure(move |cfg| web::configure(cfg, state))
+                .default_service(actix_web::web::to(|| async {
+                    HttpResponse::NotFound()
+                        .content_type("application/fhir+json")
+                        .json(serde_json::json!({
+                            "resourceType": "OperationOutcome",
+                            "issue": [{"severity": "error", "code": "not-found",
+                                       "diagnostics": "no such endpoint; GET /cds-services lists the services"}]
+                        }))
+                }))
+        })
+        .listen(listener)?
+        .shutdown_timeout(shutdown);
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        tracing::info!(address = %addr, port, "alemtuzumab-cds listening");
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until SIGTERM / SIGINT (graceful: in-flight calls finish within the shutdown timeout).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

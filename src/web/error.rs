@@ -1,0 +1,98 @@
+//! **The only place an error becomes an HTTP response.** Every error body is a FHIR
+//! `OperationOutcome` whose `issue[].diagnostics` names the offending field (cds-contract.md).
+//!
+//! | Error | Status | `issue.code` |
+//! |---|---|---|
+//! | body not JSON, too deep, a field missing or malformed, wrong hook | 400 | `invalid` / `required` |
+//! | unknown service id | 404 | `not-found` |
+//! | FHIR data unobtainable and no alemtuzumab order (or `strict_412`) | 412 | `incomplete` |
+//! | body over `server.body_limit_bytes` | 413 | `too-long` |
+//!
+//! A rule that could not check is never an error: it is a `data-unavailable` card.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::wire::request::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("request body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("{0}")]
+    Field(#[from] FieldError),
+    #[error("no CDS service `{0}` here; GET /cds-services lists them")]
+    UnknownService(String),
+    #[error("the FHIR data needed could not be obtained: {0}")]
+    PreconditionFailed(String),
+    #[error("request body is larger than the configured limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("reading the request body failed: {0}")]
+    Payload(String),
+}
+
+impl ApiError {
+    fn code_and_expression(&self) -> (&'static str, Option<&str>) {
+        match self {
+            ApiError::NotJson(_) | ApiError::Payload(_) => ("invalid", Some("(body)")),
+            ApiError::Field(f) if f.message == "is required" => ("required", Some(&f.field)),
+            ApiError::Field(f) => ("invalid", Some(&f.field)),
+            ApiError::UnknownService(_) => ("not-found", None),
+            ApiError::PreconditionFailed(_) => ("incomplete", Some("prefetch")),
+            ApiError::TooLarge { .. } => ("too-long", Some("(body)")),
+        }
+    }
+
+    /// The OperationOutcome body.
+    pub fn outcome(&self) -> serde_json::Value {
+        let (code, expression) = self.code_and_expression();
+        let mut issue = json!({
+            "severity": "error",
+            "code": code,
+            "diagnostics": self.to_string(),
+        });
+        if let Some(e) = expression {
+            issue["expression"] = json!([e]);
+        }
+        json!({"resourceType": "OperationOutcome", "issue": [issue]})
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::NotJson(_) | ApiError::Field(_) | ApiError::Payload(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::UnknownService(_) => StatusCode::NOT_FOUND,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        tracing::info!(status = self.status_code().as_u16(), error = %self, "hook call refused");
+        HttpResponse::build(self.status_code())
+            .content_type("application/fhir+json")
+            .json(self.outcome())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_error_names_the_field_in_diagnostics_and_expression() {
+        let e = ApiError::from(FieldError::missing("context.draftOrders"));
+        assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+        let oo = e.outcome();
+        assert_eq!(oo["resourceType"], "OperationOutcome");
+        assert_eq!(oo["issue"][0]["expression"][0], "context.draftOrders");
+        assert!(oo["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("context.draftOrders"));
+    }
+}

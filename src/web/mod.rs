@@ -1,0 +1,28 @@
+//! The web layer, the only module that imports actix-web: routes, error responses, metrics.
+
+pub mod error;
+pub mod routes;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::config::Settings;
+
+/// Shared state of every worker.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// Mounts every route; used by the server and by tests.
+pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
+    cfg.app_data(web::Data::new(state))
+        .route("/cds-services", web::get().to(routes::discovery))
+        .route("/cds-services/{id}", web::post().to(routes::hook))
+        .route("/healthz", web::get().to(routes::healthz))
+        .route("/readyz", web::get().to(routes::readyz))
+        .route("/metrics", web::get().to(routes::metrics));
+}

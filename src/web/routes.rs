@@ -1,0 +1,146 @@
+//! Thin handlers: read the body, run the pipeline, answer.
+
+use std::time::Instant;
+
+use actix_web::{web, HttpResponse};
+use futures::StreamExt;
+use tracing::field::Empty;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::pipeline::{self, PipelineError};
+use crate::wire::discovery::{self, discovery as discovery_document};
+use crate::wire::request::HookRequest;
+
+/// `GET /cds-services`.
+pub async fn discovery() -> HttpResponse {
+    HttpResponse::Ok().json(discovery_document())
+}
+
+/// Reads the body up to `limit` bytes (413 beyond), without trusting Content-Length alone.
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => ApiError::TooLarge { limit },
+            other => ApiError::Payload(other.to_string()),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `POST /cds-services/{id}`.
+pub async fn hook(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let id = path.into_inner();
+    let settings = &state.settings;
+    let Some(service) = discovery::service(&id) else {
+        metrics::counter!("cds_hook_calls_total", "service" => "unknown", "outcome" => "not_found")
+            .increment(1);
+        return Err(ApiError::UnknownService(id));
+    };
+    let limit = settings.body_limit_bytes;
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let result = async {
+        if declared.is_some_and(|n| n > limit) {
+            return Err(ApiError::TooLarge { limit });
+        }
+        let body = read_body(payload, limit).await?;
+        // serde_json stops at 128 levels of nesting, so a deep body is an error, not a stack overflow.
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| ApiError::NotJson(e.to_string()))?;
+        let request = HookRequest::from_value(value)?;
+        let span = tracing::info_span!(
+            "hook",
+            service = service.id,
+            hook_instance = %request.hook_instance,
+            cards = Empty,
+            duration_ms = Empty,
+        );
+        let _enter = span.enter();
+        let today = settings
+            .fixed_today
+            .unwrap_or_else(|| chrono::Local::now().date_naive());
+        let outcome = pipeline::run(request, service, settings, today).map_err(|e| match e {
+            PipelineError::Field(f) => ApiError::Field(f),
+            PipelineError::Precondition(m) => ApiError::PreconditionFailed(m),
+        })?;
+        for card in &outcome.response.cards {
+            let topic = card
+                .source
+                .topic
+                .as_ref()
+                .map(|t| t.code.clone())
+                .unwrap_or_default();
+            let indicator = match card.indicator {
+                crate::wire::Indicator::Info => "info",
+                crate::wire::Indicator::Warning => "warning",
+                crate::wire::Indicator::Critical => "critical",
+            };
+            metrics::counter!("cds_cards_total", "topic" => topic, "indicator" => indicator)
+                .increment(1);
+        }
+        let elapsed = started.elapsed();
+        span.record("cards", outcome.response.cards.len());
+        span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
+        tracing::info!(
+            orders = outcome.data.draft_orders.len(),
+            alemtuzumab_orders = outcome.data.orders.len(),
+            gaps = outcome.data.facts.gaps.len(),
+            "hook answered"
+        );
+        Ok(outcome)
+    }
+    .await;
+    let outcome_label = match &result {
+        Ok(_) => "ok",
+        Err(e) => match e {
+            ApiError::PreconditionFailed(_) => "precondition_failed",
+            ApiError::TooLarge { .. } => "too_large",
+            _ => "bad_request",
+        },
+    };
+    metrics::counter!("cds_hook_calls_total", "service" => service.id, "outcome" => outcome_label)
+        .increment(1);
+    metrics::histogram!("cds_hook_duration_seconds", "service" => service.id)
+        .record(started.elapsed().as_secs_f64());
+    let outcome = result?;
+    Ok(HttpResponse::Ok().json(outcome.response))
+}
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: configuration loaded (the store joins this check when it exists).
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "ready",
+        "profile": state.settings.rules.profile.as_str(),
+        "language": state.settings.cards.language.as_str(),
+    }))
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match &state.metrics {
+        Some(handle) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4")
+            .body(handle.render()),
+        None => HttpResponse::ServiceUnavailable().body("metrics recorder not installed"),
+    }
+}

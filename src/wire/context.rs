@@ -1,0 +1,197 @@
+//! Hook contexts of the three hooks this service answers (cds-hooks.org hook definitions,
+//! order-sign 1.1, order-select 1.1, patient-view 1.1).
+
+use serde_json::{Map, Value};
+
+use super::request::{json_type, optional_string, required_string, FieldError};
+
+/// `order-sign`: "fires when a clinician is ready to sign one or more orders for a patient".
+#[derive(Debug)]
+pub struct OrderSignContext {
+    pub user_id: Option<String>,
+    /// The FHIR Patient.id of the current patient in context.
+    pub patient_id: String,
+    pub encounter_id: Option<String>,
+    /// R4 FHIR Bundle of DSTU2 NutritionOrder, … MedicationRequest … resources in draft status.
+    pub draft_orders: Map<String, Value>,
+}
+
+impl OrderSignContext {
+    pub const HOOK_NAME: &'static str = "order-sign";
+}
+
+/// `order-select`: "fires when a clinician selects one or more orders to place for a patient".
+#[derive(Debug)]
+pub struct OrderSelectContext {
+    pub user_id: Option<String>,
+    pub patient_id: String,
+    pub encounter_id: Option<String>,
+    /// The FHIR id of the newly selected order(s), e.g. `MedicationRequest/103`.
+    pub selections: Vec<String>,
+    pub draft_orders: Map<String, Value>,
+}
+
+impl OrderSelectContext {
+    pub const HOOK_NAME: &'static str = "order-select";
+}
+
+/// `patient-view`: "the user has just opened a patient's record".
+#[derive(Debug)]
+pub struct PatientViewContext {
+    pub user_id: Option<String>,
+    pub patient_id: String,
+    pub encounter_id: Option<String>,
+}
+
+impl PatientViewContext {
+    pub const HOOK_NAME: &'static str = "patient-view";
+}
+
+#[derive(Debug)]
+pub enum HookContext {
+    OrderSign(OrderSignContext),
+    OrderSelect(OrderSelectContext),
+    PatientView(PatientViewContext),
+}
+
+impl HookContext {
+    /// Reads the context of `hook`; every required field missing is named.
+    pub fn from_object(hook: &str, mut c: Map<String, Value>) -> Result<Self, FieldError> {
+        let user_id = optional_string(&mut c, "userId", "context.userId")?;
+        let patient_id = required_string(&mut c, "patientId", "context.patientId")?;
+        let encounter_id = optional_string(&mut c, "encounterId", "context.encounterId")?;
+        match hook {
+            OrderSignContext::HOOK_NAME => Ok(HookContext::OrderSign(OrderSignContext {
+                user_id,
+                patient_id,
+                encounter_id,
+                draft_orders: draft_orders(&mut c)?,
+            })),
+            OrderSelectContext::HOOK_NAME => {
+                let draft_orders = draft_orders(&mut c)?;
+                let selections = match c.remove("selections") {
+                    None | Some(Value::Null) => {
+                        return Err(FieldError::missing("context.selections"))
+                    }
+                    Some(Value::Array(items)) => items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| match v {
+                            Value::String(s) => Ok(s),
+                            other => Err(FieldError::new(
+                                format!("context.selections[{i}]"),
+                                format!("must be a string, not {}", json_type(&other)),
+                            )),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                    Some(other) => {
+                        return Err(FieldError::new(
+                            "context.selections",
+                            format!("must be an array, not {}", json_type(&other)),
+                        ))
+                    }
+                };
+                Ok(HookContext::OrderSelect(OrderSelectContext {
+                    user_id,
+                    patient_id,
+                    encounter_id,
+                    selections,
+                    draft_orders,
+                }))
+            }
+            PatientViewContext::HOOK_NAME => Ok(HookContext::PatientView(PatientViewContext {
+                user_id,
+                patient_id,
+                encounter_id,
+            })),
+            other => Err(FieldError::new(
+                "hook",
+                format!("`{other}` is not a hook this service answers"),
+            )),
+        }
+    }
+
+    pub fn patient_id(&self) -> &str {
+        match self {
+            HookContext::OrderSign(c) => &c.patient_id,
+            HookContext::OrderSelect(c) => &c.patient_id,
+            HookContext::PatientView(c) => &c.patient_id,
+        }
+    }
+
+    pub fn hook_name(&self) -> &'static str {
+        match self {
+            HookContext::OrderSign(_) => OrderSignContext::HOOK_NAME,
+            HookContext::OrderSelect(_) => OrderSelectContext::HOOK_NAME,
+            HookContext::PatientView(_) => PatientViewContext::HOOK_NAME,
+        }
+    }
+}
+
+/// `context.draftOrders`: a Bundle. A missing `type` is tolerated (the CDS Hooks Sandbox omits it).
+fn draft_orders(c: &mut Map<String, Value>) -> Result<Map<String, Value>, FieldError> {
+    match c.remove("draftOrders") {
+        None | Some(Value::Null) => Err(FieldError::missing("context.draftOrders")),
+        Some(Value::Object(b)) => {
+            if b.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+                return Err(FieldError::new(
+                    "context.draftOrders.resourceType",
+                    "must be `Bundle`",
+                ));
+            }
+            match b.get("entry") {
+                None | Some(Value::Array(_)) | Some(Value::Null) => Ok(b),
+                Some(other) => Err(FieldError::new(
+                    "context.draftOrders.entry",
+                    format!("must be an array, not {}", json_type(other)),
+                )),
+            }
+        }
+        Some(other) => Err(FieldError::new(
+            "context.draftOrders",
+            format!("must be a Bundle object, not {}", json_type(&other)),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn order_sign_requires_draft_orders_and_patient_id() {
+        let err = HookContext::from_object("order-sign", obj(json!({"patientId": "p"}))).unwrap_err();
+        assert_eq!(err.field, "context.draftOrders");
+        let err = HookContext::from_object(
+            "order-sign",
+            obj(json!({"draftOrders": {"resourceType": "Bundle"}})),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "context.patientId");
+    }
+
+    #[test]
+    fn order_select_requires_selections() {
+        let err = HookContext::from_object(
+            "order-select",
+            obj(json!({"patientId": "p", "draftOrders": {"resourceType": "Bundle", "entry": []}})),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "context.selections");
+    }
+
+    #[test]
+    fn draft_orders_must_be_a_bundle() {
+        let err = HookContext::from_object(
+            "order-sign",
+            obj(json!({"patientId": "p", "draftOrders": {"resourceType": "Patient"}})),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "context.draftOrders.resourceType");
+    }
+}
