@@ -900,12 +900,19 @@ fn contraindication(ctx: &Ctx<'_>, d: &crate::rules::ContraindicationDetail, par
 fn data_unavailable(ctx: &Ctx<'_>, d: &crate::rules::DataUnavailableDetail, parts: &mut Parts) {
     use crate::rules::GapReason;
     let t = ctx.t;
-    let rules: Vec<RuleCode> = dedup(
-        d.blocked
-            .iter()
-            .copied()
-            .filter(|r| *r != RuleCode::DataUnavailable),
-    );
+    // R1…R5 in order, then contraindications.
+    let display_order = [
+        RuleCode::InitiationEligibility,
+        RuleCode::InfusionMonitoring,
+        RuleCode::LiverFunction,
+        RuleCode::ReAdministration,
+        RuleCode::PatientCounselling,
+        RuleCode::Contraindication,
+    ];
+    let rules: Vec<RuleCode> = display_order
+        .into_iter()
+        .filter(|r| d.blocked.contains(r))
+        .collect();
     parts.summary = t.data_unavailable_summary(&d.gap.data, &rules);
     parts.heading(t.heading_missing());
     parts.para(t.data_missing_line(&t.data_set_detail(&d.gap.data, &escape_md(d.gap.data.key()))));

@@ -827,7 +827,7 @@ impl Texts for En {
             )
         } else {
             format!(
-                "Data unavailable ({}): {} not checked, check them by hand",
+                "Data unavailable ({}): check {} by hand",
                 self.data_set_name(data),
                 tags.join(", ")
             )

@@ -867,7 +867,7 @@ impl Texts for Fr {
             )
         } else {
             format!(
-                "Données indisponibles ({}) : {} non vérifiés, à contrôler manuellement",
+                "Données indisponibles ({}) : {} à vérifier manuellement",
                 self.data_set_name(data),
                 tags.join(", ")
             )
