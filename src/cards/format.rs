@@ -16,15 +16,13 @@ pub const EHR_TEXT_MAX_CHARS: usize = 300;
 /// at [`EHR_TEXT_MAX_CHARS`].
 pub fn escape_md(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 8);
-    let mut count = 0usize;
     let mut truncated = false;
     let mut last_space = false;
-    for ch in raw.trim().chars() {
+    for (count, ch) in raw.trim().chars().enumerate() {
         if count >= EHR_TEXT_MAX_CHARS {
             truncated = true;
             break;
         }
-        count += 1;
         if ch.is_control() || ch == '\u{2028}' || ch == '\u{2029}' {
             if !last_space {
                 out.push(' ');

@@ -285,9 +285,13 @@ impl Ctx<'_> {
     fn lab_line(&self, lab: &LabValue) -> String {
         let value = lab.value.and_then(|v| self.num(v));
         let unit = lab.unit.as_deref().map(escape_md).filter(|u| !u.is_empty());
-        let uln = lab
-            .uln
-            .and_then(|u| self.num(u.value).map(|v| (v, u.source)));
+        // The ULN is in the result's unit (the lab's range, or the default for that unit).
+        let uln = lab.uln.and_then(|u| {
+            self.num(u.value).map(|v| match &unit {
+                Some(unit) => (format!("{v} {unit}"), u.source),
+                None => (v, u.source),
+            })
+        });
         let ratio = match (lab.value, lab.uln) {
             (Some(v), Some(u)) if v.is_finite() && u.value.is_finite() && u.value > 0.0 => {
                 self.num(((v / u.value) * 10.0).round() / 10.0)

@@ -676,11 +676,11 @@ fn readministration_and_contraindication_reasons() {
     assert_eq!(en.suggestions[0].actions[0].kind, ActionType::Delete);
     let detail = en.detail.unwrap();
     assert!(detail.contains("Hy's law"), "{detail}");
-    assert!(detail.contains("ULN 40 by default"), "{detail}");
+    assert!(detail.contains("ULN 40 U/L by default"), "{detail}");
     assert!(detail.contains("3.8 × ULN"), "{detail}");
     let fr = render1(&r4, Language::Fr).1.detail.unwrap();
     assert!(
-        fr.contains("Loi de Hy") && fr.contains("LSN par défaut 40"),
+        fr.contains("Loi de Hy") && fr.contains("LSN par défaut 40 U/L"),
         "{fr}"
     );
     assert!(fr.contains("3,8 × LSN"), "{fr}");
@@ -790,7 +790,7 @@ fn abnormal_liver_results_show_value_unit_date_and_range() {
     assert!(card.suggestions.is_empty());
     let detail = card.detail.unwrap();
     assert!(
-        detail.contains("ALAT : 130 U/L le 2024-02-01 ; LSN 40 (intervalle de référence du laboratoire), soit 3,3 × LSN"),
+        detail.contains("ALAT : 130 U/L le 2024-02-01 ; LSN 40 U/L (intervalle de référence du laboratoire), soit 3,3 × LSN"),
         "{detail}"
     );
     assert!(card.summary.contains("Bilan hépatique anormal"));
@@ -1025,7 +1025,8 @@ fn check_card_rejects_broken_cards() {
     let good = render1(&f, Language::En).1;
     check_card(&good).unwrap();
     assert!(!good.suggestions.is_empty());
-    let breakers: Vec<(&str, Box<dyn Fn(&mut Card)>)> = vec![
+    type Breaker = Box<dyn Fn(&mut Card)>;
+    let breakers: Vec<(&str, Breaker)> = vec![
         ("no uuid", Box::new(|c| c.uuid = None)),
         ("bad uuid", Box::new(|c| c.uuid = Some("x".into()))),
         ("empty summary", Box::new(|c| c.summary = " ".into())),
@@ -1587,5 +1588,28 @@ fn arbitrary_findings_render_valid_cards() {
         .unwrap();
     if let Err(e) = handle.join().unwrap() {
         panic!("{e}");
+    }
+}
+
+/// `PRINT_CARDS=1 cargo test --lib cards::tests::print_sample_cards -- --nocapture` prints one
+/// card per rule in both languages, for review.
+#[test]
+fn print_sample_cards() {
+    if std::env::var("PRINT_CARDS").is_err() {
+        return;
+    }
+    let findings = all_findings();
+    let mut seen: Vec<(RuleCode, Indicator, Language)> = Vec::new();
+    for f in &findings {
+        for lang in LANGS {
+            let card = render1(f, lang).1;
+            let key = (rule_of(&f.detail), card.indicator, lang);
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            println!("{}\n", serde_json::to_string_pretty(&card).unwrap());
+            println!("{}\n\n==========\n", card.detail.unwrap_or_default());
+        }
     }
 }

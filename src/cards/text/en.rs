@@ -514,7 +514,7 @@ impl Texts for En {
     // --- R3 ----------------------------------------------------------------------------------
     fn liver_summary(&self, situation: &LiverSummary<'_>) -> String {
         match situation {
-            LiverSummary::PanelMissing { missing, days } if missing.is_empty() => {
+            LiverSummary::PanelMissing { missing: [], days } => {
                 format!("Complete liver panel needed within {days} days before alemtuzumab")
             }
             LiverSummary::PanelMissing { missing, days } => format!(
@@ -532,7 +532,7 @@ impl Texts for En {
                  record"
                     .into()
             }
-            LiverSummary::Abnormal { tests } if tests.is_empty() => {
+            LiverSummary::Abnormal { tests: [] } => {
                 "Abnormal liver tests after alemtuzumab: result above the upper limit of normal"
                     .into()
             }

@@ -535,7 +535,7 @@ impl Texts for Fr {
     // --- R3 ----------------------------------------------------------------------------------
     fn liver_summary(&self, situation: &LiverSummary<'_>) -> String {
         match situation {
-            LiverSummary::PanelMissing { missing, days } if missing.is_empty() => {
+            LiverSummary::PanelMissing { missing: [], days } => {
                 format!("Bilan hépatique complet requis dans les {days} jours avant l'alemtuzumab")
             }
             LiverSummary::PanelMissing { missing, days } => format!(
@@ -554,7 +554,7 @@ impl Texts for Fr {
                  complet au dossier"
                     .into()
             }
-            LiverSummary::Abnormal { tests } if tests.is_empty() => {
+            LiverSummary::Abnormal { tests: [] } => {
                 "Bilan hépatique anormal après alemtuzumab : résultat au-dessus de la normale"
                     .into()
             }
