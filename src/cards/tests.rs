@@ -1,0 +1,1615 @@
+//! Renderer tests: every detail variant and enum value, both profiles, both languages.
+
+use chrono::NaiveDate;
+use proptest::prelude::*;
+
+use super::*;
+use crate::rules::{
+    BloodPressureFact, ContraindicationDetail, ContraindicationItem, ContraindicationKind,
+    CounsellingDetail, DataGap, DataSet, DataUnavailableDetail, DmtCourse, GapReason,
+    ImmuneReaction, InfusionMonitoringDetail, InitiationDetail, LiverDetail, MedicationSource,
+    ReAdministrationDetail, StopReason, Uln, UlnSource,
+};
+use crate::wire::CdsResponse;
+
+const LANGS: [Language; 2] = [Language::Fr, Language::En];
+const PROFILES: [Profile; 2] = [Profile::Ansm2019, Profile::Ema2020];
+const REACTIONS: [ImmuneReaction; 9] = [
+    ImmuneReaction::AutoimmuneHepatitis,
+    ImmuneReaction::LiverInjury,
+    ImmuneReaction::Hlh,
+    ImmuneReaction::ImmuneThrombocytopenia,
+    ImmuneReaction::AntiGbmDisease,
+    ImmuneReaction::Ttp,
+    ImmuneReaction::AcquiredHaemophiliaA,
+    ImmuneReaction::AutoimmuneEncephalitis,
+    ImmuneReaction::ThyroidDisease,
+];
+const KINDS: [ContraindicationKind; 10] = [
+    ContraindicationKind::Hiv,
+    ContraindicationKind::SevereActiveInfection,
+    ContraindicationKind::Hypertension,
+    ContraindicationKind::UncontrolledHypertension,
+    ContraindicationKind::CervicocephalicArterialDissection,
+    ContraindicationKind::Stroke,
+    ContraindicationKind::Angina,
+    ContraindicationKind::MyocardialInfarction,
+    ContraindicationKind::Coagulopathy,
+    ContraindicationKind::OtherAutoimmuneDisease,
+];
+const STATUSES: [DmtCourseStatus; 5] = [
+    DmtCourseStatus::CountedDuration,
+    DmtCourseStatus::CountedInefficacy,
+    DmtCourseStatus::TooShort,
+    DmtCourseStatus::Undated,
+    DmtCourseStatus::SameIngredient,
+];
+const STOPS: [StopReason; 4] = [
+    StopReason::None,
+    StopReason::Inefficacy,
+    StopReason::Intolerance,
+    StopReason::Other,
+];
+const SOURCES: [MedicationSource; 3] = [
+    MedicationSource::Request,
+    MedicationSource::Statement,
+    MedicationSource::Administration,
+];
+const CRITERIA: [Criterion; 3] = [
+    Criterion::Adult,
+    Criterion::RelapsingRemittingMs,
+    Criterion::PriorDmts,
+];
+
+fn gap_reasons() -> Vec<GapReason> {
+    vec![
+        GapReason::NotProvided,
+        GapReason::Unreachable,
+        GapReason::Timeout,
+        GapReason::HttpStatus(503),
+        GapReason::NotFhirJson,
+        GapReason::OperationOutcome("Search *failed* <b>".into()),
+        GapReason::OperationOutcome(String::new()),
+        GapReason::PageLimit(10),
+        GapReason::BadNextLink,
+        GapReason::Unreadable("missing field `status`".into()),
+        GapReason::ServerNotAllowed("evil.example".into()),
+    ]
+}
+
+fn data_sets() -> Vec<DataSet> {
+    vec![
+        DataSet::Patient,
+        DataSet::Conditions,
+        DataSet::MedicationRequests,
+        DataSet::MedicationStatements,
+        DataSet::MedicationAdministrations,
+        DataSet::LiverLabs,
+        DataSet::BloodPressure,
+        DataSet::Medication("Medication/med-1".into()),
+        DataSet::Resource("MedicationRequest/abc".into()),
+    ]
+}
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+fn order() -> OrderRef {
+    OrderRef {
+        reference: "MedicationRequest/mr-42".into(),
+        label: "Lemtrada 12 mg/1.2 mL".into(),
+        date: d(2024, 3, 15),
+    }
+}
+
+fn finding(rule: RuleCode, severity: Severity, detail: Detail) -> Finding {
+    Finding {
+        rule,
+        severity,
+        order: Some(order()),
+        detail,
+    }
+}
+
+fn lab(test: LabTest, value: Option<f64>, uln: Option<Uln>) -> LabValue {
+    LabValue {
+        reference: format!("Observation/{test:?}"),
+        test,
+        value,
+        unit: Some("U/L".into()),
+        date: Some(d(2024, 2, 1)),
+        uln,
+    }
+}
+
+fn labs_every_shape() -> Vec<LabValue> {
+    let ref_range = Some(Uln {
+        value: 40.0,
+        source: UlnSource::ReferenceRange,
+    });
+    let default = Some(Uln {
+        value: 1.2,
+        source: UlnSource::ConfiguredDefault,
+    });
+    vec![
+        lab(LabTest::Alt, Some(130.0), ref_range),
+        lab(LabTest::Ast, Some(45.5), default),
+        lab(LabTest::TotalBilirubin, None, None),
+        LabValue {
+            unit: None,
+            date: None,
+            ..lab(LabTest::TotalBilirubin, Some(f64::NAN), ref_range)
+        },
+        lab(
+            LabTest::Alt,
+            Some(f64::INFINITY),
+            Some(Uln {
+                value: 0.0,
+                source: UlnSource::ReferenceRange,
+            }),
+        ),
+    ]
+}
+
+fn dmt_courses() -> Vec<DmtCourse> {
+    let mut out = Vec::new();
+    for (i, status) in STATUSES.iter().enumerate() {
+        for (j, stop) in STOPS.iter().enumerate() {
+            let undated = *status == DmtCourseStatus::Undated;
+            out.push(DmtCourse {
+                ingredient: "interferon beta-1a".into(),
+                label: format!("Avonex_{i}{j} *30 µg*"),
+                source: SOURCES[(i + j) % 3],
+                start: (!undated).then(|| d(2018, 1, 1)),
+                end: (!undated && j % 2 == 0).then(|| d(2019, 6, 1)),
+                ongoing: j % 2 == 1,
+                months: (!undated).then_some(17),
+                stop_reason: *stop,
+                status: *status,
+            });
+        }
+    }
+    out
+}
+
+fn subsets() -> Vec<Vec<Criterion>> {
+    (0..8u8)
+        .map(|mask| {
+            CRITERIA
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, c)| *c)
+                .collect()
+        })
+        .collect()
+}
+
+fn ms_checks() -> Vec<MsCheck> {
+    vec![
+        MsCheck::RelapsingRemitting {
+            label: "Sclérose en plaques récurrente-rémittente".into(),
+        },
+        MsCheck::OnlyProgressive {
+            labels: vec!["SPMS".into(), "PPMS [G35.B0]".into()],
+        },
+        MsCheck::Unspecified {
+            labels: vec!["G35".into()],
+        },
+        MsCheck::Unspecified { labels: vec![] },
+        MsCheck::NoDiagnosis,
+        MsCheck::Unknown,
+    ]
+}
+
+/// Every detail variant with every enum value inside, both profiles.
+fn all_findings() -> Vec<Finding> {
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        // R1
+        for failed in subsets() {
+            for unconfirmed in subsets() {
+                for (k, ms) in ms_checks().into_iter().enumerate() {
+                    let severity = if failed.is_empty() {
+                        Severity::Warning
+                    } else {
+                        Severity::Critical
+                    };
+                    out.push(finding(
+                        RuleCode::InitiationEligibility,
+                        severity,
+                        Detail::Initiation(InitiationDetail {
+                            profile,
+                            age: if k % 2 == 0 {
+                                AgeCheck::Known {
+                                    years: 17,
+                                    birth_date: d(2006, 5, 1),
+                                }
+                            } else {
+                                AgeCheck::Unknown
+                            },
+                            ms,
+                            dmts: if k == 0 { dmt_courses() } else { vec![] },
+                            counted_ingredients: if k == 0 {
+                                vec!["interferon beta-1a".into(), "fingolimod".into()]
+                            } else {
+                                vec![]
+                            },
+                            required: 2,
+                            failed: failed.clone(),
+                            unconfirmed: unconfirmed.clone(),
+                        }),
+                    ));
+                }
+            }
+        }
+        // R2
+        for bp in [
+            None,
+            Some(BloodPressureFact {
+                reference: "Observation/bp1".into(),
+                systolic: Some(135.0),
+                diastolic: Some(85.5),
+                date: Some(d(2024, 3, 1)),
+            }),
+            Some(BloodPressureFact {
+                reference: "Observation/bp2".into(),
+                systolic: None,
+                diastolic: Some(f64::NAN),
+                date: None,
+            }),
+        ] {
+            out.push(finding(
+                RuleCode::InfusionMonitoring,
+                Severity::Info,
+                Detail::InfusionMonitoring(InfusionMonitoringDetail {
+                    profile,
+                    last_blood_pressure: bp,
+                }),
+            ));
+        }
+        // R3
+        let mut situations = Vec::new();
+        for mask in 0..8u8 {
+            let missing: Vec<LabTest> = LabTest::PANEL
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, t)| *t)
+                .collect();
+            situations.push(LiverSituation::PanelMissingBeforeOrder {
+                missing,
+                max_age_days: 30,
+            });
+        }
+        for last_panel in [None, Some(d(2023, 12, 1))] {
+            situations.push(LiverSituation::MonitoringOverdue {
+                last_infusion: d(2022, 1, 10),
+                monitor_until: d(2026, 1, 10),
+                last_panel,
+                interval_days: 31,
+            });
+        }
+        situations.push(LiverSituation::Abnormal { results: vec![] });
+        situations.push(LiverSituation::Abnormal {
+            results: labs_every_shape(),
+        });
+        for test in LabTest::PANEL {
+            situations.push(LiverSituation::Abnormal {
+                results: vec![lab(test, Some(99.0), None)],
+            });
+        }
+        for situation in situations {
+            for latest in [vec![], labs_every_shape()] {
+                out.push(finding(
+                    RuleCode::LiverFunction,
+                    Severity::Warning,
+                    Detail::Liver(LiverDetail {
+                        profile,
+                        situation: situation.clone(),
+                        latest,
+                    }),
+                ));
+            }
+        }
+        // R4
+        let mut signals: Vec<ReAdministrationSignal> = Vec::new();
+        for l in labs_every_shape() {
+            signals.push(ReAdministrationSignal::LiverLab {
+                lab: l.clone(),
+                factor: 3.0,
+            });
+            signals.push(ReAdministrationSignal::LabNotAssessable { lab: l });
+        }
+        signals.push(ReAdministrationSignal::HysLaw {
+            transaminase: lab(LabTest::Alt, Some(200.0), None),
+            bilirubin: lab(LabTest::TotalBilirubin, Some(50.0), None),
+        });
+        for (i, reaction) in REACTIONS.iter().enumerate() {
+            signals.push(ReAdministrationSignal::Diagnosis {
+                reaction: *reaction,
+                label: format!("Diagnostic {i} _x_"),
+                onset: (i % 2 == 0).then(|| d(2023, 1, 1)),
+                reference: format!("Condition/c{i}"),
+            });
+        }
+        signals.push(ReAdministrationSignal::CourseInterval {
+            last_course_end: d(2023, 9, 1),
+            months: 6,
+            minimum_months: 12,
+        });
+        let mut sets: Vec<Vec<ReAdministrationSignal>> =
+            signals.iter().map(|s| vec![s.clone()]).collect();
+        sets.push(signals.clone());
+        sets.push(vec![]);
+        for set in sets {
+            for severity in [Severity::Critical, Severity::Warning] {
+                out.push(finding(
+                    RuleCode::ReAdministration,
+                    severity,
+                    Detail::ReAdministration(ReAdministrationDetail {
+                        profile,
+                        first_exposure: Some(d(2021, 1, 4)),
+                        last_exposure: None,
+                        courses: 2,
+                        signals: set.clone(),
+                    }),
+                ));
+            }
+        }
+        // R5
+        out.push(finding(
+            RuleCode::PatientCounselling,
+            Severity::Info,
+            Detail::Counselling(CounsellingDetail { profile }),
+        ));
+        // Contraindications
+        let evidence = [
+            ContraindicationEvidence::Condition {
+                reference: "Condition/ci".into(),
+                label: "Accident vasculaire cérébral".into(),
+                onset: Some(d(2015, 4, 2)),
+            },
+            ContraindicationEvidence::Medication {
+                reference: "MedicationStatement/asp".into(),
+                label: "Kardégic 75 mg".into(),
+                start: None,
+            },
+            ContraindicationEvidence::BloodPressure {
+                reading: BloodPressureFact {
+                    reference: "Observation/bp".into(),
+                    systolic: Some(172.0),
+                    diastolic: Some(104.0),
+                    date: Some(d(2024, 3, 10)),
+                },
+                systolic_threshold: 160.0,
+                diastolic_threshold: f64::NAN,
+            },
+        ];
+        let mut all_items = Vec::new();
+        for kind in KINDS {
+            for ev in &evidence {
+                let item = ContraindicationItem {
+                    kind,
+                    evidence: ev.clone(),
+                };
+                all_items.push(item.clone());
+                out.push(finding(
+                    RuleCode::Contraindication,
+                    Severity::Critical,
+                    Detail::Contraindication(ContraindicationDetail {
+                        profile,
+                        items: vec![item],
+                    }),
+                ));
+            }
+        }
+        for items in [all_items, vec![]] {
+            out.push(finding(
+                RuleCode::Contraindication,
+                Severity::Critical,
+                Detail::Contraindication(ContraindicationDetail { profile, items }),
+            ));
+        }
+    }
+    // Data unavailable (no profile of its own).
+    for data in data_sets() {
+        for reason in gap_reasons() {
+            for blocked in [
+                data.blocks().to_vec(),
+                RuleCode::ALL.to_vec(),
+                vec![],
+                vec![RuleCode::LiverFunction, RuleCode::LiverFunction],
+            ] {
+                out.push(finding(
+                    RuleCode::DataUnavailable,
+                    Severity::Warning,
+                    Detail::DataUnavailable(DataUnavailableDetail {
+                        gap: DataGap {
+                            data: data.clone(),
+                            reason: reason.clone(),
+                        },
+                        blocked,
+                    }),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn has_null(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(a) => a.iter().any(has_null),
+        serde_json::Value::Object(o) => o.values().any(has_null),
+        _ => false,
+    }
+}
+
+fn settings(language: Language) -> CardSettings {
+    CardSettings {
+        language,
+        ..CardSettings::default()
+    }
+}
+
+fn render1(f: &Finding, language: Language) -> (String, Card) {
+    render_one(f, "patient-1", &settings(language), Profile::Ansm2019)
+}
+
+fn codes(card: &Card) -> Vec<&str> {
+    card.override_reasons
+        .iter()
+        .map(|c| c.code.as_str())
+        .collect()
+}
+
+#[test]
+fn every_finding_renders_valid_cards_in_both_languages() {
+    let findings = all_findings();
+    assert!(findings.len() > 1000, "{}", findings.len());
+    for f in &findings {
+        for lang in LANGS {
+            let (raw, card) = render1(f, lang);
+            if let Err(e) = check_card(&card) {
+                panic!("{e}\n{f:?}\n{card:#?}");
+            }
+            assert!(
+                raw.chars().count() <= SUMMARY_MAX_CHARS,
+                "{} chars, relies on truncation: {raw}",
+                raw.chars().count()
+            );
+            assert_eq!(raw, card.summary, "summary was altered");
+            let detail = card.detail.as_deref().unwrap();
+            if f.order.is_some() {
+                assert!(
+                    detail.contains("MedicationRequest/mr\\-42")
+                        || detail.contains("MedicationRequest/mr-42")
+                );
+                assert!(detail.contains("2024-03-15"), "order date missing");
+            }
+            assert!(!detail.contains("\n\n\n"));
+            assert!(!has_null(&serde_json::to_value(&card).unwrap()));
+        }
+    }
+}
+
+#[test]
+fn summaries_are_natural_length_everywhere() {
+    // The longest summary of each rule, in each language, for review.
+    for lang in LANGS {
+        let mut longest: Vec<(usize, String)> = Vec::new();
+        for f in all_findings() {
+            let (raw, _) = render1(&f, lang);
+            longest.push((raw.chars().count(), raw));
+        }
+        longest.sort();
+        longest.dedup();
+        if std::env::var("PRINT_SUMMARIES").is_ok() {
+            for (n, s) in &longest {
+                println!("{n:3} {s}");
+            }
+        }
+        let (n, s) = longest.last().unwrap();
+        assert!(*n <= SUMMARY_MAX_CHARS, "{s}");
+    }
+}
+
+#[test]
+fn critical_initiation_card_deletes_the_order_and_offers_reasons() {
+    for profile in PROFILES {
+        let f = finding(
+            RuleCode::InitiationEligibility,
+            Severity::Critical,
+            Detail::Initiation(InitiationDetail {
+                profile,
+                age: AgeCheck::Known {
+                    years: 34,
+                    birth_date: d(1990, 1, 1),
+                },
+                ms: ms_checks().remove(0),
+                dmts: dmt_courses(),
+                counted_ingredients: vec!["interferon beta-1a".into()],
+                required: 2,
+                failed: vec![Criterion::PriorDmts],
+                unconfirmed: vec![],
+            }),
+        );
+        let fr = render1(&f, Language::Fr).1;
+        let en = render1(&f, Language::En).1;
+        for card in [&fr, &en] {
+            assert_eq!(card.indicator, Indicator::Critical);
+            assert_eq!(card.selection_behavior, Some(SelectionBehavior::AtMostOne));
+            assert_eq!(card.suggestions.len(), 1);
+            let action = &card.suggestions[0].actions[0];
+            assert_eq!(action.kind, ActionType::Delete);
+            assert_eq!(
+                action.resource_id.as_deref(),
+                Some("MedicationRequest/mr-42")
+            );
+            let topic = card.source.topic.as_ref().unwrap();
+            assert_eq!(topic.system.as_deref(), Some(DEFAULT_TOPIC_SYSTEM));
+            assert_eq!(topic.code, "initiation-eligibility");
+            for r in &card.override_reasons {
+                assert_eq!(r.system.as_deref(), Some(DEFAULT_OVERRIDE_REASON_SYSTEM));
+            }
+        }
+        let expected = match profile {
+            Profile::Ansm2019 => vec![
+                "all-other-dmts-contraindicated",
+                "dmt-history-outside-record",
+                "other-documented",
+            ],
+            Profile::Ema2020 => vec![
+                "rapidly-evolving-severe-rrms",
+                "dmt-history-outside-record",
+                "other-documented",
+            ],
+        };
+        assert_eq!(codes(&fr), expected);
+        assert_eq!(codes(&en), expected, "codes are stable across languages");
+        assert_ne!(
+            fr.override_reasons[0].display,
+            en.override_reasons[0].display
+        );
+        assert_eq!(
+            fr.suggestions[0].label,
+            "Annuler la prescription d'alemtuzumab"
+        );
+        assert_eq!(en.suggestions[0].label, "Cancel the alemtuzumab order");
+        let label = match profile {
+            Profile::Ansm2019 => "Alemtuzumab safety (ANSM 2019)",
+            Profile::Ema2020 => "Alemtuzumab safety (EMA 2020)",
+        };
+        assert_eq!(en.source.label, label);
+        if profile == Profile::Ansm2019 {
+            assert_eq!(
+                en.override_reasons[0].display.as_deref(),
+                Some("All other DMTs contraindicated or unsuitable")
+            );
+        }
+        let detail = fr.detail.unwrap();
+        for needle in [
+            "R1",
+            "traitement de fond",
+            "sclérose en plaques récurrente-rémittente (SEP-RR)",
+            "2018-01-01",
+            "2019-06-01",
+            "17 mois",
+            "arrêté pour inefficacité",
+            "non compté",
+            "Avonex\\_00 \\*30 µg\\*",
+        ] {
+            assert!(detail.contains(needle), "{needle} not in {detail}");
+        }
+    }
+}
+
+#[test]
+fn warning_initiation_card_offers_reasons_but_no_delete() {
+    let f = finding(
+        RuleCode::InitiationEligibility,
+        Severity::Warning,
+        Detail::Initiation(InitiationDetail {
+            profile: Profile::Ansm2019,
+            age: AgeCheck::Unknown,
+            ms: MsCheck::Unspecified {
+                labels: vec!["G35".into()],
+            },
+            dmts: vec![],
+            counted_ingredients: vec![],
+            required: 2,
+            failed: vec![],
+            unconfirmed: vec![Criterion::Adult, Criterion::RelapsingRemittingMs],
+        }),
+    );
+    for lang in LANGS {
+        let card = render1(&f, lang).1;
+        assert_eq!(card.indicator, Indicator::Warning);
+        assert!(card.suggestions.is_empty());
+        assert!(card.selection_behavior.is_none());
+        assert!(codes(&card).contains(&"criteria-confirmed-documented"));
+        check_card(&card).unwrap();
+    }
+    // A failed criterion is never shown below critical, whatever the severity says.
+    let mut f2 = f.clone();
+    if let Detail::Initiation(d) = &mut f2.detail {
+        d.failed = vec![Criterion::Adult];
+    }
+    assert_eq!(render1(&f2, Language::En).1.indicator, Indicator::Critical);
+}
+
+#[test]
+fn readministration_and_contraindication_reasons() {
+    let r4 = finding(
+        RuleCode::ReAdministration,
+        Severity::Critical,
+        Detail::ReAdministration(ReAdministrationDetail {
+            profile: Profile::Ema2020,
+            first_exposure: Some(d(2020, 1, 1)),
+            last_exposure: Some(d(2021, 1, 3)),
+            courses: 2,
+            signals: vec![ReAdministrationSignal::HysLaw {
+                transaminase: lab(
+                    LabTest::Alt,
+                    Some(150.0),
+                    Some(Uln {
+                        value: 40.0,
+                        source: UlnSource::ConfiguredDefault,
+                    }),
+                ),
+                bilirubin: lab(LabTest::TotalBilirubin, Some(50.0), None),
+            }],
+        }),
+    );
+    let en = render1(&r4, Language::En).1;
+    assert_eq!(
+        codes(&en),
+        vec!["rigorous-evaluation-documented", "other-documented"]
+    );
+    assert_eq!(
+        en.override_reasons[0].display.as_deref(),
+        Some("Rigorous evaluation done and documented")
+    );
+    assert_eq!(en.suggestions[0].actions[0].kind, ActionType::Delete);
+    let detail = en.detail.unwrap();
+    assert!(detail.contains("Hy's law"), "{detail}");
+    assert!(detail.contains("ULN 40 U/L by default"), "{detail}");
+    assert!(detail.contains("3.8 × ULN"), "{detail}");
+    let fr = render1(&r4, Language::Fr).1.detail.unwrap();
+    assert!(
+        fr.contains("Loi de Hy") && fr.contains("LSN par défaut 40 U/L"),
+        "{fr}"
+    );
+    assert!(fr.contains("3,8 × LSN"), "{fr}");
+
+    let ci = finding(
+        RuleCode::Contraindication,
+        Severity::Critical,
+        Detail::Contraindication(ContraindicationDetail {
+            profile: Profile::Ema2020,
+            items: vec![ContraindicationItem {
+                kind: ContraindicationKind::Stroke,
+                evidence: ContraindicationEvidence::Condition {
+                    reference: "Condition/1".into(),
+                    label: "AVC ischémique".into(),
+                    onset: Some(d(2019, 2, 3)),
+                },
+            }],
+        }),
+    );
+    let card = render1(&ci, Language::Fr).1;
+    assert_eq!(
+        codes(&card),
+        vec![
+            "benefit-risk-documented",
+            "contraindication-resolved",
+            "other-documented"
+        ]
+    );
+    assert_eq!(
+        card.suggestions[0].actions[0].resource_id.as_deref(),
+        Some("MedicationRequest/mr-42")
+    );
+    assert!(card.detail.unwrap().contains("2019-02-03"));
+}
+
+#[test]
+fn missing_liver_panel_suggests_a_service_request() {
+    for situation in [
+        LiverSituation::PanelMissingBeforeOrder {
+            missing: vec![LabTest::Ast],
+            max_age_days: 30,
+        },
+        LiverSituation::MonitoringOverdue {
+            last_infusion: d(2023, 1, 1),
+            monitor_until: d(2027, 1, 1),
+            last_panel: None,
+            interval_days: 31,
+        },
+    ] {
+        let f = finding(
+            RuleCode::LiverFunction,
+            Severity::Warning,
+            Detail::Liver(LiverDetail {
+                profile: Profile::Ansm2019,
+                situation,
+                latest: labs_every_shape(),
+            }),
+        );
+        for lang in LANGS {
+            let card = render1(&f, lang).1;
+            check_card(&card).unwrap();
+            assert_eq!(card.indicator, Indicator::Warning);
+            assert_eq!(card.selection_behavior, Some(SelectionBehavior::AtMostOne));
+            let action = &card.suggestions[0].actions[0];
+            assert_eq!(action.kind, ActionType::Create);
+            let r = action.resource.as_ref().unwrap();
+            assert_eq!(r["resourceType"], "ServiceRequest");
+            assert_eq!(r["status"], "draft");
+            assert_eq!(r["intent"], "order");
+            assert_eq!(r["subject"]["reference"], "Patient/patient-1");
+            assert_eq!(r["code"]["coding"][0]["system"], "http://loinc.org");
+            assert_eq!(r["code"]["coding"][0]["code"], "24325-3");
+            let text = r["code"]["text"].as_str().unwrap();
+            for loinc in ["1742-6", "1920-8", "1975-2"] {
+                assert!(text.contains(loinc));
+            }
+        }
+        // No usable patient id: no suggestion, the card says to order by hand.
+        let card = render_one(&f, "bad id/1", &settings(Language::Fr), Profile::Ansm2019).1;
+        check_card(&card).unwrap();
+        assert!(card.suggestions.is_empty() && card.selection_behavior.is_none());
+    }
+}
+
+#[test]
+fn abnormal_liver_results_show_value_unit_date_and_range() {
+    let f = finding(
+        RuleCode::LiverFunction,
+        Severity::Critical, // not allowed for liver-function: shown as warning
+        Detail::Liver(LiverDetail {
+            profile: Profile::Ansm2019,
+            situation: LiverSituation::Abnormal {
+                results: vec![lab(
+                    LabTest::Alt,
+                    Some(130.0),
+                    Some(Uln {
+                        value: 40.0,
+                        source: UlnSource::ReferenceRange,
+                    }),
+                )],
+            },
+            latest: vec![],
+        }),
+    );
+    let card = render1(&f, Language::Fr).1;
+    assert_eq!(card.indicator, Indicator::Warning);
+    assert!(card.suggestions.is_empty());
+    let detail = card.detail.unwrap();
+    assert!(
+        detail.contains("ALAT : 130 U/L le 2024-02-01 ; LSN 40 U/L (intervalle de référence du laboratoire), soit 3,3 × LSN"),
+        "{detail}"
+    );
+    assert!(card.summary.contains("Bilan hépatique anormal"));
+}
+
+#[test]
+fn data_unavailable_names_rule_and_data() {
+    let f = Finding {
+        rule: RuleCode::DataUnavailable,
+        severity: Severity::Warning,
+        order: None,
+        detail: Detail::DataUnavailable(DataUnavailableDetail {
+            gap: DataGap {
+                data: DataSet::Conditions,
+                reason: GapReason::Timeout,
+            },
+            blocked: DataSet::Conditions.blocks().to_vec(),
+        }),
+    };
+    let fr = render1(&f, Language::Fr).1;
+    assert_eq!(fr.indicator, Indicator::Warning);
+    assert!(
+        fr.summary.contains("diagnostics") && fr.summary.contains("R1"),
+        "{}",
+        fr.summary
+    );
+    let en = render1(&f, Language::En).1;
+    assert!(
+        en.summary.contains("diagnoses") && en.summary.contains("R4"),
+        "{}",
+        en.summary
+    );
+    assert!(en.detail.unwrap().contains("did not answer in time"));
+    // Its profile is taken from the other findings of the batch.
+    let other = finding(
+        RuleCode::PatientCounselling,
+        Severity::Info,
+        Detail::Counselling(CounsellingDetail {
+            profile: Profile::Ema2020,
+        }),
+    );
+    let cards = render(&[f, other], "p", &settings(Language::En));
+    assert_eq!(cards[0].source.label, "Alemtuzumab safety (EMA 2020)");
+    assert_eq!(
+        cards[1].source.topic.as_ref().unwrap().code,
+        "patient-counselling"
+    );
+}
+
+#[test]
+fn counselling_and_monitoring_carry_the_clinical_content() {
+    for profile in PROFILES {
+        let r5 = finding(
+            RuleCode::PatientCounselling,
+            Severity::Info,
+            Detail::Counselling(CounsellingDetail { profile }),
+        );
+        let fr = render1(&r5, Language::Fr).1.detail.unwrap();
+        for needle in [
+            "douleur thoracique",
+            "1 à 3 jours",
+            "4 ans",
+            "jaunisse",
+            "carte d'alerte patient",
+            "fièvre",
+        ] {
+            assert!(fr.contains(needle), "{needle}");
+        }
+        let en = render1(&r5, Language::En).1.detail.unwrap();
+        for needle in [
+            "chest pain",
+            "shortness of breath",
+            "coughing up blood",
+            "dark urine",
+            "swollen glands",
+        ] {
+            assert!(en.contains(needle), "{needle}");
+        }
+        let r2 = finding(
+            RuleCode::InfusionMonitoring,
+            Severity::Info,
+            Detail::InfusionMonitoring(InfusionMonitoringDetail {
+                profile,
+                last_blood_pressure: None,
+            }),
+        );
+        let en = render1(&r2, Language::En).1.detail.unwrap();
+        assert!(en.contains("at least hourly") && en.contains("ECG") && en.contains("2 hours"));
+        assert_eq!(en.contains("intensive care"), profile == Profile::Ema2020);
+    }
+}
+
+#[test]
+fn long_and_hostile_ehr_text_is_escaped_and_capped() {
+    let long = "A*[x](javascript:alert(1))<img>|#".repeat(20);
+    assert!(long.chars().count() >= 500);
+    let mut o = order();
+    o.label = long.clone();
+    let f = Finding {
+        order: Some(o),
+        ..finding(
+            RuleCode::InitiationEligibility,
+            Severity::Critical,
+            Detail::Initiation(InitiationDetail {
+                profile: Profile::Ansm2019,
+                age: AgeCheck::Unknown,
+                ms: MsCheck::RelapsingRemitting {
+                    label: long.clone(),
+                },
+                dmts: vec![],
+                counted_ingredients: vec![long.clone()],
+                required: 2,
+                failed: vec![Criterion::PriorDmts],
+                unconfirmed: vec![],
+            }),
+        )
+    };
+    for lang in LANGS {
+        let (raw, card) = render1(&f, lang);
+        check_card(&card).unwrap();
+        assert!(raw.chars().count() <= SUMMARY_MAX_CHARS);
+        let detail = card.detail.unwrap();
+        assert!(!detail.contains("](javascript"), "link not escaped");
+        assert!(!detail.contains("<img>"));
+        assert!(detail.contains("\\[x\\]"));
+    }
+}
+
+#[test]
+fn unusable_order_reference_gets_no_delete() {
+    let mut f = finding(
+        RuleCode::Contraindication,
+        Severity::Critical,
+        Detail::Contraindication(ContraindicationDetail {
+            profile: Profile::Ema2020,
+            items: vec![],
+        }),
+    );
+    if let Some(o) = &mut f.order {
+        o.reference = "MedicationRequest".into();
+    }
+    let card = render1(&f, Language::En).1;
+    check_card(&card).unwrap();
+    assert!(card.suggestions.is_empty());
+    assert!(!card.override_reasons.is_empty());
+    assert!(card.detail.unwrap().contains("cancel the order by hand"));
+}
+
+#[test]
+fn detail_decides_the_topic_when_rule_disagrees() {
+    let f = finding(
+        RuleCode::LiverFunction,
+        Severity::Info,
+        Detail::Counselling(CounsellingDetail {
+            profile: Profile::Ansm2019,
+        }),
+    );
+    let card = render1(&f, Language::Fr).1;
+    assert_eq!(card.source.topic.unwrap().code, "patient-counselling");
+}
+
+#[test]
+fn serialised_response_has_no_null_and_unique_uuids() {
+    let findings = all_findings();
+    for lang in LANGS {
+        let cards = render(&findings, "patient-1", &settings(lang));
+        assert_eq!(cards.len(), findings.len());
+        let mut uuids: Vec<String> = cards.iter().filter_map(|c| c.uuid.clone()).collect();
+        uuids.extend(
+            cards
+                .iter()
+                .flat_map(|c| c.suggestions.iter().filter_map(|s| s.uuid.clone())),
+        );
+        let n = uuids.len();
+        uuids.sort();
+        uuids.dedup();
+        assert_eq!(uuids.len(), n);
+        let json = serde_json::to_value(CdsResponse {
+            cards,
+            system_actions: vec![],
+        })
+        .unwrap();
+        assert!(!has_null(&json));
+    }
+}
+
+#[test]
+fn language_and_settings() {
+    assert_eq!(Language::parse("fr"), Some(Language::Fr));
+    assert_eq!(Language::parse("en"), Some(Language::En));
+    assert_eq!(Language::parse("de"), None);
+    for l in LANGS {
+        assert_eq!(Language::parse(l.as_str()), Some(l));
+    }
+    let s = CardSettings::default();
+    assert_eq!(s.language, Language::Fr);
+    assert_eq!(s.topic_system, "urn:alemtuzumab-cds:rule");
+    assert_eq!(
+        s.override_reason_system,
+        "urn:alemtuzumab-cds:override-reason"
+    );
+    assert_eq!(s.liver_panel_code, Code::new("http://loinc.org", "24325-3"));
+    // Custom systems are used.
+    let custom = CardSettings {
+        topic_system: "https://hospital.example/rules".into(),
+        override_reason_system: "https://hospital.example/reasons".into(),
+        ..CardSettings::default()
+    };
+    let f = &all_findings()[0];
+    let card = render_one(f, "p", &custom, Profile::Ansm2019).1;
+    assert_eq!(
+        card.source.topic.unwrap().system.as_deref(),
+        Some("https://hospital.example/rules")
+    );
+    assert_eq!(
+        card.override_reasons[0].system.as_deref(),
+        Some("https://hospital.example/reasons")
+    );
+    for r in OverrideReason::ALL {
+        for l in LANGS {
+            assert!(!text::for_language(l).override_display(r).is_empty());
+        }
+    }
+}
+
+#[test]
+fn check_card_rejects_broken_cards() {
+    let f = all_findings()
+        .into_iter()
+        .find(|f| f.severity == Severity::Critical)
+        .unwrap();
+    let good = render1(&f, Language::En).1;
+    check_card(&good).unwrap();
+    assert!(!good.suggestions.is_empty());
+    type Breaker = Box<dyn Fn(&mut Card)>;
+    let breakers: Vec<(&str, Breaker)> = vec![
+        ("no uuid", Box::new(|c| c.uuid = None)),
+        ("bad uuid", Box::new(|c| c.uuid = Some("x".into()))),
+        ("empty summary", Box::new(|c| c.summary = " ".into())),
+        ("long summary", Box::new(|c| c.summary = "a".repeat(140))),
+        ("newline", Box::new(|c| c.summary = "a\nb".into())),
+        ("no detail", Box::new(|c| c.detail = None)),
+        ("no topic", Box::new(|c| c.source.topic = None)),
+        ("blank label", Box::new(|c| c.source.label = String::new())),
+        (
+            "unknown code",
+            Box::new(|c| {
+                if let Some(t) = &mut c.source.topic {
+                    t.code = "other".into();
+                }
+            }),
+        ),
+        (
+            "no system",
+            Box::new(|c| {
+                if let Some(t) = &mut c.source.topic {
+                    t.system = None;
+                }
+            }),
+        ),
+        (
+            "info indicator",
+            Box::new(|c| c.indicator = Indicator::Info),
+        ),
+        ("no selection", Box::new(|c| c.selection_behavior = None)),
+        ("no reasons", Box::new(|c| c.override_reasons.clear())),
+        (
+            "reason without display",
+            Box::new(|c| c.override_reasons[0].display = None),
+        ),
+        (
+            "reason without system",
+            Box::new(|c| c.override_reasons[0].system = None),
+        ),
+        (
+            "repeated reason",
+            Box::new(|c| {
+                let r = c.override_reasons[0].clone();
+                c.override_reasons.push(r);
+            }),
+        ),
+        (
+            "suggestion uuid",
+            Box::new(|c| c.suggestions[0].uuid = None),
+        ),
+        (
+            "same uuid",
+            Box::new(|c| c.suggestions[0].uuid = c.uuid.clone()),
+        ),
+        ("no label", Box::new(|c| c.suggestions[0].label.clear())),
+        ("no action", Box::new(|c| c.suggestions[0].actions.clear())),
+        (
+            "no resourceId",
+            Box::new(|c| c.suggestions[0].actions[0].resource_id = None),
+        ),
+        (
+            "wrong resource type",
+            Box::new(|c| c.suggestions[0].actions[0].resource_id = Some("Patient/1".into())),
+        ),
+        (
+            "create without resource",
+            Box::new(|c| c.suggestions[0].actions[0].kind = ActionType::Create),
+        ),
+    ];
+    for (name, breaker) in breakers {
+        let mut card = good.clone();
+        breaker(&mut card);
+        assert!(check_card(&card).is_err(), "{name} was accepted");
+    }
+    // Liver: a create with a broken ServiceRequest.
+    let liver = finding(
+        RuleCode::LiverFunction,
+        Severity::Warning,
+        Detail::Liver(LiverDetail {
+            profile: Profile::Ansm2019,
+            situation: LiverSituation::PanelMissingBeforeOrder {
+                missing: vec![],
+                max_age_days: 30,
+            },
+            latest: vec![],
+        }),
+    );
+    let good = render1(&liver, Language::Fr).1;
+    check_card(&good).unwrap();
+    for field in ["status", "intent", "code", "subject"] {
+        let mut card = good.clone();
+        if let Some(r) = card.suggestions[0].actions[0].resource.as_mut() {
+            r.as_object_mut().unwrap().remove(field);
+        }
+        assert!(
+            check_card(&card).is_err(),
+            "ServiceRequest without {field} accepted"
+        );
+    }
+    let mut card = good.clone();
+    if let Some(r) = card.suggestions[0].actions[0].resource.as_mut() {
+        r["note"] = serde_json::Value::Null;
+    }
+    assert!(check_card(&card).is_err(), "null accepted");
+    let mut card = good;
+    card.suggestions[0].actions[0].kind = ActionType::Delete;
+    card.suggestions[0].actions[0].resource_id = Some("MedicationRequest/x".into());
+    assert!(check_card(&card).is_err(), "delete on a warning accepted");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property test: arbitrary findings never panic and always give valid cards.
+
+fn arb_string() -> BoxedStrategy<String> {
+    arb_string_inner().boxed()
+}
+
+fn arb_string_inner() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => ".{0,40}",
+        3 => "[*_`#\\[\\]()<>|!~&\\\\\n\r\t .:0-9a-zé=+-]{0,40}",
+        1 => Just(String::new()),
+        1 => ".{130,520}",
+    ]
+}
+
+fn arb_date() -> impl Strategy<Value = NaiveDate> {
+    (-3000i32..4000, 1u32..=365).prop_map(|(y, day)| NaiveDate::from_yo_opt(y, day).unwrap())
+}
+
+fn arb_f64() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        any::<f64>(),
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(f64::NEG_INFINITY),
+        Just(-0.0),
+        -1000.0..1000.0f64,
+    ]
+}
+
+fn arb_profile() -> impl Strategy<Value = Profile> {
+    prop::sample::select(PROFILES.to_vec())
+}
+
+fn arb_lab() -> BoxedStrategy<LabValue> {
+    arb_lab_inner().boxed()
+}
+
+fn arb_lab_inner() -> impl Strategy<Value = LabValue> {
+    (
+        arb_string(),
+        prop::sample::select(LabTest::PANEL.to_vec()),
+        prop::option::of(arb_f64()),
+        prop::option::of(arb_string()),
+        prop::option::of(arb_date()),
+        prop::option::of((
+            arb_f64(),
+            prop::sample::select(vec![
+                UlnSource::ReferenceRange,
+                UlnSource::ConfiguredDefault,
+            ]),
+        )),
+    )
+        .prop_map(|(reference, test, value, unit, date, uln)| LabValue {
+            reference,
+            test,
+            value,
+            unit,
+            date,
+            uln: uln.map(|(value, source)| Uln { value, source }),
+        })
+}
+
+fn arb_bp() -> BoxedStrategy<BloodPressureFact> {
+    arb_bp_inner().boxed()
+}
+
+fn arb_bp_inner() -> impl Strategy<Value = BloodPressureFact> {
+    (
+        arb_string(),
+        prop::option::of(arb_f64()),
+        prop::option::of(arb_f64()),
+        prop::option::of(arb_date()),
+    )
+        .prop_map(|(reference, systolic, diastolic, date)| BloodPressureFact {
+            reference,
+            systolic,
+            diastolic,
+            date,
+        })
+}
+
+fn arb_criteria() -> impl Strategy<Value = Vec<Criterion>> {
+    prop::collection::vec(prop::sample::select(CRITERIA.to_vec()), 0..5)
+}
+
+fn arb_dmt() -> BoxedStrategy<DmtCourse> {
+    arb_dmt_inner().boxed()
+}
+
+fn arb_dmt_inner() -> impl Strategy<Value = DmtCourse> {
+    (
+        arb_string(),
+        arb_string(),
+        prop::sample::select(SOURCES.to_vec()),
+        prop::option::of(arb_date()),
+        prop::option::of(arb_date()),
+        any::<bool>(),
+        prop::option::of(any::<u32>()),
+        prop::sample::select(STOPS.to_vec()),
+        prop::sample::select(STATUSES.to_vec()),
+    )
+        .prop_map(
+            |(ingredient, label, source, start, end, ongoing, months, stop_reason, status)| {
+                DmtCourse {
+                    ingredient,
+                    label,
+                    source,
+                    start,
+                    end,
+                    ongoing,
+                    months,
+                    stop_reason,
+                    status,
+                }
+            },
+        )
+}
+
+fn arb_ms() -> BoxedStrategy<MsCheck> {
+    arb_ms_inner().boxed()
+}
+
+fn arb_ms_inner() -> impl Strategy<Value = MsCheck> {
+    prop_oneof![
+        arb_string().prop_map(|label| MsCheck::RelapsingRemitting { label }),
+        prop::collection::vec(arb_string(), 0..4)
+            .prop_map(|labels| MsCheck::OnlyProgressive { labels }),
+        prop::collection::vec(arb_string(), 0..4)
+            .prop_map(|labels| MsCheck::Unspecified { labels }),
+        Just(MsCheck::NoDiagnosis),
+        Just(MsCheck::Unknown),
+    ]
+}
+
+fn arb_initiation() -> BoxedStrategy<Detail> {
+    arb_initiation_inner().boxed()
+}
+
+fn arb_initiation_inner() -> impl Strategy<Value = Detail> {
+    (
+        arb_profile(),
+        prop_oneof![
+            Just(AgeCheck::Unknown),
+            (any::<u32>(), arb_date())
+                .prop_map(|(years, birth_date)| AgeCheck::Known { years, birth_date }),
+        ],
+        arb_ms(),
+        prop::collection::vec(arb_dmt(), 0..6),
+        prop::collection::vec(arb_string(), 0..6),
+        any::<u32>(),
+        arb_criteria(),
+        arb_criteria(),
+    )
+        .prop_map(
+            |(profile, age, ms, dmts, counted_ingredients, required, failed, unconfirmed)| {
+                Detail::Initiation(InitiationDetail {
+                    profile,
+                    age,
+                    ms,
+                    dmts,
+                    counted_ingredients,
+                    required,
+                    failed,
+                    unconfirmed,
+                })
+            },
+        )
+}
+
+fn arb_liver() -> BoxedStrategy<Detail> {
+    arb_liver_inner().boxed()
+}
+
+fn arb_liver_inner() -> impl Strategy<Value = Detail> {
+    let situation = prop_oneof![
+        (
+            prop::collection::vec(prop::sample::select(LabTest::PANEL.to_vec()), 0..5),
+            any::<u32>()
+        )
+            .prop_map(
+                |(missing, max_age_days)| LiverSituation::PanelMissingBeforeOrder {
+                    missing,
+                    max_age_days
+                }
+            ),
+        (
+            arb_date(),
+            arb_date(),
+            prop::option::of(arb_date()),
+            any::<u32>()
+        )
+            .prop_map(
+                |(last_infusion, monitor_until, last_panel, interval_days)| {
+                    LiverSituation::MonitoringOverdue {
+                        last_infusion,
+                        monitor_until,
+                        last_panel,
+                        interval_days,
+                    }
+                }
+            ),
+        prop::collection::vec(arb_lab(), 0..5)
+            .prop_map(|results| LiverSituation::Abnormal { results }),
+    ];
+    (
+        arb_profile(),
+        situation,
+        prop::collection::vec(arb_lab(), 0..4),
+    )
+        .prop_map(|(profile, situation, latest)| {
+            Detail::Liver(LiverDetail {
+                profile,
+                situation,
+                latest,
+            })
+        })
+}
+
+fn arb_signal() -> BoxedStrategy<ReAdministrationSignal> {
+    arb_signal_inner().boxed()
+}
+
+fn arb_signal_inner() -> impl Strategy<Value = ReAdministrationSignal> {
+    prop_oneof![
+        (arb_lab(), arb_f64())
+            .prop_map(|(lab, factor)| ReAdministrationSignal::LiverLab { lab, factor }),
+        (arb_lab(), arb_lab()).prop_map(|(transaminase, bilirubin)| {
+            ReAdministrationSignal::HysLaw {
+                transaminase,
+                bilirubin,
+            }
+        }),
+        arb_lab().prop_map(|lab| ReAdministrationSignal::LabNotAssessable { lab }),
+        (
+            prop::sample::select(REACTIONS.to_vec()),
+            arb_string(),
+            prop::option::of(arb_date()),
+            arb_string()
+        )
+            .prop_map(|(reaction, label, onset, reference)| {
+                ReAdministrationSignal::Diagnosis {
+                    reaction,
+                    label,
+                    onset,
+                    reference,
+                }
+            }),
+        (arb_date(), any::<u32>(), any::<u32>()).prop_map(
+            |(last_course_end, months, minimum_months)| ReAdministrationSignal::CourseInterval {
+                last_course_end,
+                months,
+                minimum_months
+            }
+        ),
+    ]
+}
+
+fn arb_evidence() -> BoxedStrategy<ContraindicationEvidence> {
+    arb_evidence_inner().boxed()
+}
+
+fn arb_evidence_inner() -> impl Strategy<Value = ContraindicationEvidence> {
+    prop_oneof![
+        (arb_string(), arb_string(), prop::option::of(arb_date())).prop_map(
+            |(reference, label, onset)| ContraindicationEvidence::Condition {
+                reference,
+                label,
+                onset
+            }
+        ),
+        (arb_string(), arb_string(), prop::option::of(arb_date())).prop_map(
+            |(reference, label, start)| ContraindicationEvidence::Medication {
+                reference,
+                label,
+                start
+            }
+        ),
+        (arb_bp(), arb_f64(), arb_f64()).prop_map(
+            |(reading, systolic_threshold, diastolic_threshold)| {
+                ContraindicationEvidence::BloodPressure {
+                    reading,
+                    systolic_threshold,
+                    diastolic_threshold,
+                }
+            }
+        ),
+    ]
+}
+
+fn arb_gap() -> BoxedStrategy<DataGap> {
+    arb_gap_inner().boxed()
+}
+
+fn arb_gap_inner() -> impl Strategy<Value = DataGap> {
+    let data = prop_oneof![
+        prop::sample::select(data_sets()),
+        arb_string().prop_map(DataSet::Medication),
+        arb_string().prop_map(DataSet::Resource),
+    ];
+    let reason = prop_oneof![
+        prop::sample::select(gap_reasons()),
+        any::<u16>().prop_map(GapReason::HttpStatus),
+        any::<u32>().prop_map(GapReason::PageLimit),
+        arb_string().prop_map(GapReason::OperationOutcome),
+        arb_string().prop_map(GapReason::Unreadable),
+        arb_string().prop_map(GapReason::ServerNotAllowed),
+    ];
+    (data, reason).prop_map(|(data, reason)| DataGap { data, reason })
+}
+
+fn arb_detail() -> BoxedStrategy<Detail> {
+    arb_detail_inner().boxed()
+}
+
+fn arb_detail_inner() -> impl Strategy<Value = Detail> {
+    prop_oneof![
+        arb_initiation(),
+        (arb_profile(), prop::option::of(arb_bp())).prop_map(|(profile, last_blood_pressure)| {
+            Detail::InfusionMonitoring(InfusionMonitoringDetail {
+                profile,
+                last_blood_pressure,
+            })
+        }),
+        arb_liver(),
+        (
+            arb_profile(),
+            prop::option::of(arb_date()),
+            prop::option::of(arb_date()),
+            any::<u32>(),
+            prop::collection::vec(arb_signal(), 0..6)
+        )
+            .prop_map(
+                |(profile, first_exposure, last_exposure, courses, signals)| {
+                    Detail::ReAdministration(ReAdministrationDetail {
+                        profile,
+                        first_exposure,
+                        last_exposure,
+                        courses,
+                        signals,
+                    })
+                }
+            ),
+        arb_profile().prop_map(|profile| Detail::Counselling(CounsellingDetail { profile })),
+        (
+            arb_profile(),
+            prop::collection::vec(
+                (prop::sample::select(KINDS.to_vec()), arb_evidence())
+                    .prop_map(|(kind, evidence)| ContraindicationItem { kind, evidence }),
+                0..12
+            )
+        )
+            .prop_map(|(profile, items)| {
+                Detail::Contraindication(ContraindicationDetail { profile, items })
+            }),
+        (
+            arb_gap(),
+            prop::collection::vec(prop::sample::select(RuleCode::ALL.to_vec()), 0..10)
+        )
+            .prop_map(|(gap, blocked)| {
+                Detail::DataUnavailable(DataUnavailableDetail { gap, blocked })
+            }),
+    ]
+}
+
+fn arb_finding() -> BoxedStrategy<Finding> {
+    arb_finding_inner().boxed()
+}
+
+fn arb_finding_inner() -> impl Strategy<Value = Finding> {
+    let order = prop::option::of(
+        (
+            prop_oneof!["MedicationRequest/[A-Za-z0-9.-]{1,64}", arb_string(),],
+            arb_string(),
+            arb_date(),
+        )
+            .prop_map(|(reference, label, date)| OrderRef {
+                reference,
+                label,
+                date,
+            }),
+    );
+    (
+        arb_detail(),
+        prop::sample::select(vec![Severity::Info, Severity::Warning, Severity::Critical]),
+        order,
+        prop::option::of(prop::sample::select(RuleCode::ALL.to_vec())),
+    )
+        .prop_map(|(detail, severity, order, other_rule)| Finding {
+            rule: other_rule.unwrap_or_else(|| rule_of(&detail)),
+            severity,
+            order,
+            detail,
+        })
+}
+
+fn check_arbitrary(
+    findings: &[Finding],
+    patient_id: &str,
+    topic_system: &str,
+) -> Result<(), TestCaseError> {
+    for lang in LANGS {
+        let s = CardSettings {
+            language: lang,
+            topic_system: topic_system.to_string(),
+            ..CardSettings::default()
+        };
+        let cards = render(findings, patient_id, &s);
+        prop_assert_eq!(cards.len(), findings.len());
+        for (card, f) in cards.iter().zip(findings) {
+            if let Err(e) = check_card(card) {
+                return Err(TestCaseError::fail(format!("{e}\n{f:?}\n{card:#?}")));
+            }
+            prop_assert_eq!(
+                &card.source.topic.as_ref().unwrap().code,
+                rule_of(&f.detail).as_str()
+            );
+            prop_assert!(!has_null(&serde_json::to_value(card).unwrap()));
+        }
+    }
+    Ok(())
+}
+
+/// Arbitrary findings (unicode and markdown text, any dates, NaN and infinite values, rules that
+/// disagree with their detail) render in both languages without panicking and pass `check_card`.
+/// Run on a thread with a large stack: the nested strategies are deep in debug builds.
+#[test]
+fn arbitrary_findings_render_valid_cards() {
+    let handle = std::thread::Builder::new()
+        .stack_size(256 * 1024 * 1024)
+        .spawn(|| {
+            let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+                cases: 300,
+                ..ProptestConfig::default()
+            });
+            let strategy = (
+                prop::collection::vec(arb_finding(), 0..4),
+                prop_oneof!["[A-Za-z0-9.-]{1,64}", arb_string()],
+                prop_oneof![
+                    Just(String::new()),
+                    Just(DEFAULT_TOPIC_SYSTEM.to_string()),
+                    arb_string()
+                ],
+            );
+            runner.run(&strategy, |(findings, patient_id, topic_system)| {
+                check_arbitrary(&findings, &patient_id, &topic_system)
+            })
+        })
+        .unwrap();
+    if let Err(e) = handle.join().unwrap() {
+        panic!("{e}");
+    }
+}
+
+/// `PRINT_CARDS=1 cargo test --lib cards::tests::print_sample_cards -- --nocapture` prints one
+/// card per rule in both languages, for review.
+#[test]
+fn print_sample_cards() {
+    if std::env::var("PRINT_CARDS").is_err() {
+        return;
+    }
+    let findings = all_findings();
+    let mut seen: Vec<(RuleCode, Indicator, Language)> = Vec::new();
+    for f in &findings {
+        for lang in LANGS {
+            let card = render1(f, lang).1;
+            let key = (rule_of(&f.detail), card.indicator, lang);
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            println!("{}\n", serde_json::to_string_pretty(&card).unwrap());
+            println!("{}\n\n==========\n", card.detail.unwrap_or_default());
+        }
+    }
+}

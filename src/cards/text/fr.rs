@@ -1,0 +1,897 @@
+//! Textes des cartes en français. Relecture pharmaceutique : ce fichier contient tout ce que voit
+//! le prescripteur francophone. Les arguments `{…}` sont des valeurs du dossier (déjà échappées),
+//! des dates AAAA-MM-JJ ou des nombres déjà formatés (virgule décimale).
+
+use crate::cards::OverrideReason;
+use crate::rules::{
+    ContraindicationKind, Criterion, DataSet, DmtCourseStatus, GapReason, ImmuneReaction, LabTest,
+    MedicationSource, Profile, RuleCode, StopReason, UlnSource,
+};
+
+use super::{DmtLine, LabLine, LiverSummary, SignalKind, Texts};
+
+pub struct Fr;
+
+fn or_unknown(d: Option<&str>) -> &str {
+    d.unwrap_or("date inconnue")
+}
+
+impl Texts for Fr {
+    // --- Noms ----------------------------------------------------------------------------------
+    fn decimal_separator(&self) -> char {
+        ','
+    }
+
+    fn service_name(&self) -> &'static str {
+        "Sécurité alemtuzumab"
+    }
+
+    fn profile_short(&self, profile: Profile) -> &'static str {
+        match profile {
+            Profile::Ansm2019 => "ANSM 2019",
+            Profile::Ema2020 => "EMA 2020",
+        }
+    }
+
+    fn profile_long(&self, profile: Profile) -> &'static str {
+        match profile {
+            Profile::Ansm2019 => {
+                "lettre de l'ANSM aux professionnels de santé du 2019-04-30 (mise à jour le \
+                 2021-04-15) : restrictions d'utilisation de l'alemtuzumab (Lemtrada)"
+            }
+            Profile::Ema2020 => {
+                "décision de la Commission européenne du 2020-01-16 après réévaluation par l'EMA \
+                 (RCP actuel de Lemtrada)"
+            }
+        }
+    }
+
+    fn rule_title(&self, rule: RuleCode) -> &'static str {
+        match rule {
+            RuleCode::InitiationEligibility => "R1 — Éligibilité à l'instauration",
+            RuleCode::InfusionMonitoring => "R2 — Surveillance de la perfusion",
+            RuleCode::LiverFunction => "R3 — Fonction hépatique",
+            RuleCode::ReAdministration => "R4 — Réadministration après évaluation rigoureuse",
+            RuleCode::PatientCounselling => "R5 — Information du patient",
+            RuleCode::Contraindication => "Contre-indications (EMA 2020)",
+            RuleCode::DataUnavailable => "Données indisponibles",
+        }
+    }
+
+    fn rule_tag(&self, rule: RuleCode) -> &'static str {
+        match rule {
+            RuleCode::InitiationEligibility => "R1",
+            RuleCode::InfusionMonitoring => "R2",
+            RuleCode::LiverFunction => "R3",
+            RuleCode::ReAdministration => "R4",
+            RuleCode::PatientCounselling => "R5",
+            RuleCode::Contraindication => "contre-indications",
+            RuleCode::DataUnavailable => "données",
+        }
+    }
+
+    fn rule_measure(&self, rule: RuleCode, profile: Profile) -> &'static str {
+        match (rule, profile) {
+            (RuleCode::InitiationEligibility, Profile::Ansm2019) => {
+                "Un nouveau patient ne peut débuter l'alemtuzumab que s'il est adulte et atteint \
+                 d'une sclérose en plaques récurrente-rémittente (SEP-RR) très active malgré un \
+                 traitement complet et bien conduit par au moins deux autres traitements de fond, \
+                 ou si tous les autres traitements de fond sont contre-indiqués ou inadaptés."
+            }
+            (RuleCode::InitiationEligibility, Profile::Ema2020) => {
+                "Un nouveau patient ne peut débuter l'alemtuzumab que s'il est adulte et atteint \
+                 d'une sclérose en plaques récurrente-rémittente (SEP-RR) très active malgré un \
+                 traitement complet et bien conduit par au moins un traitement de fond, ou d'une \
+                 SEP-RR sévère d'évolution rapide."
+            }
+            (RuleCode::InfusionMonitoring, _) => {
+                "Les constantes vitales, dont la pression artérielle, doivent être surveillées \
+                 avant et régulièrement pendant la perfusion ; en cas de modification \
+                 cliniquement significative, l'arrêt de la perfusion et une surveillance \
+                 complémentaire, ECG compris, doivent être envisagés."
+            }
+            (RuleCode::LiverFunction, _) => {
+                "La fonction hépatique doit être évaluée avant et pendant le traitement."
+            }
+            (RuleCode::ReAdministration, _) => {
+                "En cas de symptômes d'atteinte hépatique ou d'autres réactions immunitaires \
+                 graves, le traitement ne doit être réadministré qu'après une évaluation \
+                 rigoureuse."
+            }
+            (RuleCode::PatientCounselling, _) => {
+                "Le patient doit être informé qu'il doit consulter immédiatement en cas de \
+                 symptômes dans les jours suivant la perfusion ou de symptômes d'atteinte \
+                 hépatique."
+            }
+            (RuleCode::Contraindication, _) => {
+                "Selon le RCP actuel, l'alemtuzumab est contre-indiqué notamment en cas \
+                 d'infection par le VIH, d'infection active sévère, d'hypertension artérielle non \
+                 contrôlée, d'antécédent de dissection artérielle cervicocéphalique, d'AVC, \
+                 d'angor ou d'infarctus du myocarde, de coagulopathie connue ou de traitement \
+                 antiagrégant plaquettaire ou anticoagulant, et de maladie auto-immune autre que \
+                 la SEP."
+            }
+            (RuleCode::DataUnavailable, _) => {
+                "Une règle de sécurité dont les données n'ont pas pu être obtenues n'est jamais \
+                 considérée comme respectée."
+            }
+        }
+    }
+
+    fn lab_test_name(&self, test: LabTest) -> &'static str {
+        match test {
+            LabTest::Alt => "ALAT",
+            LabTest::Ast => "ASAT",
+            LabTest::TotalBilirubin => "bilirubine totale",
+        }
+    }
+
+    fn immune_reaction_name(&self, reaction: ImmuneReaction) -> &'static str {
+        match reaction {
+            ImmuneReaction::AutoimmuneHepatitis => "hépatite auto-immune",
+            ImmuneReaction::LiverInjury => "atteinte hépatique toxique ou médicamenteuse",
+            ImmuneReaction::Hlh => "lymphohistiocytose hémophagocytaire (LHH)",
+            ImmuneReaction::ImmuneThrombocytopenia => "thrombopénie immunologique (PTI)",
+            ImmuneReaction::AntiGbmDisease => {
+                "maladie à anticorps anti-membrane basale glomérulaire (anti-MBG)"
+            }
+            ImmuneReaction::Ttp => "purpura thrombotique thrombocytopénique (PTT)",
+            ImmuneReaction::AcquiredHaemophiliaA => "hémophilie A acquise",
+            ImmuneReaction::AutoimmuneEncephalitis => "encéphalite auto-immune",
+            ImmuneReaction::ThyroidDisease => "dysthyroïdie auto-immune",
+        }
+    }
+
+    fn contraindication_name(&self, kind: ContraindicationKind) -> &'static str {
+        match kind {
+            ContraindicationKind::Hiv => "infection par le VIH",
+            ContraindicationKind::SevereActiveInfection => "infection active sévère",
+            ContraindicationKind::Hypertension => {
+                "hypertension artérielle (contre-indiquée si non contrôlée)"
+            }
+            ContraindicationKind::UncontrolledHypertension => {
+                "hypertension artérielle non contrôlée"
+            }
+            ContraindicationKind::CervicocephalicArterialDissection => {
+                "antécédent de dissection artérielle cervicocéphalique"
+            }
+            ContraindicationKind::Stroke => "antécédent d'accident vasculaire cérébral (AVC)",
+            ContraindicationKind::Angina => "antécédent d'angor (angine de poitrine)",
+            ContraindicationKind::MyocardialInfarction => "antécédent d'infarctus du myocarde",
+            ContraindicationKind::Coagulopathy => "coagulopathie connue",
+            ContraindicationKind::OtherAutoimmuneDisease => "maladie auto-immune autre que la SEP",
+        }
+    }
+
+    fn data_set_name(&self, data: &DataSet) -> &'static str {
+        match data {
+            DataSet::Patient => "patient, date de naissance",
+            DataSet::Conditions => "diagnostics",
+            DataSet::MedicationRequests => "prescriptions de médicaments",
+            DataSet::MedicationStatements => "déclarations de traitements",
+            DataSet::MedicationAdministrations => "administrations de médicaments",
+            DataSet::LiverLabs => "bilan hépatique",
+            DataSet::BloodPressure => "pression artérielle",
+            DataSet::Medication(_) => "médicament référencé",
+            DataSet::Resource(_) => "ressource illisible",
+        }
+    }
+
+    fn data_set_detail(&self, data: &DataSet, reference: &str) -> String {
+        match data {
+            DataSet::Medication(_) => {
+                format!("le médicament référencé par la prescription ({reference})")
+            }
+            DataSet::Resource(_) => {
+                format!("la ressource {reference}, présente mais illisible")
+            }
+            _ => format!(
+                "{} (clé de prefetch « {reference} »)",
+                self.data_set_name(data)
+            ),
+        }
+    }
+
+    fn gap_reason(&self, reason: &GapReason, text: &str) -> String {
+        match reason {
+            GapReason::NotProvided => {
+                "absentes du prefetch et aucun serveur FHIR (fhirServer) à interroger".into()
+            }
+            GapReason::Unreachable => "le serveur FHIR n'a pas pu être joint".into(),
+            GapReason::Timeout => "le serveur FHIR n'a pas répondu dans le délai imparti".into(),
+            GapReason::HttpStatus(code) => {
+                format!("le serveur FHIR a répondu avec le statut HTTP {code}")
+            }
+            GapReason::NotFhirJson => "la réponse n'était pas du JSON FHIR".into(),
+            GapReason::OperationOutcome(_) if text.is_empty() => {
+                "le serveur a renvoyé un OperationOutcome sans diagnostic".into()
+            }
+            GapReason::OperationOutcome(_) => {
+                format!("le serveur a renvoyé un OperationOutcome : {text}")
+            }
+            GapReason::PageLimit(pages) => {
+                format!("plus de {pages} pages de résultats (limite configurée atteinte)")
+            }
+            GapReason::BadNextLink => {
+                "un lien « next » renvoyait vers une page déjà lue ou vers un autre serveur".into()
+            }
+            GapReason::Unreadable(_) => format!("ressource illisible en FHIR R4 : {text}"),
+            GapReason::ServerNotAllowed(_) => {
+                format!("le serveur FHIR {text} n'est pas dans la liste des serveurs autorisés")
+            }
+        }
+    }
+
+    fn criterion_short(&self, criterion: Criterion, failed: bool) -> &'static str {
+        match (criterion, failed) {
+            (Criterion::Adult, true) => "patient mineur",
+            (Criterion::Adult, false) => "âge inconnu",
+            (Criterion::RelapsingRemittingMs, true) => "SEP-RR non établie",
+            (Criterion::RelapsingRemittingMs, false) => "SEP-RR non confirmée",
+            (Criterion::PriorDmts, true) => "traitements de fond antérieurs insuffisants",
+            (Criterion::PriorDmts, false) => "traitements de fond antérieurs non confirmés",
+        }
+    }
+
+    fn override_display(&self, reason: OverrideReason) -> &'static str {
+        match reason {
+            OverrideReason::AllOtherDmtsContraindicated => {
+                "Tous les autres traitements de fond sont contre-indiqués ou inadaptés"
+            }
+            OverrideReason::RapidlyEvolvingSevereRrms => "SEP-RR sévère d'évolution rapide",
+            OverrideReason::DmtHistoryOutsideRecord => {
+                "Traitements de fond antérieurs documentés hors de ce dossier"
+            }
+            OverrideReason::CriteriaConfirmedDocumented => {
+                "Critères vérifiés par le prescripteur et documentés"
+            }
+            OverrideReason::RigorousEvaluationDocumented => {
+                "Évaluation rigoureuse réalisée et documentée"
+            }
+            OverrideReason::BenefitRiskDocumented => {
+                "Balance bénéfice-risque évaluée et documentée"
+            }
+            OverrideReason::ContraindicationResolved => "Contre-indication levée ou résolue",
+            OverrideReason::OtherDocumented => "Autre motif (documenté dans le dossier)",
+        }
+    }
+
+    // --- Parties communes -------------------------------------------------------------------------
+    fn heading_data(&self) -> &'static str {
+        "Données utilisées"
+    }
+
+    fn heading_missing(&self) -> &'static str {
+        "Manquant ou non vérifiable"
+    }
+
+    fn heading_attest(&self) -> &'static str {
+        "À attester par le prescripteur"
+    }
+
+    fn profile_line(&self, profile: Profile) -> String {
+        format!(
+            "Profil de règles : **{}** — {}.",
+            self.profile_short(profile),
+            self.profile_long(profile)
+        )
+    }
+
+    fn order_line(&self, reference: &str, label: &str, date: &str) -> String {
+        format!("Prescription concernée : {label} ({reference}), évaluée à la date du {date}.")
+    }
+
+    fn list_separator(&self) -> &'static str {
+        " ; "
+    }
+
+    fn unknown_date(&self) -> &'static str {
+        "date inconnue"
+    }
+
+    fn delete_label(&self) -> &'static str {
+        "Annuler la prescription d'alemtuzumab"
+    }
+
+    fn delete_description(&self, reference: &str) -> String {
+        format!("Supprimer la prescription brouillon {reference}")
+    }
+
+    fn delete_not_offered(&self) -> &'static str {
+        "La référence de la prescription n'est pas exploitable : l'annulation automatique n'est \
+         pas proposée, annulez la prescription manuellement si nécessaire."
+    }
+
+    fn override_invitation(&self) -> &'static str {
+        "Pour maintenir la prescription, choisissez un motif de dérogation : il est enregistré."
+    }
+
+    // --- R1 ----------------------------------------------------------------------------------
+    fn initiation_summary_failed(&self, failed: &[Criterion]) -> String {
+        let names: Vec<&str> = failed
+            .iter()
+            .map(|c| self.criterion_short(*c, true))
+            .collect();
+        if names.is_empty() {
+            "Alemtuzumab : critères d'instauration R1 non remplis, prescription à revoir".into()
+        } else {
+            format!(
+                "Alemtuzumab : critères d'instauration R1 non remplis ({})",
+                names.join(", ")
+            )
+        }
+    }
+
+    fn initiation_summary_unconfirmed(&self, unconfirmed: &[Criterion]) -> String {
+        let names: Vec<&str> = unconfirmed
+            .iter()
+            .map(|c| self.criterion_short(*c, false))
+            .collect();
+        if names.is_empty() {
+            "Alemtuzumab : éligibilité R1 à confirmer par le prescripteur".into()
+        } else {
+            format!(
+                "Alemtuzumab : éligibilité R1 à confirmer ({})",
+                names.join(", ")
+            )
+        }
+    }
+
+    fn criteria_failed_line(&self, names: &str) -> String {
+        format!("**Critères non remplis** : {names}.")
+    }
+
+    fn criteria_unconfirmed_line(&self, names: &str) -> String {
+        format!("**Critères non confirmés par les données** : {names}.")
+    }
+
+    fn age_known(&self, years: u32, birth_date: &str, adult_failed: bool) -> String {
+        let base = format!(
+            "Âge à la date de la prescription : {years} ans (date de naissance {birth_date})"
+        );
+        if adult_failed {
+            format!("{base} — l'alemtuzumab n'est autorisé que chez l'adulte.")
+        } else {
+            format!("{base}.")
+        }
+    }
+
+    fn age_unknown(&self) -> &'static str {
+        "Âge inconnu : aucune date de naissance au dossier."
+    }
+
+    fn ms_relapsing_remitting(&self, label: &str) -> String {
+        format!("Diagnostic de SEP-RR au dossier : {label}.")
+    }
+
+    fn ms_only_progressive(&self, labels: &str) -> String {
+        format!(
+            "Seule une forme progressive de SEP est au dossier : {labels}. L'alemtuzumab n'est \
+             indiqué que dans la SEP-RR."
+        )
+    }
+
+    fn ms_unspecified(&self, labels: &str) -> String {
+        format!(
+            "Sclérose en plaques sans forme précisée au dossier : {labels}. La forme \
+             récurrente-rémittente n'est pas confirmée."
+        )
+    }
+
+    fn ms_no_diagnosis(&self) -> &'static str {
+        "Aucun diagnostic de sclérose en plaques au dossier."
+    }
+
+    fn ms_unknown(&self) -> &'static str {
+        "Les diagnostics n'ont pas pu être obtenus : la forme de SEP n'a pas été vérifiée."
+    }
+
+    fn dmt_heading(&self) -> &'static str {
+        "Traitements de fond antérieurs au dossier :"
+    }
+
+    fn dmt_none(&self) -> &'static str {
+        "Aucun traitement de fond antérieur au dossier."
+    }
+
+    fn dmt_line(&self, c: &DmtLine<'_>) -> String {
+        let source = match c.source {
+            MedicationSource::Request => "prescription",
+            MedicationSource::Statement => "déclaration de traitement",
+            MedicationSource::Administration => "administration",
+        };
+        let start = c.start.as_deref().unwrap_or("début inconnu");
+        let end = match (&c.end, c.ongoing) {
+            (_, true) => "en cours".to_string(),
+            (Some(end), false) => end.clone(),
+            (None, false) => "fin inconnue".to_string(),
+        };
+        let months = match c.months {
+            Some(m) => format!(", {m} mois"),
+            None => String::new(),
+        };
+        let stop = match c.stop_reason {
+            StopReason::None if c.ongoing => "",
+            StopReason::None => " ; motif d'arrêt non documenté",
+            StopReason::Inefficacy => " ; arrêté pour inefficacité",
+            StopReason::Intolerance => " ; arrêté pour intolérance",
+            StopReason::Other => " ; arrêté pour un autre motif",
+        };
+        let status = match c.status {
+            DmtCourseStatus::CountedDuration => {
+                "**compté** : traitement complet et bien conduit (durée suffisante)"
+            }
+            DmtCourseStatus::CountedInefficacy => {
+                "**compté** : arrêté pour inefficacité, ce qui compte quelle que soit la durée"
+            }
+            DmtCourseStatus::TooShort => {
+                "**non compté** : durée insuffisante et arrêt non motivé par une inefficacité"
+            }
+            DmtCourseStatus::Undated => "**non compté** : aucune date, à préciser",
+            DmtCourseStatus::SameIngredient => "**non compté** : même molécule déjà comptée",
+        };
+        format!(
+            "{} ({}, {source}) : {start} → {end}{months}{stop} — {status}.",
+            c.label, c.ingredient
+        )
+    }
+
+    fn dmt_count_line(&self, counted: usize, required: u32, ingredients: &str) -> String {
+        if counted == 0 {
+            format!(
+                "Molécules distinctes ayant fait l'objet d'un traitement complet et bien conduit : \
+                 aucune (requis par le profil : {required})."
+            )
+        } else {
+            format!(
+                "Molécules distinctes ayant fait l'objet d'un traitement complet et bien conduit : \
+                 {counted} (requis par le profil : {required}) : {ingredients}."
+            )
+        }
+    }
+
+    fn attest_highly_active(&self) -> &'static str {
+        "que la SEP-RR est très active (jugement clinique que les données ne montrent pas)"
+    }
+
+    fn attest_dmt_alternative(&self, profile: Profile) -> &'static str {
+        match profile {
+            Profile::Ansm2019 => {
+                "à défaut de traitements de fond antérieurs suffisants : que tous les autres \
+                 traitements de fond sont contre-indiqués ou inadaptés (motif de dérogation)"
+            }
+            Profile::Ema2020 => {
+                "à défaut de traitement de fond antérieur suffisant : une SEP-RR sévère \
+                 d'évolution rapide, soit au moins 2 poussées invalidantes en 12 mois et au moins \
+                 1 lésion rehaussée par le gadolinium ou une augmentation significative de la \
+                 charge lésionnelle T2 à l'IRM (motif de dérogation)"
+            }
+        }
+    }
+
+    fn attest_age(&self) -> &'static str {
+        "l'âge du patient (aucune date de naissance au dossier)"
+    }
+
+    fn attest_ms_type(&self) -> &'static str {
+        "la forme récurrente-rémittente de la sclérose en plaques"
+    }
+
+    fn attest_undated(&self) -> &'static str {
+        "les dates et la durée des traitements de fond sans date listés ci-dessus"
+    }
+
+    fn attest_outside_record(&self) -> &'static str {
+        "tout traitement de fond reçu mais absent de ce dossier (motif « hors de ce dossier »)"
+    }
+
+    // --- R2 ----------------------------------------------------------------------------------
+    fn infusion_summary(&self) -> &'static str {
+        "Perfusion d'alemtuzumab : PA et fréquence cardiaque avant, au moins toutes les heures \
+         pendant, surveillance ≥ 2 h après"
+    }
+
+    fn infusion_plan(&self, profile: Profile) -> Vec<&'static str> {
+        let mut plan = vec![
+            "Mesurer la pression artérielle et la fréquence cardiaque avant le début de la \
+             perfusion.",
+            "Les mesurer au moins toutes les heures pendant la perfusion.",
+            "Surveiller le patient au moins 2 heures après la fin de la perfusion.",
+            "En cas de modification cliniquement significative des constantes vitales : \
+             envisager l'arrêt de la perfusion et une surveillance complémentaire, avec un ECG.",
+            "Les réactions cardiovasculaires graves surviennent le plus souvent dans les 1 à 3 \
+             jours suivant la perfusion : en informer le patient (R5).",
+        ];
+        if profile == Profile::Ema2020 {
+            plan.push(
+                "Administrer uniquement dans un établissement hospitalier disposant d'un accès \
+                 rapide à une unité de soins intensifs.",
+            );
+        }
+        plan
+    }
+
+    fn baseline_bp(
+        &self,
+        systolic: Option<&str>,
+        diastolic: Option<&str>,
+        date: Option<&str>,
+        reference: &str,
+    ) -> String {
+        format!(
+            "Dernière pression artérielle au dossier : {}/{} mmHg le {} ({reference}), valeur de \
+             référence pour la perfusion.",
+            systolic.unwrap_or("?"),
+            diastolic.unwrap_or("?"),
+            or_unknown(date)
+        )
+    }
+
+    fn baseline_bp_none(&self) -> &'static str {
+        "Aucune pression artérielle au dossier : mesurer une valeur de référence avant la \
+         perfusion."
+    }
+
+    // --- R3 ----------------------------------------------------------------------------------
+    fn liver_summary(&self, situation: &LiverSummary<'_>) -> String {
+        match situation {
+            LiverSummary::PanelMissing { missing: [], days } => {
+                format!("Bilan hépatique complet requis dans les {days} jours avant l'alemtuzumab")
+            }
+            LiverSummary::PanelMissing { missing, days } => format!(
+                "Bilan hépatique requis avant l'alemtuzumab : pas de résultat dans les {days} \
+                 jours pour {}",
+                missing.join(", ")
+            ),
+            LiverSummary::MonitoringOverdue {
+                last_panel: Some(date),
+            } => format!(
+                "Surveillance hépatique mensuelle en retard après alemtuzumab : dernier bilan \
+                 complet le {date}"
+            ),
+            LiverSummary::MonitoringOverdue { last_panel: None } => {
+                "Surveillance hépatique mensuelle en retard après alemtuzumab : aucun bilan \
+                 complet au dossier"
+                    .into()
+            }
+            LiverSummary::Abnormal { tests: [] } => {
+                "Bilan hépatique anormal après alemtuzumab : résultat au-dessus de la normale"
+                    .into()
+            }
+            LiverSummary::Abnormal { tests } => format!(
+                "Bilan hépatique anormal après alemtuzumab : {} au-dessus de la normale",
+                tests.join(", ")
+            ),
+        }
+    }
+
+    fn liver_missing_line(&self, tests: &str, days: u32) -> String {
+        format!("Sans résultat dans les {days} jours précédant la prescription : {tests}.")
+    }
+
+    fn liver_overdue_lines(
+        &self,
+        last_infusion: &str,
+        monitor_until: &str,
+        last_panel: Option<&str>,
+        interval_days: u32,
+    ) -> Vec<String> {
+        vec![
+            format!(
+                "Dernière perfusion d'alemtuzumab : {last_infusion} ; surveillance hépatique \
+                 mensuelle jusqu'au {monitor_until}."
+            ),
+            match last_panel {
+                Some(date) => format!(
+                    "Dernier bilan hépatique complet (ALAT, ASAT et bilirubine totale) : {date}, \
+                     il y a plus de {interval_days} jours."
+                ),
+                None => "Aucun bilan hépatique complet (ALAT, ASAT et bilirubine totale) au \
+                         dossier."
+                    .into(),
+            },
+        ]
+    }
+
+    fn liver_abnormal_intro(&self) -> &'static str {
+        "Résultats au-dessus de la limite supérieure de la normale (LSN) :"
+    }
+
+    fn liver_latest_heading(&self) -> &'static str {
+        "Derniers résultats du bilan hépatique :"
+    }
+
+    fn liver_no_results(&self) -> &'static str {
+        "Aucun résultat d'ALAT, d'ASAT ou de bilirubine totale au dossier."
+    }
+
+    fn lab_line(&self, lab: &LabLine<'_>) -> String {
+        let value = match (&lab.value, lab.unit) {
+            (Some(v), Some(u)) => format!("{v} {u}"),
+            (Some(v), None) => format!("{v} (unité non précisée)"),
+            (None, _) => "pas de valeur numérique".to_string(),
+        };
+        let uln = match &lab.uln {
+            Some((u, UlnSource::ReferenceRange)) => {
+                format!("LSN {u} (intervalle de référence du laboratoire)")
+            }
+            Some((u, UlnSource::ConfiguredDefault)) => format!(
+                "LSN par défaut {u} (le laboratoire n'a pas fourni d'intervalle de référence)"
+            ),
+            None => "LSN inconnue".to_string(),
+        };
+        let ratio = match &lab.ratio {
+            Some(r) => format!(", soit {r} × LSN"),
+            None => String::new(),
+        };
+        format!(
+            "{} : {value} le {} ; {uln}{ratio} ({})",
+            self.lab_test_name(lab.test),
+            or_unknown(lab.date.as_deref()),
+            lab.reference
+        )
+    }
+
+    fn liver_order_label(&self) -> &'static str {
+        "Prescrire un bilan hépatique (ALAT, ASAT, bilirubine totale)"
+    }
+
+    fn liver_order_description(&self) -> &'static str {
+        "Créer une demande d'examen en brouillon : bilan hépatique (ALAT, ASAT, bilirubine totale)"
+    }
+
+    fn liver_panel_text(&self) -> &'static str {
+        "Bilan hépatique : ALAT (LOINC 1742-6), ASAT (LOINC 1920-8), bilirubine totale (LOINC \
+         1975-2)"
+    }
+
+    fn liver_order_reason(&self) -> &'static str {
+        "Surveillance de la fonction hépatique sous alemtuzumab (Lemtrada)"
+    }
+
+    fn liver_order_not_offered(&self) -> &'static str {
+        "La prescription automatique du bilan n'est pas proposée (identifiant patient \
+         inexploitable) : prescrivez-le manuellement."
+    }
+
+    fn liver_attest(&self) -> &'static str {
+        "Vérifier le bilan hépatique avant toute cure et chaque mois pendant la surveillance ; \
+         documenter toute décision de poursuivre sans bilan récent."
+    }
+
+    // --- R4 ----------------------------------------------------------------------------------
+    fn readmin_summary(&self, kinds: &[SignalKind], minimum_months: Option<u32>) -> String {
+        let names: Vec<String> = kinds
+            .iter()
+            .map(|k| match k {
+                SignalKind::HysLaw => "loi de Hy".to_string(),
+                SignalKind::LiverLab => "signal hépatique".to_string(),
+                SignalKind::Diagnosis => "réaction immunitaire grave".to_string(),
+                SignalKind::CourseInterval => match minimum_months {
+                    Some(m) => format!("intervalle < {m} mois"),
+                    None => "intervalle trop court".to_string(),
+                },
+                SignalKind::LabNotAssessable => "bilan non interprétable".to_string(),
+            })
+            .collect();
+        let shown = names.len().min(3);
+        let mut list = names[..shown].join(", ");
+        if names.len() > shown {
+            list.push_str(&format!(", + {}", names.len() - shown));
+        }
+        if list.is_empty() {
+            "Réadministration d'alemtuzumab : évaluation rigoureuse requise avant toute nouvelle \
+             cure"
+                .into()
+        } else {
+            format!("Réadministration d'alemtuzumab : évaluation rigoureuse requise ({list})")
+        }
+    }
+
+    fn readmin_exposure(&self, first: Option<&str>, last: Option<&str>, courses: u32) -> String {
+        format!(
+            "Première exposition à l'alemtuzumab : {} ; dernière : {} ; cures au dossier : \
+             {courses}.",
+            or_unknown(first),
+            or_unknown(last)
+        )
+    }
+
+    fn readmin_signals_heading(&self) -> &'static str {
+        "Signaux survenus après la première exposition :"
+    }
+
+    fn readmin_no_signal(&self) -> &'static str {
+        "Aucun signal détaillé transmis par le moteur de règles : vérifier le dossier."
+    }
+
+    fn signal_liver_lab(&self, lab: &str, factor: &str) -> String {
+        format!("{lab} — au-delà de {factor} × LSN : signal d'atteinte hépatique.")
+    }
+
+    fn signal_hys_law(&self, transaminase: &str, bilirubin: &str) -> String {
+        format!(
+            "**Loi de Hy** (transaminases > 3 × LSN et bilirubine totale > 2 × LSN) : risque \
+             d'atteinte hépatique sévère. Transaminase : {transaminase}. Bilirubine : \
+             {bilirubin}."
+        )
+    }
+
+    fn signal_not_assessable(&self, lab: &str) -> String {
+        format!(
+            "{lab} — non interprétable (unité inconnue et pas d'intervalle de référence) : à \
+             vérifier."
+        )
+    }
+
+    fn signal_diagnosis(
+        &self,
+        reaction: ImmuneReaction,
+        label: &str,
+        onset: Option<&str>,
+        reference: &str,
+    ) -> String {
+        format!(
+            "**{}** : {label} (début : {}) ({reference}).",
+            self.immune_reaction_name(reaction),
+            or_unknown(onset)
+        )
+    }
+
+    fn signal_interval(&self, last_course_end: &str, months: u32, minimum_months: u32) -> String {
+        format!(
+            "Dernière cure terminée le {last_course_end} : {months} mois avant cette \
+             prescription, moins que les {minimum_months} mois requis entre deux cures."
+        )
+    }
+
+    fn readmin_attest(&self) -> &'static str {
+        "L'alemtuzumab ne peut être réadministré qu'après une évaluation rigoureuse de ces \
+         signaux : documentez-la dans le dossier, puis choisissez le motif « Évaluation \
+         rigoureuse réalisée et documentée »."
+    }
+
+    // --- R5 ----------------------------------------------------------------------------------
+    fn counselling_summary(&self) -> &'static str {
+        "Alemtuzumab : informer le patient des symptômes imposant de consulter immédiatement et \
+         remettre la carte patient"
+    }
+
+    fn counselling_intro(&self) -> &'static str {
+        "Informer le patient, et si possible son entourage, qu'il doit consulter immédiatement \
+         (appeler le 15 si besoin) en cas de :"
+    }
+
+    fn counselling_days_after_heading(&self) -> &'static str {
+        "Dans les jours suivant chaque perfusion (les réactions cardiovasculaires graves \
+         surviennent le plus souvent 1 à 3 jours après) :"
+    }
+
+    fn counselling_days_after(&self) -> Vec<&'static str> {
+        vec![
+            "signes d'AVC ou de dissection artérielle : affaissement d'un côté du visage, \
+             faiblesse d'un côté du corps, difficulté à parler, mal de tête soudain et intense, \
+             douleur dans le cou",
+            "douleur thoracique",
+            "essoufflement",
+            "crachats de sang",
+            "saignement ou ecchymoses (bleus) inhabituels",
+        ]
+    }
+
+    fn counselling_any_time_heading(&self) -> &'static str {
+        "À tout moment, y compris des mois ou des années après le traitement (LHH jusqu'à 4 ans \
+         après) :"
+    }
+
+    fn counselling_any_time(&self) -> Vec<&'static str> {
+        vec![
+            "signes d'atteinte hépatique : jaunisse (peau ou yeux jaunes), urines foncées, \
+             douleur en haut à droite de l'abdomen, nausées",
+            "signes de lymphohistiocytose hémophagocytaire (LHH) : fièvre, éruption cutanée, \
+             gonflement des ganglions",
+        ]
+    }
+
+    fn counselling_hand_out(&self) -> &'static str {
+        "Remettre la carte d'alerte patient et le guide du patient, et vérifier qu'ils ont été \
+         compris."
+    }
+
+    // --- Contre-indications ----------------------------------------------------------------------
+    fn contraindication_summary(&self, first: ContraindicationKind, others: usize) -> String {
+        let name = self.contraindication_name(first);
+        match others {
+            0 => format!("Contre-indication à l'alemtuzumab au dossier : {name}"),
+            1 => format!("Contre-indication à l'alemtuzumab au dossier : {name} (+ 1 autre)"),
+            n => format!("Contre-indication à l'alemtuzumab au dossier : {name} (+ {n} autres)"),
+        }
+    }
+
+    fn contraindication_summary_generic(&self) -> &'static str {
+        "Contre-indication à l'alemtuzumab au dossier : prescription à revoir"
+    }
+
+    fn contraindication_item(&self, kind: ContraindicationKind, evidence: &str) -> String {
+        format!("**{}** : {evidence}", self.contraindication_name(kind))
+    }
+
+    fn contraindication_none(&self) -> &'static str {
+        "Aucun élément détaillé transmis par le moteur de règles : vérifier le dossier."
+    }
+
+    fn evidence_condition(&self, label: &str, onset: Option<&str>, reference: &str) -> String {
+        format!("{label} (début : {}) ({reference})", or_unknown(onset))
+    }
+
+    fn evidence_medication(&self, label: &str, start: Option<&str>, reference: &str) -> String {
+        format!(
+            "traitement antiagrégant plaquettaire ou anticoagulant en cours : {label} (depuis : \
+             {}) ({reference})",
+            or_unknown(start)
+        )
+    }
+
+    fn evidence_blood_pressure(
+        &self,
+        systolic: Option<&str>,
+        diastolic: Option<&str>,
+        date: Option<&str>,
+        systolic_threshold: Option<&str>,
+        diastolic_threshold: Option<&str>,
+        reference: &str,
+    ) -> String {
+        format!(
+            "dernière pression artérielle {}/{} mmHg le {}, au niveau ou au-dessus du seuil de \
+             {}/{} mmHg ({reference})",
+            systolic.unwrap_or("?"),
+            diastolic.unwrap_or("?"),
+            or_unknown(date),
+            systolic_threshold.unwrap_or("?"),
+            diastolic_threshold.unwrap_or("?"),
+        )
+    }
+
+    fn contraindication_attest(&self) -> &'static str {
+        "Ne pas administrer tant que la contre-indication persiste. Si elle est levée, ou si la \
+         balance bénéfice-risque a été évaluée, le documenter et choisir le motif correspondant."
+    }
+
+    // --- Données indisponibles ---------------------------------------------------------------------
+    fn data_unavailable_summary(&self, data: &DataSet, rules: &[RuleCode]) -> String {
+        let tags: Vec<&str> = rules.iter().map(|r| self.rule_tag(*r)).collect();
+        if tags.is_empty() {
+            format!(
+                "Données indisponibles ({}) : vérifications de sécurité incomplètes",
+                self.data_set_name(data)
+            )
+        } else {
+            format!(
+                "Données indisponibles ({}) : {} à vérifier manuellement",
+                self.data_set_name(data),
+                tags.join(", ")
+            )
+        }
+    }
+
+    fn data_missing_line(&self, data: &str) -> String {
+        format!("**Données manquantes** : {data}.")
+    }
+
+    fn data_reason_line(&self, reason: &str) -> String {
+        format!("**Raison** : {reason}.")
+    }
+
+    fn data_rules_heading(&self) -> &'static str {
+        "Règles non vérifiées pour cet appel :"
+    }
+
+    fn data_no_rule(&self) -> &'static str {
+        "Aucune règle précisée par le moteur de règles."
+    }
+
+    fn data_attest(&self) -> &'static str {
+        "Ces règles ne sont pas considérées comme respectées : vérifiez ces points dans le \
+         dossier avant de signer."
+    }
+}
