@@ -460,6 +460,7 @@ impl RawSettings {
 
         let mut cards = CardSettings {
             language,
+            profile,
             topic_system: r.topic_system,
             override_reason_system: r.override_reason_system,
             ..CardSettings::default()

@@ -1,10 +1,13 @@
 //! One hook call from request to response: gather the facts, evaluate the rules, render the
 //! cards. Shared by the web layer and `alemtuzumab-cds simulate`.
 
+use std::time::Instant;
+
 use chrono::NaiveDate;
 
 use crate::cards;
 use crate::config::Settings;
+use crate::fhir::client::FhirClient;
 use crate::fhir::{self, HookData};
 use crate::rules::{self, Finding, RuleCode};
 use crate::wire::discovery::{hook_name, Service};
@@ -28,11 +31,13 @@ pub enum PipelineError {
     Precondition(String),
 }
 
-/// Answers one hook call for `service`, as of `today`.
-pub fn run(
+/// Answers one hook call for `service`, as of `today`. Without `client`, only the prefetch is
+/// used (`simulate`).
+pub async fn run(
     req: HookRequest,
     service: Service,
     settings: &Settings,
+    client: Option<&FhirClient>,
     today: NaiveDate,
 ) -> Result<Outcome, PipelineError> {
     let expected = hook_name(service.hook);
@@ -50,7 +55,8 @@ pub fn run(
         return Err(FieldError::new("hook", "does not match the context").into());
     }
     let patient_id = req.context.patient_id().to_owned();
-    let data = fhir::gather_from_prefetch(req, service.hook, &settings.gather);
+    let deadline = Instant::now() + settings.fhir.deadline;
+    let data = fhir::gather(req, service.hook, &settings.gather, client, deadline).await;
     let findings = rules::evaluate(
         &data.facts,
         &data.orders,

@@ -37,7 +37,10 @@ pub fn simulate(
         .copied()
         .find(|s| hook_name(s.hook) == request.hook)
         .with_context(|| format!("no service answers hook `{}`", request.hook))?;
-    let outcome = match pipeline::run(request, service, settings, today) {
+    // Offline: no FHIR client, so nothing here awaits I/O.
+    let outcome = match futures::executor::block_on(pipeline::run(
+        request, service, settings, None, today,
+    )) {
         Ok(o) => o,
         Err(pipeline::PipelineError::Precondition(m)) => {
             return Ok(format!(

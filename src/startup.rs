@@ -8,6 +8,7 @@ use actix_web::{middleware, App, HttpResponse, HttpServer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::Settings;
+use crate::fhir::client::FhirClient;
 use crate::web::{self, AppState};
 
 pub struct Application {
@@ -56,9 +57,11 @@ impl Application {
         }
         let workers = settings.workers;
         let shutdown = settings.shutdown_timeout_secs;
+        let fhir = FhirClient::new(&settings.fhir).map_err(std::io::Error::other)?;
         let state = AppState {
             settings: Arc::new(settings),
             metrics: metrics_handle(),
+            fhir: Some(fhir),
         };
         let mut server = HttpServer::new(move || {
             let state = state.clone();

@@ -82,6 +82,9 @@ pub struct CardSettings {
     /// The code of the liver panel the `create` suggestion orders (LOINC 24325-3 by default; the
     /// caller passes the terminology module's value).
     pub liver_panel_code: Code,
+    /// The configured rule profile, named on cards whose finding has none of its own
+    /// (`data-unavailable`).
+    pub profile: Profile,
 }
 
 impl Default for CardSettings {
@@ -91,6 +94,7 @@ impl Default for CardSettings {
             topic_system: DEFAULT_TOPIC_SYSTEM.to_string(),
             override_reason_system: DEFAULT_OVERRIDE_REASON_SYSTEM.to_string(),
             liver_panel_code: Code::new(LOINC, "24325-3"),
+            profile: Profile::default(),
         }
     }
 }
@@ -148,7 +152,7 @@ pub fn render(findings: &[Finding], patient_id: &str, settings: &CardSettings) -
     let fallback = findings
         .iter()
         .find_map(|f| profile_of(&f.detail))
-        .unwrap_or_default();
+        .unwrap_or(settings.profile);
     findings
         .iter()
         .map(|f| render_one(f, patient_id, settings, fallback).1)

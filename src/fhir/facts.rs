@@ -305,10 +305,21 @@ fn administration_medication(ma: &MedicationAdministration) -> MedicationRef<'_>
     }
 }
 
+/// The `medicationReference` of a MedicationRequest that cannot be resolved locally.
+pub fn unresolved_request_reference(
+    mr: &MedicationRequest,
+    index: &MedicationIndex,
+) -> Option<String> {
+    match resolve(request_medication(mr), &mr.contained, index) {
+        Resolved::Unresolved(r) if !r.starts_with('#') => Some(r),
+        _ => None,
+    }
+}
+
 /// The `medicationReference` a history record needs resolved, if it cannot be resolved locally.
 pub fn unresolved_reference(resource: &Resource, index: &MedicationIndex) -> Option<String> {
     let (med, contained) = match resource {
-        Resource::MedicationRequest(r) => (request_medication(r), &r.contained),
+        Resource::MedicationRequest(r) => return unresolved_request_reference(r, index),
         Resource::MedicationStatement(r) => (statement_medication(r), &r.contained),
         Resource::MedicationAdministration(r) => (administration_medication(r), &r.contained),
         _ => return None,

@@ -5,11 +5,13 @@
 //! turned into `rules::PatientFacts` ([`facts`]). Anything that could not be obtained becomes a
 //! [`DataGap`], which the rules turn into a visible "could not check" finding.
 
+pub mod client;
 pub mod facts;
 pub mod parse;
 pub mod prefetch;
 
 use std::collections::HashSet;
+use std::time::Instant;
 
 use chrono::NaiveDate;
 use fhirbolt::model::r4::Resource;
@@ -20,9 +22,10 @@ use crate::rules::{
     DataGap, DataSet, DraftOrder, GapReason, HookKind, MedicationClass, PatientFacts,
 };
 use crate::wire::context::HookContext;
-use crate::wire::discovery::templates_for;
+use crate::wire::discovery::{templates_for, PrefetchTemplate};
 use crate::wire::request::HookRequest;
 
+use client::{fill_template, FhirClient, FhirTarget};
 use facts::{FactBuilder, MedicationIndex, Resolved};
 use parse::{parse_resource, reference_of, resource_type};
 use prefetch::{bundle_entries, Entry, Prefetched};
@@ -47,6 +50,8 @@ pub struct HookData {
     pub draft_orders: Vec<String>,
     /// The prefetch keys that were used as sent.
     pub from_prefetch: Vec<String>,
+    /// The queries sent to the FHIR server (keys, or `Medication/<id>` reads).
+    pub from_fhir: Vec<String>,
 }
 
 impl HookData {
@@ -93,110 +98,165 @@ fn wanted_types(data: &DataSet) -> &'static [&'static str] {
     }
 }
 
-/// Gathers the facts of a hook call from its prefetch only (no FHIR server). Keys that are
-/// absent, failed or incomplete become gaps.
-pub fn gather_from_prefetch(
+/// Gathers the facts of a hook call: prefetch first, then the FHIR server for what is missing
+/// (when `client` is given and `fhirServer` is allowed), all queries concurrently under
+/// `deadline`. Whatever cannot be obtained becomes a gap.
+pub async fn gather(
     req: HookRequest,
     hook: HookKind,
     settings: &GatherSettings,
+    client: Option<&FhirClient>,
+    deadline: Instant,
 ) -> HookData {
     let HookRequest {
         context,
         mut prefetch,
+        fhir_server,
+        fhir_authorization,
         ..
     } = req;
-    let mut keys = Vec::new();
-    for t in templates_for(hook) {
-        let single = t.key.eq("patient").then_some("Patient");
-        keys.push((t.key, Prefetched::classify(prefetch.remove(t.key), single)));
-    }
-    let mut resolved = Vec::new();
+    let patient_id = context.patient_id().to_owned();
+    let target: Result<FhirTarget, GapReason> = match (client, fhir_server) {
+        (Some(c), Some(server)) => match c.check_server(&server) {
+            Ok(base) => Ok(FhirTarget {
+                base,
+                token: fhir_authorization.map(|a| a.access_token),
+                deadline,
+            }),
+            Err(e) => {
+                if let GapReason::ServerNotAllowed(host) = &e {
+                    tracing::warn!(host = %host, "fhirServer is not on fhir.allowed_servers: no request sent");
+                }
+                Err(e)
+            }
+        },
+        _ => Err(GapReason::NotProvided),
+    };
+    let mut data = HookData::default();
     let mut gaps = Vec::new();
-    let mut used = Vec::new();
-    for (key, state) in keys {
-        let Some(data) = data_set(key) else { continue };
+
+    // 1. What the prefetch holds, key by key.
+    let states: Vec<(&'static PrefetchTemplate, Prefetched)> = templates_for(hook)
+        .map(|t| {
+            let single = (t.key == "patient").then_some("Patient");
+            (t, Prefetched::classify(prefetch.remove(t.key), single))
+        })
+        .collect();
+    drop(prefetch);
+
+    // 2. Medications known locally: `_include`d in any prefetch Bundle, or in the draft orders.
+    let mut index = MedicationIndex::default();
+    for (_, state) in &states {
         match state {
-            Prefetched::Null => {
-                used.push(key.to_owned());
-                resolved.push((data, Vec::new()));
+            Prefetched::Complete(entries) | Prefetched::Partial { entries, .. } => {
+                index_medications(entries, &mut index, &mut gaps)
             }
-            Prefetched::Resource(r) => {
-                used.push(key.to_owned());
-                resolved.push((
-                    data,
-                    vec![Entry {
-                        full_url: None,
-                        resource: r,
-                    }],
-                ));
-            }
-            Prefetched::Complete(entries) => {
-                used.push(key.to_owned());
-                resolved.push((data, entries));
-            }
-            Prefetched::Partial { entries, .. } => {
-                // Without a FHIR server the remaining pages cannot be read: use what we have,
-                // and say the data is incomplete.
-                resolved.push((data.clone(), entries));
-                gaps.push(DataGap {
-                    data,
-                    reason: GapReason::NotProvided,
-                });
-            }
-            Prefetched::Absent => gaps.push(DataGap {
-                data,
-                reason: GapReason::NotProvided,
-            }),
-            Prefetched::Error(text) => gaps.push(DataGap {
-                data,
-                reason: GapReason::OperationOutcome(text),
-            }),
-            Prefetched::Invalid(what) => gaps.push(DataGap {
-                data,
-                reason: GapReason::Unreadable(what),
-            }),
+            _ => {}
         }
     }
-    let mut data = build(context, resolved, gaps, settings);
-    data.from_prefetch = used;
-    data
-}
 
-/// Turns the resources of each data set into facts, with the draft orders of the context.
-pub fn build(
-    context: HookContext,
-    resolved: Vec<(DataSet, Vec<Entry>)>,
-    mut gaps: Vec<DataGap>,
-    settings: &GatherSettings,
-) -> HookData {
-    let mut index = MedicationIndex::default();
-    // `_include`d Medications may sit in any search result.
-    for (_, entries) in &resolved {
-        index_medications(entries, &mut index, &mut gaps);
-    }
-
-    let mut data = HookData::default();
+    // 3. The draft orders; an order's Medication missing locally is read from the server.
     let (draft_bundle, selections) = match context {
         HookContext::OrderSign(c) => (Some(c.draft_orders), None),
         HookContext::OrderSelect(c) => (Some(c.draft_orders), Some(c.selections)),
         HookContext::PatientView(_) => (None, None),
     };
     if let Some(bundle) = draft_bundle {
-        draft_orders(bundle, selections, &mut index, settings, &mut data, &mut gaps);
+        let drafts = parse_draft_orders(bundle, selections, &mut index, &mut data, &mut gaps);
+        let missing: Vec<String> = drafts
+            .iter()
+            .filter_map(|(_, mr)| facts::unresolved_request_reference(mr, &index))
+            .collect();
+        read_medications(missing, client, &target, &mut index, &mut data, &mut gaps).await;
+        classify_draft_orders(drafts, &index, settings, &mut data, &mut gaps);
         if data.orders.is_empty() && data.unidentified_orders.is_empty() {
-            // Nothing to check: skip parsing the history altogether (the hot path for the many
+            // Nothing to check: no history parsed, no query sent (the hot path for the many
             // orders that are not alemtuzumab).
             return data;
         }
     }
-    let draft_refs: HashSet<String> = data.draft_orders.iter().cloned().collect();
 
-    let builder = FactBuilder {
-        terminology: &settings.terminology,
-        medications: &index,
-        campath_is_alemtuzumab: settings.campath_is_alemtuzumab,
-    };
-    let facts = &mut data.facts;
+    // 4. Complete the data sets: query what is absent or failed, read the remaining pages.
+    let fetches = states.into_iter().filter_map(|(t, state)| {
+        let set = data_set(t.key)?;
+        let target = &target;
+        let key = t.key;
+        Some(async move {
+            let query = fill_template(t.query, &patient_id);
+            let resource_type = query.split(['?', '/']).next().unwrap_or("").to_owned();
+            let (result, fetched, from_prefetch) = match state {
+                Prefetched::Null => (Ok(Vec::new()), false, true),
+                Prefetched::Resource(r) => (
+                    Ok(vec![Entry {
+                        full_url: None,
+                        resource: r,
+                    }]),
+                    false,
+                    true,
+                ),
+                Prefetched::Complete(entries) => (Ok(entries), false, true),
+                Prefetched::Partial { entries, next } => match (client, target) {
+                    (Some(c), Ok(t)) => (
+                        c.remaining_pages(t, &next, entries, &resource_type).await,
+                        true,
+                        true,
+                    ),
+                    (_, Err(e)) => (Err(e.clone()), false, true),
+                    (None, _) => (Err(GapReason::NotProvided), false, true),
+                },
+                Prefetched::Absent | Prefetched::Error(_) | Prefetched::Invalid(_) => {
+                    let why = match &state {
+                        Prefetched::Error(text) => GapReason::OperationOutcome(text.clone()),
+                        Prefetched::Invalid(what) => GapReason::Unreadable(what.clone()),
+                        _ => GapReason::NotProvided,
+                    };
+                    match (client, target) {
+                        (Some(c), Ok(t)) => {
+                            let r = if key == "patient" {
+                                c.read(t, &query).await.map(|resource| {
+                                    vec![Entry {
+                                        full_url: None,
+                                        resource,
+                                    }]
+                                })
+                            } else {
+                                c.search(t, &query).await
+                            };
+                            (r, true, false)
+                        }
+                        // No server to ask: the prefetch's own problem is the reason, unless
+                        // the server was refused.
+                        (_, Err(GapReason::ServerNotAllowed(h))) => {
+                            (Err(GapReason::ServerNotAllowed(h.clone())), false, false)
+                        }
+                        _ => (Err(why), false, false),
+                    }
+                }
+            };
+            (key, set, result, fetched, from_prefetch)
+        })
+    });
+    let results = futures::future::join_all(fetches).await;
+    let mut resolved = Vec::new();
+    for (key, set, result, fetched, from_prefetch) in results {
+        if fetched {
+            data.from_fhir.push(key.to_owned());
+        }
+        if from_prefetch {
+            data.from_prefetch.push(key.to_owned());
+        }
+        match result {
+            Ok(entries) => {
+                index_medications(&entries, &mut index, &mut gaps);
+                resolved.push((set, entries));
+            }
+            Err(reason) => gaps.push(DataGap { data: set, reason }),
+        }
+    }
+
+    // 5. Parse each wanted resource once; read the Medications history records point at.
+    let draft_refs: HashSet<String> = data.draft_orders.iter().cloned().collect();
+    let mut parsed = Vec::new();
     for (set, entries) in resolved {
         let wanted = wanted_types(&set);
         for entry in entries {
@@ -210,51 +270,114 @@ pub fn build(
             if draft_refs.contains(&reference) {
                 continue; // the draft order itself, echoed by the EHR's search
             }
-            let resource = match parse_resource(entry.resource) {
-                Ok(r) => r,
-                Err(e) => {
-                    gaps.push(DataGap {
-                        data: DataSet::Resource(reference),
-                        reason: GapReason::Unreadable(e),
-                    });
-                    continue;
-                }
-            };
-            let medication = match &resource {
-                Resource::Patient(p) => {
-                    facts.birth_date = builder.birth_date(p);
-                    None
-                }
-                Resource::Condition(c) => {
-                    facts.conditions.push(builder.condition(c));
-                    None
-                }
-                Resource::Observation(o) => {
-                    let (lab, bp) = builder.observation(o);
-                    facts.labs.extend(lab);
-                    facts.blood_pressures.extend(bp);
-                    None
-                }
-                Resource::MedicationRequest(r) => Some(builder.medication_request(r)),
-                Resource::MedicationStatement(r) => Some(builder.medication_statement(r)),
-                Resource::MedicationAdministration(r) => {
-                    Some(builder.medication_administration(r))
-                }
-                _ => None,
-            };
-            match medication {
-                Some(Ok(m)) => facts.medications.push(m),
-                Some(Err(facts::UnresolvedMedication(r))) => gaps.push(DataGap {
-                    data: DataSet::Medication(r),
-                    reason: GapReason::NotProvided,
+            match parse_resource(entry.resource) {
+                Ok(r) => parsed.push(r),
+                Err(e) => gaps.push(DataGap {
+                    data: DataSet::Resource(reference),
+                    reason: GapReason::Unreadable(e),
                 }),
-                None => {}
             }
+        }
+    }
+    let missing: Vec<String> = parsed
+        .iter()
+        .filter_map(|r| facts::unresolved_reference(r, &index))
+        .collect();
+    read_medications(missing, client, &target, &mut index, &mut data, &mut gaps).await;
+
+    // 6. Facts.
+    let builder = FactBuilder {
+        terminology: &settings.terminology,
+        medications: &index,
+        campath_is_alemtuzumab: settings.campath_is_alemtuzumab,
+    };
+    let facts = &mut data.facts;
+    for resource in &parsed {
+        let medication = match resource {
+            Resource::Patient(p) => {
+                facts.birth_date = builder.birth_date(p);
+                None
+            }
+            Resource::Condition(c) => {
+                facts.conditions.push(builder.condition(c));
+                None
+            }
+            Resource::Observation(o) => {
+                let (lab, bp) = builder.observation(o);
+                facts.labs.extend(lab);
+                facts.blood_pressures.extend(bp);
+                None
+            }
+            Resource::MedicationRequest(r) => Some(builder.medication_request(r)),
+            Resource::MedicationStatement(r) => Some(builder.medication_statement(r)),
+            Resource::MedicationAdministration(r) => Some(builder.medication_administration(r)),
+            _ => None,
+        };
+        match medication {
+            Some(Ok(m)) => facts.medications.push(m),
+            Some(Err(facts::UnresolvedMedication(r))) => {
+                if !gaps.iter().any(|g| g.data == DataSet::Medication(r.clone())) {
+                    gaps.push(DataGap {
+                        data: DataSet::Medication(r),
+                        reason: GapReason::NotProvided,
+                    })
+                }
+            }
+            None => {}
         }
     }
     dedup_gaps(&mut gaps);
     data.facts.gaps = gaps;
     data
+}
+
+/// Reads `Medication`s by reference, deduplicated and concurrently; failures become gaps.
+async fn read_medications(
+    mut references: Vec<String>,
+    client: Option<&FhirClient>,
+    target: &Result<FhirTarget, GapReason>,
+    index: &mut MedicationIndex,
+    data: &mut HookData,
+    gaps: &mut Vec<DataGap>,
+) {
+    references.sort();
+    references.dedup();
+    if references.is_empty() {
+        return;
+    }
+    let (Some(client), Ok(target)) = (client, target) else {
+        for r in references {
+            gaps.push(DataGap {
+                data: DataSet::Medication(r),
+                reason: match target {
+                    Err(GapReason::ServerNotAllowed(h)) => GapReason::ServerNotAllowed(h.clone()),
+                    _ => GapReason::NotProvided,
+                },
+            });
+        }
+        return;
+    };
+    let reads = references.into_iter().map(|r| async move {
+        let result = client.read(target, &r).await;
+        (r, result)
+    });
+    for (reference, result) in futures::future::join_all(reads).await {
+        data.from_fhir.push(reference.clone());
+        let parsed = result.and_then(|v| parse_resource(v).map_err(GapReason::Unreadable));
+        match parsed {
+            Ok(Resource::Medication(m)) => {
+                index.insert(&m, Some(&reference));
+            }
+            Ok(_) => gaps.push(DataGap {
+                data: DataSet::Medication(reference),
+                reason: GapReason::Unreadable("not a Medication".to_owned()),
+            }),
+            Err(reason) => gaps.push(DataGap {
+                data: DataSet::Medication(reference),
+                reason,
+            }),
+        }
+    }
 }
 
 fn dedup_gaps(gaps: &mut Vec<DataGap>) {
@@ -278,16 +401,17 @@ fn index_medications(entries: &[Entry], index: &mut MedicationIndex, gaps: &mut 
     }
 }
 
-/// Reads the draft orders of the context: every MedicationRequest (order-sign) or those named in
-/// `selections` (order-select); recognises alemtuzumab among them.
-fn draft_orders(
+type DraftMedicationRequest = fhirbolt::model::r4::resources::MedicationRequest;
+
+/// Parses the draft orders of the context: every MedicationRequest (order-sign) or those named in
+/// `selections` (order-select). Medications of the bundle go to the index.
+fn parse_draft_orders(
     bundle: Map<String, Value>,
     selections: Option<Vec<String>>,
     index: &mut MedicationIndex,
-    settings: &GatherSettings,
     data: &mut HookData,
     gaps: &mut Vec<DataGap>,
-) {
+) -> Vec<(String, DraftMedicationRequest)> {
     let entries = bundle_entries(Value::Object(bundle));
     index_medications(&entries, index, gaps);
     let selected = |reference: &str| match &selections {
@@ -299,11 +423,7 @@ fn draft_orders(
                     .is_some_and(|id| s == id)
         }),
     };
-    let builder = FactBuilder {
-        terminology: &settings.terminology,
-        medications: index,
-        campath_is_alemtuzumab: settings.campath_is_alemtuzumab,
-    };
+    let mut out = Vec::new();
     for entry in entries {
         if resource_type(&entry.resource) != Some("MedicationRequest") {
             continue;
@@ -313,31 +433,46 @@ fn draft_orders(
             continue;
         }
         data.draft_orders.push(reference.clone());
-        let mr = match parse_resource(entry.resource) {
-            Ok(Resource::MedicationRequest(mr)) => mr,
-            Ok(_) => continue,
+        match parse_resource(entry.resource) {
+            Ok(Resource::MedicationRequest(mr)) => out.push((reference, *mr)),
+            Ok(_) => {}
             Err(e) => {
                 data.unidentified_orders.push(reference.clone());
                 gaps.push(DataGap {
                     data: DataSet::Resource(reference),
                     reason: GapReason::Unreadable(e),
                 });
-                continue;
             }
-        };
-        let concept = match facts::resolve(
-            facts::request_medication(&mr),
-            &mr.contained,
-            builder.medications,
-        ) {
+        }
+    }
+    out
+}
+
+/// Recognises alemtuzumab among the parsed draft orders.
+fn classify_draft_orders(
+    drafts: Vec<(String, DraftMedicationRequest)>,
+    index: &MedicationIndex,
+    settings: &GatherSettings,
+    data: &mut HookData,
+    gaps: &mut Vec<DataGap>,
+) {
+    let builder = FactBuilder {
+        terminology: &settings.terminology,
+        medications: index,
+        campath_is_alemtuzumab: settings.campath_is_alemtuzumab,
+    };
+    for (reference, mr) in drafts {
+        let concept = match facts::resolve(facts::request_medication(&mr), &mr.contained, index) {
             Resolved::Found(c) => c,
             Resolved::Missing => continue,
             Resolved::Unresolved(med) => {
                 data.unidentified_orders.push(reference.clone());
-                gaps.push(DataGap {
-                    data: DataSet::Medication(med),
-                    reason: GapReason::NotProvided,
-                });
+                if !gaps.iter().any(|g| g.data == DataSet::Medication(med.clone())) {
+                    gaps.push(DataGap {
+                        data: DataSet::Medication(med),
+                        reason: GapReason::NotProvided,
+                    });
+                }
                 continue;
             }
         };

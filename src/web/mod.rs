@@ -9,12 +9,15 @@ use actix_web::web;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Settings;
+use crate::fhir::client::FhirClient;
 
 /// Shared state of every worker.
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub metrics: Option<PrometheusHandle>,
+    /// The pooled outbound FHIR client.
+    pub fhir: Option<FhirClient>,
 }
 
 /// Mounts every route; used by the server and by tests.

@@ -74,7 +74,9 @@ pub async fn hook(
         let today = settings
             .fixed_today
             .unwrap_or_else(|| chrono::Local::now().date_naive());
-        let outcome = pipeline::run(request, service, settings, today).map_err(|e| match e {
+        let outcome = pipeline::run(request, service, settings, state.fhir.as_ref(), today)
+            .await
+            .map_err(|e| match e {
             PipelineError::Field(f) => ApiError::Field(f),
             PipelineError::Precondition(m) => ApiError::PreconditionFailed(m),
         })?;

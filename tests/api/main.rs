@@ -1,1 +1,9 @@
-fn main() {}
+//! HTTP-level tests: each starts the real service on a random loopback port and talks to it
+//! with reqwest. One integration binary (as ripgrep and zero-to-production do).
+
+mod cli;
+mod discovery;
+mod errors;
+mod helpers;
+mod hooks;
+mod real_client;

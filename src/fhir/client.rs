@@ -1,0 +1,355 @@
+//! The outbound FHIR client: reqwest on rustls, one pool for the whole process.
+//!
+//! Guard-rails (cds-contract.md §Outbound FHIR): requests go only to `fhirServer` base URLs on
+//! the allow-list (local mode: loopback only), `https` unless loopback; redirects are followed
+//! only within the same origin; `next` links only on the same origin, never twice, at most
+//! `fhir.max_pages` pages; bodies are capped at `fhir.max_response_bytes` and parsed only as
+//! JSON; every request of a hook call shares one deadline. A failure is a [`GapReason`], which
+//! the rules show as "could not check", never an error of the hook call.
+//!
+//! The bearer token (`fhirAuthorization.access_token`) is sent on every request and never logged.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION};
+use serde_json::Value;
+use tracing::Instrument;
+use url::Url;
+
+use super::is_loopback_host;
+use super::prefetch::{bundle_entries, next_link, outcome_text, Entry};
+use crate::config::FhirSettings;
+use crate::rules::GapReason;
+
+/// A pooled FHIR client; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct FhirClient {
+    http: reqwest::Client,
+    settings: FhirSettings,
+}
+
+/// Where and how to ask: the checked base URL and the lent token.
+#[derive(Clone)]
+pub struct FhirTarget {
+    pub base: Url,
+    pub token: Option<String>,
+    pub deadline: Instant,
+}
+
+impl std::fmt::Debug for FhirTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FhirTarget")
+            .field("base", &self.base.as_str())
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl FhirClient {
+    pub fn new(settings: &FhirSettings) -> Result<Self, reqwest::Error> {
+        let policy = reqwest::redirect::Policy::custom(|attempt| {
+            let same_origin = attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.origin() == attempt.url().origin());
+            if same_origin && attempt.previous().len() <= 3 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        });
+        let http = reqwest::Client::builder()
+            .redirect(policy)
+            .connect_timeout(settings.deadline)
+            .pool_idle_timeout(std::time::Duration::from_secs(90))
+            .user_agent(concat!("alemtuzumab-cds/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            settings: settings.clone(),
+        })
+    }
+
+    pub fn settings(&self) -> &FhirSettings {
+        &self.settings
+    }
+
+    /// Checks `fhirServer` against the allow-list; the error names the refused host.
+    pub fn check_server(&self, fhir_server: &str) -> Result<Url, GapReason> {
+        let refused = |u: &str| GapReason::ServerNotAllowed(u.to_owned());
+        let mut url = Url::parse(fhir_server.trim()).map_err(|_| refused(fhir_server))?;
+        let host = url.host_str().unwrap_or("").to_owned();
+        let loopback = is_loopback_host(&url);
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => return Err(refused(&host)),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(refused(&host));
+        }
+        url.set_query(None);
+        url.set_fragment(None);
+        if !url.path().ends_with('/') {
+            let p = format!("{}/", url.path());
+            url.set_path(&p);
+        }
+        let allowed = if self.settings.allowed_servers.is_empty() {
+            loopback
+        } else {
+            self.settings.allowed_servers.iter().any(|a| {
+                let mut prefix = a.as_str().to_owned();
+                if !prefix.ends_with('/') {
+                    prefix.push('/');
+                }
+                a.origin() == url.origin() && url.as_str().starts_with(&prefix)
+            })
+        };
+        if allowed {
+            Ok(url)
+        } else {
+            Err(refused(&host))
+        }
+    }
+
+    /// Runs a search (a prefetch template with its tokens filled) and follows `next` links.
+    pub async fn search(&self, target: &FhirTarget, query: &str) -> Result<Vec<Entry>, GapReason> {
+        let url = target
+            .base
+            .join(query.trim_start_matches('/'))
+            .map_err(|e| GapReason::Unreadable(e.to_string()))?;
+        let resource_type = query.split(['?', '/']).next().unwrap_or("").to_owned();
+        self.pages(target, url, Vec::new(), &resource_type).await
+    }
+
+    /// Reads the pages after a prefetched first page.
+    pub async fn remaining_pages(
+        &self,
+        target: &FhirTarget,
+        next: &str,
+        first: Vec<Entry>,
+        resource_type: &str,
+    ) -> Result<Vec<Entry>, GapReason> {
+        let url = Url::parse(next).map_err(|_| GapReason::BadNextLink)?;
+        self.pages(target, url, first, resource_type).await
+    }
+
+    async fn pages(
+        &self,
+        target: &FhirTarget,
+        first_url: Url,
+        mut entries: Vec<Entry>,
+        resource_type: &str,
+    ) -> Result<Vec<Entry>, GapReason> {
+        let mut seen = HashSet::new();
+        let mut url = first_url;
+        let mut pages = 0u32;
+        loop {
+            if url.origin() != target.base.origin() {
+                tracing::warn!(host = url.host_str().unwrap_or(""), "next link to another origin refused");
+                return Err(GapReason::BadNextLink);
+            }
+            if !seen.insert(url.as_str().to_owned()) {
+                return Err(GapReason::BadNextLink);
+            }
+            if pages >= self.settings.max_pages {
+                return Err(GapReason::PageLimit(self.settings.max_pages));
+            }
+            pages += 1;
+            let bundle = self.get_json(target, url.clone(), resource_type).await?;
+            match bundle.get("resourceType").and_then(Value::as_str) {
+                Some("Bundle") => {}
+                Some("OperationOutcome") => {
+                    return Err(GapReason::OperationOutcome(outcome_text(&bundle)))
+                }
+                _ => return Err(GapReason::NotFhirJson),
+            }
+            let next = next_link(&bundle);
+            entries.extend(bundle_entries(bundle));
+            match next {
+                None => return Ok(entries),
+                Some(n) => {
+                    url = target.base.join(&n).map_err(|_| GapReason::BadNextLink)?;
+                }
+            }
+        }
+    }
+
+    /// Reads one resource by relative reference (`Medication/123`) or absolute URL on the server.
+    pub async fn read(&self, target: &FhirTarget, reference: &str) -> Result<Value, GapReason> {
+        let url = target
+            .base
+            .join(reference.trim_start_matches('/'))
+            .map_err(|e| GapReason::Unreadable(e.to_string()))?;
+        if url.origin() != target.base.origin() {
+            return Err(GapReason::ServerNotAllowed(
+                url.host_str().unwrap_or("").to_owned(),
+            ));
+        }
+        let resource_type = reference
+            .rsplit('/')
+            .nth(1)
+            .unwrap_or("Resource")
+            .to_owned();
+        let v = self.get_json(target, url, &resource_type).await?;
+        match v.get("resourceType").and_then(Value::as_str) {
+            Some("OperationOutcome") => Err(GapReason::OperationOutcome(outcome_text(&v))),
+            Some(_) => Ok(v),
+            None => Err(GapReason::NotFhirJson),
+        }
+    }
+
+    /// One GET under the hook call's deadline; the body is capped and must be JSON.
+    async fn get_json(
+        &self,
+        target: &FhirTarget,
+        url: Url,
+        resource_type: &str,
+    ) -> Result<Value, GapReason> {
+        let started = Instant::now();
+        let span = tracing::info_span!(
+            "fhir",
+            resource_type,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let result = async {
+            let remaining = target
+                .deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+                .ok_or(GapReason::Timeout)?;
+            let mut request = self
+                .http
+                .get(url)
+                .header(ACCEPT, "application/fhir+json, application/json;q=0.9")
+                .timeout(remaining);
+            if let Some(token) = &target.token {
+                request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+            }
+            let fut = async {
+                let mut response = request.send().await.map_err(request_error)?;
+                let status = response.status();
+                tracing::Span::current().record("status", status.as_u16());
+                if matches!(status.as_u16(), 401 | 403) {
+                    tracing::warn!(
+                        status = status.as_u16(),
+                        "FHIR server refused the fhirAuthorization token (authorization problem)"
+                    );
+                }
+                let max = self.settings.max_response_bytes;
+                if response.content_length().is_some_and(|n| n > max) {
+                    return Err(GapReason::Unreadable(format!(
+                        "response larger than {max} bytes"
+                    )));
+                }
+                let mut body = Vec::new();
+                while let Some(chunk) = response.chunk().await.map_err(request_error)? {
+                    if (body.len() + chunk.len()) as u64 > max {
+                        return Err(GapReason::Unreadable(format!(
+                            "response larger than {max} bytes"
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                if !status.is_success() {
+                    return Err(GapReason::HttpStatus(status.as_u16()));
+                }
+                serde_json::from_slice::<Value>(&body).map_err(|_| GapReason::NotFhirJson)
+            };
+            match tokio::time::timeout(remaining, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(GapReason::Timeout),
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        let elapsed = started.elapsed();
+        span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(GapReason::Timeout) => "timeout",
+            Err(GapReason::Unreachable) => "unreachable",
+            Err(GapReason::HttpStatus(_)) => "http_error",
+            Err(GapReason::NotFhirJson) => "not_fhir",
+            Err(_) => "error",
+        };
+        metrics::counter!("cds_fhir_requests_total", "resource_type" => resource_type.to_owned(), "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("cds_fhir_request_duration_seconds", "resource_type" => resource_type.to_owned())
+            .record(elapsed.as_secs_f64());
+        result
+    }
+}
+
+fn request_error(e: reqwest::Error) -> GapReason {
+    if e.is_timeout() {
+        GapReason::Timeout
+    } else if let Some(status) = e.status() {
+        GapReason::HttpStatus(status.as_u16())
+    } else {
+        // Connection refused or reset, DNS, TLS, a body cut short.
+        GapReason::Unreachable
+    }
+}
+
+/// Fills the CDS Hooks 2.0 prefetch tokens of a template (only `{{context.patientId}}` is used).
+pub fn fill_template(template: &str, patient_id: &str) -> String {
+    let encoded: String =
+        url::form_urlencoded::byte_serialize(patient_id.as_bytes()).collect();
+    template.replace("{{context.patientId}}", &encoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(allowed: &[&str]) -> FhirClient {
+        FhirClient::new(&FhirSettings {
+            allowed_servers: allowed.iter().map(|s| Url::parse(s).unwrap()).collect(),
+            deadline: std::time::Duration::from_secs(3),
+            max_pages: 10,
+            max_response_bytes: 1024,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn local_mode_allows_loopback_only() {
+        let c = client(&[]);
+        assert!(c.check_server("http://127.0.0.1:8080/fhir").is_ok());
+        assert!(c.check_server("http://localhost/fhir").is_ok());
+        assert!(c.check_server("http://[::1]:9/fhir").is_ok());
+        assert_eq!(
+            c.check_server("https://ehr.example/fhir"),
+            Err(GapReason::ServerNotAllowed("ehr.example".into()))
+        );
+        assert!(c.check_server("http://10.0.0.5/fhir").is_err());
+        assert!(c.check_server("file:///etc/passwd").is_err());
+        assert!(c.check_server("not a url").is_err());
+    }
+
+    #[test]
+    fn the_allow_list_is_a_prefix_on_a_path_boundary_and_https_is_required() {
+        let c = client(&["https://ehr.example/fhir/r4"]);
+        let base = c.check_server("https://ehr.example/fhir/r4").unwrap();
+        assert_eq!(base.as_str(), "https://ehr.example/fhir/r4/");
+        assert!(c.check_server("https://ehr.example/fhir/r4/").is_ok());
+        assert!(c.check_server("https://ehr.example/fhir/r4x").is_err());
+        assert!(c.check_server("https://ehr.example.evil/fhir/r4").is_err());
+        assert!(c.check_server("http://ehr.example/fhir/r4").is_err());
+        assert!(c.check_server("https://user:pw@ehr.example/fhir/r4").is_err());
+    }
+
+    #[test]
+    fn templates_keep_the_base_path_and_encode_the_patient_id() {
+        let base = Url::parse("https://ehr.example/fhir/r4/").unwrap();
+        let q = fill_template("Condition?patient={{context.patientId}}", "a b&c");
+        assert_eq!(q, "Condition?patient=a+b%26c");
+        assert_eq!(
+            base.join(&q).unwrap().as_str(),
+            "https://ehr.example/fhir/r4/Condition?patient=a+b%26c"
+        );
+    }
+}

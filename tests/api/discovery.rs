@@ -1,0 +1,48 @@
+use crate::helpers::{read_json, repo, spawn_app};
+
+#[tokio::test]
+async fn discovery_lists_the_three_services_exactly_as_documented() {
+    // Arrange
+    let app = spawn_app().await;
+    // Act
+    let response = app.get("/cds-services").await;
+    // Assert
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let documented = read_json(repo().join("cds-hooks/discovery.json"));
+    assert_eq!(
+        body, documented,
+        "cds-hooks/discovery.json differs from GET /cds-services; regenerate it"
+    );
+    let services = body["services"].as_array().unwrap();
+    let ids: Vec<_> = services.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["alemtuzumab-order-sign", "alemtuzumab-order-select", "alemtuzumab-patient-view"]
+    );
+    for s in services {
+        for field in ["hook", "title", "description", "prefetch", "usageRequirements"] {
+            assert!(!s[field].is_null(), "{field} missing in {s}");
+        }
+    }
+    assert_eq!(
+        services[0]["prefetch"]["medicationRequests"],
+        "MedicationRequest?patient={{context.patientId}}"
+    );
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer_without_a_jwt() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["profile"], "ansm-2019");
+    // One hook call so that the counters exist.
+    let req = crate::helpers::fixture_hook("naive-one-dmt--order-sign.json");
+    assert_eq!(app.post_hook("alemtuzumab-order-sign", &req).await.status(), 200);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("cds_hook_calls_total"), "{metrics}");
+    assert!(metrics.contains("cds_hook_duration_seconds"), "{metrics}");
+    assert!(metrics.contains("topic=\"initiation-eligibility\""), "{metrics}");
+}
