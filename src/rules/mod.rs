@@ -16,9 +16,28 @@
 //! | ema-2020 contraindications | `contraindications.rs` |
 //! | new vs re-treated patient, courses | `exposure.rs` |
 //! | codes (RxNorm, ATC, SNOMED CT, ICD-10, LOINC) | `terminology.rs` |
+//! | whole months / years, birthday-exact | `calendar.rs` |
+//!
+//! # What [`evaluate`] returns, in this order
+//! - Order hooks (order-sign, order-select), for each draft order in turn (order date = `authoredOn`,
+//!   else today): R1 for a new patient or R4 for a re-treated one, the ema-2020 contraindications,
+//!   R3 (panel before the course, abnormal results), R2, R5.
+//! - Patient-view: R3 (monitoring overdue, abnormal results) for a patient exposed to alemtuzumab.
+//!   Never R4 (nothing is being ordered).
+//! - Then one `data-unavailable` finding per gap, naming the rules it leaves unchecked *in this
+//!   call*; a gap that blocks none of them is left out. On order hooks: R1 unless the patient is
+//!   known to be exposed, R4 unless known to be new (a medication gap leaves both open),
+//!   contraindications only under ema-2020, R3. On patient-view: R3 only; a medication gap blocks
+//!   it too, since exposure (hence monitoring) cannot be established.
+//! - Patient-view for a patient with no alemtuzumab on record and no medication gap: nothing.
 
+mod calendar;
+pub mod exposure;
 pub mod facts;
 pub mod findings;
+pub mod terminology;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 pub use facts::*;
 pub use findings::*;
