@@ -32,15 +32,22 @@
 //! - Patient-view for a patient with no alemtuzumab on record and no medication gap: nothing.
 
 mod calendar;
+pub mod contraindications;
 pub mod exposure;
 pub mod facts;
 pub mod findings;
+pub mod r1_initiation;
+pub mod r2_infusion_monitoring;
+pub mod r3_liver_function;
+pub mod r4_readministration;
+pub mod r5_patient_counselling;
 pub mod terminology;
 #[cfg(test)]
 pub(crate) mod testkit;
 
 pub use facts::*;
 pub use findings::*;
+
 
 /// Thresholds of the rules. Every number of `lemtrada-rules.md` §2 is here, with its default.
 #[derive(Debug, Clone, PartialEq)]
