@@ -186,6 +186,9 @@ pub enum ContraindicationKind {
     Coagulopathy,
     /// Autoimmune disease other than MS.
     OtherAutoimmuneDisease,
+    /// Anticoagulant or anti-platelet therapy (a medication taken, or a "long-term use of
+    /// anticoagulants / antithrombotics" diagnosis such as ICD-10-CM Z79.01).
+    AntithromboticTherapy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

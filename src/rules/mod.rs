@@ -16,13 +16,41 @@
 //! | ema-2020 contraindications | `contraindications.rs` |
 //! | new vs re-treated patient, courses | `exposure.rs` |
 //! | codes (RxNorm, ATC, SNOMED CT, ICD-10, LOINC) | `terminology.rs` |
+//! | whole months / years, birthday-exact | `calendar.rs` |
+//!
+//! # What [`evaluate`] returns, in this order
+//! - Order hooks (order-sign, order-select), for each draft order in turn (order date = `authoredOn`,
+//!   else today): R1 for a new patient or R4 for a re-treated one, the ema-2020 contraindications,
+//!   R3 (panel before the course, abnormal results), R2, R5.
+//! - Patient-view: R3 (monitoring overdue, abnormal results) for a patient exposed to alemtuzumab.
+//!   Never R4 (nothing is being ordered).
+//! - Then one `data-unavailable` finding per gap, naming the rules it leaves unchecked *in this
+//!   call*; a gap that blocks none of them is left out. On order hooks: R1 unless the patient is
+//!   known to be exposed, R4 unless known to be new (a medication gap leaves both open),
+//!   contraindications only under ema-2020, R3. On patient-view: R3 only; a medication gap blocks
+//!   it too, since exposure (hence monitoring) cannot be established.
+//! - Patient-view for a patient with no alemtuzumab on record and no medication gap: nothing.
 
+mod calendar;
+pub mod contraindications;
+pub mod exposure;
 pub mod facts;
 pub mod findings;
+pub mod r1_initiation;
+pub mod r2_infusion_monitoring;
+pub mod r3_liver_function;
+pub mod r4_readministration;
+pub mod r5_patient_counselling;
 pub mod terminology;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 pub use facts::*;
 pub use findings::*;
+
+use chrono::NaiveDate;
+
+use exposure::Exposure;
 
 /// Thresholds of the rules. Every number of `lemtrada-rules.md` §2 is here, with its default.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +130,598 @@ impl RuleConfig {
         match self.profile {
             Profile::Ansm2019 => self.required_dmts_ansm_2019,
             Profile::Ema2020 => self.required_dmts_ema_2020,
+        }
+    }
+}
+
+/// The date an order is evaluated at, as the findings show it.
+fn order_ref(order: &DraftOrder, today: NaiveDate) -> OrderRef {
+    OrderRef {
+        reference: order.reference.clone(),
+        label: order.label.clone(),
+        date: order.date.unwrap_or(today),
+    }
+}
+
+/// Data whose absence leaves alemtuzumab exposure unknown: the medication history, a Medication,
+/// or an unreadable `Medication…/<id>` resource.
+fn is_medication_data(data: &DataSet) -> bool {
+    match data {
+        DataSet::MedicationRequests
+        | DataSet::MedicationStatements
+        | DataSet::MedicationAdministrations
+        | DataSet::Medication(_) => true,
+        DataSet::Resource(r) => r.starts_with("Medication"),
+        _ => false,
+    }
+}
+
+/// Runs every rule for one hook call. Pure and deterministic; see the module documentation.
+pub fn evaluate(
+    facts: &PatientFacts,
+    orders: &[DraftOrder],
+    hook: HookKind,
+    cfg: &RuleConfig,
+    today: NaiveDate,
+) -> Vec<Finding> {
+    let exposure = Exposure::from_facts(facts, cfg);
+    let medication_gap = facts.gaps.iter().any(|g| is_medication_data(&g.data));
+    let mut findings = Vec::new();
+
+    let applies: Vec<RuleCode> = match hook {
+        HookKind::OrderSign | HookKind::OrderSelect => {
+            for order in orders {
+                let order = order_ref(order, today);
+                if exposure.is_exposed() {
+                    findings.extend(r4_readministration::check(facts, &exposure, &order, cfg));
+                } else {
+                    findings.extend(r1_initiation::check(facts, &order, cfg));
+                }
+                findings.extend(contraindications::check(facts, &order, cfg));
+                findings.extend(r3_liver_function::check_order(facts, &order, cfg));
+                findings.push(r2_infusion_monitoring::check(facts, &order, cfg));
+                findings.push(r5_patient_counselling::check(&order, cfg));
+            }
+            let mut rules = Vec::new();
+            if !exposure.is_exposed() {
+                rules.push(RuleCode::InitiationEligibility);
+            }
+            if exposure.is_exposed() || medication_gap {
+                rules.push(RuleCode::ReAdministration);
+            }
+            if cfg.profile == Profile::Ema2020 {
+                rules.push(RuleCode::Contraindication);
+            }
+            rules.push(RuleCode::LiverFunction);
+            rules
+        }
+        HookKind::PatientView => {
+            if !exposure.is_exposed() && !medication_gap {
+                return Vec::new();
+            }
+            findings.extend(r3_liver_function::check_patient_view(
+                facts, &exposure, cfg, today,
+            ));
+            vec![RuleCode::LiverFunction]
+        }
+    };
+
+    for gap in &facts.gaps {
+        let mut blocked: Vec<RuleCode> = gap
+            .data
+            .blocks()
+            .iter()
+            .copied()
+            .filter(|r| applies.contains(r))
+            .collect();
+        if hook == HookKind::PatientView
+            && is_medication_data(&gap.data)
+            && !blocked.contains(&RuleCode::LiverFunction)
+        {
+            blocked.push(RuleCode::LiverFunction);
+        }
+        if blocked.is_empty() {
+            continue;
+        }
+        findings.push(Finding {
+            rule: RuleCode::DataUnavailable,
+            severity: Severity::Warning,
+            order: None,
+            detail: Detail::DataUnavailable(DataUnavailableDetail {
+                gap: gap.clone(),
+                blocked,
+            }),
+        });
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::{alemtuzumab, condition, d, lab, order, FactsBuilder, ORDER_DATE};
+    use super::*;
+
+    fn ema() -> RuleConfig {
+        RuleConfig {
+            profile: Profile::Ema2020,
+            ..RuleConfig::default()
+        }
+    }
+
+    fn rules(findings: &[Finding]) -> Vec<RuleCode> {
+        findings.iter().map(|f| f.rule).collect()
+    }
+
+    fn sign(facts: &PatientFacts, cfg: &RuleConfig) -> Vec<Finding> {
+        evaluate(
+            facts,
+            &[order(ORDER_DATE)],
+            HookKind::OrderSign,
+            cfg,
+            d("2024-06-03"),
+        )
+    }
+
+    fn blocked(f: &Finding) -> Vec<RuleCode> {
+        match &f.detail {
+            Detail::DataUnavailable(g) => g.blocked.clone(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn eligible_new_patient_gets_only_the_reminders() {
+        use RuleCode::*;
+        for cfg in [RuleConfig::default(), ema()] {
+            let f = sign(&FactsBuilder::eligible().build(), &cfg);
+            assert_eq!(rules(&f), vec![InfusionMonitoring, PatientCounselling]);
+            assert!(f.iter().all(|f| f.severity == Severity::Info));
+        }
+    }
+
+    #[test]
+    fn every_rule_in_order_for_a_bad_new_patient() {
+        use RuleCode::*;
+        let mut facts = FactsBuilder::eligible()
+            .born("2010-01-01")
+            .class(
+                ConditionClass::Contraindication(ContraindicationKind::Hiv),
+                "HIV",
+            )
+            .build();
+        facts.labs.clear();
+        let f = sign(&facts, &ema());
+        assert_eq!(
+            rules(&f),
+            vec![
+                InitiationEligibility,
+                Contraindication,
+                LiverFunction,
+                InfusionMonitoring,
+                PatientCounselling
+            ]
+        );
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert!(f.iter().all(|f| f.order.is_some()));
+        // ansm-2019 has no contraindication topic.
+        assert_eq!(
+            rules(&sign(&facts, &RuleConfig::default())),
+            vec![
+                InitiationEligibility,
+                LiverFunction,
+                InfusionMonitoring,
+                PatientCounselling
+            ]
+        );
+    }
+
+    #[test]
+    fn re_treated_patient_goes_to_r4_not_r1() {
+        use RuleCode::*;
+        let facts = FactsBuilder::new()
+            .med(alemtuzumab(Some("2023-09-01")))
+            .panel("2024-05-20")
+            .build();
+        let f = sign(&facts, &RuleConfig::default());
+        assert_eq!(
+            rules(&f),
+            vec![ReAdministration, InfusionMonitoring, PatientCounselling]
+        );
+        assert_eq!(f[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn each_order_in_turn_then_gaps() {
+        use RuleCode::*;
+        let facts = FactsBuilder::eligible().gap(DataSet::LiverLabs).build();
+        let mut second = order("2024-06-02");
+        second.reference = "MedicationRequest/draft-2".into();
+        second.date = None;
+        let f = evaluate(
+            &facts,
+            &[order(ORDER_DATE), second],
+            HookKind::OrderSelect,
+            &RuleConfig::default(),
+            d("2024-06-03"),
+        );
+        assert_eq!(
+            rules(&f),
+            vec![
+                InfusionMonitoring,
+                PatientCounselling,
+                InfusionMonitoring,
+                PatientCounselling,
+                DataUnavailable
+            ]
+        );
+        assert_eq!(f[2].order.as_ref().map(|o| o.date), Some(d("2024-06-03")));
+        assert_eq!(f[4].order, None);
+        assert_eq!(f[4].severity, Severity::Warning);
+        // A new patient: the labs gap blocks R3 here, not R4.
+        assert_eq!(blocked(&f[4]), vec![LiverFunction]);
+    }
+
+    #[test]
+    fn gaps_name_only_the_rules_of_this_call() {
+        use RuleCode::*;
+        let facts = FactsBuilder::eligible()
+            .gap(DataSet::BloodPressure)
+            .gap(DataSet::MedicationRequests)
+            .build();
+        let f = evaluate(
+            &facts,
+            &[],
+            HookKind::OrderSign,
+            &RuleConfig::default(),
+            d(ORDER_DATE),
+        );
+        // Blood pressure blocks only contraindications: nothing under ansm-2019.
+        assert_eq!(rules(&f), vec![DataUnavailable]);
+        assert_eq!(
+            blocked(&f[0]),
+            vec![InitiationEligibility, ReAdministration]
+        );
+        let f = evaluate(&facts, &[], HookKind::OrderSign, &ema(), d(ORDER_DATE));
+        assert_eq!(rules(&f), vec![DataUnavailable, DataUnavailable]);
+        assert_eq!(blocked(&f[0]), vec![Contraindication]);
+        assert_eq!(
+            blocked(&f[1]),
+            vec![InitiationEligibility, ReAdministration, Contraindication]
+        );
+    }
+
+    #[test]
+    fn patient_view() {
+        use RuleCode::*;
+        let cfg = RuleConfig::default();
+        let today = d(ORDER_DATE);
+        let pv = |facts: &PatientFacts| evaluate(facts, &[], HookKind::PatientView, &cfg, today);
+        // Never exposed: nothing, even with a labs gap.
+        let facts = FactsBuilder::eligible().gap(DataSet::LiverLabs).build();
+        assert!(pv(&facts).is_empty());
+        // Exposure unknown: the medication gap blocks R3.
+        let facts = FactsBuilder::eligible()
+            .gap(DataSet::MedicationAdministrations)
+            .gap(DataSet::Patient)
+            .build();
+        let f = pv(&facts);
+        assert_eq!(rules(&f), vec![DataUnavailable]);
+        assert_eq!(blocked(&f[0]), vec![LiverFunction]);
+        // Exposed, panel overdue and abnormal; never R4 on patient-view.
+        let facts = FactsBuilder::new()
+            .med(alemtuzumab(Some("2023-09-01")))
+            .panel("2024-03-01")
+            .lab(lab(LabTest::Alt, 400.0, "2024-03-01"))
+            .class(ConditionClass::ImmuneReaction(ImmuneReaction::Hlh), "HLH")
+            .build();
+        let f = pv(&facts);
+        assert_eq!(rules(&f), vec![LiverFunction, LiverFunction]);
+        assert!(f.iter().all(|f| f.order.is_none()));
+    }
+
+    #[test]
+    fn entered_in_error_condition_is_ignored_end_to_end() {
+        let mut hiv = condition(
+            ConditionClass::Contraindication(ContraindicationKind::Hiv),
+            "HIV",
+        );
+        hiv.verification = Verification::EnteredInError;
+        let facts = FactsBuilder::eligible().cond(hiv).build();
+        assert!(!rules(&sign(&facts, &ema())).contains(&RuleCode::Contraindication));
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        let facts = FactsBuilder::eligible()
+            .born("2010-01-01")
+            .gap(DataSet::Conditions)
+            .gap(DataSet::LiverLabs)
+            .build();
+        assert_eq!(sign(&facts, &ema()), sign(&facts, &ema()));
+    }
+
+    mod prop {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn date() -> impl Strategy<Value = NaiveDate> {
+            prop_oneof![
+                // Around now: where the thresholds bite.
+                (730_000i32..740_000).prop_map(NaiveDate::from_num_days_from_ce_opt),
+                any::<i32>().prop_map(NaiveDate::from_num_days_from_ce_opt),
+                Just(Some(NaiveDate::MIN)),
+                Just(Some(NaiveDate::MAX)),
+            ]
+            .prop_map(|d| d.unwrap_or(NaiveDate::MAX))
+        }
+
+        fn opt_date() -> impl Strategy<Value = Option<NaiveDate>> {
+            proptest::option::of(date())
+        }
+
+        fn float() -> impl Strategy<Value = f64> {
+            prop_oneof![
+                Just(f64::NAN),
+                Just(f64::INFINITY),
+                Just(f64::NEG_INFINITY),
+                Just(0.0),
+                -100.0..1000.0f64,
+                any::<f64>(),
+            ]
+        }
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![Just(String::new()), "[a-zA-Zµé /\\[\\]]{0,12}"]
+        }
+
+        fn condition() -> impl Strategy<Value = ConditionFact> {
+            let class = prop_oneof![
+                Just(ConditionClass::Ms(MsType::RelapsingRemitting)),
+                Just(ConditionClass::Ms(MsType::SecondaryProgressive)),
+                Just(ConditionClass::Ms(MsType::Unspecified)),
+                Just(ConditionClass::ImmuneReaction(
+                    ImmuneReaction::ThyroidDisease
+                )),
+                Just(ConditionClass::ImmuneReaction(ImmuneReaction::Hlh)),
+                Just(ConditionClass::Contraindication(ContraindicationKind::Hiv)),
+                Just(ConditionClass::Contraindication(
+                    ContraindicationKind::OtherAutoimmuneDisease
+                )),
+            ];
+            let status = prop_oneof![
+                Just(ClinicalStatus::Active),
+                Just(ClinicalStatus::Resolved),
+                Just(ClinicalStatus::Unknown),
+            ];
+            let verification = prop_oneof![
+                Just(Verification::Confirmed),
+                Just(Verification::EnteredInError),
+                Just(Verification::Refuted),
+            ];
+            (
+                text(),
+                proptest::collection::vec(class, 0..3),
+                status,
+                verification,
+                opt_date(),
+            )
+                .prop_map(|(label, classes, clinical_status, verification, onset)| {
+                    ConditionFact {
+                        reference: label.clone(),
+                        label,
+                        classes,
+                        clinical_status,
+                        verification,
+                        onset,
+                    }
+                })
+        }
+
+        fn medication() -> impl Strategy<Value = MedicationFact> {
+            let class = prop_oneof![
+                Just(MedicationClass::Alemtuzumab { campath: false }),
+                Just(MedicationClass::Alemtuzumab { campath: true }),
+                text().prop_map(|ingredient| MedicationClass::Dmt { ingredient }),
+                Just(MedicationClass::Dmt {
+                    ingredient: "fingolimod".into()
+                }),
+                Just(MedicationClass::Antithrombotic),
+                Just(MedicationClass::Other),
+            ];
+            let source = prop_oneof![
+                Just(MedicationSource::Request),
+                Just(MedicationSource::Statement),
+                Just(MedicationSource::Administration),
+            ];
+            let status = prop_oneof![
+                Just(MedicationStatus::Active),
+                Just(MedicationStatus::Completed),
+                Just(MedicationStatus::OnHold),
+                Just(MedicationStatus::Cancelled),
+                Just(MedicationStatus::Unknown),
+            ];
+            let reason = prop_oneof![
+                Just(StopReason::None),
+                Just(StopReason::Inefficacy),
+                Just(StopReason::Intolerance),
+            ];
+            (
+                text(),
+                source,
+                class,
+                status,
+                opt_date(),
+                opt_date(),
+                reason,
+            )
+                .prop_map(|(label, source, class, status, start, end, stop_reason)| {
+                    MedicationFact {
+                        reference: label.clone(),
+                        source,
+                        class,
+                        label,
+                        status,
+                        start,
+                        end,
+                        stop_reason,
+                    }
+                })
+        }
+
+        fn lab() -> impl Strategy<Value = LabFact> {
+            let test = prop_oneof![
+                Just(LabTest::Alt),
+                Just(LabTest::Ast),
+                Just(LabTest::TotalBilirubin),
+            ];
+            let unit = proptest::option::of(prop_oneof![
+                Just("U/L".to_string()),
+                Just("µmol/L".to_string()),
+                Just("mg/dL".to_string()),
+                text(),
+            ]);
+            let status = prop_oneof![
+                Just(ObservationStatus::Final),
+                Just(ObservationStatus::Cancelled),
+            ];
+            (
+                test,
+                proptest::option::of(float()),
+                unit,
+                opt_date(),
+                proptest::option::of(float()),
+                status,
+            )
+                .prop_map(|(test, value, unit, date, reference_high, status)| {
+                    LabFact {
+                        reference: String::new(),
+                        test,
+                        value,
+                        unit,
+                        date,
+                        reference_high,
+                        status,
+                    }
+                })
+        }
+
+        fn blood_pressure() -> impl Strategy<Value = BloodPressureFact> {
+            (
+                proptest::option::of(float()),
+                proptest::option::of(float()),
+                opt_date(),
+            )
+                .prop_map(|(systolic, diastolic, date)| BloodPressureFact {
+                    reference: String::new(),
+                    systolic,
+                    diastolic,
+                    date,
+                })
+        }
+
+        fn gap() -> impl Strategy<Value = DataGap> {
+            prop_oneof![
+                Just(DataSet::Patient),
+                Just(DataSet::Conditions),
+                Just(DataSet::MedicationRequests),
+                Just(DataSet::LiverLabs),
+                Just(DataSet::BloodPressure),
+                text().prop_map(DataSet::Resource),
+                text().prop_map(DataSet::Medication),
+            ]
+            .prop_map(|data| DataGap {
+                data,
+                reason: GapReason::NotProvided,
+            })
+        }
+
+        prop_compose! {
+            fn facts()(
+                birth_date in opt_date(),
+                conditions in proptest::collection::vec(condition(), 0..6),
+                medications in proptest::collection::vec(medication(), 0..8),
+                labs in proptest::collection::vec(lab(), 0..8),
+                blood_pressures in proptest::collection::vec(blood_pressure(), 0..4),
+                gaps in proptest::collection::vec(gap(), 0..3),
+            ) -> PatientFacts {
+                PatientFacts { birth_date, conditions, medications, labs, blood_pressures, gaps }
+            }
+        }
+
+        fn small_or_huge() -> impl Strategy<Value = u32> {
+            prop_oneof![0u32..60, Just(u32::MAX), any::<u32>()]
+        }
+
+        prop_compose! {
+            fn config()(
+                ema in any::<bool>(),
+                ints in proptest::collection::vec(small_or_huge(), 9),
+                floats in proptest::collection::vec(float(), 9),
+                thyroid in any::<bool>(),
+            ) -> RuleConfig {
+                RuleConfig {
+                    profile: if ema { Profile::Ema2020 } else { Profile::Ansm2019 },
+                    min_age_years: ints[0],
+                    required_dmts_ansm_2019: ints[1],
+                    required_dmts_ema_2020: ints[2],
+                    dmt_min_course_months: ints[3],
+                    liver_panel_max_age_days: ints[4],
+                    liver_monitoring_interval_days: ints[5],
+                    liver_monitoring_months: ints[6],
+                    transaminase_uln_factor: floats[0],
+                    bilirubin_uln_factor: floats[1],
+                    default_uln_alt: floats[2],
+                    default_uln_ast: floats[3],
+                    default_uln_bilirubin_umol_l: floats[4],
+                    default_uln_bilirubin_mg_dl: floats[5],
+                    course_gap_days: ints[7],
+                    min_course_interval_months: ints[8],
+                    bp_systolic_threshold: floats[6],
+                    bp_diastolic_threshold: floats[7],
+                    thyroid_disease_critical: thyroid,
+                    antithrombotic_recent_days: ints[0],
+                }
+            }
+        }
+
+        fn draft() -> impl Strategy<Value = DraftOrder> {
+            (text(), opt_date(), any::<bool>()).prop_map(|(label, date, campath)| DraftOrder {
+                reference: format!("MedicationRequest/{label}"),
+                label,
+                date,
+                campath,
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            #[test]
+            fn evaluate_never_panics(
+                facts in facts(),
+                orders in proptest::collection::vec(draft(), 0..3),
+                hook in prop_oneof![
+                    Just(HookKind::OrderSign),
+                    Just(HookKind::OrderSelect),
+                    Just(HookKind::PatientView),
+                ],
+                cfg in prop_oneof![config(), Just(RuleConfig::default())],
+                today in date(),
+            ) {
+                let findings = evaluate(&facts, &orders, hook, &cfg, today);
+                if hook == HookKind::PatientView {
+                    prop_assert!(findings.iter().all(|f| f.order.is_none()));
+                } else {
+                    // R2 and R5 for every order, whatever the data.
+                    let reminders = findings
+                        .iter()
+                        .filter(|f| f.rule == RuleCode::PatientCounselling)
+                        .count();
+                    prop_assert_eq!(reminders, orders.len());
+                }
+                // NaN thresholds are not equal to themselves: compare the rendering.
+                let again = evaluate(&facts, &orders, hook, &cfg, today);
+                prop_assert_eq!(format!("{findings:?}"), format!("{again:?}"));
+            }
         }
     }
 }

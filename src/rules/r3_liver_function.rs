@@ -1,0 +1,393 @@
+//! R3 — "Liver function must be evaluated before and during treatment." (ANSM DHPC 30/04/2019; `ema-2020` SmPC: liver tests monthly until at least 48 months after the last infusion)
+//!
+//! A complete liver panel is ALT, AST and total bilirubin, each a valid result (not cancelled or
+//! entered in error) with a finite value and a date.
+//! - **Before a course** (every alemtuzumab order): each test must have a result dated within
+//!   `liver_panel_max_age_days` before the order date (on or before the order date, and order date −
+//!   result date ≤ max: 30 days old is fine, 31 is stale); otherwise `PanelMissingBeforeOrder`.
+//! - **During monitoring** (patient-view, exposed patient with a dated last infusion): while today ≤
+//!   last infusion + `liver_monitoring_months` months, the last complete panel must be at most
+//!   `liver_monitoring_interval_days` old; otherwise `MonitoringOverdue`. The date of the last
+//!   complete panel is the oldest of the three tests' latest results (so all three lie within the
+//!   interval exactly when the panel is recent enough).
+//! - **Abnormal**: the latest result of each test above the ULN, or that cannot be judged (no
+//!   reference range and a unit we do not know: listed with `uln: None`). ULN = the Observation's
+//!   `referenceRange.high`, else the configured default for the unit (ALT/AST in U/L, IU/L, [IU]/L,
+//!   UI/L or /L; bilirubin in µmol/L or mg/dL).
+//!
+//! When the liver labs could not be obtained, R3 says nothing: the `data-unavailable` finding does.
+
+use chrono::NaiveDate;
+
+use super::calendar::{add_months, days_between};
+use super::exposure::Exposure;
+use super::facts::{DataSet, LabFact, LabTest, PatientFacts};
+use super::findings::{
+    Detail, Finding, LabValue, LiverDetail, LiverSituation, OrderRef, RuleCode, Severity, Uln,
+    UlnSource,
+};
+use super::RuleConfig;
+
+fn norm_unit(unit: &str) -> String {
+    unit.chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            'µ' | 'μ' => 'u',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// The upper limit of normal for this result: its reference range, else the configured default for
+/// its unit, else `None` (cannot be judged).
+pub(crate) fn uln(lab: &LabFact, cfg: &RuleConfig) -> Option<Uln> {
+    if let Some(high) = lab.reference_high.filter(|h| h.is_finite() && *h > 0.0) {
+        return Some(Uln {
+            value: high,
+            source: UlnSource::ReferenceRange,
+        });
+    }
+    let unit = norm_unit(lab.unit.as_deref()?);
+    let value = match lab.test {
+        LabTest::Alt | LabTest::Ast => {
+            if !matches!(unit.as_str(), "u/l" | "iu/l" | "[iu]/l" | "ui/l" | "/l") {
+                return None;
+            }
+            if lab.test == LabTest::Alt {
+                cfg.default_uln_alt
+            } else {
+                cfg.default_uln_ast
+            }
+        }
+        LabTest::TotalBilirubin => match unit.as_str() {
+            "umol/l" => cfg.default_uln_bilirubin_umol_l,
+            "mg/dl" => cfg.default_uln_bilirubin_mg_dl,
+            _ => return None,
+        },
+    };
+    // A misconfigured default (NaN, infinite, zero or negative) cannot judge anything.
+    (value.is_finite() && value > 0.0).then_some(Uln {
+        value,
+        source: UlnSource::ConfiguredDefault,
+    })
+}
+
+pub(crate) fn lab_value(lab: &LabFact, cfg: &RuleConfig) -> LabValue {
+    LabValue {
+        reference: lab.reference.clone(),
+        test: lab.test,
+        value: lab.value,
+        unit: lab.unit.clone(),
+        date: lab.date,
+        uln: uln(lab, cfg),
+    }
+}
+
+/// A valid result with a finite value.
+pub(crate) fn has_result(lab: &LabFact) -> bool {
+    lab.status.is_valid() && lab.value.is_some_and(f64::is_finite)
+}
+
+/// The latest dated result (on or before `at`) of each test of the panel, in panel order.
+pub(crate) fn latest_results(facts: &PatientFacts, at: NaiveDate) -> Vec<&LabFact> {
+    LabTest::PANEL
+        .iter()
+        .filter_map(|test| {
+            facts
+                .labs
+                .iter()
+                .filter(|l| l.test == *test && has_result(l))
+                .filter_map(|l| l.date.filter(|d| *d <= at).map(|d| (d, l)))
+                .max_by_key(|(d, _)| *d)
+                .map(|(_, l)| l)
+        })
+        .collect()
+}
+
+fn finding(
+    order: Option<&OrderRef>,
+    cfg: &RuleConfig,
+    situation: LiverSituation,
+    latest: Vec<LabValue>,
+) -> Finding {
+    Finding {
+        rule: RuleCode::LiverFunction,
+        severity: Severity::Warning,
+        order: order.cloned(),
+        detail: Detail::Liver(LiverDetail {
+            profile: cfg.profile,
+            situation,
+            latest,
+        }),
+    }
+}
+
+/// Latest results above the ULN or that cannot be judged.
+fn abnormal(latest: &[&LabFact], cfg: &RuleConfig) -> Vec<LabValue> {
+    latest
+        .iter()
+        .map(|l| lab_value(l, cfg))
+        .filter(|v| match (v.uln, v.value) {
+            (None, _) => true,
+            (Some(uln), Some(value)) => value > uln.value,
+            (Some(_), None) => false,
+        })
+        .collect()
+}
+
+/// R3 for one alemtuzumab order: panel before the course, then abnormal results.
+pub fn check_order(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Vec<Finding> {
+    if facts.has_gap(&DataSet::LiverLabs) {
+        return Vec::new();
+    }
+    let latest = latest_results(facts, order.date);
+    let latest_values: Vec<LabValue> = latest.iter().map(|l| lab_value(l, cfg)).collect();
+    let mut findings = Vec::new();
+    let max_age = i64::from(cfg.liver_panel_max_age_days);
+    let missing: Vec<LabTest> = LabTest::PANEL
+        .iter()
+        .copied()
+        .filter(|test| {
+            !latest.iter().any(|l| {
+                l.test == *test
+                    && l.date
+                        .is_some_and(|d| days_between(d, order.date) <= max_age)
+            })
+        })
+        .collect();
+    if !missing.is_empty() {
+        findings.push(finding(
+            Some(order),
+            cfg,
+            LiverSituation::PanelMissingBeforeOrder {
+                missing,
+                max_age_days: cfg.liver_panel_max_age_days,
+            },
+            latest_values.clone(),
+        ));
+    }
+    let results = abnormal(&latest, cfg);
+    if !results.is_empty() {
+        findings.push(finding(
+            Some(order),
+            cfg,
+            LiverSituation::Abnormal { results },
+            latest_values,
+        ));
+    }
+    findings
+}
+
+/// R3 on patient-view for an exposed patient: monitoring overdue, then abnormal results.
+pub fn check_patient_view(
+    facts: &PatientFacts,
+    exposure: &Exposure,
+    cfg: &RuleConfig,
+    today: NaiveDate,
+) -> Vec<Finding> {
+    if !exposure.is_exposed() || facts.has_gap(&DataSet::LiverLabs) {
+        return Vec::new();
+    }
+    let latest = latest_results(facts, today);
+    let latest_values: Vec<LabValue> = latest.iter().map(|l| lab_value(l, cfg)).collect();
+    let mut findings = Vec::new();
+    if let Some(last_infusion) = exposure.last {
+        // Beyond the calendar: the window never ends.
+        let monitor_until =
+            add_months(last_infusion, cfg.liver_monitoring_months).unwrap_or(NaiveDate::MAX);
+        if today <= monitor_until {
+            let last_panel = if latest.len() == LabTest::PANEL.len() {
+                latest.iter().filter_map(|l| l.date).min()
+            } else {
+                None
+            };
+            let overdue = last_panel.map_or(true, |p| {
+                days_between(p, today) > i64::from(cfg.liver_monitoring_interval_days)
+            });
+            if overdue {
+                findings.push(finding(
+                    None,
+                    cfg,
+                    LiverSituation::MonitoringOverdue {
+                        last_infusion,
+                        monitor_until,
+                        last_panel,
+                        interval_days: cfg.liver_monitoring_interval_days,
+                    },
+                    latest_values.clone(),
+                ));
+            }
+        }
+    }
+    let results = abnormal(&latest, cfg);
+    if !results.is_empty() {
+        findings.push(finding(
+            None,
+            cfg,
+            LiverSituation::Abnormal { results },
+            latest_values,
+        ));
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::facts::ObservationStatus;
+    use crate::rules::testkit::{alemtuzumab, d, lab, FactsBuilder, ORDER_DATE};
+
+    fn order() -> OrderRef {
+        OrderRef {
+            reference: "MedicationRequest/draft-1".into(),
+            label: "Lemtrada".into(),
+            date: d(ORDER_DATE),
+        }
+    }
+
+    fn situations(findings: &[Finding]) -> Vec<&LiverSituation> {
+        findings
+            .iter()
+            .map(|f| match &f.detail {
+                Detail::Liver(l) => &l.situation,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn panel_30_days_old_is_fine_31_is_stale() {
+        let cfg = RuleConfig::default();
+        let facts = FactsBuilder::new().panel("2024-05-02").build();
+        assert!(check_order(&facts, &order(), &cfg).is_empty());
+        let facts = FactsBuilder::new().panel("2024-05-01").build();
+        let f = check_order(&facts, &order(), &cfg);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(
+            situations(&f),
+            vec![&LiverSituation::PanelMissingBeforeOrder {
+                missing: LabTest::PANEL.to_vec(),
+                max_age_days: 30
+            }]
+        );
+    }
+
+    #[test]
+    fn incomplete_panel_lists_missing_tests() {
+        let mut facts = FactsBuilder::new().panel("2024-05-20").build();
+        facts.labs.retain(|l| l.test != LabTest::Ast);
+        // An entered-in-error AST does not count, nor a result after the order date.
+        let mut bad = lab(LabTest::Ast, 20.0, "2024-05-20");
+        bad.status = ObservationStatus::EnteredInError;
+        facts.labs.push(bad);
+        facts.labs.push(lab(LabTest::Ast, 20.0, "2024-06-02"));
+        let f = check_order(&facts, &order(), &RuleConfig::default());
+        assert_eq!(
+            situations(&f),
+            vec![&LiverSituation::PanelMissingBeforeOrder {
+                missing: vec![LabTest::Ast],
+                max_age_days: 30
+            }]
+        );
+    }
+
+    #[test]
+    fn abnormal_latest_results_are_listed() {
+        let facts = FactsBuilder::new()
+            .panel("2024-05-20")
+            .lab(lab(LabTest::Alt, 95.0, "2024-05-25"))
+            .build();
+        let f = check_order(&facts, &order(), &RuleConfig::default());
+        let [LiverSituation::Abnormal { results }] = situations(&f)[..] else {
+            panic!("{f:?}")
+        };
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].value, Some(95.0));
+        assert_eq!(
+            results[0].uln,
+            Some(Uln {
+                value: 40.0,
+                source: UlnSource::ConfiguredDefault
+            })
+        );
+    }
+
+    #[test]
+    fn reference_range_beats_default_and_unknown_unit_cannot_be_judged() {
+        let cfg = RuleConfig::default();
+        let mut alt = lab(LabTest::Alt, 45.0, "2024-05-25");
+        alt.reference_high = Some(50.0);
+        assert_eq!(
+            uln(&alt, &cfg).map(|u| u.source),
+            Some(UlnSource::ReferenceRange)
+        );
+        let mut facts = FactsBuilder::new()
+            .panel("2024-05-20")
+            .lab(alt.clone())
+            .build();
+        assert!(check_order(&facts, &order(), &cfg).is_empty());
+        alt.reference_high = None;
+        alt.unit = Some("µkat/L".into());
+        facts.labs.push(alt);
+        let f = check_order(&facts, &order(), &cfg);
+        let [LiverSituation::Abnormal { results }] = situations(&f)[..] else {
+            panic!("{f:?}")
+        };
+        assert_eq!(results[0].uln, None);
+    }
+
+    #[test]
+    fn units_and_bilirubin_defaults() {
+        let cfg = RuleConfig::default();
+        for unit in ["U/L", "IU/L", "[IU]/L", "/L", "iu/l"] {
+            let mut l = lab(LabTest::Ast, 1.0, "2024-01-01");
+            l.unit = Some(unit.into());
+            assert_eq!(uln(&l, &cfg).map(|u| u.value), Some(40.0), "{unit}");
+        }
+        let mut b = lab(LabTest::TotalBilirubin, 1.0, "2024-01-01");
+        b.unit = Some("mg/dL".into());
+        assert_eq!(uln(&b, &cfg).map(|u| u.value), Some(1.2));
+        b.unit = Some("umol/L".into());
+        assert_eq!(uln(&b, &cfg).map(|u| u.value), Some(21.0));
+        b.unit = None;
+        assert_eq!(uln(&b, &cfg), None);
+    }
+
+    #[test]
+    fn labs_gap_silences_r3() {
+        let facts = FactsBuilder::new().gap(DataSet::LiverLabs).build();
+        assert!(check_order(&facts, &order(), &RuleConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn monitoring_overdue_on_patient_view() {
+        let cfg = RuleConfig::default();
+        let today = d("2024-06-01");
+        let facts = FactsBuilder::new()
+            .med(alemtuzumab(Some("2023-03-01")))
+            .panel("2024-05-01")
+            .build();
+        let e = Exposure::from_facts(&facts, &cfg);
+        assert!(
+            check_patient_view(&facts, &e, &cfg, today).is_empty(),
+            "31 days is fine"
+        );
+        let f = check_patient_view(&facts, &e, &cfg, d("2024-06-02"));
+        assert_eq!(
+            situations(&f),
+            vec![&LiverSituation::MonitoringOverdue {
+                last_infusion: d("2023-03-01"),
+                monitor_until: d("2027-03-01"),
+                last_panel: Some(d("2024-05-01")),
+                interval_days: 31
+            }]
+        );
+        // After 48 months, no more monitoring.
+        assert!(check_patient_view(&facts, &e, &cfg, d("2027-03-02")).is_empty());
+        // Never exposed: nothing.
+        let facts = FactsBuilder::new().build();
+        let e = Exposure::from_facts(&facts, &cfg);
+        assert!(check_patient_view(&facts, &e, &cfg, today).is_empty());
+    }
+}
