@@ -25,7 +25,7 @@ const REACTIONS: [ImmuneReaction; 9] = [
     ImmuneReaction::AutoimmuneEncephalitis,
     ImmuneReaction::ThyroidDisease,
 ];
-const KINDS: [ContraindicationKind; 10] = [
+const KINDS: [ContraindicationKind; 11] = [
     ContraindicationKind::Hiv,
     ContraindicationKind::SevereActiveInfection,
     ContraindicationKind::Hypertension,
@@ -36,6 +36,7 @@ const KINDS: [ContraindicationKind; 10] = [
     ContraindicationKind::MyocardialInfarction,
     ContraindicationKind::Coagulopathy,
     ContraindicationKind::OtherAutoimmuneDisease,
+    ContraindicationKind::AntithromboticTherapy,
 ];
 const STATUSES: [DmtCourseStatus; 5] = [
     DmtCourseStatus::CountedDuration,

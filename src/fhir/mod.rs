@@ -181,8 +181,9 @@ pub async fn gather(
         let set = data_set(t.key)?;
         let target = &target;
         let key = t.key;
+        let patient_id = &patient_id;
         Some(async move {
-            let query = fill_template(t.query, &patient_id);
+            let query = fill_template(t.query, patient_id);
             let resource_type = query.split(['?', '/']).next().unwrap_or("").to_owned();
             let (result, fetched, from_prefetch) = match state {
                 Prefetched::Null => (Ok(Vec::new()), false, true),

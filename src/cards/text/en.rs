@@ -153,6 +153,7 @@ impl Texts for En {
             ContraindicationKind::MyocardialInfarction => "history of myocardial infarction",
             ContraindicationKind::Coagulopathy => "known coagulopathy",
             ContraindicationKind::OtherAutoimmuneDisease => "autoimmune disease other than MS",
+            ContraindicationKind::AntithromboticTherapy => "anticoagulant or anti-platelet therapy",
         }
     }
 
