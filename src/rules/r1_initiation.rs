@@ -9,6 +9,8 @@
 //!   → could not confirm; no MS → fails.
 //! - **Prior DMTs**: distinct ingredients with a full and adequate course (≥ `dmt_min_course_months`
 //!   whole months, or stopped for inefficacy; intolerance does not make a short course adequate).
+//!   Too few: fails, unless undated courses of other ingredients could make up the number, or the
+//!   medication history (or a Medication it references) could not be read: then unconfirmed.
 //!
 //! DMT course building (a documented choice): taken records of one ingredient are sorted by start
 //! and merged into one course when a record starts at most [`DMT_MERGE_GAP_DAYS`] days after the
@@ -86,13 +88,11 @@ pub fn check(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Option
     let required = cfg.required_dmts();
     let counted_n = counted.len() as u64;
     if counted_n < u64::from(required) {
-        let medication_gap = [
-            DataSet::MedicationRequests,
-            DataSet::MedicationStatements,
-            DataSet::MedicationAdministrations,
-        ]
-        .iter()
-        .any(|g| facts.has_gap(g));
+        // The history, or a Medication it points at, could not be read: a DMT may be missing.
+        let medication_gap = facts
+            .gaps
+            .iter()
+            .any(|g| super::is_medication_data(&g.data));
         if medication_gap || counted_n + undated.len() as u64 >= u64::from(required) {
             unconfirmed.push(Criterion::PriorDmts);
         } else {
@@ -532,13 +532,24 @@ mod tests {
 
     #[test]
     fn medication_gap_makes_dmts_unconfirmed() {
-        let mut facts = one_dmt(dmt("fingolimod", Some("2020-01-01"), Some("2023-01-01")));
-        facts.gaps.push(crate::rules::facts::DataGap {
-            data: DataSet::MedicationStatements,
-            reason: crate::rules::facts::GapReason::Timeout,
-        });
+        for data in [
+            DataSet::MedicationStatements,
+            DataSet::Medication("Medication/unreadable".into()),
+        ] {
+            let mut facts = one_dmt(dmt("fingolimod", Some("2020-01-01"), Some("2023-01-01")));
+            facts.gaps.push(crate::rules::facts::DataGap {
+                data,
+                reason: crate::rules::facts::GapReason::Timeout,
+            });
+            let f = run(&facts, &RuleConfig::default()).expect("finding");
+            assert_eq!(f.severity, Severity::Warning);
+        }
+        // A labs gap does not excuse missing DMTs.
+        let facts = FactsBuilder::eligible().gap(DataSet::LiverLabs).build();
+        let mut facts = facts;
+        facts.medications.truncate(1);
         let f = run(&facts, &RuleConfig::default()).expect("finding");
-        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.severity, Severity::Critical);
     }
 
     #[test]
