@@ -49,7 +49,7 @@ pub const CONFIG_ENV: &str = "ALEMTUZUMAB_CDS_CONFIG";
 pub const ENV_PREFIX: &str = "ALEMTUZUMAB_CDS__";
 
 /// The configuration as written (serde). Field names are the TOML keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawSettings {
     pub server: RawServer,
@@ -58,19 +58,6 @@ pub struct RawSettings {
     pub rules: RawRules,
     pub terminology: RawTerminology,
     pub fhir: RawFhir,
-}
-
-impl Default for RawSettings {
-    fn default() -> Self {
-        Self {
-            server: RawServer::default(),
-            auth: RawAuth::default(),
-            log: RawLog::default(),
-            rules: RawRules::default(),
-            terminology: RawTerminology::default(),
-            fhir: RawFhir::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -324,10 +311,12 @@ impl RawSettings {
     /// Turns the raw configuration into validated settings; every error names its key.
     pub fn validate(self, source: Option<PathBuf>) -> Result<Settings, ConfigError> {
         let s = self.server;
-        let bind: SocketAddr = s
-            .bind
-            .parse()
-            .map_err(|e| invalid("server.bind", format!("`{}` is not ADDR:PORT ({e})", s.bind)))?;
+        let bind: SocketAddr = s.bind.parse().map_err(|e| {
+            invalid(
+                "server.bind",
+                format!("`{}` is not ADDR:PORT ({e})", s.bind),
+            )
+        })?;
         if !bind.ip().is_loopback() && !self.auth.allow_unauthenticated {
             return Err(invalid(
                 "server.bind",
@@ -401,8 +390,14 @@ impl RawSettings {
             ("rules.bilirubin_uln_factor", r.bilirubin_uln_factor),
             ("rules.default_uln_alt", r.default_uln_alt),
             ("rules.default_uln_ast", r.default_uln_ast),
-            ("rules.default_uln_bilirubin_umol_l", r.default_uln_bilirubin_umol_l),
-            ("rules.default_uln_bilirubin_mg_dl", r.default_uln_bilirubin_mg_dl),
+            (
+                "rules.default_uln_bilirubin_umol_l",
+                r.default_uln_bilirubin_umol_l,
+            ),
+            (
+                "rules.default_uln_bilirubin_mg_dl",
+                r.default_uln_bilirubin_mg_dl,
+            ),
             ("rules.bp_systolic_threshold", r.bp_systolic_threshold),
             ("rules.bp_diastolic_threshold", r.bp_diastolic_threshold),
         ];
@@ -414,7 +409,10 @@ impl RawSettings {
         for (key, v) in [
             ("rules.required_dmts_ansm_2019", r.required_dmts_ansm_2019),
             ("rules.required_dmts_ema_2020", r.required_dmts_ema_2020),
-            ("rules.liver_monitoring_interval_days", r.liver_monitoring_interval_days),
+            (
+                "rules.liver_monitoring_interval_days",
+                r.liver_monitoring_interval_days,
+            ),
             ("rules.course_gap_days", r.course_gap_days),
         ] {
             if v == 0 {
@@ -550,22 +548,33 @@ mod tests {
             ("[rules]\nlanguage = \"de\"", "rules.language"),
             ("[server]\nbind = \"nowhere\"", "server.bind"),
             ("[rules]\ndefault_uln_alt = -4.0", "rules.default_uln_alt"),
-            ("[fhir]\nallowed_servers = [\"http://ehr.example/fhir\"]", "fhir.allowed_servers[0]"),
-            ("[server]\nfixed_today = \"25/11/2026\"", "server.fixed_today"),
+            (
+                "[fhir]\nallowed_servers = [\"http://ehr.example/fhir\"]",
+                "fhir.allowed_servers[0]",
+            ),
+            (
+                "[server]\nfixed_today = \"25/11/2026\"",
+                "server.fixed_today",
+            ),
             ("[log]\nformat = \"xml\"", "log.format"),
         ] {
             let err = from_toml(toml).unwrap_err().to_string();
             assert!(err.contains(key), "{toml}: {err}");
         }
-        let err = from_toml("[rules]\nprofil = \"ema-2020\"").unwrap_err().to_string();
+        let err = from_toml("[rules]\nprofil = \"ema-2020\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("profil"), "{err}");
     }
 
     #[test]
     fn a_public_bind_without_authentication_is_refused_with_the_way_out() {
-        let err = from_toml("[server]\nbind = \"0.0.0.0:8080\"").unwrap_err().to_string();
+        let err = from_toml("[server]\nbind = \"0.0.0.0:8080\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("allow_unauthenticated"), "{err}");
-        let ok = from_toml("[server]\nbind = \"0.0.0.0:8080\"\n[auth]\nallow_unauthenticated = true");
+        let ok =
+            from_toml("[server]\nbind = \"0.0.0.0:8080\"\n[auth]\nallow_unauthenticated = true");
         assert!(ok.is_ok());
     }
 

@@ -44,10 +44,7 @@ pub async fn run(
     if req.hook != expected {
         return Err(FieldError::new(
             "hook",
-            format!(
-                "`{}` sent to a service that answers `{expected}`",
-                req.hook
-            ),
+            format!("`{}` sent to a service that answers `{expected}`", req.hook),
         )
         .into());
     }
@@ -64,10 +61,8 @@ pub async fn run(
         &settings.rules,
         today,
     );
-    let only_gaps = !findings.is_empty()
-        && findings
-            .iter()
-            .all(|f| f.rule == RuleCode::DataUnavailable);
+    let only_gaps =
+        !findings.is_empty() && findings.iter().all(|f| f.rule == RuleCode::DataUnavailable);
     let any_gap = findings.iter().any(|f| f.rule == RuleCode::DataUnavailable);
     // cds-contract.md: 412 only when nothing safety-relevant can be said — the data could not be
     // obtained and no alemtuzumab order is recognisable; `strict_412` gives it for any gap.

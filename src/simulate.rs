@@ -27,8 +27,7 @@ pub fn simulate(
             .fixed_today
             .unwrap_or_else(|| chrono::Local::now().date_naive()),
     };
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not JSON", path.display()))?;
     let request = HookRequest::from_value(value)?;
@@ -71,12 +70,24 @@ pub fn table(resp: &CdsResponse, service: &str, settings: &Settings, today: Naiv
     }
     let _ = writeln!(out, "{:<3} {:<9} {:<24} SUMMARY", "#", "INDICATOR", "TOPIC");
     for (i, c) in resp.cards.iter().enumerate() {
-        let topic = c.source.topic.as_ref().map(|t| t.code.as_str()).unwrap_or("");
+        let topic = c
+            .source
+            .topic
+            .as_ref()
+            .map(|t| t.code.as_str())
+            .unwrap_or("");
         let indicator = serde_json::to_value(c.indicator)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        let _ = writeln!(out, "{:<3} {:<9} {:<24} {}", i + 1, indicator, topic, c.summary);
+        let _ = writeln!(
+            out,
+            "{:<3} {:<9} {:<24} {}",
+            i + 1,
+            indicator,
+            topic,
+            c.summary
+        );
     }
     for (i, c) in resp.cards.iter().enumerate() {
         let _ = writeln!(out, "\n── card {} ─ {}", i + 1, c.summary);

@@ -19,7 +19,11 @@ pub fn init(format: LogFormat, level: &str) {
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = if json {
-        builder.json().flatten_event(true).with_current_span(true).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init()
     } else {
         builder.try_init()
     };

@@ -147,7 +147,10 @@ impl FhirClient {
         let mut pages = 0u32;
         loop {
             if url.origin() != target.base.origin() {
-                tracing::warn!(host = url.host_str().unwrap_or(""), "next link to another origin refused");
+                tracing::warn!(
+                    host = url.host_str().unwrap_or(""),
+                    "next link to another origin refused"
+                );
                 return Err(GapReason::BadNextLink);
             }
             if !seen.insert(url.as_str().to_owned()) {
@@ -296,8 +299,7 @@ fn request_error(e: reqwest::Error) -> GapReason {
 
 /// Fills the CDS Hooks 2.0 prefetch tokens of a template (only `{{context.patientId}}` is used).
 pub fn fill_template(template: &str, patient_id: &str) -> String {
-    let encoded: String =
-        url::form_urlencoded::byte_serialize(patient_id.as_bytes()).collect();
+    let encoded: String = url::form_urlencoded::byte_serialize(patient_id.as_bytes()).collect();
     template.replace("{{context.patientId}}", &encoded)
 }
 
@@ -339,7 +341,9 @@ mod tests {
         assert!(c.check_server("https://ehr.example/fhir/r4x").is_err());
         assert!(c.check_server("https://ehr.example.evil/fhir/r4").is_err());
         assert!(c.check_server("http://ehr.example/fhir/r4").is_err());
-        assert!(c.check_server("https://user:pw@ehr.example/fhir/r4").is_err());
+        assert!(c
+            .check_server("https://user:pw@ehr.example/fhir/r4")
+            .is_err());
     }
 
     #[test]

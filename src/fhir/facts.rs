@@ -11,8 +11,8 @@ use chrono::NaiveDate;
 use fhirbolt::model::r4::resources::{
     Condition, ConditionOnset, Medication, MedicationAdministration,
     MedicationAdministrationEffective, MedicationAdministrationMedication,
-    MedicationIngredientItem, MedicationRequest, MedicationRequestMedication,
-    MedicationStatement, MedicationStatementEffective, MedicationStatementMedication, Observation,
+    MedicationIngredientItem, MedicationRequest, MedicationRequestMedication, MedicationStatement,
+    MedicationStatementEffective, MedicationStatementMedication, Observation,
     ObservationComponentValue, ObservationEffective, ObservationValue, Patient,
 };
 use fhirbolt::model::r4::types::{CodeableConcept, Quantity, Reference};
@@ -40,8 +40,16 @@ pub fn concept(cc: &CodeableConcept) -> (Vec<Code>, Option<String>) {
     let mut codes = Vec::with_capacity(cc.coding.len());
     let mut display = None;
     for c in &cc.coding {
-        let system = c.system.as_ref().and_then(|s| s.value.as_deref()).map(str::trim);
-        let code = c.code.as_ref().and_then(|s| s.value.as_deref()).map(str::trim);
+        let system = c
+            .system
+            .as_ref()
+            .and_then(|s| s.value.as_deref())
+            .map(str::trim);
+        let code = c
+            .code
+            .as_ref()
+            .and_then(|s| s.value.as_deref())
+            .map(str::trim);
         if let (Some(system), Some(code)) = (system, code) {
             if !system.is_empty() && !code.is_empty() {
                 codes.push(Code::new(system, code));
@@ -151,7 +159,11 @@ fn code_value(c: &fhirbolt::model::r4::types::Code) -> &str {
 }
 
 fn status_code(cc: Option<&CodeableConcept>) -> Option<&str> {
-    cc.and_then(|cc| cc.coding.iter().find_map(|c| c.code.as_ref()?.value.as_deref()))
+    cc.and_then(|cc| {
+        cc.coding
+            .iter()
+            .find_map(|c| c.code.as_ref()?.value.as_deref())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,7 +401,11 @@ impl FactBuilder<'_> {
             .authored_on
             .as_ref()
             .and_then(|d| date_of(&d.value))
-            .or_else(|| validity.and_then(|p| p.start.as_ref()).and_then(|d| date_of(&d.value)));
+            .or_else(|| {
+                validity
+                    .and_then(|p| p.start.as_ref())
+                    .and_then(|d| date_of(&d.value))
+            });
         let end = validity
             .and_then(|p| p.end.as_ref())
             .and_then(|d| date_of(&d.value));
@@ -604,9 +620,10 @@ impl FactBuilder<'_> {
             _ => None,
         };
         let (systolic, diastolic) = match self.terminology.vital_sign(&codes) {
-            Some(VitalSign::BloodPressurePanel) => {
-                (component(VitalSign::Systolic), component(VitalSign::Diastolic))
-            }
+            Some(VitalSign::BloodPressurePanel) => (
+                component(VitalSign::Systolic),
+                component(VitalSign::Diastolic),
+            ),
             Some(VitalSign::Systolic) => (own_value(), component(VitalSign::Diastolic)),
             Some(VitalSign::Diastolic) => (component(VitalSign::Systolic), own_value()),
             None => return (None, None),
@@ -631,12 +648,22 @@ mod tests {
     fn dates_full_partial_and_malformed() {
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
         assert_eq!(parse_date("2026-11-25", false), d(2026, 11, 25));
-        assert_eq!(parse_date("2026-11-25T23:30:00+01:00", false), d(2026, 11, 25));
+        assert_eq!(
+            parse_date("2026-11-25T23:30:00+01:00", false),
+            d(2026, 11, 25)
+        );
         assert_eq!(parse_date("2008", true), d(2008, 12, 31));
         assert_eq!(parse_date("2008", false), d(2008, 1, 1));
         assert_eq!(parse_date("2008-02", true), d(2008, 2, 29));
         assert_eq!(parse_date("2008-12", true), d(2008, 12, 31));
-        for bad in ["", "yesterday", "2026-13-01", "2026-02-30", "20261125", "2026-11-25 garbage"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-02-30",
+            "20261125",
+            "2026-11-25 garbage",
+        ] {
             assert_eq!(parse_date(bad, false), None, "{bad}");
         }
     }

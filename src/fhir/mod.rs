@@ -316,14 +316,11 @@ pub async fn gather(
         };
         match medication {
             Some(Ok(m)) => facts.medications.push(m),
-            Some(Err(facts::UnresolvedMedication(r))) => {
-                if !gaps.iter().any(|g| g.data == DataSet::Medication(r.clone())) {
-                    gaps.push(DataGap {
-                        data: DataSet::Medication(r),
-                        reason: GapReason::NotProvided,
-                    })
-                }
-            }
+            // A failed read of that Medication is already a gap; `dedup_gaps` keeps the first.
+            Some(Err(facts::UnresolvedMedication(r))) => gaps.push(DataGap {
+                data: DataSet::Medication(r),
+                reason: GapReason::NotProvided,
+            }),
             None => {}
         }
     }
@@ -468,7 +465,10 @@ fn classify_draft_orders(
             Resolved::Missing => continue,
             Resolved::Unresolved(med) => {
                 data.unidentified_orders.push(reference.clone());
-                if !gaps.iter().any(|g| g.data == DataSet::Medication(med.clone())) {
+                if !gaps
+                    .iter()
+                    .any(|g| g.data == DataSet::Medication(med.clone()))
+                {
                     gaps.push(DataGap {
                         data: DataSet::Medication(med),
                         reason: GapReason::NotProvided,
@@ -488,7 +488,12 @@ fn classify_draft_orders(
                 label: concept
                     .text
                     .clone()
-                    .or_else(|| concept.codes.first().map(|c| format!("{}|{}", c.system, c.code)))
+                    .or_else(|| {
+                        concept
+                            .codes
+                            .first()
+                            .map(|c| format!("{}|{}", c.system, c.code))
+                    })
                     .unwrap_or_else(|| "alemtuzumab".to_owned()),
                 date,
                 campath,

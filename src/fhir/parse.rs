@@ -7,10 +7,16 @@
 //! Known deviations normalised before the typed parse (seen from the official CDS Hooks Sandbox
 //! and EHR sandboxes, shared/real-client/):
 //! - `null` values (fhirbolt rejects them in every mode): dropped;
-//! - a single object where R4 has an array (`reasonCode`, `category`): fhirbolt's lax mode wraps it;
-//! - missing required elements (`status`, `intent`): lax mode pads them; the facts treat an empty
-//!   status as unknown;
+//! - a single object where R4 has an array (`reasonCode`, `category`): fhirbolt's compatibility
+//!   mode wraps it;
+//! - missing required elements that carry no clinical claim, on the resource types the rules read:
+//!   `status` → `unknown`, `intent` → `order`, `subject` → `{}`, a missing `medication[x]` or
+//!   Observation `code` → an empty concept (which no value set matches);
 //! - codings with empty strings: accepted here, ignored by `fhir::facts` (codes must be non-empty).
+//!
+//! Anything else that does not fit R4 (a number where a code is due, an unknown resource type)
+//! is an error: the caller turns it into a "could not check" finding naming the resource, because
+//! a condition or lab that cannot be read must not pass as absent.
 //!
 //! Bundles are never parsed by fhirbolt (its deserializer misreads fields after a nested
 //! resource, stack-notes.md): callers walk `entry[]` as `serde_json::Value` and parse each
@@ -23,13 +29,55 @@ use serde_json::Value;
 /// Parses one FHIR R4 resource (any type, nested `contained` included) leniently.
 pub fn parse_resource(mut value: Value) -> Result<Resource, String> {
     drop_nulls(&mut value);
+    fill_required(&mut value);
     fhirbolt::json::from_json_value::<Resource>(
         value,
         Some(DeserializationConfig {
-            mode: DeserializationMode::Lax,
+            mode: DeserializationMode::Compatibility,
         }),
     )
     .map_err(|e| e.to_string())
+}
+
+/// Fills the required elements real clients omit, with values that claim nothing.
+fn fill_required(v: &mut Value) {
+    let Value::Object(map) = v else { return };
+    let ty = map
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let mut default = |key: &str, value: Value| {
+        if !map.contains_key(key) {
+            map.insert(key.to_owned(), value);
+        }
+    };
+    match ty.as_str() {
+        "MedicationRequest" | "MedicationStatement" | "MedicationAdministration" => {
+            default("status", Value::String("unknown".to_owned()));
+            default("subject", Value::Object(Default::default()));
+            if ty == "MedicationRequest" {
+                default("intent", Value::String("order".to_owned()));
+            }
+            if !map.contains_key("medicationCodeableConcept")
+                && !map.contains_key("medicationReference")
+            {
+                map.insert(
+                    "medicationCodeableConcept".to_owned(),
+                    Value::Object(Default::default()),
+                );
+            }
+        }
+        "Observation" => {
+            default("status", Value::String("unknown".to_owned()));
+            default("code", Value::Object(Default::default()));
+        }
+        "Condition" => default("subject", Value::Object(Default::default())),
+        _ => {}
+    }
+    if let Some(Value::Array(contained)) = map.get_mut("contained") {
+        contained.iter_mut().for_each(fill_required);
+    }
 }
 
 /// Removes `null` object members and array items, recursively.
@@ -84,6 +132,15 @@ mod tests {
     }
 
     #[test]
+    fn the_sandbox_draft_without_medication_or_intent_is_read() {
+        let r = parse_resource(json!({
+            "resourceType": "MedicationRequest", "id": "request-123", "status": "draft",
+            "subject": {"reference": "Patient/pat-1"}, "authoredOn": "2026-11-25"
+        }));
+        assert!(r.is_ok(), "{r:?}");
+    }
+
+    #[test]
     fn nulls_and_missing_status_do_not_fail_the_parse() {
         let r = parse_resource(json!({
             "resourceType": "MedicationRequest", "id": "x", "note": null,
@@ -117,7 +174,12 @@ mod tests {
 
     #[test]
     fn a_resource_of_the_wrong_shape_is_an_error_not_a_panic() {
-        assert!(parse_resource(json!({"resourceType": "Observation", "code": 5})).is_err());
+        assert!(parse_resource(json!({"resourceType": "Observation", "status": 5})).is_err());
+        assert!(parse_resource(json!({
+            "resourceType": "Condition",
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": 86406008}]}
+        }))
+        .is_err());
         assert!(parse_resource(json!({"resourceType": "NoSuchType"})).is_err());
         assert!(parse_resource(json!([1, 2])).is_err());
     }

@@ -26,7 +26,10 @@ pub enum Prefetched {
     Null,
     Resource(Value),
     Complete(Vec<Entry>),
-    Partial { entries: Vec<Entry>, next: String },
+    Partial {
+        entries: Vec<Entry>,
+        next: String,
+    },
     /// An OperationOutcome: its diagnostics (trimmed).
     Error(String),
     /// Something else (an array, a string, a Bundle of another shape): what it was.
@@ -137,7 +140,10 @@ mod tests {
     #[test]
     fn each_shape_is_classified() {
         assert_eq!(Prefetched::classify(None, None), Prefetched::Absent);
-        assert_eq!(Prefetched::classify(Some(Value::Null), None), Prefetched::Null);
+        assert_eq!(
+            Prefetched::classify(Some(Value::Null), None),
+            Prefetched::Null
+        );
         assert!(matches!(
             Prefetched::classify(
                 Some(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout", "diagnostics": "upstream timed out"}]})),
@@ -146,7 +152,10 @@ mod tests {
             Prefetched::Error(t) if t == "upstream timed out"
         ));
         assert!(matches!(
-            Prefetched::classify(Some(json!({"resourceType": "Patient", "id": "p"})), Some("Patient")),
+            Prefetched::classify(
+                Some(json!({"resourceType": "Patient", "id": "p"})),
+                Some("Patient")
+            ),
             Prefetched::Resource(_)
         ));
         assert!(matches!(

@@ -77,9 +77,9 @@ pub async fn hook(
         let outcome = pipeline::run(request, service, settings, state.fhir.as_ref(), today)
             .await
             .map_err(|e| match e {
-            PipelineError::Field(f) => ApiError::Field(f),
-            PipelineError::Precondition(m) => ApiError::PreconditionFailed(m),
-        })?;
+                PipelineError::Field(f) => ApiError::Field(f),
+                PipelineError::Precondition(m) => ApiError::PreconditionFailed(m),
+            })?;
         for card in &outcome.response.cards {
             let topic = card
                 .source

@@ -165,7 +165,8 @@ mod tests {
 
     #[test]
     fn order_sign_requires_draft_orders_and_patient_id() {
-        let err = HookContext::from_object("order-sign", obj(json!({"patientId": "p"}))).unwrap_err();
+        let err =
+            HookContext::from_object("order-sign", obj(json!({"patientId": "p"}))).unwrap_err();
         assert_eq!(err.field, "context.draftOrders");
         let err = HookContext::from_object(
             "order-sign",

@@ -137,11 +137,8 @@ impl HookRequest {
         let fhir_authorization = match obj.remove("fhirAuthorization") {
             None | Some(Value::Null) => None,
             Some(Value::Object(mut a)) => {
-                let access_token = required_string(
-                    &mut a,
-                    "access_token",
-                    "fhirAuthorization.access_token",
-                )?;
+                let access_token =
+                    required_string(&mut a, "access_token", "fhirAuthorization.access_token")?;
                 let token_type =
                     optional_string(&mut a, "token_type", "fhirAuthorization.token_type")?
                         .unwrap_or_else(|| "Bearer".to_owned());

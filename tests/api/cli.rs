@@ -21,7 +21,10 @@ fn version_and_help() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
     let out = bin().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(help.contains("serve") && help.contains("simulate"), "{help}");
+    assert!(
+        help.contains("serve") && help.contains("simulate"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -36,7 +39,11 @@ fn simulate_prints_the_cards_with_their_reasons() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("initiation-eligibility"), "{text}");
     assert!(text.contains("critical"), "{text}");
     assert!(text.to_lowercase().contains("teriflunomide"), "{text}");
@@ -55,7 +62,11 @@ fn simulate_json_is_the_exact_response_and_env_overrides_the_profile() {
         .env("ALEMTUZUMAB_CDS__RULES__PROFILE", "ema-2020")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let topics: Vec<_> = v["cards"]
         .as_array()
@@ -64,8 +75,14 @@ fn simulate_json_is_the_exact_response_and_env_overrides_the_profile() {
         .map(|c| c["source"]["topic"]["code"].as_str().unwrap().to_owned())
         .collect();
     // Under ema-2020 one DMT is enough.
-    assert!(!topics.contains(&"initiation-eligibility".to_owned()), "{topics:?}");
-    assert!(v["cards"][0]["source"]["label"].as_str().unwrap().contains("2020"));
+    assert!(
+        !topics.contains(&"initiation-eligibility".to_owned()),
+        "{topics:?}"
+    );
+    assert!(v["cards"][0]["source"]["label"]
+        .as_str()
+        .unwrap()
+        .contains("2020"));
 }
 
 #[test]
@@ -129,7 +146,10 @@ async fn serve_on_port_0_logs_the_port_and_answers_discovery() {
             assert!(status.success() || status.code().is_none(), "{status:?}");
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(40), "did not stop on SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -18,10 +18,20 @@ async fn discovery_lists_the_three_services_exactly_as_documented() {
     let ids: Vec<_> = services.iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
-        ["alemtuzumab-order-sign", "alemtuzumab-order-select", "alemtuzumab-patient-view"]
+        [
+            "alemtuzumab-order-sign",
+            "alemtuzumab-order-select",
+            "alemtuzumab-patient-view"
+        ]
     );
     for s in services {
-        for field in ["hook", "title", "description", "prefetch", "usageRequirements"] {
+        for field in [
+            "hook",
+            "title",
+            "description",
+            "prefetch",
+            "usageRequirements",
+        ] {
             assert!(!s[field].is_null(), "{field} missing in {s}");
         }
     }
@@ -40,9 +50,15 @@ async fn health_readiness_and_metrics_answer_without_a_jwt() {
     assert_eq!(ready["profile"], "ansm-2019");
     // One hook call so that the counters exist.
     let req = crate::helpers::fixture_hook("naive-one-dmt--order-sign.json");
-    assert_eq!(app.post_hook("alemtuzumab-order-sign", &req).await.status(), 200);
+    assert_eq!(
+        app.post_hook("alemtuzumab-order-sign", &req).await.status(),
+        200
+    );
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("cds_hook_calls_total"), "{metrics}");
     assert!(metrics.contains("cds_hook_duration_seconds"), "{metrics}");
-    assert!(metrics.contains("topic=\"initiation-eligibility\""), "{metrics}");
+    assert!(
+        metrics.contains("topic=\"initiation-eligibility\""),
+        "{metrics}"
+    );
 }

@@ -6,7 +6,10 @@ use crate::helpers::*;
 
 async fn assert_outcome(response: reqwest::Response, status: u16, field: &str) {
     assert_eq!(response.status(), status);
-    let ct = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let ct = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(ct.contains("json"), "{ct}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
@@ -54,7 +57,10 @@ async fn a_context_without_what_the_hook_requires_is_400_naming_it() {
     .await;
 
     let mut body = valid();
-    body["context"].as_object_mut().unwrap().remove("draftOrders");
+    body["context"]
+        .as_object_mut()
+        .unwrap()
+        .remove("draftOrders");
     assert_outcome(
         app.post_hook("alemtuzumab-order-sign", &body).await,
         400,
@@ -63,7 +69,10 @@ async fn a_context_without_what_the_hook_requires_is_400_naming_it() {
     .await;
 
     let mut body = fixture_hook("naive-one-dmt--order-select.json");
-    body["context"].as_object_mut().unwrap().remove("selections");
+    body["context"]
+        .as_object_mut()
+        .unwrap()
+        .remove("selections");
     assert_outcome(
         app.post_hook("alemtuzumab-order-select", &body).await,
         400,
@@ -93,7 +102,9 @@ async fn wrong_types_are_400_naming_the_field() {
         let r = app.post_hook("alemtuzumab-order-sign", &body).await;
         assert_outcome(r, 400, field).await;
     }
-    let r = app.post_raw("/cds-services/alemtuzumab-order-sign", "[]".into()).await;
+    let r = app
+        .post_raw("/cds-services/alemtuzumab-order-sign", "[]".into())
+        .await;
     assert_outcome(r, 400, "body").await;
 }
 
@@ -117,7 +128,9 @@ async fn a_body_over_the_limit_is_413() {
 async fn a_deeply_nested_body_is_400_not_a_crash() {
     let app = spawn_app().await;
     let deep = "[".repeat(100_000) + &"]".repeat(100_000);
-    let r = app.post_raw("/cds-services/alemtuzumab-order-sign", deep).await;
+    let r = app
+        .post_raw("/cds-services/alemtuzumab-order-sign", deep)
+        .await;
     assert_outcome(r, 400, "JSON").await;
     // Still serving.
     assert_eq!(app.get("/healthz").await.status(), 200);

@@ -108,7 +108,10 @@ pub fn topics(response: &Value) -> Vec<(String, String)> {
         .iter()
         .map(|c| {
             (
-                c["source"]["topic"]["code"].as_str().unwrap_or("?").to_owned(),
+                c["source"]["topic"]["code"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_owned(),
                 c["indicator"].as_str().unwrap_or("?").to_owned(),
             )
         })
@@ -145,7 +148,11 @@ pub fn assert_valid_response(body: &Value, request: &Value) {
                 .iter()
                 .filter_map(|e| {
                     let r = &e["resource"];
-                    Some(format!("{}/{}", r["resourceType"].as_str()?, r["id"].as_str()?))
+                    Some(format!(
+                        "{}/{}",
+                        r["resourceType"].as_str()?,
+                        r["id"].as_str()?
+                    ))
                 })
                 .collect()
         })
@@ -153,14 +160,20 @@ pub fn assert_valid_response(body: &Value, request: &Value) {
     let mut uuids = std::collections::HashSet::new();
     for card in &resp.cards {
         if let Err(e) = alemtuzumab_cds::cards::check_card(card) {
-            panic!("invalid card {}: {e}", serde_json::to_string_pretty(card).unwrap());
+            panic!(
+                "invalid card {}: {e}",
+                serde_json::to_string_pretty(card).unwrap()
+            );
         }
         assert!(uuids.insert(card.uuid.clone()), "duplicate card uuid");
         for s in &card.suggestions {
             assert!(uuids.insert(s.uuid.clone()), "duplicate suggestion uuid");
             for a in &s.actions {
                 if let Some(id) = &a.resource_id {
-                    assert!(drafts.contains(id), "delete of {id}, not a draft order of {drafts:?}");
+                    assert!(
+                        drafts.contains(id),
+                        "delete of {id}, not a draft order of {drafts:?}"
+                    );
                 }
             }
         }

@@ -71,15 +71,24 @@ async fn the_critical_initiation_card_blocks_the_draft_order_and_offers_override
         .find(|c| c["source"]["topic"]["code"] == "initiation-eligibility")
         .expect("an initiation card");
     assert_eq!(card["indicator"], "critical");
-    assert_eq!(card["source"]["topic"]["system"], "urn:alemtuzumab-cds:rule");
-    assert!(card["source"]["label"].as_str().unwrap().contains("ANSM 2019"));
+    assert_eq!(
+        card["source"]["topic"]["system"],
+        "urn:alemtuzumab-cds:rule"
+    );
+    assert!(card["source"]["label"]
+        .as_str()
+        .unwrap()
+        .contains("ANSM 2019"));
     assert_eq!(card["selectionBehavior"], "at-most-one");
     let action = &card["suggestions"][0]["actions"][0];
     assert_eq!(action["type"], "delete");
     let draft_id = request["context"]["draftOrders"]["entry"][0]["resource"]["id"]
         .as_str()
         .unwrap();
-    assert_eq!(action["resourceId"], format!("MedicationRequest/{draft_id}"));
+    assert_eq!(
+        action["resourceId"],
+        format!("MedicationRequest/{draft_id}")
+    );
     let reasons = card["overrideReasons"].as_array().unwrap();
     assert!(reasons
         .iter()
@@ -93,7 +102,9 @@ async fn the_critical_initiation_card_blocks_the_draft_order_and_offers_override
 async fn with_several_draft_orders_the_alemtuzumab_one_second_is_the_one_blocked() {
     let app = spawn_app().await;
     let request = fixture_hook("multi-order--order-sign.json");
-    let entries = request["context"]["draftOrders"]["entry"].as_array().unwrap();
+    let entries = request["context"]["draftOrders"]["entry"]
+        .as_array()
+        .unwrap();
     assert_eq!(entries.len(), 2);
     let second = format!(
         "MedicationRequest/{}",
@@ -128,7 +139,9 @@ async fn a_medication_reference_to_a_prefetched_medication_is_recognised() {
     // EHR does with `_include=MedicationRequest:medication`.
     let app = spawn_app().await;
     let mut request = fixture_hook("intolerance-short-course--order-sign.json");
-    let entries = request["context"]["draftOrders"]["entry"].as_array_mut().unwrap();
+    let entries = request["context"]["draftOrders"]["entry"]
+        .as_array_mut()
+        .unwrap();
     let pos = entries
         .iter()
         .position(|e| e["resource"]["resourceType"] == "Medication")
@@ -156,7 +169,9 @@ async fn a_medication_reference_to_a_prefetched_medication_is_recognised() {
 async fn an_unresolvable_medication_reference_is_a_visible_could_not_check() {
     let app = spawn_app().await;
     let mut request = fixture_hook("intolerance-short-course--order-sign.json");
-    let entries = request["context"]["draftOrders"]["entry"].as_array_mut().unwrap();
+    let entries = request["context"]["draftOrders"]["entry"]
+        .as_array_mut()
+        .unwrap();
     entries.retain(|e| e["resource"]["resourceType"] != "Medication");
     let response = app.post_hook("alemtuzumab-order-sign", &request).await;
     // No recognisable alemtuzumab order and the medication could not be obtained: 412 per the
@@ -164,7 +179,10 @@ async fn an_unresolvable_medication_reference_is_a_visible_could_not_check() {
     assert_eq!(response.status(), 412);
     let oo: Value = response.json().await.unwrap();
     assert_eq!(oo["resourceType"], "OperationOutcome");
-    assert!(oo["issue"][0]["diagnostics"].as_str().unwrap().contains("Medication/"));
+    assert!(oo["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap()
+        .contains("Medication/"));
 }
 
 #[tokio::test]
@@ -188,14 +206,20 @@ async fn data_missing_from_the_prefetch_gives_data_unavailable_cards_with_the_re
     assert!(got.contains(&("infusion-monitoring".into(), "info".into())));
     assert!(got.contains(&("patient-counselling".into(), "info".into())));
     // MS type cannot be confirmed without the conditions: R1 is not silently passed.
-    assert!(got.iter().any(|(t, _)| t == "initiation-eligibility"), "{got:?}");
+    assert!(
+        got.iter().any(|(t, _)| t == "initiation-eligibility"),
+        "{got:?}"
+    );
 }
 
 #[tokio::test]
 async fn strict_412_turns_could_not_check_into_412() {
     let app = spawn_app_with(|raw| raw.server.strict_412 = true).await;
     let mut request = fixture_hook("naive-eligible-two-dmts--order-sign.json");
-    request["prefetch"].as_object_mut().unwrap().remove("conditions");
+    request["prefetch"]
+        .as_object_mut()
+        .unwrap()
+        .remove("conditions");
     let response = app.post_hook("alemtuzumab-order-sign", &request).await;
     assert_eq!(response.status(), 412);
 }
@@ -205,9 +229,26 @@ async fn cards_are_in_the_configured_language() {
     let fr = spawn_app().await;
     let en = spawn_app_with(|raw| raw.rules.language = "en".into()).await;
     let request = fixture_hook("naive-one-dmt--order-sign.json");
-    let label = |body: Value| body["cards"][0]["source"]["label"].as_str().unwrap().to_owned();
-    let fr_label = label(fr.post_hook("alemtuzumab-order-sign", &request).await.json().await.unwrap());
-    let en_label = label(en.post_hook("alemtuzumab-order-sign", &request).await.json().await.unwrap());
+    let label = |body: Value| {
+        body["cards"][0]["source"]["label"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let fr_label = label(
+        fr.post_hook("alemtuzumab-order-sign", &request)
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    let en_label = label(
+        en.post_hook("alemtuzumab-order-sign", &request)
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
     assert!(en_label.starts_with("Alemtuzumab safety"), "{en_label}");
     assert_ne!(fr_label, en_label);
 }
@@ -216,11 +257,13 @@ async fn cards_are_in_the_configured_language() {
 async fn a_local_dmt_code_from_configuration_is_counted() {
     // naive-one-dmt has one DMT; add a second, coded only with a hospital-local code.
     let app = spawn_app_with(|raw| {
-        raw.terminology.local_codes.push(alemtuzumab_cds::config::RawLocalCode {
-            concept: "dmt:fingolimod".into(),
-            system: "urn:oid:1.2.250.1.999.1".into(),
-            code: "FINGO-LOCAL".into(),
-        })
+        raw.terminology
+            .local_codes
+            .push(alemtuzumab_cds::config::RawLocalCode {
+                concept: "dmt:fingolimod".into(),
+                system: "urn:oid:1.2.250.1.999.1".into(),
+                code: "FINGO-LOCAL".into(),
+            })
     })
     .await;
     let mut request = fixture_hook("naive-one-dmt--order-sign.json");

@@ -12,7 +12,10 @@ fn sandbox_requests() -> Vec<(String, Value)> {
         .iter()
         .filter(|r| r["method"] == "POST" && r["body"]["hook"].is_string())
         .map(|r| {
-            let path = r["path"].as_str().unwrap().replace("example-", "alemtuzumab-");
+            let path = r["path"]
+                .as_str()
+                .unwrap()
+                .replace("example-", "alemtuzumab-");
             (path, r["body"].clone())
         })
         .collect()
@@ -50,5 +53,8 @@ async fn the_sandbox_quirks_on_an_alemtuzumab_order_are_evaluated() {
     let body: Value = r.json().await.unwrap();
     assert_valid_response(&body, &request);
     let got = topics(&body);
-    assert!(got.contains(&("infusion-monitoring".into(), "info".into())), "{got:?}");
+    assert!(
+        got.contains(&("infusion-monitoring".into(), "info".into())),
+        "{got:?}"
+    );
 }

@@ -160,7 +160,9 @@ impl Texts for Fr {
             ContraindicationKind::MyocardialInfarction => "antécédent d'infarctus du myocarde",
             ContraindicationKind::Coagulopathy => "coagulopathie connue",
             ContraindicationKind::OtherAutoimmuneDisease => "maladie auto-immune autre que la SEP",
-            ContraindicationKind::AntithromboticTherapy => "traitement anticoagulant ou antiagrégant plaquettaire",
+            ContraindicationKind::AntithromboticTherapy => {
+                "traitement anticoagulant ou antiagrégant plaquettaire"
+            }
         }
     }
 
