@@ -568,6 +568,57 @@ mod tests {
     }
 
     #[test]
+    fn the_annotated_example_lists_every_key_with_its_default() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/cds-hooks/config.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        // Every key present (deny_unknown_fields would reject extras) ...
+        let example: RawSettings = toml_value(&text);
+        // ... with the built-in default.
+        assert_eq!(example, RawSettings::default());
+        let defaults = serde_json::to_value(RawSettings::default()).unwrap();
+        for (section, keys) in defaults.as_object().unwrap() {
+            for key in keys.as_object().unwrap().keys() {
+                let line = format!("\n{key} = ");
+                assert!(
+                    text.contains(&line),
+                    "config.example.toml lacks `{section}.{key}`"
+                );
+            }
+        }
+    }
+
+    fn toml_value(text: &str) -> RawSettings {
+        Figment::from(Toml::string(text)).extract().unwrap()
+    }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[rules]\nprofile = \"ansm-2019\"\nlanguage = \"en\"",
+            )?;
+            jail.set_env("ALEMTUZUMAB_CDS__RULES__PROFILE", "ema-2020");
+            jail.set_env(
+                "ALEMTUZUMAB_CDS__FHIR__ALLOWED_SERVERS",
+                "[\"https://ehr.example/fhir\"]",
+            );
+            jail.set_env("ALEMTUZUMAB_CDS__RULES__MIN_AGE_YEARS", "21");
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.rules.profile, Profile::Ema2020);
+            assert_eq!(s.cards.language, Language::En);
+            assert_eq!(s.rules.min_age_years, 21);
+            assert_eq!(s.fhir.allowed_servers.len(), 1);
+            jail.set_env("ALEMTUZUMAB_CDS__RULES__MIN_AGE_YEARS", "eighteen");
+            let err = Settings::load(Some(Path::new("c.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.to_lowercase().contains("rules.min_age_years"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn a_public_bind_without_authentication_is_refused_with_the_way_out() {
         let err = from_toml("[server]\nbind = \"0.0.0.0:8080\"")
             .unwrap_err()

@@ -62,3 +62,48 @@ async fn health_readiness_and_metrics_answer_without_a_jwt() {
         "{metrics}"
     );
 }
+
+/// Card `uuid`s differ on every call; everything else must match the documented answer.
+fn without_uuids(mut v: serde_json::Value) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                o.remove("uuid");
+                o.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+#[tokio::test]
+async fn every_example_in_cds_hooks_gives_its_documented_response() {
+    let app = spawn_app().await;
+    let dir = repo().join("cds-hooks/examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".request.json") else {
+            continue;
+        };
+        let request = read_json(&path);
+        let expected = read_json(dir.join(format!("{stem}.response.json")));
+        let response = app
+            .post_hook(crate::helpers::service_for(&request), &request)
+            .await;
+        assert_eq!(response.status(), 200, "{name}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        crate::helpers::assert_valid_response(&body, &request);
+        assert_eq!(
+            without_uuids(body),
+            without_uuids(expected),
+            "{name}: regenerate with `alemtuzumab-cds simulate cds-hooks/examples/{stem}.request.json --now 2026-11-25 --json`"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 3, "one example per hook");
+}
