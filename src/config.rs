@@ -592,6 +592,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
     fn environment_variables_override_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
