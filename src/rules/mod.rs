@@ -701,7 +701,7 @@ mod tests {
                 ..ProptestConfig::default()
             })]
             #[test]
-            fn evaluate_never_panics(
+            fn evaluate_never_panics_and_every_finding_renders_in_both_languages(
                 facts in facts(),
                 orders in proptest::collection::vec(draft(), 0..3),
                 hook in prop_oneof![
@@ -726,6 +726,21 @@ mod tests {
                 // NaN thresholds are not equal to themselves: compare the rendering.
                 let again = evaluate(&facts, &orders, hook, &cfg, today);
                 prop_assert_eq!(format!("{findings:?}"), format!("{again:?}"));
+                // Every finding renders to a valid card, in both languages.
+                for language in [crate::cards::Language::Fr, crate::cards::Language::En] {
+                    let settings = crate::cards::CardSettings {
+                        language,
+                        profile: cfg.profile,
+                        ..crate::cards::CardSettings::default()
+                    };
+                    let cards = crate::cards::render(&findings, "patient-1", &settings);
+                    prop_assert_eq!(cards.len(), findings.len());
+                    for card in &cards {
+                        if let Err(e) = crate::cards::check_card(card) {
+                            return Err(TestCaseError::fail(format!("{e}: {card:?}")));
+                        }
+                    }
+                }
             }
         }
     }
