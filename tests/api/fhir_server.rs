@@ -3,8 +3,8 @@
 //! with every fixture patient loaded into it.
 //!
 //! - The binary: `$HFS_BIN`, else `$ALEMTUZUMAB_CDS_CACHE/hfs-0.2.7/bin/hfs` (default cache
-//!   `~/.cache/alemtuzumab-cds`), where `.ci/run` installs it. Missing: with `CI` set the FHIR
-//!   tests fail; otherwise they print a loud warning and pass without checking anything.
+//!   `~/.cache/alemtuzumab-cds`), where `.ci/run` installs it. Missing: with `CI` or `HFS_BIN`
+//!   set the FHIR tests fail; otherwise they print a loud warning and pass without checking.
 //! - `--data-dir tests/data/hfs` (search parameters and the Patient compartment; see the README
 //!   there): without it hfs silently ignores `code=`, `patient=`, `_sort`.
 //! - Lifetime: hfs runs under a tiny `sh` watchdog whose stdin is a pipe from this process; when
@@ -58,8 +58,8 @@ pub async fn hfs() -> Option<&'static Hfs> {
                 "hfs (helios-hfs {HFS_VERSION}) not found at {}: set HFS_BIN or run .ci/run, which installs it",
                 bin.display()
             );
-            if std::env::var_os("CI").is_some() {
-                panic!("{msg} (CI is set: the FHIR server tests must run)");
+            if std::env::var_os("CI").is_some() || std::env::var_os("HFS_BIN").is_some() {
+                panic!("{msg} (CI or HFS_BIN is set: the FHIR server tests must run)");
             }
             eprintln!("\n!!!!!!!! SKIPPING the real-FHIR-server tests: {msg} !!!!!!!!\n");
             return None;
