@@ -345,3 +345,27 @@ async fn the_bearer_token_is_sent_on_every_request_and_never_logged() {
         "{metrics}"
     );
 }
+
+/// A read answered with a resource of another type (here a searchset Bundle for
+/// `Patient/{id}`) is not the patient: a could-not-check, not a patient without a birth date.
+#[tokio::test]
+async fn a_read_answered_with_another_resource_type_is_a_data_gap() {
+    let app = faulty_app().await;
+    let proxy = FhirProxy::start(None).await;
+    proxy.set(Behaviour::Body(
+        json!({"resourceType": "Bundle", "type": "searchset", "entry": []}).to_string(),
+    ));
+    let mut request = pointed_at("naive-eligible-two-dmts--order-sign.json", &proxy.base);
+    request["prefetch"]
+        .as_object_mut()
+        .unwrap()
+        .remove("patient");
+    let body = assert_could_not_check(&app, &request, "Bundle for a read").await;
+    let details: Vec<String> = card_texts(&body).into_iter().map(|c| c.3).collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("patient") || d.contains("Patient")),
+        "{details:?}"
+    );
+}

@@ -515,3 +515,32 @@ async fn the_queries_of_a_hook_call_run_concurrently() {
         "{elapsed:?}"
     );
 }
+
+/// A prefetched first page whose `next` link is relative (Bundle.link.url is a `uri`) is
+/// continued on `fhirServer`.
+#[tokio::test]
+async fn a_relative_next_link_in_the_prefetch_is_followed_on_the_fhir_server() {
+    let hfs = hfs_or_skip!();
+    let proxy = FhirProxy::start(Some(&hfs.base)).await;
+    let app = spawn_app().await;
+    let name = "retreated-liver-injury--order-sign.json";
+    let request = pointed_at(name, &proxy.base);
+    let (_, want) = post(&app, &request).await;
+    let mut paged = request.clone();
+    paged["prefetch"] = first_pages(&proxy, &request).await;
+    let prefix = format!("{}/", proxy.base);
+    for link in paged["prefetch"]["liverLabs"]["link"]
+        .as_array_mut()
+        .unwrap()
+    {
+        let url = link["url"].as_str().unwrap().to_owned();
+        link["url"] = json!(url.strip_prefix(&prefix).unwrap());
+    }
+    // 40-odd one-entry pages.
+    let app = spawn_app_with(|raw| raw.fhir.max_pages = 100).await;
+    proxy.clear();
+    let (status, body) = post(&app, &paged).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(card_texts(&body), card_texts(&want));
+    assert!(proxy.requests().len() > 10, "{:?}", proxy.requests());
+}
