@@ -31,6 +31,8 @@ pub enum Behaviour {
     NextTo(String),
     /// Read the request, then close the connection without a word.
     Close,
+    /// `200` with this FHIR JSON body, whatever was asked.
+    Body(String),
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +150,7 @@ async fn serve(
             "application/fhir+json",
             json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception", "diagnostics": format!("injected {code}")}]}).to_string(),
         ),
+        Behaviour::Body(body) => (200, "application/fhir+json", body),
         Behaviour::Html => (
             200,
             "text/html",
