@@ -131,7 +131,9 @@ impl FhirClient {
         first: Vec<Entry>,
         resource_type: &str,
     ) -> Result<Vec<Entry>, GapReason> {
-        let url = Url::parse(next).map_err(|_| GapReason::BadNextLink)?;
+        // `Bundle.link.url` is a `uri`: a relative one is on `fhirServer` (the origin is checked
+        // in `pages` either way).
+        let url = target.base.join(next).map_err(|_| GapReason::BadNextLink)?;
         self.pages(target, url, first, resource_type).await
     }
 
@@ -190,14 +192,15 @@ impl FhirClient {
                 url.host_str().unwrap_or("").to_owned(),
             ));
         }
-        let resource_type = reference
-            .rsplit('/')
-            .nth(1)
-            .unwrap_or("Resource")
-            .to_owned();
+        let resource_type = read_type(&url).unwrap_or("Resource").to_owned();
         let v = self.get_json(target, url, &resource_type).await?;
         match v.get("resourceType").and_then(Value::as_str) {
             Some("OperationOutcome") => Err(GapReason::OperationOutcome(outcome_text(&v))),
+            // A read answered with another type (a searchset Bundle, another resource) is not
+            // the resource asked for: used as is, it would be silently ignored.
+            Some(ty) if resource_type != "Resource" && ty != resource_type => Err(
+                GapReason::Unreadable(format!("{resource_type} read answered with a {ty}")),
+            ),
             Some(_) => Ok(v),
             None => Err(GapReason::NotFhirJson),
         }
@@ -286,6 +289,18 @@ impl FhirClient {
     }
 }
 
+/// The resource type of a read URL: `…/Type/id` or `…/Type/id/_history/v`.
+fn read_type(url: &Url) -> Option<&str> {
+    let segments: Vec<&str> = url.path_segments()?.filter(|s| !s.is_empty()).collect();
+    let n = match segments.iter().rposition(|s| *s == "_history") {
+        Some(h) => h,
+        None => segments.len(),
+    };
+    let ty = *segments.get(n.checked_sub(2)?)?;
+    ty.starts_with(|c: char| c.is_ascii_uppercase())
+        .then_some(ty)
+}
+
 fn request_error(e: reqwest::Error) -> GapReason {
     if e.is_timeout() {
         GapReason::Timeout
@@ -344,6 +359,21 @@ mod tests {
         assert!(c
             .check_server("https://user:pw@ehr.example/fhir/r4")
             .is_err());
+    }
+
+    #[test]
+    fn the_type_of_a_read_comes_from_its_url() {
+        let t = |u: &str| read_type(&Url::parse(u).unwrap()).map(str::to_owned);
+        assert_eq!(
+            t("https://ehr/fhir/r4/Patient/p1").as_deref(),
+            Some("Patient")
+        );
+        assert_eq!(
+            t("https://ehr/fhir/Medication/m1/_history/3").as_deref(),
+            Some("Medication")
+        );
+        assert_eq!(t("https://ehr/fhir/p1"), None);
+        assert_eq!(t("https://ehr/"), None);
     }
 
     #[test]

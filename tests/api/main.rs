@@ -4,6 +4,10 @@
 mod cli;
 mod discovery;
 mod errors;
+mod faults;
+mod fhir_fetch;
+mod fhir_proxy;
+mod fhir_server;
 mod helpers;
 mod hooks;
 mod real_client;

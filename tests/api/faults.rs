@@ -1,0 +1,371 @@
+//! FHIR faults through the fault-injecting proxy (`fhir_proxy.rs`): every one is a visible
+//! `data-unavailable` card within the deadline (plus a generous margin), never a 500; 412
+//! exactly per cds-contract.md §Errors; the bearer token on every request and in no log line.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::fhir_fetch::{card_texts, pointed_at};
+use crate::fhir_proxy::{Behaviour, FhirProxy};
+use crate::fhir_server::free_port;
+use crate::helpers::*;
+
+const DEADLINE_MS: u64 = 1000;
+/// A behavioural bound (the answer does not wait for a hung server), not a benchmark.
+const MARGIN: Duration = Duration::from_secs(2);
+
+/// An alemtuzumab order (coded inline) with nothing prefetched: everything must come from the
+/// server.
+fn order_without_prefetch(fhir_server: &str) -> Value {
+    let mut r = pointed_at("naive-eligible-two-dmts--order-sign.json", fhir_server);
+    r.as_object_mut().unwrap().remove("prefetch");
+    r
+}
+
+/// The upstream for proxies that forward: hfs when it is installed, else nothing (502s).
+async fn upstream() -> Option<String> {
+    crate::fhir_server::hfs().await.map(|h| h.base.clone())
+}
+
+async fn faulty_app() -> TestApp {
+    spawn_app_with(|raw| {
+        raw.fhir.deadline_ms = DEADLINE_MS;
+        raw.fhir.max_pages = 5;
+    })
+    .await
+}
+
+/// 200 within the deadline plus the margin, a `data-unavailable` warning and the reminders.
+async fn assert_could_not_check(app: &TestApp, request: &Value, what: &str) -> Value {
+    let started = Instant::now();
+    let r = app.post_hook(service_for(request), request).await;
+    let elapsed = started.elapsed();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{what}: {body}");
+    assert!(
+        elapsed < Duration::from_millis(DEADLINE_MS) + MARGIN,
+        "{what}: answered after {elapsed:?}"
+    );
+    assert_valid_response(&body, request);
+    let t = topics(&body);
+    assert!(
+        t.contains(&("data-unavailable".into(), "warning".into())),
+        "{what}: {t:?}"
+    );
+    assert!(
+        t.contains(&("infusion-monitoring".into(), "info".into())),
+        "{what}: {t:?}"
+    );
+    assert!(
+        t.contains(&("patient-counselling".into(), "info".into())),
+        "{what}: {t:?}"
+    );
+    body
+}
+
+#[tokio::test]
+async fn every_fhir_fault_is_a_data_unavailable_card_within_the_deadline() {
+    let app = faulty_app().await;
+    let upstream = upstream().await;
+    let faults = [
+        (
+            "delay past the deadline",
+            Behaviour::Delay(Duration::from_millis(DEADLINE_MS + 2500)),
+        ),
+        ("500", Behaviour::Status(500)),
+        ("404 OperationOutcome", Behaviour::Status(404)),
+        ("HTML body", Behaviour::Html),
+        ("endless next chain", Behaviour::EndlessNext),
+        ("closes the connection", Behaviour::Close),
+        ("401", Behaviour::Status(401)),
+    ];
+    for (what, behaviour) in faults {
+        let proxy = FhirProxy::start(upstream.as_deref()).await;
+        proxy.set(behaviour.clone());
+        let request = order_without_prefetch(&proxy.base);
+        assert_could_not_check(&app, &request, what).await;
+        assert!(
+            !proxy.requests().is_empty(),
+            "{what}: the server was not asked"
+        );
+        if behaviour == Behaviour::EndlessNext {
+            let searches = proxy
+                .requests()
+                .iter()
+                .filter(|r| r.target.contains("_page="))
+                .count();
+            assert!(searches > 0, "{what}: the next links were not followed");
+            // At most `max_pages` pages per search (5 searches here, plus the Patient read).
+            assert!(
+                proxy.requests().len() <= 6 * 5 + 1,
+                "{what}: {}",
+                proxy.requests().len()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_data_unavailable_card() {
+    let app = faulty_app().await;
+    let request = order_without_prefetch(&format!("http://127.0.0.1:{}/fhir", free_port()));
+    assert_could_not_check(&app, &request, "connection refused").await;
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_origin_is_not_followed() {
+    let app = faulty_app().await;
+    let elsewhere = FhirProxy::start(None).await;
+    let proxy = FhirProxy::start(upstream().await.as_deref()).await;
+    proxy.set(Behaviour::NextTo(format!(
+        "{}/Condition?page=2",
+        elsewhere.base
+    )));
+    let request = order_without_prefetch(&proxy.base);
+    assert_could_not_check(&app, &request, "next to another origin").await;
+    assert_eq!(elsewhere.connections(), 0, "the other origin was contacted");
+
+    // The same for a `next` link in a prefetched first page.
+    let mut request = pointed_at("naive-eligible-two-dmts--order-sign.json", &proxy.base);
+    proxy.set(Behaviour::Forward);
+    request["prefetch"]["conditions"]["link"] =
+        json!([{"relation": "next", "url": format!("{}/Condition?page=2", elsewhere.base)}]);
+    assert_could_not_check(&app, &request, "prefetched next to another origin").await;
+    assert_eq!(elsewhere.connections(), 0, "the other origin was contacted");
+}
+
+#[tokio::test]
+async fn a_fhir_server_off_the_allow_list_is_never_contacted() {
+    let app = spawn_app_with(|raw| {
+        raw.fhir.allowed_servers = vec!["https://ehr.example/fhir/r4".to_owned()];
+        raw.fhir.deadline_ms = DEADLINE_MS;
+    })
+    .await;
+    let proxy = FhirProxy::start(upstream().await.as_deref()).await;
+    let request = order_without_prefetch(&proxy.base);
+    assert_could_not_check(&app, &request, "off the allow-list").await;
+    // Same host and port, other path: still refused.
+    let request = order_without_prefetch(&proxy.base.replace("/fhir/r4", "/other"));
+    assert_could_not_check(&app, &request, "off the allow-list").await;
+    assert_eq!(proxy.connections(), 0, "a refused fhirServer was contacted");
+}
+
+async fn status_of(app: &TestApp, request: &Value) -> (u16, Value) {
+    let r = app.post_hook(service_for(request), request).await;
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+/// cds-contract.md §Errors: 412 only when the data cannot be obtained **and** no alemtuzumab
+/// order is recognisable.
+#[tokio::test]
+async fn precondition_failed_exactly_per_contract() {
+    let app = faulty_app().await;
+    let down = format!("http://127.0.0.1:{}/fhir", free_port());
+
+    // patient-view, nothing prefetched, server down: 412 naming what is missing.
+    for name in [
+        "never-exposed--patient-view.json",
+        "retreated-clean--patient-view.json",
+    ] {
+        let mut request = pointed_at(name, &down);
+        request.as_object_mut().unwrap().remove("prefetch");
+        let (status, body) = status_of(&app, &request).await;
+        assert_eq!(status, 412, "{name}: {body}");
+        assert_eq!(body["resourceType"], "OperationOutcome");
+        let diagnostics = body["issue"][0]["diagnostics"].as_str().unwrap();
+        assert!(
+            diagnostics.contains("medicationAdministrations"),
+            "{diagnostics}"
+        );
+    }
+
+    // patient-view with everything prefetched: the server is not needed.
+    let request = pointed_at("exposed-monitoring-overdue--patient-view.json", &down);
+    let (status, body) = status_of(&app, &request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        topics(&body),
+        vec![("liver-function".to_owned(), "warning".to_owned())]
+    );
+
+    // An alemtuzumab order: always 200 with cards (covered above), even with one key missing.
+    let mut request = pointed_at("naive-one-dmt--order-sign.json", &down);
+    request["prefetch"]
+        .as_object_mut()
+        .unwrap()
+        .remove("liverLabs");
+    let (status, body) = status_of(&app, &request).await;
+    assert_eq!(status, 200, "{body}");
+
+    // An order whose Medication cannot be read: nothing recognisable, 412.
+    let mut request = pointed_at("intolerance-short-course--order-sign.json", &down);
+    request["context"]["draftOrders"]["entry"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|e| e["resource"]["resourceType"] != "Medication");
+    let (status, body) = status_of(&app, &request).await;
+    assert_eq!(status, 412, "{body}");
+
+    // A non-alemtuzumab order needs no data: 200, no cards, server down or not.
+    let mut request = pointed_at("non-alemtuzumab--order-sign.json", &down);
+    request.as_object_mut().unwrap().remove("prefetch");
+    let (status, body) = status_of(&app, &request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["cards"], json!([]));
+}
+
+/// The service binary as a subprocess with trace-level JSON logs, all lines captured.
+struct Service {
+    child: Child,
+    port: u16,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Service {
+    fn start() -> Service {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_alemtuzumab-cds"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .current_dir(repo())
+            .env_remove("ALEMTUZUMAB_CDS_CONFIG")
+            .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
+            .env("ALEMTUZUMAB_CDS__LOG__LEVEL", "trace")
+            .env("ALEMTUZUMAB_CDS__SERVER__FIXED_TODAY", FIXTURE_TODAY)
+            .env(
+                "ALEMTUZUMAB_CDS__FHIR__DEADLINE_MS",
+                DEADLINE_MS.to_string(),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let lines = lines.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                        if v["message"] == "alemtuzumab-cds listening" {
+                            let _ = tx.send(v["port"].as_u64().unwrap_or(0) as u16);
+                        }
+                    }
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        let port = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the service logs its port");
+        Service { child, port, lines }
+    }
+
+    fn app(&self) -> TestApp {
+        TestApp {
+            address: format!("http://127.0.0.1:{}", self.port),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_bearer_token_is_sent_on_every_request_and_never_logged() {
+    let service = Service::start();
+    let app = service.app();
+    let proxy = FhirProxy::start(upstream().await.as_deref()).await;
+
+    // Everything from the server (hfs if installed): the token goes with each request.
+    let mut request = order_without_prefetch(&proxy.base);
+    request["fhirAuthorization"]["access_token"] = json!("fixture-token-secret-4711");
+    let (status, body) = status_of(&app, &request).await;
+    assert_eq!(status, 200, "{body}");
+    // A 401 from the FHIR server: an authorization problem in the log, a card for the user.
+    proxy.set(Behaviour::Status(401));
+    let body = assert_could_not_check(&app, &request, "401").await;
+    assert!(!card_texts(&body).is_empty());
+
+    let requests = proxy.requests();
+    assert!(requests.len() >= 12, "{requests:?}");
+    for r in &requests {
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some("Bearer fixture-token-secret-4711"),
+            "{r:?}"
+        );
+    }
+    // Let the last lines arrive.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lines = service.lines();
+    assert!(lines.len() > 10, "{lines:?}");
+    for line in &lines {
+        assert!(
+            !line.contains("secret-4711"),
+            "the token is in the log: {line}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("authorization problem") && l.contains("401")),
+        "no authorization problem logged:\n{}",
+        lines.join("\n")
+    );
+    // Each outbound query is a span naming the resource type.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"fhir\"") && l.contains("MedicationAdministration")),
+        "no fhir span:\n{}",
+        lines.join("\n")
+    );
+    // And /metrics counts them by resource type and outcome.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("cds_fhir_requests_total") && metrics.contains("http_error"),
+        "{metrics}"
+    );
+}
+
+/// A read answered with a resource of another type (here a searchset Bundle for
+/// `Patient/{id}`) is not the patient: a could-not-check, not a patient without a birth date.
+#[tokio::test]
+async fn a_read_answered_with_another_resource_type_is_a_data_gap() {
+    let app = faulty_app().await;
+    let proxy = FhirProxy::start(None).await;
+    proxy.set(Behaviour::Body(
+        json!({"resourceType": "Bundle", "type": "searchset", "entry": []}).to_string(),
+    ));
+    let mut request = pointed_at("naive-eligible-two-dmts--order-sign.json", &proxy.base);
+    request["prefetch"]
+        .as_object_mut()
+        .unwrap()
+        .remove("patient");
+    let body = assert_could_not_check(&app, &request, "Bundle for a read").await;
+    let details: Vec<String> = card_texts(&body).into_iter().map(|c| c.3).collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("patient") || d.contains("Patient")),
+        "{details:?}"
+    );
+}

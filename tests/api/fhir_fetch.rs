@@ -1,0 +1,546 @@
+//! The service against a real FHIR R4 server (hfs, see `fhir_server.rs`) behind the recording
+//! proxy (`fhir_proxy.rs`): prefetch first, the server for what is missing, pages, Medication
+//! reads, the bearer token.
+
+use std::collections::BTreeSet;
+
+use alemtuzumab_cds::fhir::client::fill_template;
+use alemtuzumab_cds::rules::HookKind;
+use alemtuzumab_cds::wire::discovery::templates_for;
+use serde_json::{json, Value};
+
+use crate::fhir_proxy::{FhirProxy, Recorded};
+use crate::fhir_server::{hfs_or_skip, Hfs};
+use crate::helpers::*;
+
+/// A request's hook as the service sees it.
+pub fn hook_kind(request: &Value) -> HookKind {
+    match request["hook"].as_str() {
+        Some("order-sign") => HookKind::OrderSign,
+        Some("order-select") => HookKind::OrderSelect,
+        _ => HookKind::PatientView,
+    }
+}
+
+pub fn patient_id(request: &Value) -> String {
+    request["context"]["patientId"].as_str().unwrap().to_owned()
+}
+
+/// A fixture request pointed at `fhir_server`.
+pub fn pointed_at(name: &str, fhir_server: &str) -> Value {
+    let mut r = fixture_hook(name);
+    r["fhirServer"] = json!(fhir_server);
+    r
+}
+
+/// A path and query, decoded and with the parameters sorted, for comparing requests.
+pub fn normalise(target: &str) -> (String, Vec<(String, String)>) {
+    let u = url::Url::parse(&format!("http://x/{}", target.trim_start_matches('/'))).unwrap();
+    let mut q: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+    q.sort();
+    (u.path().to_owned(), q)
+}
+
+/// The searches and reads of the prefetch templates of `hook`, filled for `patient`.
+pub fn template_queries(
+    hook: HookKind,
+    patient: &str,
+) -> BTreeSet<(String, Vec<(String, String)>)> {
+    templates_for(hook)
+        .map(|t| normalise(&fill_template(t.query, patient)))
+        .collect()
+}
+
+fn recorded_set(rs: &[Recorded]) -> BTreeSet<(String, Vec<(String, String)>)> {
+    rs.iter().map(|r| normalise(&r.target)).collect()
+}
+
+/// `(topic, indicator, summary, detail)` of each card, sorted: the cards without their uuids.
+pub fn card_texts(body: &Value) -> Vec<(String, String, String, String)> {
+    let mut v: Vec<_> = body["cards"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no cards: {body}"))
+        .iter()
+        .map(|c| {
+            (
+                c["source"]["topic"]["code"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+                c["indicator"].as_str().unwrap_or("").to_owned(),
+                c["summary"].as_str().unwrap_or("").to_owned(),
+                c["detail"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The prefetch a paging EHR sends: for each search key, the first page of `_count=1` as the
+/// server itself returns it (through the proxy, so its `next` link points at the proxy).
+async fn first_pages(hfs_proxy: &FhirProxy, request: &Value) -> Value {
+    let hook = hook_kind(request);
+    let patient = patient_id(request);
+    let mut prefetch = request["prefetch"].clone();
+    let http = reqwest::Client::new();
+    for t in templates_for(hook).filter(|t| t.key != "patient") {
+        let url = format!(
+            "{}/{}&_count=1",
+            hfs_proxy.base,
+            fill_template(t.query, &patient)
+        );
+        let page: Value = http
+            .get(&url)
+            .header("Accept", "application/fhir+json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["resourceType"], "Bundle", "{url}: {page}");
+        prefetch[t.key] = page;
+    }
+    prefetch
+}
+
+async fn post(app: &TestApp, request: &Value) -> (u16, Value) {
+    let r = app.post_hook(service_for(request), request).await;
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap();
+    (status, body)
+}
+
+fn bearer(request: &Value) -> String {
+    format!(
+        "Bearer {}",
+        request["fhirAuthorization"]["access_token"]
+            .as_str()
+            .unwrap()
+    )
+}
+
+async fn prefetch_server_and_first_pages_agree(profile: &str) {
+    let hfs = hfs_or_skip!();
+    let proxy = FhirProxy::start(Some(&hfs.base)).await;
+    let app = spawn_app_with(|raw| {
+        raw.rules.profile = profile.to_owned();
+        // `_count=1` pages: the retreated patients have ~40 liver results.
+        raw.fhir.max_pages = 200;
+        raw.fhir.deadline_ms = 20_000;
+    })
+    .await;
+    let mut failures = Vec::new();
+    let mut next_pages_read = 0;
+    for name in fixture_hook_names() {
+        let request = pointed_at(&name, &proxy.base);
+        let token = bearer(&request);
+
+        // 1. Full prefetch: no FHIR request at all.
+        proxy.clear();
+        let (status, full) = post(&app, &request).await;
+        assert_eq!(status, 200, "{name}: {full}");
+        assert_valid_response(&full, &request);
+        let with_prefetch = card_texts(&full);
+        assert!(
+            proxy.requests().is_empty(),
+            "{name}: a full prefetch still queried {:?}",
+            proxy.requests()
+        );
+
+        // 2. No prefetch: everything read from hfs.
+        proxy.clear();
+        let mut bare = request.clone();
+        bare.as_object_mut().unwrap().remove("prefetch");
+        let (status, body) = post(&app, &bare).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_valid_response(&body, &bare);
+        if card_texts(&body) != with_prefetch {
+            failures.push(format!(
+                "{name} [{profile}] no prefetch: {:?}\n  vs prefetch {:?}",
+                topics(&body),
+                topics(&full)
+            ));
+        }
+        let recorded = proxy.requests();
+        for r in &recorded {
+            assert_eq!(
+                r.authorization.as_deref(),
+                Some(token.as_str()),
+                "{name}: {r:?}"
+            );
+        }
+        let nothing_to_check = with_prefetch.is_empty() && name.contains("non-alemtuzumab");
+        if nothing_to_check {
+            assert!(recorded.is_empty(), "{name}: {recorded:?}");
+        } else {
+            let want = template_queries(hook_kind(&request), &patient_id(&request));
+            assert!(
+                want.is_subset(&recorded_set(&recorded)),
+                "{name}: queried {recorded:?}, want all of {want:?}"
+            );
+        }
+
+        // 3. First pages only: the rest is read by following `next`.
+        let mut paged = request.clone();
+        paged["prefetch"] = first_pages(&proxy, &request).await;
+        proxy.clear();
+        let (status, body) = post(&app, &paged).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        if card_texts(&body) != with_prefetch {
+            failures.push(format!(
+                "{name} [{profile}] first pages: {:?}\n  vs prefetch {:?}",
+                topics(&body),
+                topics(&full)
+            ));
+        }
+        let recorded = proxy.requests();
+        let templates = template_queries(hook_kind(&request), &patient_id(&request));
+        for r in &recorded {
+            assert_eq!(
+                r.authorization.as_deref(),
+                Some(token.as_str()),
+                "{name}: {r:?}"
+            );
+            assert!(
+                !templates.contains(&normalise(&r.target)),
+                "{name}: a prefetched first page was queried again: {r:?}"
+            );
+            assert!(
+                r.target.contains("_count=1"),
+                "{name}: not a next link: {r:?}"
+            );
+            next_pages_read += 1;
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    // The retreated patients alone have dozens of one-entry pages.
+    assert!(next_pages_read > 100, "{next_pages_read} next pages read");
+}
+
+#[tokio::test]
+async fn every_fixture_gives_the_same_cards_from_prefetch_server_and_first_pages_ansm_2019() {
+    prefetch_server_and_first_pages_agree("ansm-2019").await;
+}
+
+#[tokio::test]
+async fn every_fixture_gives_the_same_cards_from_prefetch_server_and_first_pages_ema_2020() {
+    prefetch_server_and_first_pages_agree("ema-2020").await;
+}
+
+/// `Type/id` of the entries of a Bundle (or of a single resource), in order.
+fn ids(v: &Value) -> Vec<String> {
+    if v["resourceType"] != "Bundle" {
+        return vec![format!(
+            "{}/{}",
+            v["resourceType"].as_str().unwrap(),
+            v["id"].as_str().unwrap()
+        )];
+    }
+    v["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["search"]["mode"] != "outcome")
+        .map(|e| {
+            let r = &e["resource"];
+            format!(
+                "{}/{}",
+                r["resourceType"].as_str().unwrap(),
+                r["id"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// All entries of a search, following `next` links.
+async fn all_pages(hfs: &Hfs, query: &str) -> (Vec<String>, usize) {
+    let mut page = hfs.get(query).await;
+    let mut out = ids(&page);
+    let mut pages = 1;
+    while let Some(next) = alemtuzumab_cds::fhir::prefetch::next_link(&page) {
+        let path = next
+            .strip_prefix(&hfs.base)
+            .expect("next on hfs's origin")
+            .to_owned();
+        page = hfs.get(&path).await;
+        out.extend(ids(&page));
+        pages += 1;
+        assert!(pages < 500, "endless next chain from hfs");
+    }
+    (out, pages)
+}
+
+/// What the fixtures' prefetch holds is what hfs answers to the templates: `patient=`,
+/// `code=system|code,system|code`, `_sort=-date`, `_count` and `next` paging all work there.
+#[tokio::test]
+async fn hfs_answers_the_prefetch_templates_like_the_fixture_prefetch() {
+    let hfs = hfs_or_skip!();
+    for name in fixture_hook_names() {
+        let request = fixture_hook(&name);
+        let patient = patient_id(&request);
+        for t in templates_for(hook_kind(&request)) {
+            let query = fill_template(t.query, &patient);
+            let mut want = ids(&request["prefetch"][t.key]);
+            if t.key == "patient" {
+                assert_eq!(ids(&hfs.get(&query).await), want, "{name} {query}");
+                continue;
+            }
+            let (got, _) = all_pages(hfs, &query).await;
+            if query.contains("_sort=-date") {
+                // Newest first, as in the fixtures; same dates may come in any order.
+                let mut got_sorted = got.clone();
+                got_sorted.sort();
+                want.sort();
+                assert_eq!(got_sorted, want, "{name} {query}");
+                let page = hfs.get(&format!("{query}&_count=500")).await;
+                let dates: Vec<String> = page["entry"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| {
+                        e["resource"]["effectiveDateTime"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_owned()
+                    })
+                    .collect();
+                assert!(
+                    dates.windows(2).all(|w| w[0] >= w[1]),
+                    "{name} {query}: {dates:?}"
+                );
+            } else {
+                let mut got = got;
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "{name} {query}");
+            }
+            // `_count=1`: one entry a page, as many pages as entries.
+            let (paged, pages) = all_pages(hfs, &format!("{query}&_count=1")).await;
+            let mut paged_sorted = paged.clone();
+            paged_sorted.sort();
+            assert_eq!(paged_sorted, want, "{name} {query} with _count=1");
+            assert!(pages >= want.len(), "{name} {query}: {pages} pages");
+        }
+    }
+}
+
+/// Prefetch keys `null`, absent and OperationOutcome: only the absent and failed ones are asked.
+#[tokio::test]
+async fn only_the_missing_prefetch_keys_are_queried() {
+    let hfs = hfs_or_skip!();
+    let proxy = FhirProxy::start(Some(&hfs.base)).await;
+    let app = spawn_app().await;
+    let name = "naive-eligible-two-dmts--order-sign.json";
+    let mut request = pointed_at(name, &proxy.base);
+    let expected_cards = {
+        let (_, body) = post(&app, &request).await;
+        card_texts(&body)
+    };
+    proxy.clear();
+    let patient = patient_id(&request);
+    let prefetch = request["prefetch"].as_object_mut().unwrap();
+    prefetch.insert("conditions".into(), Value::Null);
+    prefetch.remove("patient");
+    prefetch.remove("liverLabs");
+    prefetch.insert(
+        "medicationStatements".into(),
+        json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout", "diagnostics": "upstream timed out"}]}),
+    );
+    let (status, body) = post(&app, &request).await;
+    assert_eq!(status, 200, "{body}");
+    let got = recorded_set(&proxy.requests());
+    let key_query = |key: &str| {
+        let t = templates_for(HookKind::OrderSign)
+            .find(|t| t.key == key)
+            .unwrap();
+        normalise(&fill_template(t.query, &patient))
+    };
+    let want: BTreeSet<_> = ["patient", "liverLabs", "medicationStatements"]
+        .into_iter()
+        .map(key_query)
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        proxy.requests().len(),
+        3,
+        "each once: {:?}",
+        proxy.requests()
+    );
+    // `null` is "no conditions" (no MS diagnosis on record): R1 is not passed; the rest came
+    // from hfs, so nothing is unavailable.
+    let got_topics = topics(&body);
+    assert!(
+        got_topics
+            .iter()
+            .any(|(t, _)| t == "initiation-eligibility"),
+        "{got_topics:?}"
+    );
+    assert!(
+        !got_topics.iter().any(|(t, _)| t == "data-unavailable"),
+        "{got_topics:?}"
+    );
+
+    // With `conditions` also absent the server gives them and the cards are the full ones.
+    request["prefetch"]
+        .as_object_mut()
+        .unwrap()
+        .remove("conditions");
+    proxy.clear();
+    let (_, body) = post(&app, &request).await;
+    assert_eq!(card_texts(&body), expected_cards);
+    assert_eq!(proxy.requests().len(), 4, "{:?}", proxy.requests());
+}
+
+/// A draft order whose `medicationReference` points at a Medication that only the server has.
+#[tokio::test]
+async fn a_draft_order_medication_only_on_the_server_is_read_and_recognised() {
+    let hfs = hfs_or_skip!();
+    let proxy = FhirProxy::start(Some(&hfs.base)).await;
+    let app = spawn_app().await;
+    let name = "intolerance-short-course--order-sign.json";
+    let mut request = pointed_at(name, &proxy.base);
+    let entries = request["context"]["draftOrders"]["entry"]
+        .as_array_mut()
+        .unwrap();
+    let pos = entries
+        .iter()
+        .position(|e| e["resource"]["resourceType"] == "Medication")
+        .unwrap();
+    let mut medication = entries.remove(pos)["resource"].clone();
+    medication["id"] = json!("server-only-lemtrada");
+    hfs.put(&medication).await;
+    for e in entries.iter_mut() {
+        if e["resource"]["resourceType"] == "MedicationRequest" {
+            e["resource"]["medicationReference"] =
+                json!({"reference": "Medication/server-only-lemtrada"});
+        }
+    }
+    let (status, body) = post(&app, &request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_valid_response(&body, &request);
+    let reference = fixture_hook(name);
+    let (_, want) = post(&spawn_app().await, &reference).await;
+    assert_eq!(card_texts(&body), card_texts(&want));
+    let reads: Vec<_> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.target.starts_with("Medication/"))
+        .collect();
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(reads[0].target, "Medication/server-only-lemtrada");
+}
+
+/// History records (MedicationAdministration) whose medication is a reference to a Medication
+/// only on the server: read once (deduplicated) and recognised as prior alemtuzumab.
+#[tokio::test]
+async fn a_history_medication_only_on_the_server_is_read_once_and_recognised() {
+    let hfs = hfs_or_skip!();
+    let proxy = FhirProxy::start(Some(&hfs.base)).await;
+    let app = spawn_app().await;
+    let name = "retreated-short-interval--order-sign.json";
+    let original = pointed_at(name, &proxy.base);
+    let (_, want) = post(&app, &original).await;
+    assert!(
+        topics(&want).contains(&("re-administration".into(), "critical".into())),
+        "{want}"
+    );
+    let mut request = original.clone();
+    let administrations = request["prefetch"]["medicationAdministrations"]["entry"]
+        .as_array_mut()
+        .unwrap();
+    assert!(administrations.len() >= 2);
+    let concept = administrations[0]["resource"]["medicationCodeableConcept"].clone();
+    assert!(
+        concept.is_object(),
+        "the fixture codes its administrations inline"
+    );
+    hfs.put(&json!({"resourceType": "Medication", "id": "server-only-alemtuzumab-course", "code": concept}))
+        .await;
+    for e in administrations.iter_mut() {
+        let r = e["resource"].as_object_mut().unwrap();
+        r.remove("medicationCodeableConcept");
+        r.insert(
+            "medicationReference".into(),
+            json!({"reference": "Medication/server-only-alemtuzumab-course"}),
+        );
+    }
+    proxy.clear();
+    let (status, body) = post(&app, &request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(card_texts(&body), card_texts(&want));
+    let targets: Vec<String> = proxy.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        targets,
+        vec!["Medication/server-only-alemtuzumab-course".to_owned()]
+    );
+
+    // Without a server to ask, the unknown medication is a visible could-not-check, never a pass.
+    request["fhirServer"] = json!(format!(
+        "http://127.0.0.1:{}/fhir",
+        crate::fhir_server::free_port()
+    ));
+    let (status, body) = post(&app, &request).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        topics(&body).iter().any(|(t, _)| t == "data-unavailable"),
+        "{}",
+        body
+    );
+}
+
+/// All queries of a hook call run concurrently: seven queries each answered after 700 ms fit a
+/// 3 s deadline (one after the other they would take 4.9 s).
+#[tokio::test]
+async fn the_queries_of_a_hook_call_run_concurrently() {
+    let hfs = hfs_or_skip!();
+    let proxy = FhirProxy::start(Some(&hfs.base)).await;
+    proxy.set(crate::fhir_proxy::Behaviour::Delay(
+        std::time::Duration::from_millis(700),
+    ));
+    let app = spawn_app_with(|raw| raw.fhir.deadline_ms = 3000).await;
+    let name = "naive-eligible-two-dmts--order-sign.json";
+    let (_, want) = post(&app, &fixture_hook(name)).await;
+    let mut request = pointed_at(name, &proxy.base);
+    request.as_object_mut().unwrap().remove("prefetch");
+    let started = std::time::Instant::now();
+    let (status, body) = post(&app, &request).await;
+    let elapsed = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(card_texts(&body), card_texts(&want));
+    assert_eq!(proxy.requests().len(), 7, "{:?}", proxy.requests());
+    assert!(
+        elapsed < std::time::Duration::from_millis(2500),
+        "{elapsed:?}"
+    );
+}
+
+/// A prefetched first page whose `next` link is relative (Bundle.link.url is a `uri`) is
+/// continued on `fhirServer`.
+#[tokio::test]
+async fn a_relative_next_link_in_the_prefetch_is_followed_on_the_fhir_server() {
+    let hfs = hfs_or_skip!();
+    let proxy = FhirProxy::start(Some(&hfs.base)).await;
+    let app = spawn_app().await;
+    let name = "retreated-liver-injury--order-sign.json";
+    let request = pointed_at(name, &proxy.base);
+    let (_, want) = post(&app, &request).await;
+    let mut paged = request.clone();
+    paged["prefetch"] = first_pages(&proxy, &request).await;
+    let prefix = format!("{}/", proxy.base);
+    for link in paged["prefetch"]["liverLabs"]["link"]
+        .as_array_mut()
+        .unwrap()
+    {
+        let url = link["url"].as_str().unwrap().to_owned();
+        link["url"] = json!(url.strip_prefix(&prefix).unwrap());
+    }
+    // 40-odd one-entry pages.
+    let app = spawn_app_with(|raw| raw.fhir.max_pages = 100).await;
+    proxy.clear();
+    let (status, body) = post(&app, &paged).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(card_texts(&body), card_texts(&want));
+    assert!(proxy.requests().len() > 10, "{:?}", proxy.requests());
+}

@@ -1,0 +1,230 @@
+//! A small recording and fault-injecting HTTP/1.1 layer in front of hfs (or of nothing).
+//!
+//! It serves under the base path `/fhir/r4` (so the tests also check that the service keeps the
+//! path of `fhirServer`), strips it, forwards GETs to hfs and rewrites hfs's own absolute URLs
+//! (`link[next]`, `fullUrl`) to point back at itself. Every request is recorded with its
+//! `Authorization` header. A [`Behaviour`] replaces the forwarding with a fault.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub const BASE_PATH: &str = "/fhir/r4";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Behaviour {
+    /// Forward to the upstream hfs.
+    Forward,
+    /// Wait, then forward.
+    Delay(Duration),
+    /// Answer this status with an OperationOutcome body.
+    Status(u16),
+    /// `200` with an HTML page (a login page, a proxy's error page).
+    Html,
+    /// Searches: a Bundle whose `next` link always points at yet another page. Reads forward.
+    EndlessNext,
+    /// Searches: a Bundle whose `next` link points at this absolute URL. Reads forward.
+    NextTo(String),
+    /// Read the request, then close the connection without a word.
+    Close,
+    /// `200` with this FHIR JSON body, whatever was asked.
+    Body(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Path and query after the base path, e.g. `Condition?patient=p01-patient`.
+    pub target: String,
+    pub authorization: Option<String>,
+}
+
+struct State {
+    upstream: Option<String>,
+    base: String,
+    behaviour: Mutex<Behaviour>,
+    requests: Mutex<Vec<Recorded>>,
+    connections: AtomicUsize,
+    pages: AtomicUsize,
+}
+
+#[derive(Clone)]
+pub struct FhirProxy {
+    /// The `fhirServer` to give the service: `http://127.0.0.1:PORT/fhir/r4`.
+    pub base: String,
+    state: Arc<State>,
+}
+
+impl FhirProxy {
+    /// Starts a proxy in front of `upstream` (`http://127.0.0.1:PORT`), or in front of nothing
+    /// (then [`Behaviour::Forward`] answers 502).
+    pub async fn start(upstream: Option<&str>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}{BASE_PATH}");
+        let state = Arc::new(State {
+            upstream: upstream.map(|u| u.trim_end_matches('/').to_owned()),
+            base: base.clone(),
+            behaviour: Mutex::new(Behaviour::Forward),
+            requests: Mutex::new(Vec::new()),
+            connections: AtomicUsize::new(0),
+            pages: AtomicUsize::new(0),
+        });
+        let st = state.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                st.connections.fetch_add(1, Ordering::SeqCst);
+                let st = st.clone();
+                let http = http.clone();
+                tokio::spawn(async move {
+                    let _ = serve(socket, st, http).await;
+                });
+            }
+        });
+        FhirProxy { base, state }
+    }
+
+    pub fn set(&self, b: Behaviour) {
+        *self.state.behaviour.lock().unwrap() = b;
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    pub fn clear(&self) {
+        self.state.requests.lock().unwrap().clear();
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// One request per connection (`Connection: close`): enough for a client that pools.
+async fn serve(
+    mut socket: TcpStream,
+    st: Arc<State>,
+    http: reqwest::Client,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 || buf.len() > 64 * 1024 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or("");
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap_or("").to_owned();
+    let path = parts.next().unwrap_or("").to_owned();
+    let authorization = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.trim().to_owned());
+    let target = path
+        .strip_prefix(BASE_PATH)
+        .unwrap_or(&path)
+        .trim_start_matches('/')
+        .to_owned();
+    st.requests.lock().unwrap().push(Recorded {
+        target: target.clone(),
+        authorization: authorization.clone(),
+    });
+    let behaviour = st.behaviour.lock().unwrap().clone();
+    let is_search = target.contains('?') || !target.contains('/');
+    let (status, content_type, body) = match behaviour {
+        Behaviour::Close => return Ok(()),
+        Behaviour::Status(code) => (
+            code,
+            "application/fhir+json",
+            json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception", "diagnostics": format!("injected {code}")}]}).to_string(),
+        ),
+        Behaviour::Body(body) => (200, "application/fhir+json", body),
+        Behaviour::Html => (
+            200,
+            "text/html",
+            "<!doctype html><html><body><h1>Please log in</h1></body></html>".to_owned(),
+        ),
+        Behaviour::EndlessNext if is_search => {
+            let n = st.pages.fetch_add(1, Ordering::SeqCst) + 1;
+            let ty = target.split(['?', '/']).next().unwrap_or("Observation");
+            (
+                200,
+                "application/fhir+json",
+                json!({"resourceType": "Bundle", "type": "searchset", "entry": [],
+                       "link": [{"relation": "next", "url": format!("{}/{ty}?_page={n}", st.base)}]})
+                .to_string(),
+            )
+        }
+        Behaviour::NextTo(url) if is_search => (
+            200,
+            "application/fhir+json",
+            json!({"resourceType": "Bundle", "type": "searchset", "entry": [],
+                   "link": [{"relation": "next", "url": url}]})
+            .to_string(),
+        ),
+        Behaviour::Delay(d) => {
+            tokio::time::sleep(d).await;
+            forward(&st, &http, &method, &target, authorization).await
+        }
+        _ => forward(&st, &http, &method, &target, authorization).await,
+    };
+    let reason = match status {
+        200 => "OK",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        _ => "Status",
+    };
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(response.as_bytes()).await?;
+    socket.shutdown().await
+}
+
+async fn forward(
+    st: &State,
+    http: &reqwest::Client,
+    method: &str,
+    target: &str,
+    authorization: Option<String>,
+) -> (u16, &'static str, String) {
+    let Some(upstream) = &st.upstream else {
+        return (502, "text/plain", "no upstream".to_owned());
+    };
+    if method != "GET" {
+        return (405, "text/plain", "GET only".to_owned());
+    }
+    let mut req = http
+        .get(format!("{upstream}/{target}"))
+        .header("Accept", "application/fhir+json");
+    if let Some(a) = authorization {
+        req = req.header("Authorization", a);
+    }
+    match req.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap_or_default();
+            // hfs's absolute URLs point back at this proxy.
+            (
+                status,
+                "application/fhir+json",
+                body.replace(upstream.as_str(), &st.base),
+            )
+        }
+        Err(e) => (502, "text/plain", e.to_string()),
+    }
+}
