@@ -14,8 +14,8 @@ use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::Value;
 
-/// A realistic large call: a re-treated patient's order-sign, with the liver-lab history
-/// repeated (as a long monthly follow-up would) until the body is about 240 KB.
+/// A realistic large call: a re-treated patient's order-sign, with years of normal monthly
+/// liver panels before the fixture's own history, until the body is about 240 KB.
 fn large_request() -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/hooks/retreated-liver-injury--order-sign.json");
@@ -32,6 +32,13 @@ fn large_request() -> Vec<u8> {
             n += 1;
             let id = format!("bench-lab-{n}");
             e["resource"]["id"] = Value::String(id.clone());
+            // One panel a month going back from 2024: distinct dates, values within range.
+            let months_back = (n / 3) as i64;
+            let date = NaiveDate::from_ymd_opt(2024, 1, 15)
+                .and_then(|d| d.checked_sub_months(chrono::Months::new(months_back as u32)))
+                .expect("date");
+            e["resource"]["effectiveDateTime"] = Value::String(date.to_string());
+            e["resource"]["valueQuantity"]["value"] = serde_json::json!(12);
             e["fullUrl"] = Value::String(format!("Observation/{id}"));
             if let Some(entries) = v["prefetch"]["liverLabs"]["entry"].as_array_mut() {
                 entries.push(e);
