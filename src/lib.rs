@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod rules;
 pub mod simulate;
 pub mod startup;
+pub mod store;
 pub mod telemetry;
 pub mod web;
 pub mod wire;

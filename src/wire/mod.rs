@@ -9,3 +9,4 @@ pub use response::*;
 pub mod context;
 pub mod discovery;
 pub mod request;
+pub mod feedback;
