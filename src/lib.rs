@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod fhir;
 pub mod pipeline;
+pub mod report;
 pub mod rules;
 pub mod simulate;
 pub mod startup;

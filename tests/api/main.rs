@@ -4,6 +4,7 @@
 mod cli;
 mod discovery;
 mod errors;
+mod feedback;
 mod helpers;
 mod hooks;
 mod real_client;
