@@ -100,7 +100,11 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 pub fn parse_bound(text: &str, is_until: bool) -> Result<DateTime<Utc>, String> {
     let t = text.trim();
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        let d = if is_until { d.succ_opt().unwrap_or(d) } else { d };
+        let d = if is_until {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
         return d
             .and_hms_opt(0, 0, 0)
             .map(|dt| dt.and_utc())
@@ -217,7 +221,8 @@ pub fn build(
 pub fn render(report: &Report, format: Format) -> String {
     match format {
         Format::Json => {
-            serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+            serde_json::to_string_pretty(report)
+                .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
                 + "\n"
         }
         Format::Csv => csv(report),
@@ -299,9 +304,17 @@ fn csv(report: &Report) -> String {
             let mut row = [""; 18];
             row[0] = "override";
             row[1] = &r.rule;
-            row[7] = d.reason.as_ref().and_then(|c| c.system.as_deref()).unwrap_or("");
+            row[7] = d
+                .reason
+                .as_ref()
+                .and_then(|c| c.system.as_deref())
+                .unwrap_or("");
             row[8] = d.reason.as_ref().map(|c| c.code.as_str()).unwrap_or("");
-            row[9] = d.reason.as_ref().and_then(|c| c.display.as_deref()).unwrap_or("");
+            row[9] = d
+                .reason
+                .as_ref()
+                .and_then(|c| c.display.as_deref())
+                .unwrap_or("");
             row[11] = &d.card_uuid;
             row[12] = d.hook_instance.as_deref().unwrap_or("");
             row[13] = d.order_id.as_deref().unwrap_or("");
@@ -332,7 +345,12 @@ fn table(report: &Report) -> String {
         let _ = writeln!(
             out,
             "{:<24} {:>6} {:>9} {:>9} {:>12} {:>10}",
-            r.rule, r.cards_shown, r.critical_cards, r.accepted, r.accepted_suggestions, r.overrides
+            r.rule,
+            r.cards_shown,
+            r.critical_cards,
+            r.accepted,
+            r.accepted_suggestions,
+            r.overrides
         );
     }
     for r in report.rules.iter().filter(|r| r.overrides > 0) {
@@ -358,7 +376,10 @@ fn table(report: &Report) -> String {
                 d.card_uuid,
                 d.order_id.as_deref().unwrap_or("-"),
                 d.hook_instance.as_deref().unwrap_or("-"),
-                d.reason.as_ref().map(|c| c.code.as_str()).unwrap_or("(none)"),
+                d.reason
+                    .as_ref()
+                    .map(|c| c.code.as_str())
+                    .unwrap_or("(none)"),
                 d.user_comment
                     .as_deref()
                     .map(|c| format!(" comment \"{c}\""))
@@ -445,15 +466,28 @@ mod tests {
         let r = build(&[c1, c2, c3], &feedback, None, None);
         let init = &r.rules[0];
         assert_eq!(init.rule, "initiation-eligibility");
-        assert_eq!((init.cards_shown, init.critical_cards, init.overrides), (2, 2, 2));
+        assert_eq!(
+            (init.cards_shown, init.critical_cards, init.overrides),
+            (2, 2, 2)
+        );
         assert_eq!(init.overrides_by_reason[0].count, 2);
-        assert_eq!(init.override_decisions[0].hook_instance.as_deref(), Some("hi-1"));
+        assert_eq!(
+            init.override_decisions[0].hook_instance.as_deref(),
+            Some("hi-1")
+        );
         assert_eq!(
             init.override_decisions[0].order_id.as_deref(),
             Some("MedicationRequest/mr-1")
         );
-        let counselling = r.rules.iter().find(|x| x.rule == "patient-counselling").unwrap();
-        assert_eq!((counselling.accepted, counselling.accepted_suggestions), (1, 1));
+        let counselling = r
+            .rules
+            .iter()
+            .find(|x| x.rule == "patient-counselling")
+            .unwrap();
+        assert_eq!(
+            (counselling.accepted, counselling.accepted_suggestions),
+            (1, 1)
+        );
         let unknown = r.rules.iter().find(|x| x.rule == UNKNOWN_CARD).unwrap();
         assert_eq!(unknown.override_decisions[0].flags, ["unknown-card"]);
 

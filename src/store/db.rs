@@ -18,8 +18,7 @@ use sqlx::Row;
 
 use super::config::{Backend, StoreSettings};
 use super::model::{
-    CardRecord, DecisionRecord, Feedback, FeedbackFlag, FeedbackOutcome, FeedbackRecord,
-    ReasonCode,
+    CardRecord, DecisionRecord, Feedback, FeedbackFlag, FeedbackOutcome, FeedbackRecord, ReasonCode,
 };
 
 /// A store error. Messages name the SQLite file or the PostgreSQL server (never a password).
@@ -411,7 +410,7 @@ impl Store {
                 .await
                 .map_err(|e| self.db(e))?;
             rows.iter()
-                .map(|r| issued_card_from_row(r))
+                .map(issued_card_from_row)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| self.db(e))
         })

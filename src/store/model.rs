@@ -234,8 +234,11 @@ mod tests {
             vec![FeedbackFlag::OverrideReasonNotOffered]
         );
         assert_eq!(
-            feedback(Some(("committee-approved", Some("http://example.org"))), &[])
-                .flags(Some(&c)),
+            feedback(
+                Some(("committee-approved", Some("http://example.org"))),
+                &[]
+            )
+            .flags(Some(&c)),
             vec![FeedbackFlag::OverrideReasonNotOffered]
         );
     }

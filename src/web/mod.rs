@@ -28,7 +28,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     cfg.app_data(web::Data::new(state))
         .route("/cds-services", web::get().to(routes::discovery))
         .route("/cds-services/{id}", web::post().to(routes::hook))
-        .route("/cds-services/{id}/feedback", web::post().to(feedback::feedback))
+        .route(
+            "/cds-services/{id}/feedback",
+            web::post().to(feedback::feedback),
+        )
         .route("/healthz", web::get().to(routes::healthz))
         .route("/readyz", web::get().to(routes::readyz))
         .route("/metrics", web::get().to(routes::metrics));

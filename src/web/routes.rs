@@ -18,7 +18,10 @@ pub async fn discovery() -> HttpResponse {
 }
 
 /// Reads the body up to `limit` bytes (413 beyond), without trusting Content-Length alone.
-pub(super) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+pub(super) async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| match e {

@@ -286,10 +286,7 @@ mod tests {
             "card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25T01:10:23Z",
             "acceptedSuggestions": [{"id": "s"}], "overrideReason": {"userComment": "x"}
         }]});
-        assert_eq!(
-            field_of(accepted_with_reason),
-            "feedback[0].overrideReason"
-        );
+        assert_eq!(field_of(accepted_with_reason), "feedback[0].overrideReason");
     }
 
     #[test]

@@ -8,5 +8,5 @@ pub mod response;
 pub use response::*;
 pub mod context;
 pub mod discovery;
-pub mod request;
 pub mod feedback;
+pub mod request;

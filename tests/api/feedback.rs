@@ -45,9 +45,16 @@ impl Backend {
     }
 }
 
+/// A test app on `backend`, once its store is open (its readiness answers 200).
 pub async fn spawn(backend: &Backend) -> TestApp {
     let b = backend.clone();
-    spawn_app_with(move |raw| b.apply(raw)).await
+    let app = spawn_app_with(move |raw| b.apply(raw)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.get("/readyz").await.status() != 200 {
+        assert!(Instant::now() < deadline, "the store did not open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app
 }
 
 fn bin() -> Command {
@@ -59,14 +66,17 @@ fn bin() -> Command {
     c
 }
 
-/// `alemtuzumab-cds report --format json` over `env`'s store.
-pub fn report_json(env: &[(String, String)], args: &[&str]) -> Value {
-    let out = bin()
-        .arg("report")
+/// `alemtuzumab-cds report --format json` over `env`'s store. Runs off the test's runtime, which
+/// also drives the test app's store tasks (a blocked runtime would stall them).
+pub async fn report_json(env: &[(String, String)], args: &[&str]) -> Value {
+    let mut cmd = bin();
+    cmd.arg("report")
         .args(["--format", "json"])
         .args(args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("report task")
         .expect("report runs");
     assert!(
         out.status.success(),
@@ -90,8 +100,11 @@ pub fn rule<'a>(report: &'a Value, code: &str) -> &'a Value {
 
 impl TestApp {
     pub async fn post_feedback(&self, service: &str, body: &Value) -> reqwest::Response {
-        self.post_raw(&format!("/cds-services/{service}/feedback"), body.to_string())
-            .await
+        self.post_raw(
+            &format!("/cds-services/{service}/feedback"),
+            body.to_string(),
+        )
+        .await
     }
 }
 
@@ -164,7 +177,7 @@ pub async fn suite_round_trip(backend: &Backend) {
         let resp = app.post_feedback("alemtuzumab-order-sign", body).await;
         assert_eq!(resp.status(), 200, "{body}: {:?}", resp.text().await);
     }
-    let report = report_json(&backend.env(&app), &[]);
+    let report = report_json(&backend.env(&app), &[]).await;
 
     // Assert
     let init = rule(&report, "initiation-eligibility");
@@ -203,7 +216,7 @@ pub async fn suite_round_trip(backend: &Backend) {
     assert_eq!(rule(&report, "patient-counselling")["cardsShown"], 3);
 
     // The period filters: nothing before 2000.
-    let old = report_json(&backend.env(&app), &["--until", "2000-01-01"]);
+    let old = report_json(&backend.env(&app), &["--until", "2000-01-01"]).await;
     assert_eq!(rule(&old, "initiation-eligibility")["cardsShown"], 0);
 }
 
@@ -253,10 +266,12 @@ pub async fn suite_malformed_feedback(backend: &Backend) {
         .post_raw("/cds-services/alemtuzumab-order-sign/feedback", "{".into())
         .await;
     assert_eq!(resp.status(), 400);
-    let resp = app.post_feedback("no-such-service", &with("card", json!("c"))).await;
+    let resp = app
+        .post_feedback("no-such-service", &with("card", json!("c")))
+        .await;
     assert_eq!(resp.status(), 404);
     // The first, valid item of each refused body was not stored either.
-    let report = report_json(&backend.env(&app), &[]);
+    let report = report_json(&backend.env(&app), &[]).await;
     assert!(
         report["rules"]
             .as_array()
@@ -339,8 +354,10 @@ async fn sqlite_readiness_names_the_store() {
 #[tokio::test]
 async fn sqlite_jti_replay_is_rejected_across_two_store_instances() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut raw = alemtuzumab_cds::store::config::RawStore::default();
-    raw.data_dir = dir.path().to_string_lossy().into_owned();
+    let raw = alemtuzumab_cds::store::config::RawStore {
+        data_dir: dir.path().to_string_lossy().into_owned(),
+        ..Default::default()
+    };
     suite_jti_replay(&raw.validate().expect("valid")).await;
 }
 
@@ -414,7 +431,10 @@ async fn the_audit_keeps_no_token_and_no_patient_name() {
     }
     let text = String::from_utf8_lossy(&all);
     assert!(text.contains("p02-patient"), "the patient id is audited");
-    assert!(text.contains("p02-draft-alemtuzumab"), "the order is audited");
+    assert!(
+        text.contains("p02-draft-alemtuzumab"),
+        "the order is audited"
+    );
     assert!(!text.contains("SECRET-ACCESS-TOKEN-4242"));
     assert!(!text.contains("Marchand") && !text.contains("Julien"));
 }
@@ -457,6 +477,7 @@ fn serve(data_dir: &Path) -> (std::process::Child, u16) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("serve did not log its port");
 }
 
@@ -487,7 +508,9 @@ async fn a_feedback_answered_200_survives_kill_9() {
                    "overrideReason": {"reason": {"system": "urn:alemtuzumab-cds:override-reason",
                                                  "code": "other-documented"}}}]});
     let resp = client
-        .post(format!("{base}/cds-services/alemtuzumab-order-sign/feedback"))
+        .post(format!(
+            "{base}/cds-services/alemtuzumab-order-sign/feedback"
+        ))
         .json(&fb)
         .send()
         .await
@@ -512,7 +535,7 @@ async fn a_feedback_answered_200_survives_kill_9() {
         "ALEMTUZUMAB_CDS__STORE__DATA_DIR".to_owned(),
         dir.path().to_string_lossy().into_owned(),
     )];
-    let report = report_json(&env, &[]);
+    let report = report_json(&env, &[]).await;
     let init = rule(&report, "initiation-eligibility");
     assert_eq!(init["overrides"], 1, "{report}");
     assert_eq!(init["overrideDecisions"][0]["cardUuid"], card, "{report}");
@@ -520,4 +543,26 @@ async fn a_feedback_answered_200_survives_kill_9() {
         init["overrideDecisions"][0]["orderId"],
         "MedicationRequest/p02-draft-alemtuzumab"
     );
+}
+
+#[tokio::test]
+async fn every_feedback_example_for_hospital_it_is_accepted() {
+    let app = spawn(&Backend::Sqlite).await;
+    let mut names: Vec<_> = std::fs::read_dir(repo().join("cds-hooks/examples"))
+        .expect("cds-hooks/examples")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("feedback-") && n.ends_with(".json"))
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 2, "{names:?}");
+    for path in names {
+        let body = crate::helpers::read_json(&path);
+        let resp = app.post_feedback("alemtuzumab-order-sign", &body).await;
+        assert_eq!(resp.status(), 200, "{}", path.display());
+    }
 }

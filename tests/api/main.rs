@@ -8,3 +8,4 @@ mod feedback;
 mod helpers;
 mod hooks;
 mod real_client;
+mod store_pg;
