@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `simulate`.
+//! The command line: `serve` (the default), `simulate`, `report`.
 
 use std::path::PathBuf;
 
@@ -42,6 +42,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Report for the drug committee: cards, overrides by reason and accepted suggestions per
+    /// rule, each override linked to its decision (read from the configured store).
+    Report {
+        /// From this day (YYYY-MM-DD, UTC) or instant (RFC 3339), inclusive.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Up to this day (inclusive) or instant (exclusive).
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::report::Format,
+    },
 }
 
 /// Runs the command line; the binary's `main` only turns the result into an exit code.
@@ -52,6 +64,15 @@ pub fn run() -> anyhow::Result<()> {
             let settings = Settings::load(cli.config.as_deref())?;
             let out = crate::simulate::simulate(&request, &settings, now.as_deref(), json)?;
             print!("{out}");
+            Ok(())
+        }
+        Some(Command::Report {
+            since,
+            until,
+            format,
+        }) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            print!("{}", report(&settings, since, until, format)?);
             Ok(())
         }
         Some(Command::Serve { bind }) => serve(cli.config, bind),
@@ -70,4 +91,32 @@ fn serve(config: Option<PathBuf>, bind: Option<String>) -> anyhow::Result<()> {
         app.run_until_stopped().await
     })?;
     Ok(())
+}
+
+fn report(
+    settings: &Settings,
+    since: Option<String>,
+    until: Option<String>,
+    format: crate::report::Format,
+) -> anyhow::Result<String> {
+    let bound = |v: Option<String>, is_until: bool, flag: &str| {
+        v.map(|t| crate::report::parse_bound(&t, is_until))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+    };
+    let since = bound(since, false, "--since")?;
+    let until = bound(until, true, "--until")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = crate::store::Store::open(&settings.store).await?;
+        let from = since.unwrap_or(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH);
+        let to = until.unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::days(1));
+        let cards = store.cards_between(from, to).await?;
+        let feedback = store.feedback_between(from, to).await?;
+        store.close().await;
+        let report = crate::report::build(&cards, &feedback, since, until);
+        Ok(crate::report::render(&report, format))
+    })
 }

@@ -29,6 +29,12 @@
 //! | `fhir.deadline_ms` | 3000 | all FHIR queries of one hook call share this deadline |
 //! | `fhir.max_pages` | 10 | `next` links followed per query |
 //! | `fhir.max_response_bytes` | 20 MiB | FHIR response bodies larger than this are refused |
+//! | `store.url` | empty: SQLite `<data_dir>/alemtuzumab-cds.db` | or `sqlite://FILE`, or `postgres://…` for replicas |
+//! | `store.data_dir` | `./data` | directory of the default SQLite file |
+//! | `store.audit_retention_days` | 3650 | decisions, cards and feedback older than this are purged; 0 keeps all |
+//! | `store.audit_queue_capacity` | 10000 | audit records waiting for the batch writer; overflow is counted |
+//! | `store.audit_batch_max` / `store.audit_flush_interval_ms` | 256 / 200 | audit batch size and delay |
+//! | `store.max_connections` / `store.connect_timeout_ms` | 5 / 5000 | database pool |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,6 +64,7 @@ pub struct RawSettings {
     pub rules: RawRules,
     pub terminology: RawTerminology,
     pub fhir: RawFhir,
+    pub store: crate::store::config::RawStore,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -258,6 +265,8 @@ pub struct Settings {
     pub cards: CardSettings,
     pub gather: GatherSettings,
     pub fhir: FhirSettings,
+    /// Feedback, decision audit and `jti` store (issue 6).
+    pub store: crate::store::config::StoreSettings,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
 }
@@ -489,6 +498,7 @@ impl RawSettings {
         if f.max_pages == 0 {
             return Err(invalid("fhir.max_pages", "must be at least 1"));
         }
+        let store = self.store.validate()?;
 
         Ok(Settings {
             bind,
@@ -514,6 +524,7 @@ impl RawSettings {
                 max_pages: f.max_pages,
                 max_response_bytes: f.max_response_bytes,
             },
+            store,
             source,
         })
     }

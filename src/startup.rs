@@ -58,10 +58,13 @@ impl Application {
         let workers = settings.workers;
         let shutdown = settings.shutdown_timeout_secs;
         let fhir = FhirClient::new(&settings.fhir).map_err(std::io::Error::other)?;
+        // Opens in the background: /readyz says when (and why not) the store is usable.
+        let store = crate::store::StoreService::start(&settings.store)?;
         let state = AppState {
             settings: Arc::new(settings),
             metrics: metrics_handle(),
             fhir: Some(fhir),
+            store,
         };
         let mut server = HttpServer::new(move || {
             let state = state.clone();

@@ -7,6 +7,7 @@
 //! | unknown service id | 404 | `not-found` |
 //! | FHIR data unobtainable and no alemtuzumab order (or `strict_412`) | 412 | `incomplete` |
 //! | body over `server.body_limit_bytes` | 413 | `too-long` |
+//! | feedback store not open or not writable | 503 | `transient` |
 //!
 //! A rule that could not check is never an error: it is a `data-unavailable` card.
 
@@ -30,6 +31,9 @@ pub enum ApiError {
     TooLarge { limit: usize },
     #[error("reading the request body failed: {0}")]
     Payload(String),
+    /// The feedback could not be stored durably: the client should retry (issue 6 §5).
+    #[error("the feedback store is unavailable, nothing was stored; retry later ({0})")]
+    StoreUnavailable(String),
 }
 
 impl ApiError {
@@ -41,6 +45,7 @@ impl ApiError {
             ApiError::UnknownService(_) => ("not-found", None),
             ApiError::PreconditionFailed(_) => ("incomplete", Some("prefetch")),
             ApiError::TooLarge { .. } => ("too-long", Some("(body)")),
+            ApiError::StoreUnavailable(_) => ("transient", None),
         }
     }
 
@@ -68,6 +73,7 @@ impl ResponseError for ApiError {
             ApiError::UnknownService(_) => StatusCode::NOT_FOUND,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The web layer, the only module that imports actix-web: routes, error responses, metrics.
 
 pub mod error;
+pub mod feedback;
 pub mod routes;
 
 use std::sync::Arc;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// The pooled outbound FHIR client.
     pub fhir: Option<FhirClient>,
+    /// Feedback, decision audit, `jti` replay store (issue 6).
+    pub store: crate::store::StoreService,
 }
 
 /// Mounts every route; used by the server and by tests.
@@ -25,6 +28,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     cfg.app_data(web::Data::new(state))
         .route("/cds-services", web::get().to(routes::discovery))
         .route("/cds-services/{id}", web::post().to(routes::hook))
+        .route(
+            "/cds-services/{id}/feedback",
+            web::post().to(feedback::feedback),
+        )
         .route("/healthz", web::get().to(routes::healthz))
         .route("/readyz", web::get().to(routes::readyz))
         .route("/metrics", web::get().to(routes::metrics));

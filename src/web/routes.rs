@@ -18,7 +18,10 @@ pub async fn discovery() -> HttpResponse {
 }
 
 /// Reads the body up to `limit` bytes (413 beyond), without trusting Content-Length alone.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+pub(super) async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| match e {
@@ -54,6 +57,8 @@ pub async fn hook(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    // (hookInstance, patientId) once the request is read, for the decision audit.
+    let mut audit_ids: Option<(String, String)> = None;
     let result = async {
         if declared.is_some_and(|n| n > limit) {
             return Err(ApiError::TooLarge { limit });
@@ -63,6 +68,10 @@ pub async fn hook(
         let value: serde_json::Value =
             serde_json::from_slice(&body).map_err(|e| ApiError::NotJson(e.to_string()))?;
         let request = HookRequest::from_value(value)?;
+        audit_ids = Some((
+            request.hook_instance.clone(),
+            request.context.patient_id().to_owned(),
+        ));
         let span = tracing::info_span!(
             "hook",
             service = service.id,
@@ -119,6 +128,25 @@ pub async fn hook(
         .increment(1);
     metrics::histogram!("cds_hook_duration_seconds", "service" => service.id)
         .record(started.elapsed().as_secs_f64());
+    // Issue 6 §2: every answered call is audited, off the answer path (a queue, never a wait).
+    let status = match &result {
+        Ok(_) => Some(200),
+        Err(ApiError::PreconditionFailed(_)) => Some(412),
+        Err(_) => None,
+    };
+    if let (Some(status), Some((hook_instance, patient_id))) = (status, audit_ids) {
+        let call = crate::store::audit::CallInfo {
+            hook_instance,
+            service: service.id.to_owned(),
+            hook: discovery::hook_name(service.hook).to_owned(),
+            patient_id: Some(patient_id),
+            status,
+            profile: settings.rules.profile.as_str().to_owned(),
+            latency: started.elapsed(),
+        };
+        let record = crate::store::audit::decision_record(call, result.as_ref().ok());
+        state.store.record_decision(record);
+    }
     let outcome = result?;
     Ok(HttpResponse::Ok().json(outcome.response))
 }
@@ -128,13 +156,24 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: configuration loaded (the store joins this check when it exists).
+/// `GET /readyz`: configuration loaded and the store open and writable (503 naming the SQLite
+/// file or the PostgreSQL server otherwise).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "status": "ready",
-        "profile": state.settings.rules.profile.as_str(),
-        "language": state.settings.cards.language.as_str(),
-    }))
+    match state.store.readiness().await {
+        Ok(store) => HttpResponse::Ok().json(serde_json::json!({
+            "status": "ready",
+            "profile": state.settings.rules.profile.as_str(),
+            "language": state.settings.cards.language.as_str(),
+            "store": store,
+        })),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: store unavailable");
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({
+                "status": "unavailable",
+                "store": e.to_string(),
+            }))
+        }
+    }
 }
 
 /// `GET /metrics`: Prometheus text.

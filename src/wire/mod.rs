@@ -8,4 +8,5 @@ pub mod response;
 pub use response::*;
 pub mod context;
 pub mod discovery;
+pub mod feedback;
 pub mod request;

@@ -38,6 +38,8 @@ pub fn fixture_hook_names() -> Vec<String> {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// This app's own store directory (issue 6), removed when the app is dropped.
+    pub data_dir: tempfile::TempDir,
 }
 
 /// Default test settings: local mode, the fixtures' date, then `tweak`.
@@ -56,12 +58,19 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut RawSettings)) -> TestApp {
-    let app = Application::build(test_settings(tweak)).expect("the app starts");
+    let data_dir = tempfile::tempdir().expect("a temp dir for the store");
+    let dir = data_dir.path().to_string_lossy().into_owned();
+    let app = Application::build(test_settings(|raw| {
+        raw.store.data_dir = dir;
+        tweak(raw)
+    }))
+    .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
+        data_dir,
     }
 }
 

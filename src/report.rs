@@ -1,0 +1,516 @@
+//! `alemtuzumab-cds report`: what the drug committee reviews (issue 6 §4). Per rule (the card's
+//! `source.topic.code`): cards shown, critical cards, feedback accepted and suggestions accepted,
+//! overrides by reason, and each override linked to its decision (hookInstance, order, card).
+//!
+//! Cards count in the period they were issued, feedback in the period it was received. Feedback
+//! about a card this service has no record of (never issued, or purged) is reported under
+//! `(unknown card)`, never left out.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::rules::RuleCode;
+use crate::store::db::{FeedbackRow, IssuedCard};
+use crate::store::model::{FeedbackOutcome, ReasonCode};
+
+/// The group of feedback whose card is unknown.
+pub const UNKNOWN_CARD: &str = "(unknown card)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Start of the period (inclusive), RFC 3339, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// End of the period (exclusive), RFC 3339, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    pub rules: Vec<RuleReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleReport {
+    pub rule: String,
+    pub cards_shown: u64,
+    pub critical_cards: u64,
+    /// Feedback items with outcome `accepted`.
+    pub accepted: u64,
+    /// Suggestion ids accepted in those items.
+    pub accepted_suggestions: u64,
+    pub overrides: u64,
+    pub overrides_by_reason: Vec<ReasonCount>,
+    pub override_decisions: Vec<OverrideDecision>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasonCount {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The reason code, or `(none)` for an override with only a comment.
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+    pub count: u64,
+}
+
+/// One override and the decision it overrode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OverrideDecision {
+    pub card_uuid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_instance: Option<String>,
+    /// The draft order the card was about (`MedicationRequest/<id>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    pub service: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indicator: Option<String>,
+    /// When the card was issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision_time: Option<String>,
+    /// `outcomeTimestamp` as the EHR sent it (UTC).
+    pub outcome_time: String,
+    pub received_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ReasonCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_comment: Option<String>,
+    pub flags: Vec<String>,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Reads `--since` / `--until`: a date (`YYYY-MM-DD`, UTC) or an RFC 3339 instant. A date given
+/// as `until` includes that whole day.
+pub fn parse_bound(text: &str, is_until: bool) -> Result<DateTime<Utc>, String> {
+    let t = text.trim();
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        let d = if is_until {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
+        return d
+            .and_hms_opt(0, 0, 0)
+            .map(|dt| dt.and_utc())
+            .ok_or_else(|| format!("`{t}` is out of range"));
+    }
+    DateTime::parse_from_rfc3339(t)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| format!("`{t}` is neither YYYY-MM-DD nor an RFC 3339 instant"))
+}
+
+/// Builds the report from the cards issued and the feedback received in the period.
+pub fn build(
+    cards: &[IssuedCard],
+    feedback: &[FeedbackRow],
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> Report {
+    let mut rules: BTreeMap<String, RuleReport> = BTreeMap::new();
+    let new_rule = |rule: &str| RuleReport {
+        rule: rule.to_owned(),
+        cards_shown: 0,
+        critical_cards: 0,
+        accepted: 0,
+        accepted_suggestions: 0,
+        overrides: 0,
+        overrides_by_reason: Vec::new(),
+        override_decisions: Vec::new(),
+    };
+    for code in RuleCode::ALL {
+        rules.insert(code.as_str().to_owned(), new_rule(code.as_str()));
+    }
+    for c in cards {
+        let r = rules
+            .entry(c.card.topic.clone())
+            .or_insert_with(|| new_rule(&c.card.topic));
+        r.cards_shown += 1;
+        if c.card.indicator == "critical" {
+            r.critical_cards += 1;
+        }
+    }
+    for row in feedback {
+        let rule = row
+            .card
+            .as_ref()
+            .map(|c| c.card.topic.clone())
+            .unwrap_or_else(|| UNKNOWN_CARD.to_owned());
+        let r = rules.entry(rule.clone()).or_insert_with(|| new_rule(&rule));
+        let f = &row.record.feedback;
+        match f.outcome {
+            FeedbackOutcome::Accepted => {
+                r.accepted += 1;
+                r.accepted_suggestions += f.accepted_suggestions.len() as u64;
+            }
+            FeedbackOutcome::Overridden => {
+                r.overrides += 1;
+                let (system, code, display) = match &f.reason {
+                    Some(c) => (c.system.clone(), c.code.clone(), c.display.clone()),
+                    None => (None, "(none)".to_owned(), None),
+                };
+                match r
+                    .overrides_by_reason
+                    .iter_mut()
+                    .find(|x| x.code == code && x.system == system)
+                {
+                    Some(x) => x.count += 1,
+                    None => r.overrides_by_reason.push(ReasonCount {
+                        system,
+                        code,
+                        display,
+                        count: 1,
+                    }),
+                }
+                r.override_decisions.push(OverrideDecision {
+                    card_uuid: f.card.clone(),
+                    hook_instance: row.card.as_ref().map(|c| c.hook_instance.clone()),
+                    order_id: row.card.as_ref().and_then(|c| c.card.order_ref.clone()),
+                    service: row.record.service.clone(),
+                    indicator: row.card.as_ref().map(|c| c.card.indicator.clone()),
+                    decision_time: row.card.as_ref().map(|c| rfc3339(c.issued_at)),
+                    outcome_time: rfc3339(f.outcome_timestamp),
+                    received_time: rfc3339(row.record.received_at),
+                    reason: f.reason.clone(),
+                    user_comment: f.user_comment.clone(),
+                    flags: row
+                        .record
+                        .flags
+                        .iter()
+                        .map(|x| x.as_str().to_owned())
+                        .collect(),
+                });
+            }
+        }
+    }
+    // The contract's rule order first, then anything else (unknown topics, unknown cards).
+    let mut ordered: Vec<RuleReport> = Vec::new();
+    for code in RuleCode::ALL {
+        if let Some(r) = rules.remove(code.as_str()) {
+            ordered.push(r);
+        }
+    }
+    ordered.extend(rules.into_values());
+    for r in &mut ordered {
+        r.overrides_by_reason
+            .sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
+    }
+    Report {
+        since: since.map(rfc3339),
+        until: until.map(rfc3339),
+        rules: ordered,
+    }
+}
+
+/// Renders the report.
+pub fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Json => {
+            serde_json::to_string_pretty(report)
+                .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+                + "\n"
+        }
+        Format::Csv => csv(report),
+        Format::Table => table(report),
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn csv_row(out: &mut String, fields: &[&str]) {
+    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+    out.push_str(&line.join(","));
+    out.push('\n');
+}
+
+const CSV_HEADER: [&str; 18] = [
+    "record",
+    "rule",
+    "cards_shown",
+    "critical_cards",
+    "accepted",
+    "accepted_suggestions",
+    "overrides",
+    "reason_system",
+    "reason_code",
+    "reason_display",
+    "count",
+    "card_uuid",
+    "hook_instance",
+    "order_id",
+    "decision_time",
+    "outcome_time",
+    "user_comment",
+    "flags",
+];
+
+/// One CSV: `rule` rows (the counts), `reason` rows (overrides per reason), `override` rows
+/// (each override with its decision). Filter on the first column in a spreadsheet.
+fn csv(report: &Report) -> String {
+    let mut out = String::new();
+    csv_row(&mut out, &CSV_HEADER);
+    for r in &report.rules {
+        let n = |v: u64| v.to_string();
+        let (shown, critical, accepted, sugg, overrides) = (
+            n(r.cards_shown),
+            n(r.critical_cards),
+            n(r.accepted),
+            n(r.accepted_suggestions),
+            n(r.overrides),
+        );
+        let mut row = [""; 18];
+        row[0] = "rule";
+        row[1] = &r.rule;
+        row[2] = &shown;
+        row[3] = &critical;
+        row[4] = &accepted;
+        row[5] = &sugg;
+        row[6] = &overrides;
+        csv_row(&mut out, &row);
+        for reason in &r.overrides_by_reason {
+            let count = reason.count.to_string();
+            let mut row = [""; 18];
+            row[0] = "reason";
+            row[1] = &r.rule;
+            row[7] = reason.system.as_deref().unwrap_or("");
+            row[8] = &reason.code;
+            row[9] = reason.display.as_deref().unwrap_or("");
+            row[10] = &count;
+            csv_row(&mut out, &row);
+        }
+        for d in &r.override_decisions {
+            let flags = d.flags.join(" ");
+            let mut row = [""; 18];
+            row[0] = "override";
+            row[1] = &r.rule;
+            row[7] = d
+                .reason
+                .as_ref()
+                .and_then(|c| c.system.as_deref())
+                .unwrap_or("");
+            row[8] = d.reason.as_ref().map(|c| c.code.as_str()).unwrap_or("");
+            row[9] = d
+                .reason
+                .as_ref()
+                .and_then(|c| c.display.as_deref())
+                .unwrap_or("");
+            row[11] = &d.card_uuid;
+            row[12] = d.hook_instance.as_deref().unwrap_or("");
+            row[13] = d.order_id.as_deref().unwrap_or("");
+            row[14] = d.decision_time.as_deref().unwrap_or("");
+            row[15] = &d.outcome_time;
+            row[16] = d.user_comment.as_deref().unwrap_or("");
+            row[17] = &flags;
+            csv_row(&mut out, &row);
+        }
+    }
+    out
+}
+
+fn table(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Alemtuzumab CDS report, {} to {}",
+        report.since.as_deref().unwrap_or("the beginning"),
+        report.until.as_deref().unwrap_or("now")
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<24} {:>6} {:>9} {:>9} {:>12} {:>10}",
+        "rule", "cards", "critical", "accepted", "suggestions", "overrides"
+    );
+    for r in &report.rules {
+        let _ = writeln!(
+            out,
+            "{:<24} {:>6} {:>9} {:>9} {:>12} {:>10}",
+            r.rule,
+            r.cards_shown,
+            r.critical_cards,
+            r.accepted,
+            r.accepted_suggestions,
+            r.overrides
+        );
+    }
+    for r in report.rules.iter().filter(|r| r.overrides > 0) {
+        let _ = writeln!(out, "\nOverrides of {}:", r.rule);
+        for reason in &r.overrides_by_reason {
+            let _ = writeln!(
+                out,
+                "  {:>4} × {}{}",
+                reason.count,
+                reason.code,
+                reason
+                    .display
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            );
+        }
+        for d in &r.override_decisions {
+            let _ = writeln!(
+                out,
+                "  - {} card {} order {} hookInstance {} reason {}{}{}",
+                d.outcome_time,
+                d.card_uuid,
+                d.order_id.as_deref().unwrap_or("-"),
+                d.hook_instance.as_deref().unwrap_or("-"),
+                d.reason
+                    .as_ref()
+                    .map(|c| c.code.as_str())
+                    .unwrap_or("(none)"),
+                d.user_comment
+                    .as_deref()
+                    .map(|c| format!(" comment \"{c}\""))
+                    .unwrap_or_default(),
+                if d.flags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", d.flags.join(", "))
+                }
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::model::{CardRecord, Feedback, FeedbackFlag, FeedbackRecord};
+
+    fn card(uuid: &str, topic: &str, indicator: &str) -> IssuedCard {
+        IssuedCard {
+            card: CardRecord {
+                uuid: uuid.into(),
+                topic: topic.into(),
+                indicator: indicator.into(),
+                order_ref: Some("MedicationRequest/mr-1".into()),
+                suggestion_uuids: vec!["s1".into()],
+                override_reasons: Vec::new(),
+            },
+            hook_instance: "hi-1".into(),
+            service: "alemtuzumab-order-sign".into(),
+            issued_at: Utc::now(),
+        }
+    }
+
+    fn fb(card: Option<IssuedCard>, uuid: &str, reason: Option<&str>) -> FeedbackRow {
+        FeedbackRow {
+            record: FeedbackRecord {
+                id: "f".into(),
+                received_at: Utc::now(),
+                service: "alemtuzumab-order-sign".into(),
+                feedback: Feedback {
+                    card: uuid.into(),
+                    outcome: if reason.is_some() {
+                        FeedbackOutcome::Overridden
+                    } else {
+                        FeedbackOutcome::Accepted
+                    },
+                    accepted_suggestions: if reason.is_some() {
+                        vec![]
+                    } else {
+                        vec!["s1".into()]
+                    },
+                    reason: reason.map(|c| ReasonCode {
+                        system: None,
+                        code: c.into(),
+                        display: None,
+                    }),
+                    user_comment: Some("vu en RCP, \"ok\"".into()),
+                    outcome_timestamp: Utc::now(),
+                },
+                flags: if card.is_none() {
+                    vec![FeedbackFlag::UnknownCard]
+                } else {
+                    vec![]
+                },
+            },
+            card,
+        }
+    }
+
+    #[test]
+    fn counts_per_rule_with_overrides_linked_to_their_decision() {
+        let c1 = card("c1", "initiation-eligibility", "critical");
+        let c2 = card("c2", "initiation-eligibility", "critical");
+        let c3 = card("c3", "patient-counselling", "info");
+        let feedback = vec![
+            fb(Some(c1.clone()), "c1", Some("committee-approved")),
+            fb(Some(c2.clone()), "c2", Some("committee-approved")),
+            fb(Some(c3.clone()), "c3", None),
+            fb(None, "zz", Some("other")),
+        ];
+        let r = build(&[c1, c2, c3], &feedback, None, None);
+        let init = &r.rules[0];
+        assert_eq!(init.rule, "initiation-eligibility");
+        assert_eq!(
+            (init.cards_shown, init.critical_cards, init.overrides),
+            (2, 2, 2)
+        );
+        assert_eq!(init.overrides_by_reason[0].count, 2);
+        assert_eq!(
+            init.override_decisions[0].hook_instance.as_deref(),
+            Some("hi-1")
+        );
+        assert_eq!(
+            init.override_decisions[0].order_id.as_deref(),
+            Some("MedicationRequest/mr-1")
+        );
+        let counselling = r
+            .rules
+            .iter()
+            .find(|x| x.rule == "patient-counselling")
+            .unwrap();
+        assert_eq!(
+            (counselling.accepted, counselling.accepted_suggestions),
+            (1, 1)
+        );
+        let unknown = r.rules.iter().find(|x| x.rule == UNKNOWN_CARD).unwrap();
+        assert_eq!(unknown.override_decisions[0].flags, ["unknown-card"]);
+
+        let csv = render(&r, Format::Csv);
+        assert!(csv.starts_with("record,rule,"), "{csv}");
+        assert!(csv.contains("\"vu en RCP, \"\"ok\"\"\""), "{csv}");
+        assert_eq!(
+            csv.lines().filter(|l| l.starts_with("override,")).count(),
+            3
+        );
+        let table = render(&r, Format::Table);
+        assert!(table.contains("committee-approved"), "{table}");
+        let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+        assert_eq!(json["rules"][0]["overrides"], 2);
+    }
+
+    #[test]
+    fn bounds_are_dates_or_instants_and_until_includes_its_day() {
+        let since = parse_bound("2026-11-25", false).unwrap();
+        let until = parse_bound("2026-11-25", true).unwrap();
+        assert_eq!(rfc3339(since), "2026-11-25T00:00:00.000Z");
+        assert_eq!(rfc3339(until), "2026-11-26T00:00:00.000Z");
+        assert!(parse_bound("2026-11-25T10:00:00+01:00", false).is_ok());
+        assert!(parse_bound("25/11/2026", false).is_err());
+    }
+}

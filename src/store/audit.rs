@@ -1,0 +1,346 @@
+//! The decision audit, off the hook's answer path (issue 6 §3): the handler hands a record to a
+//! bounded queue without waiting ([`AuditQueue::record`]); one writer task drains it in batches,
+//! one transaction per batch. A full queue never blocks or slows the answer: the record is
+//! dropped, counted in `cds_audit_dropped_total` and logged, never silently.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::{mpsc, oneshot};
+
+use super::db::Store;
+use super::model::{CardRecord, DecisionRecord, FindingRecord, ReasonCode};
+use crate::pipeline::Outcome;
+use crate::rules::Severity;
+use crate::wire::Indicator;
+
+/// Counter of audit records dropped because the queue was full or closed.
+pub const DROPPED_METRIC: &str = "cds_audit_dropped_total";
+/// Counter of audit records committed.
+pub const WRITTEN_METRIC: &str = "cds_audit_written_total";
+/// Counter of audit batches that could not be written after retries.
+pub const WRITE_ERRORS_METRIC: &str = "cds_audit_write_errors_total";
+
+pub(crate) enum AuditMsg {
+    Record(Box<DecisionRecord>),
+    /// Answered once every record queued before it is committed (or given up).
+    Flush(oneshot::Sender<()>),
+}
+
+/// The sending side of the audit queue. Cheap to clone.
+#[derive(Clone)]
+pub struct AuditQueue {
+    tx: mpsc::Sender<AuditMsg>,
+}
+
+/// What happened to a record handed to the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    Queued,
+    Dropped,
+}
+
+impl AuditQueue {
+    pub(crate) fn new(capacity: usize) -> (Self, mpsc::Receiver<AuditMsg>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        // Make the counters visible at 0 in /metrics, so an alert can be written before the
+        // first drop.
+        metrics::counter!(DROPPED_METRIC).increment(0);
+        metrics::counter!(WRITTEN_METRIC).increment(0);
+        metrics::counter!(WRITE_ERRORS_METRIC).increment(0);
+        (Self { tx }, rx)
+    }
+
+    /// Queues a record without waiting. Never blocks the caller.
+    pub fn record(&self, record: DecisionRecord) -> Enqueued {
+        match self.tx.try_send(AuditMsg::Record(Box::new(record))) {
+            Ok(()) => Enqueued::Queued,
+            Err(e) => {
+                let (reason, hook_instance) = match &e {
+                    mpsc::error::TrySendError::Full(AuditMsg::Record(r)) => {
+                        ("queue full", r.hook_instance.clone())
+                    }
+                    mpsc::error::TrySendError::Closed(AuditMsg::Record(r)) => {
+                        ("writer stopped", r.hook_instance.clone())
+                    }
+                    _ => ("queue unavailable", String::new()),
+                };
+                metrics::counter!(DROPPED_METRIC).increment(1);
+                tracing::warn!(
+                    hook_instance = %hook_instance,
+                    reason,
+                    "decision audit record dropped (store.audit_queue_capacity too small, or \
+                     the store is unavailable); counted in cds_audit_dropped_total"
+                );
+                Enqueued::Dropped
+            }
+        }
+    }
+
+    /// Waits until every record queued so far is written, at most `timeout`. Returns whether it
+    /// was.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let (tx, rx) = oneshot::channel();
+        let deadline = tokio::time::Instant::now() + timeout;
+        if tokio::time::timeout_at(deadline, self.tx.send(AuditMsg::Flush(tx)))
+            .await
+            .map_or(true, |r| r.is_err())
+        {
+            return false;
+        }
+        matches!(tokio::time::timeout_at(deadline, rx).await, Ok(Ok(())))
+    }
+}
+
+/// Drains the queue: waits for up to `batch_max` records or `interval`, writes them in one
+/// transaction (three attempts), answers flushes. Ends when every sender is gone.
+pub(crate) async fn run_writer(
+    mut rx: mpsc::Receiver<AuditMsg>,
+    store: Store,
+    batch_max: usize,
+    interval: Duration,
+) {
+    let mut closed = false;
+    while !closed {
+        let Some(first) = rx.recv().await else {
+            break;
+        };
+        let mut batch: Vec<DecisionRecord> = Vec::new();
+        let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+        take(first, &mut batch, &mut waiters);
+        let deadline = tokio::time::Instant::now() + interval;
+        // A flush is waited on by a feedback call: write at once rather than wait out the batch.
+        while batch.len() < batch_max && waiters.is_empty() {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(msg)) => take(msg, &mut batch, &mut waiters),
+                Ok(None) => {
+                    closed = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        // Whatever is already queued joins this batch too (bounded by batch_max).
+        while batch.len() < batch_max {
+            match rx.try_recv() {
+                Ok(msg) => take(msg, &mut batch, &mut waiters),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            write_with_retries(&store, &batch).await;
+        }
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+}
+
+fn take(msg: AuditMsg, batch: &mut Vec<DecisionRecord>, waiters: &mut Vec<oneshot::Sender<()>>) {
+    match msg {
+        AuditMsg::Record(r) => batch.push(*r),
+        AuditMsg::Flush(w) => waiters.push(w),
+    }
+}
+
+async fn write_with_retries(store: &Store, batch: &[DecisionRecord]) {
+    let started = Instant::now();
+    let mut last_error = None;
+    for attempt in 0..3u32 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+        }
+        match store.write_decisions(batch).await {
+            Ok(()) => {
+                metrics::counter!(WRITTEN_METRIC).increment(batch.len() as u64);
+                tracing::debug!(
+                    records = batch.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "decision audit batch written"
+                );
+                return;
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    metrics::counter!(WRITE_ERRORS_METRIC).increment(1);
+    metrics::counter!(DROPPED_METRIC).increment(batch.len() as u64);
+    if let Some(e) = last_error {
+        tracing::error!(
+            error = %e,
+            records = batch.len(),
+            "decision audit batch could not be written; counted in cds_audit_dropped_total"
+        );
+    }
+}
+
+/// What the handler knows about a hook call besides the pipeline outcome.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    pub hook_instance: String,
+    pub service: String,
+    pub hook: String,
+    pub patient_id: Option<String>,
+    pub status: u16,
+    pub profile: String,
+    pub latency: Duration,
+}
+
+fn indicator_str(i: Indicator) -> &'static str {
+    match i {
+        Indicator::Info => "info",
+        Indicator::Warning => "warning",
+        Indicator::Critical => "critical",
+    }
+}
+
+fn severity_str(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Critical => "critical",
+    }
+}
+
+/// The audit record of one hook call: identifiers, codes and uuids only. The request's tokens,
+/// resources and names never reach it.
+pub fn decision_record(call: CallInfo, outcome: Option<&Outcome>) -> DecisionRecord {
+    let mut record = DecisionRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        recorded_at: Utc::now(),
+        hook_instance: call.hook_instance,
+        service: call.service,
+        hook: call.hook,
+        patient_id: call.patient_id,
+        status: call.status,
+        profile: call.profile,
+        draft_orders: Vec::new(),
+        findings: Vec::new(),
+        from_prefetch: Vec::new(),
+        from_fhir: Vec::new(),
+        gaps: Vec::new(),
+        latency_us: i64::try_from(call.latency.as_micros()).unwrap_or(i64::MAX),
+        cards: Vec::new(),
+    };
+    let Some(outcome) = outcome else {
+        return record;
+    };
+    let data = &outcome.data;
+    record.draft_orders = data.draft_orders.clone();
+    record.from_prefetch = data.from_prefetch.clone();
+    record.from_fhir = data.from_fhir.clone();
+    record.gaps = data
+        .facts
+        .gaps
+        .iter()
+        .map(|g| g.data.key().to_owned())
+        .collect();
+    record.findings = outcome
+        .findings
+        .iter()
+        .map(|f| FindingRecord {
+            rule: f.rule.as_str().to_owned(),
+            severity: severity_str(f.severity).to_owned(),
+            order: f.order.as_ref().map(|o| o.reference.clone()),
+        })
+        .collect();
+    // cards::render gives one card per finding, in order: the finding names the card's order.
+    record.cards = outcome
+        .response
+        .cards
+        .iter()
+        .enumerate()
+        .filter_map(|(i, card)| {
+            let order_from_finding = outcome
+                .findings
+                .get(i)
+                .and_then(|f| f.order.as_ref())
+                .map(|o| o.reference.clone());
+            let order_from_delete = card
+                .suggestions
+                .iter()
+                .flat_map(|s| &s.actions)
+                .find_map(|a| a.resource_id.clone());
+            Some(CardRecord {
+                uuid: card.uuid.clone()?,
+                topic: card
+                    .source
+                    .topic
+                    .as_ref()
+                    .map(|t| t.code.clone())
+                    .unwrap_or_default(),
+                indicator: indicator_str(card.indicator).to_owned(),
+                order_ref: order_from_finding.or(order_from_delete),
+                suggestion_uuids: card
+                    .suggestions
+                    .iter()
+                    .filter_map(|s| s.uuid.clone())
+                    .collect(),
+                override_reasons: card
+                    .override_reasons
+                    .iter()
+                    .map(|c| ReasonCode {
+                        system: c.system.clone(),
+                        code: c.code.clone(),
+                        display: c.display.clone(),
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call() -> CallInfo {
+        CallInfo {
+            hook_instance: "hi-1".into(),
+            service: "alemtuzumab-order-sign".into(),
+            hook: "order-sign".into(),
+            patient_id: Some("pat-1".into()),
+            status: 412,
+            profile: "ansm-2019".into(),
+            latency: Duration::from_millis(3),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        // No writer drains this queue: the second record finds it full.
+        let (queue, _rx) = AuditQueue::new(1);
+        assert_eq!(
+            queue.record(decision_record(call(), None)),
+            Enqueued::Queued
+        );
+        let started = Instant::now();
+        assert_eq!(
+            queue.record(decision_record(call(), None)),
+            Enqueued::Dropped
+        );
+        assert!(started.elapsed() < Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn a_closed_queue_drops_too() {
+        let (queue, rx) = AuditQueue::new(4);
+        drop(rx);
+        assert_eq!(
+            queue.record(decision_record(call(), None)),
+            Enqueued::Dropped
+        );
+        assert!(!queue.flush(Duration::from_millis(50)).await);
+    }
+
+    #[test]
+    fn a_call_without_outcome_keeps_the_identifiers_only() {
+        let r = decision_record(call(), None);
+        assert_eq!(r.hook_instance, "hi-1");
+        assert_eq!(r.patient_id.as_deref(), Some("pat-1"));
+        assert_eq!(r.status, 412);
+        assert!(r.cards.is_empty() && r.findings.is_empty());
+        assert_eq!(r.latency_us, 3000);
+    }
+}

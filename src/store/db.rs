@@ -1,0 +1,524 @@
+//! The database behind the store: a SQLite file (WAL, `synchronous=FULL`) or PostgreSQL, through
+//! sqlx runtime queries (no database at build time). Both run the same embedded migrations and the
+//! same SQL: `$n` placeholders, numbered in order of first use, which SQLite also understands.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures::future::BoxFuture;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+
+use super::config::{Backend, StoreSettings};
+use super::model::{
+    CardRecord, DecisionRecord, Feedback, FeedbackFlag, FeedbackOutcome, FeedbackRecord, ReasonCode,
+};
+
+/// A store error. Messages name the SQLite file or the PostgreSQL server (never a password).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store ({target}): {message}")]
+    Open { target: String, message: String },
+    #[error("the store ({target}) failed: {source}")]
+    Database {
+        target: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("the store is not available: {0}")]
+    Unavailable(String),
+}
+
+/// The schema, embedded in the binary (`migrations/`).
+#[derive(Debug)]
+struct Embedded;
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+        Box::pin(async {
+            Ok(vec![Migration::new(
+                1,
+                Cow::Borrowed("store"),
+                MigrationType::Simple,
+                Cow::Borrowed(include_str!("../../migrations/0001_store.sql")),
+                false,
+            )])
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool: the same SQL for both backends.
+macro_rules! on_pool {
+    ($self:expr, $pool:ident => $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// An open, migrated store. Cheap to clone (a connection pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+    target: Arc<str>,
+    kind: &'static str,
+    /// A random id for this process's readiness probe row.
+    instance: Arc<str>,
+    /// When expired `jti`s were last purged (Unix ms).
+    last_jti_purge: Arc<AtomicI64>,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn from_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+/// A feedback joined with the card it names, for the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackRow {
+    pub record: FeedbackRecord,
+    /// The card, when this service issued it (and its audit is still kept).
+    pub card: Option<IssuedCard>,
+}
+
+/// A card as issued, with the decision it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssuedCard {
+    pub card: CardRecord,
+    pub hook_instance: String,
+    pub service: String,
+    pub issued_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Opens (creating the SQLite file and its directory when missing), checks the file is a
+    /// sound SQLite database, and migrates. Errors name the file or server.
+    pub async fn open(settings: &StoreSettings) -> Result<Store, StoreError> {
+        let target = settings.backend.describe();
+        let open_err = |message: String| StoreError::Open {
+            target: target.clone(),
+            message,
+        };
+        let pool = match &settings.backend {
+            Backend::Sqlite { path } => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        open_err(format!("cannot create directory `{}`: {e}", dir.display()))
+                    })?;
+                }
+                // WAL lets the hook path read while the audit writer writes; FULL syncs the WAL
+                // at each commit, so a feedback answered 200 survives a crash (issue 6 §5).
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(settings.connect_timeout)
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.connect_timeout)
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| open_err(e.to_string()))?;
+                // A damaged file can open and fail later: check it now, not on a feedback.
+                let check: Vec<String> = sqlx::query_scalar("PRAGMA quick_check")
+                    .fetch_all(&pool)
+                    .await
+                    .map_err(|e| open_err(e.to_string()))?;
+                if check.first().map(String::as_str) != Some("ok") {
+                    return Err(open_err(format!(
+                        "integrity check failed: {}",
+                        check.join("; ")
+                    )));
+                }
+                Pool::Sqlite(pool)
+            }
+            Backend::Postgres { url } => {
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(|e| open_err(format!("bad URL: {e}")))?
+                    .application_name("alemtuzumab-cds");
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.connect_timeout)
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| open_err(e.to_string()))?;
+                Pool::Postgres(pool)
+            }
+        };
+        let store = Store {
+            pool,
+            target: Arc::from(target.as_str()),
+            kind: settings.backend.kind(),
+            instance: Arc::from(uuid::Uuid::new_v4().to_string().as_str()),
+            last_jti_purge: Arc::new(AtomicI64::new(0)),
+        };
+        let migrator = Migrator::new(Embedded)
+            .await
+            .map_err(|e| open_err(format!("migrations: {e}")))?;
+        // The migrator takes a lock (PostgreSQL advisory lock), so replicas starting together
+        // migrate once.
+        on_pool!(store, pool => migrator.run(pool).await)
+            .map_err(|e| open_err(format!("migrations: {e}")))?;
+        Ok(store)
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The SQLite file or PostgreSQL server, for messages.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn db(&self, source: sqlx::Error) -> StoreError {
+        StoreError::Database {
+            target: self.target.to_string(),
+            source,
+        }
+    }
+
+    /// Readiness: the store answers and takes a write.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let sql = "INSERT INTO store_probe (instance, checked_at) VALUES ($1, $2) \
+                   ON CONFLICT (instance) DO UPDATE SET checked_at = excluded.checked_at";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(self.instance.as_ref())
+            .bind(ms(Utc::now()))
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(|e| self.db(e))
+    }
+
+    /// Writes a batch of decisions and their cards in one transaction. Idempotent: a batch
+    /// retried after a failed commit does not duplicate rows.
+    pub async fn write_decisions(&self, batch: &[DecisionRecord]) -> Result<(), StoreError> {
+        let decision_sql = "INSERT INTO decisions (id, recorded_at, hook_instance, service, hook, \
+             patient_id, status, profile, draft_orders, findings, from_prefetch, from_fhir, gaps, \
+             latency_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (id) DO NOTHING";
+        let card_sql = "INSERT INTO decision_cards (card_uuid, decision_id, recorded_at, \
+             hook_instance, service, topic, indicator, order_ref, suggestion_uuids, \
+             override_reasons) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (card_uuid) DO NOTHING";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(|e| self.db(e))?;
+            for d in batch {
+                sqlx::query(decision_sql)
+                    .bind(&d.id)
+                    .bind(ms(d.recorded_at))
+                    .bind(&d.hook_instance)
+                    .bind(&d.service)
+                    .bind(&d.hook)
+                    .bind(&d.patient_id)
+                    .bind(i64::from(d.status))
+                    .bind(&d.profile)
+                    .bind(to_json(&d.draft_orders))
+                    .bind(to_json(&d.findings))
+                    .bind(to_json(&d.from_prefetch))
+                    .bind(to_json(&d.from_fhir))
+                    .bind(to_json(&d.gaps))
+                    .bind(d.latency_us)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.db(e))?;
+                for c in &d.cards {
+                    sqlx::query(card_sql)
+                        .bind(&c.uuid)
+                        .bind(&d.id)
+                        .bind(ms(d.recorded_at))
+                        .bind(&d.hook_instance)
+                        .bind(&d.service)
+                        .bind(&c.topic)
+                        .bind(&c.indicator)
+                        .bind(&c.order_ref)
+                        .bind(to_json(&c.suggestion_uuids))
+                        .bind(to_json(&c.override_reasons))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.db(e))?;
+                }
+            }
+            tx.commit().await.map_err(|e| self.db(e))
+        })
+    }
+
+    /// The card with this uuid, if this service issued it.
+    pub async fn issued_card(&self, uuid: &str) -> Result<Option<IssuedCard>, StoreError> {
+        let sql = "SELECT card_uuid, recorded_at, hook_instance, service, topic, indicator, \
+                   order_ref, suggestion_uuids, override_reasons FROM decision_cards \
+                   WHERE card_uuid = $1";
+        on_pool!(self, pool => {
+            let row = sqlx::query(sql)
+                .bind(uuid)
+                .fetch_optional(pool)
+                .await
+                .map_err(|e| self.db(e))?;
+            row.map(|r| issued_card_from_row(&r)).transpose().map_err(|e| self.db(e))
+        })
+    }
+
+    /// Stores validated feedback items in one transaction; returns once committed (durable:
+    /// SQLite syncs the WAL at commit, PostgreSQL's commit is durable by default).
+    pub async fn insert_feedback(&self, records: &[FeedbackRecord]) -> Result<(), StoreError> {
+        let sql = "INSERT INTO feedback (id, received_at, service, card_uuid, outcome, \
+                   accepted_suggestions, reason_system, reason_code, reason_display, \
+                   user_comment, outcome_timestamp, flags) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(|e| self.db(e))?;
+            for r in records {
+                let f = &r.feedback;
+                let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
+                sqlx::query(sql)
+                    .bind(&r.id)
+                    .bind(ms(r.received_at))
+                    .bind(&r.service)
+                    .bind(&f.card)
+                    .bind(f.outcome.as_str())
+                    .bind(to_json(&f.accepted_suggestions))
+                    .bind(f.reason.as_ref().and_then(|c| c.system.clone()))
+                    .bind(f.reason.as_ref().map(|c| c.code.clone()))
+                    .bind(f.reason.as_ref().and_then(|c| c.display.clone()))
+                    .bind(&f.user_comment)
+                    .bind(f.outcome_timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                    .bind(to_json(&flags))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.db(e))?;
+            }
+            tx.commit().await.map_err(|e| self.db(e))
+        })
+    }
+
+    /// Records a JWT `jti` for replay detection across every instance sharing this store.
+    ///
+    /// Returns `true` when the `(iss, jti)` pair is new (or only known from an expired token: the
+    /// row is renewed) and the call may proceed; `false` when it is a replay. `expires_at` is the
+    /// token's `exp` (Unix seconds). Expired rows are purged at most once a minute.
+    pub async fn check_and_record_jti(
+        &self,
+        iss: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let now = Utc::now().timestamp();
+        // A single statement, so two replicas racing on one jti cannot both win: the primary
+        // key decides, and the loser's INSERT affects no row.
+        let sql = "INSERT INTO jti_seen (iss, jti, expires_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (iss, jti) DO UPDATE SET expires_at = excluded.expires_at \
+                   WHERE jti_seen.expires_at < $4";
+        let affected = on_pool!(self, pool => sqlx::query(sql)
+            .bind(iss)
+            .bind(jti)
+            .bind(expires_at)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| self.db(e))?;
+        let last = self.last_jti_purge.load(Ordering::Relaxed);
+        if now - last >= 60
+            && self
+                .last_jti_purge
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.purge_expired_jtis(now).await?;
+        }
+        Ok(affected == 1)
+    }
+
+    /// Deletes `jti`s whose token expired before `now` (Unix seconds).
+    pub async fn purge_expired_jtis(&self, now: i64) -> Result<u64, StoreError> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM jti_seen WHERE expires_at < $1")
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| self.db(e))
+    }
+
+    /// Deletes decisions, cards and feedback recorded before `cutoff`; returns the rows deleted.
+    pub async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let cutoff = ms(cutoff);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(|e| self.db(e))?;
+            let mut n = 0;
+            for sql in [
+                "DELETE FROM decision_cards WHERE recorded_at < $1",
+                "DELETE FROM decisions WHERE recorded_at < $1",
+                "DELETE FROM feedback WHERE received_at < $1",
+            ] {
+                n += sqlx::query(sql)
+                    .bind(cutoff)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.db(e))?
+                    .rows_affected();
+            }
+            tx.commit().await.map_err(|e| self.db(e))?;
+            Ok(n)
+        })
+    }
+
+    /// Cards issued in `[since, until)`.
+    pub async fn cards_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<IssuedCard>, StoreError> {
+        let sql = "SELECT card_uuid, recorded_at, hook_instance, service, topic, indicator, \
+                   order_ref, suggestion_uuids, override_reasons FROM decision_cards \
+                   WHERE recorded_at >= $1 AND recorded_at < $2 ORDER BY recorded_at, card_uuid";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(sql)
+                .bind(ms(since))
+                .bind(ms(until))
+                .fetch_all(pool)
+                .await
+                .map_err(|e| self.db(e))?;
+            rows.iter()
+                .map(issued_card_from_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.db(e))
+        })
+    }
+
+    /// Feedback received in `[since, until)`, each with the card it names when known.
+    pub async fn feedback_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<FeedbackRow>, StoreError> {
+        let sql = "SELECT f.id, f.received_at, f.service AS f_service, f.card_uuid AS f_card, \
+                   f.outcome, f.accepted_suggestions, f.reason_system, f.reason_code, \
+                   f.reason_display, f.user_comment, f.outcome_timestamp, f.flags, \
+                   c.card_uuid, c.recorded_at, c.hook_instance, c.service, c.topic, c.indicator, \
+                   c.order_ref, c.suggestion_uuids, c.override_reasons \
+                   FROM feedback f LEFT JOIN decision_cards c ON c.card_uuid = f.card_uuid \
+                   WHERE f.received_at >= $1 AND f.received_at < $2 ORDER BY f.received_at, f.id";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(sql)
+                .bind(ms(since))
+                .bind(ms(until))
+                .fetch_all(pool)
+                .await
+                .map_err(|e| self.db(e))?;
+            rows.iter()
+                .map(|r| -> Result<FeedbackRow, sqlx::Error> {
+                    let card = match r.try_get::<Option<String>, _>("card_uuid")? {
+                        Some(_) => Some(issued_card_from_row(r)?),
+                        None => None,
+                    };
+                    Ok(FeedbackRow { record: feedback_from_row(r)?, card })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.db(e))
+        })
+    }
+
+    /// Closes the pool (the report command, tests).
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+fn issued_card_from_row<'r, R>(r: &'r R) -> Result<IssuedCard, sqlx::Error>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(IssuedCard {
+        card: CardRecord {
+            uuid: r.try_get("card_uuid")?,
+            topic: r.try_get("topic")?,
+            indicator: r.try_get("indicator")?,
+            order_ref: r.try_get("order_ref")?,
+            suggestion_uuids: from_json(&r.try_get::<String, _>("suggestion_uuids")?),
+            override_reasons: from_json(&r.try_get::<String, _>("override_reasons")?),
+        },
+        hook_instance: r.try_get("hook_instance")?,
+        service: r.try_get("service")?,
+        issued_at: from_ms(r.try_get("recorded_at")?),
+    })
+}
+
+fn feedback_from_row<'r, R>(r: &'r R) -> Result<FeedbackRecord, sqlx::Error>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let outcome: String = r.try_get("outcome")?;
+    let reason = match r.try_get::<Option<String>, _>("reason_code")? {
+        Some(code) => Some(ReasonCode {
+            system: r.try_get("reason_system")?,
+            code,
+            display: r.try_get("reason_display")?,
+        }),
+        None => None,
+    };
+    let flags: Vec<String> = from_json(&r.try_get::<String, _>("flags")?);
+    let ts: String = r.try_get("outcome_timestamp")?;
+    Ok(FeedbackRecord {
+        id: r.try_get("id")?,
+        received_at: from_ms(r.try_get("received_at")?),
+        service: r.try_get("f_service")?,
+        feedback: Feedback {
+            card: r.try_get("f_card")?,
+            outcome: FeedbackOutcome::parse(&outcome).unwrap_or(FeedbackOutcome::Overridden),
+            accepted_suggestions: from_json(&r.try_get::<String, _>("accepted_suggestions")?),
+            reason,
+            user_comment: r.try_get("user_comment")?,
+            outcome_timestamp: DateTime::parse_from_rfc3339(&ts)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+        },
+        flags: flags
+            .iter()
+            .filter_map(|f| match f.as_str() {
+                "unknown-card" => Some(FeedbackFlag::UnknownCard),
+                "override-reason-not-offered" => Some(FeedbackFlag::OverrideReasonNotOffered),
+                "suggestion-not-offered" => Some(FeedbackFlag::SuggestionNotOffered),
+                _ => None,
+            })
+            .collect(),
+    })
+}

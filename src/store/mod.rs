@@ -1,0 +1,211 @@
+//! The feedback and audit store (issue 6): CDS Hooks feedback, the audit of every decision, and
+//! JWT `jti`s for replay detection, in SQLite by default or PostgreSQL for replicas.
+//!
+//! [`StoreService`] is what the web layer holds. It opens the store in the background, so the
+//! service starts even when the database is late; `/readyz` answers 503 naming the SQLite file
+//! or the server until the store is open and takes writes. Feedback waits for the store and is
+//! answered only once committed; the decision audit goes through a bounded queue
+//! ([`audit::AuditQueue`]) and never waits. All database work runs on the runtime that started
+//! the service, not on the HTTP workers' runtimes, so pooled connections stay on one reactor.
+
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod model;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+
+pub use db::{Store, StoreError};
+
+use audit::{AuditQueue, Enqueued};
+use config::StoreSettings;
+use model::DecisionRecord;
+
+#[derive(Clone)]
+enum Status {
+    Opening,
+    Ready(Store),
+    Failed(String),
+}
+
+struct Inner {
+    status: watch::Receiver<Status>,
+    audit: AuditQueue,
+    runtime: tokio::runtime::Handle,
+    target: String,
+}
+
+/// The store as the running service sees it. Cheap to clone.
+#[derive(Clone)]
+pub struct StoreService {
+    inner: Arc<Inner>,
+}
+
+/// How long a caller waits for a store that is still opening before giving up.
+const OPENING_WAIT: Duration = Duration::from_secs(3);
+
+impl StoreService {
+    /// Starts opening the store on the current tokio runtime, with the audit writer and the
+    /// retention task behind it. Fails only when called outside a runtime.
+    pub fn start(settings: &StoreSettings) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
+        let (status_tx, status) = watch::channel(Status::Opening);
+        let (queue, rx) = AuditQueue::new(settings.audit_queue_capacity);
+        let target = settings.backend.describe();
+        let s = settings.clone();
+        let mut ready = status.clone();
+        runtime.spawn(async move {
+            let mut backoff = Duration::from_millis(500);
+            loop {
+                match Store::open(&s).await {
+                    Ok(store) => {
+                        tracing::info!(store = %store.target(), "store open");
+                        let _ = status_tx.send(Status::Ready(store));
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            error = %e,
+                            retry_in_ms = backoff.as_millis() as u64,
+                            "store unavailable: /readyz fails and feedback gets 503 until it opens"
+                        );
+                        let _ = status_tx.send(Status::Failed(e.to_string()));
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        });
+        let (batch_max, interval, retention) = (
+            settings.audit_batch_max,
+            settings.audit_flush_interval,
+            settings.audit_retention,
+        );
+        runtime.spawn(async move {
+            let Some(store) = wait_ready(&mut ready).await else {
+                return;
+            };
+            tokio::spawn(retention_task(store.clone(), retention));
+            audit::run_writer(rx, store, batch_max, interval).await;
+        });
+        Ok(Self {
+            inner: Arc::new(Inner {
+                status,
+                audit: queue,
+                runtime,
+                target,
+            }),
+        })
+    }
+
+    /// Hands a decision to the audit queue without waiting.
+    pub fn record_decision(&self, record: DecisionRecord) -> Enqueued {
+        self.inner.audit.record(record)
+    }
+
+    /// Waits (briefly) until the audit records queued so far are written.
+    pub async fn flush_audit(&self, timeout: Duration) -> bool {
+        self.inner.audit.flush(timeout).await
+    }
+
+    /// The open store, waiting up to a few seconds while it is still opening.
+    pub async fn store(&self) -> Result<Store, StoreError> {
+        let mut status = self.inner.status.clone();
+        let waited = tokio::time::timeout(OPENING_WAIT, async {
+            loop {
+                let current = status.borrow_and_update().clone();
+                match current {
+                    Status::Opening => {
+                        if status.changed().await.is_err() {
+                            return Status::Opening;
+                        }
+                    }
+                    other => return other,
+                }
+            }
+        })
+        .await
+        .unwrap_or(Status::Opening);
+        match waited {
+            Status::Ready(store) => Ok(store),
+            Status::Failed(message) => Err(StoreError::Unavailable(message)),
+            Status::Opening => Err(StoreError::Unavailable(format!(
+                "{} is still opening",
+                self.inner.target
+            ))),
+        }
+    }
+
+    /// Runs `f` with the open store on the store's runtime and returns its result.
+    pub async fn with_store<F, Fut, T>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.store().await?;
+        self.inner
+            .runtime
+            .spawn(f(store))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+    }
+
+    /// Readiness: the store is open and takes a write. `Ok` carries `sqlite` or `postgres`.
+    pub async fn readiness(&self) -> Result<&'static str, StoreError> {
+        self.with_store(|store| async move {
+            match tokio::time::timeout(Duration::from_secs(5), store.probe()).await {
+                Ok(Ok(())) => Ok(store.kind()),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(StoreError::Unavailable(format!(
+                    "{} did not answer within 5 s",
+                    store.target()
+                ))),
+            }
+        })
+        .await
+    }
+
+    /// The SQLite file or PostgreSQL server, for messages.
+    pub fn target(&self) -> &str {
+        &self.inner.target
+    }
+}
+
+async fn wait_ready(status: &mut watch::Receiver<Status>) -> Option<Store> {
+    loop {
+        if let Status::Ready(store) = &*status.borrow_and_update() {
+            return Some(store.clone());
+        }
+        if status.changed().await.is_err() {
+            return match &*status.borrow() {
+                Status::Ready(store) => Some(store.clone()),
+                _ => None,
+            };
+        }
+    }
+}
+
+/// Purges decisions, cards and feedback past `store.audit_retention_days`, and expired `jti`s,
+/// at start and then hourly. Every replica may run it: the deletes are idempotent.
+async fn retention_task(store: Store, retention: Option<chrono::Duration>) {
+    loop {
+        let now = Utc::now();
+        if let Some(keep) = retention {
+            match store.purge_before(now - keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "audit retention: old records purged"),
+                Err(e) => tracing::warn!(error = %e, "audit retention purge failed"),
+            }
+        }
+        if let Err(e) = store.purge_expired_jtis(now.timestamp()).await {
+            tracing::warn!(error = %e, "purge of expired jti failed");
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}

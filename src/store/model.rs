@@ -1,0 +1,255 @@
+//! What the store keeps, as plain Rust values: one decision per hook call with its cards, one
+//! feedback per `feedback[]` item. No FHIR resources, no tokens, no names: the patient is only
+//! the id the EHR sent in `context.patientId`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One hook call, as audited (issue 6 §2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRecord {
+    pub id: String,
+    pub recorded_at: DateTime<Utc>,
+    pub hook_instance: String,
+    pub service: String,
+    pub hook: String,
+    /// `context.patientId` as sent, when the request got that far.
+    pub patient_id: Option<String>,
+    /// The HTTP status answered (200, or 412 when nothing could be said).
+    pub status: u16,
+    /// The rule profile in force (`ansm-2019`, `ema-2020`).
+    pub profile: String,
+    /// Every draft order considered, as `MedicationRequest/<id>`.
+    pub draft_orders: Vec<String>,
+    pub findings: Vec<FindingRecord>,
+    /// Prefetch keys used as sent.
+    pub from_prefetch: Vec<String>,
+    /// Queries sent to the FHIR server.
+    pub from_fhir: Vec<String>,
+    /// Data sets that could not be obtained.
+    pub gaps: Vec<String>,
+    pub latency_us: i64,
+    pub cards: Vec<CardRecord>,
+}
+
+/// A rule finding: rule code, severity, and the order it is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    pub rule: String,
+    pub severity: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+}
+
+/// A card issued: what feedback about it is checked against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardRecord {
+    pub uuid: String,
+    /// `source.topic.code`: the rule code.
+    pub topic: String,
+    pub indicator: String,
+    /// The draft order the card is about (`MedicationRequest/<id>`).
+    pub order_ref: Option<String>,
+    pub suggestion_uuids: Vec<String>,
+    pub override_reasons: Vec<ReasonCode>,
+}
+
+/// A Coding as offered in `overrideReasons` or sent in `overrideReason.reason`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonCode {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+impl ReasonCode {
+    /// Whether `self` (sent) is one of `offered`: same code, and same system when both have one.
+    pub fn offered_in(&self, offered: &[ReasonCode]) -> bool {
+        offered.iter().any(|o| {
+            o.code == self.code
+                && match (&o.system, &self.system) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                }
+        })
+    }
+}
+
+/// `accepted` or `overridden` (CDS Hooks 2.0 §Feedback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackOutcome {
+    Accepted,
+    Overridden,
+}
+
+impl FeedbackOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackOutcome::Accepted => "accepted",
+            FeedbackOutcome::Overridden => "overridden",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "accepted" => Some(FeedbackOutcome::Accepted),
+            "overridden" => Some(FeedbackOutcome::Overridden),
+            _ => None,
+        }
+    }
+}
+
+/// Why a feedback does not match what this service issued. Such feedback is stored all the same:
+/// the committee decides what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackFlag {
+    /// No card with this uuid was issued (or its audit record was lost or purged).
+    UnknownCard,
+    /// The override reason was not among the card's `overrideReasons`.
+    OverrideReasonNotOffered,
+    /// An accepted suggestion id was not a suggestion of the card.
+    SuggestionNotOffered,
+}
+
+impl FeedbackFlag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackFlag::UnknownCard => "unknown-card",
+            FeedbackFlag::OverrideReasonNotOffered => "override-reason-not-offered",
+            FeedbackFlag::SuggestionNotOffered => "suggestion-not-offered",
+        }
+    }
+}
+
+/// One validated `feedback[]` item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feedback {
+    pub card: String,
+    pub outcome: FeedbackOutcome,
+    pub accepted_suggestions: Vec<String>,
+    pub reason: Option<ReasonCode>,
+    pub user_comment: Option<String>,
+    /// `outcomeTimestamp` normalised to UTC, RFC 3339.
+    pub outcome_timestamp: DateTime<Utc>,
+}
+
+impl Feedback {
+    /// The flags of this feedback given the card it names (`None`: never issued).
+    pub fn flags(&self, card: Option<&CardRecord>) -> Vec<FeedbackFlag> {
+        let Some(card) = card else {
+            return vec![FeedbackFlag::UnknownCard];
+        };
+        let mut flags = Vec::new();
+        if let Some(reason) = &self.reason {
+            if !reason.offered_in(&card.override_reasons) {
+                flags.push(FeedbackFlag::OverrideReasonNotOffered);
+            }
+        }
+        if self
+            .accepted_suggestions
+            .iter()
+            .any(|s| !card.suggestion_uuids.contains(s))
+        {
+            flags.push(FeedbackFlag::SuggestionNotOffered);
+        }
+        flags
+    }
+}
+
+/// A feedback as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackRecord {
+    pub id: String,
+    pub received_at: DateTime<Utc>,
+    pub service: String,
+    pub feedback: Feedback,
+    pub flags: Vec<FeedbackFlag>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card() -> CardRecord {
+        CardRecord {
+            uuid: "c1".into(),
+            topic: "initiation-eligibility".into(),
+            indicator: "critical".into(),
+            order_ref: Some("MedicationRequest/mr-1".into()),
+            suggestion_uuids: vec!["s1".into()],
+            override_reasons: vec![ReasonCode {
+                system: Some("urn:alemtuzumab-cds:override-reason".into()),
+                code: "committee-approved".into(),
+                display: None,
+            }],
+        }
+    }
+
+    fn feedback(reason: Option<(&str, Option<&str>)>, accepted: &[&str]) -> Feedback {
+        Feedback {
+            card: "c1".into(),
+            outcome: if reason.is_some() {
+                FeedbackOutcome::Overridden
+            } else {
+                FeedbackOutcome::Accepted
+            },
+            accepted_suggestions: accepted.iter().map(|s| s.to_string()).collect(),
+            reason: reason.map(|(code, system)| ReasonCode {
+                system: system.map(str::to_owned),
+                code: code.into(),
+                display: None,
+            }),
+            user_comment: None,
+            outcome_timestamp: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn feedback_on_a_card_never_issued_is_flagged_unknown() {
+        assert_eq!(
+            feedback(None, &["s1"]).flags(None),
+            vec![FeedbackFlag::UnknownCard]
+        );
+    }
+
+    #[test]
+    fn an_offered_reason_is_clean_with_or_without_its_system() {
+        let c = card();
+        let sys = Some("urn:alemtuzumab-cds:override-reason");
+        assert!(feedback(Some(("committee-approved", sys)), &[])
+            .flags(Some(&c))
+            .is_empty());
+        assert!(feedback(Some(("committee-approved", None)), &[])
+            .flags(Some(&c))
+            .is_empty());
+    }
+
+    #[test]
+    fn a_reason_not_offered_or_from_another_system_is_flagged() {
+        let c = card();
+        assert_eq!(
+            feedback(Some(("not-relevant", None)), &[]).flags(Some(&c)),
+            vec![FeedbackFlag::OverrideReasonNotOffered]
+        );
+        assert_eq!(
+            feedback(
+                Some(("committee-approved", Some("http://example.org"))),
+                &[]
+            )
+            .flags(Some(&c)),
+            vec![FeedbackFlag::OverrideReasonNotOffered]
+        );
+    }
+
+    #[test]
+    fn an_accepted_suggestion_that_the_card_did_not_offer_is_flagged() {
+        let c = card();
+        assert!(feedback(None, &["s1"]).flags(Some(&c)).is_empty());
+        assert_eq!(
+            feedback(None, &["s2"]).flags(Some(&c)),
+            vec![FeedbackFlag::SuggestionNotOffered]
+        );
+    }
+}

@@ -1,0 +1,73 @@
+//! `POST /cds-services/{id}/feedback` (CDS Hooks 2.0 §Feedback): validates, flags what does not
+//! match an issued card, stores, and answers 200 only once the store has committed (issue 6 §1).
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+
+use super::error::ApiError;
+use super::routes::read_body;
+use super::AppState;
+use crate::store::model::FeedbackRecord;
+use crate::wire::discovery;
+use crate::wire::feedback::parse_feedback;
+
+/// How long a feedback waits for the audit of the call it answers to be written: the EHR may
+/// send the feedback within milliseconds of the hook answer, before the batch writer ran.
+const AUDIT_FLUSH_WAIT: Duration = Duration::from_secs(2);
+
+pub async fn feedback(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let Some(service) = discovery::service(&id) else {
+        return Err(ApiError::UnknownService(id));
+    };
+    let body = read_body(payload, state.settings.body_limit_bytes).await?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::NotJson(e.to_string()))?;
+    let items = parse_feedback(value)?;
+    let store = &state.store;
+    if !store.flush_audit(AUDIT_FLUSH_WAIT).await {
+        tracing::debug!("audit not flushed before feedback; flags may say unknown-card");
+    }
+    let service_id = service.id.to_owned();
+    let n = items.len();
+    let stored = store
+        .with_store(move |store| async move {
+            let received_at = Utc::now();
+            let mut records = Vec::with_capacity(items.len());
+            for feedback in items {
+                let card = store.issued_card(&feedback.card).await?;
+                let flags = feedback.flags(card.as_ref().map(|c| &c.card));
+                records.push(FeedbackRecord {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    received_at,
+                    service: service_id.clone(),
+                    feedback,
+                    flags,
+                });
+            }
+            store.insert_feedback(&records).await?;
+            Ok(records)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "feedback not stored");
+            ApiError::StoreUnavailable(e.to_string())
+        })?;
+    for r in &stored {
+        let flagged = if r.flags.is_empty() { "no" } else { "yes" };
+        metrics::counter!("cds_feedback_total", "outcome" => r.feedback.outcome.as_str(), "flagged" => flagged)
+            .increment(1);
+        if !r.flags.is_empty() {
+            let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
+            tracing::warn!(card = %r.feedback.card, flags = ?flags, "feedback stored with flags");
+        }
+    }
+    tracing::info!(service = service.id, items = n, "feedback stored");
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}

@@ -1,0 +1,568 @@
+//! Feedback and audit store (issue 6): the CDS Hooks 2.0 feedback round trip through the report,
+//! malformed feedback, readiness, `jti` replay, kill -9 durability, and what the audit never keeps.
+//!
+//! The `suite_*` functions take a [`Backend`] and run against SQLite here and against a real
+//! PostgreSQL in `store_pg.rs`: both backends pass the same suite.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alemtuzumab_cds::config::RawSettings;
+use serde_json::{json, Value};
+
+use crate::helpers::{fixture_hook, repo, spawn_app_with, TestApp};
+
+/// Where a test app keeps its store.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// The default: a SQLite file under the app's own temp data dir.
+    Sqlite,
+    /// A PostgreSQL database URL.
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn apply(&self, raw: &mut RawSettings) {
+        if let Backend::Postgres(url) = self {
+            raw.store.url = url.clone();
+        }
+        // Short batches: feedback flushes anyway, but cross-replica tests wait for the writer.
+        raw.store.audit_flush_interval_ms = 50;
+    }
+
+    /// Environment for the binary (`report`) to read the same store as `app`.
+    pub fn env(&self, app: &TestApp) -> Vec<(String, String)> {
+        let mut env = vec![(
+            "ALEMTUZUMAB_CDS__STORE__DATA_DIR".to_owned(),
+            app.data_dir.path().to_string_lossy().into_owned(),
+        )];
+        if let Backend::Postgres(url) = self {
+            env.push(("ALEMTUZUMAB_CDS__STORE__URL".to_owned(), url.clone()));
+        }
+        env
+    }
+}
+
+/// A test app on `backend`, once its store is open (its readiness answers 200).
+pub async fn spawn(backend: &Backend) -> TestApp {
+    let b = backend.clone();
+    let app = spawn_app_with(move |raw| b.apply(raw)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.get("/readyz").await.status() != 200 {
+        assert!(Instant::now() < deadline, "the store did not open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_alemtuzumab-cds"));
+    c.current_dir(repo())
+        .env_remove("ALEMTUZUMAB_CDS_CONFIG")
+        .env_remove("ALEMTUZUMAB_CDS__STORE__URL")
+        .env("RUST_BACKTRACE", "0");
+    c
+}
+
+/// `alemtuzumab-cds report --format json` over `env`'s store. Runs off the test's runtime, which
+/// also drives the test app's store tasks (a blocked runtime would stall them).
+pub async fn report_json(env: &[(String, String)], args: &[&str]) -> Value {
+    let mut cmd = bin();
+    cmd.arg("report")
+        .args(["--format", "json"])
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("report task")
+        .expect("report runs");
+    assert!(
+        out.status.success(),
+        "report failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "report is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+pub fn rule<'a>(report: &'a Value, code: &str) -> &'a Value {
+    report["rules"]
+        .as_array()
+        .and_then(|rules| rules.iter().find(|r| r["rule"] == code))
+        .unwrap_or_else(|| panic!("no rule {code} in {report}"))
+}
+
+impl TestApp {
+    pub async fn post_feedback(&self, service: &str, body: &Value) -> reqwest::Response {
+        self.post_raw(
+            &format!("/cds-services/{service}/feedback"),
+            body.to_string(),
+        )
+        .await
+    }
+}
+
+/// A hook call of the naive-one-dmt fixture under a fresh hookInstance: its critical
+/// initiation-eligibility card, and the hookInstance.
+async fn critical_card(app: &TestApp) -> (Value, String) {
+    let mut req = fixture_hook("naive-one-dmt--order-sign.json");
+    let hook_instance = uuid::Uuid::new_v4().to_string();
+    req["hookInstance"] = json!(hook_instance);
+    let resp = app.post_hook("alemtuzumab-order-sign", &req).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("JSON");
+    let card = body["cards"]
+        .as_array()
+        .and_then(|cards| {
+            cards
+                .iter()
+                .find(|c| c["source"]["topic"]["code"] == "initiation-eligibility")
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("no initiation-eligibility card: {body}"));
+    assert_eq!(card["indicator"], "critical");
+    (card, hook_instance)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Hook call → feedback in the official wire format → `report` shows it, linked to its decision.
+pub async fn suite_round_trip(backend: &Backend) {
+    // Arrange
+    let app = spawn(backend).await;
+    let (overridden, hi_overridden) = critical_card(&app).await;
+    let (accepted, _) = critical_card(&app).await;
+    let (sandbox_style, _) = critical_card(&app).await;
+    let offered = &overridden["overrideReasons"][0];
+    let suggestion = accepted["suggestions"][0]["uuid"].clone();
+
+    // Act
+    let override_body = json!({"feedback": [{
+        "card": overridden["uuid"],
+        "outcome": "overridden",
+        "overrideReason": {
+            "reason": {"system": offered["system"], "code": offered["code"], "display": offered["display"]},
+            "userComment": "Avis RCP du 20/11: tous les autres traitements contre-indiqués"
+        },
+        "outcomeTimestamp": now()
+    }]});
+    let accept_body = json!({"feedback": [{
+        "card": accepted["uuid"],
+        "outcome": "accepted",
+        "acceptedSuggestions": [{"id": suggestion}],
+        "outcomeTimestamp": now()
+    }]});
+    // As the CDS Hooks Sandbox sends it: a reason this card did not offer, no display, no comment.
+    let sandbox_body = json!({"feedback": [{
+        "card": sandbox_style["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-25T01:10:23.110Z",
+        "overrideReason": {"reason": {"code": "not-relevant", "system": "http://example.org/reasons"}}
+    }]});
+    let unknown_body = json!({"feedback": [{
+        "card": "e015d505-555f-477b-bb1c-01a99f30a4c8",
+        "outcome": "overridden",
+        "outcomeTimestamp": now(),
+        "overrideReason": {"userComment": "card from another system"}
+    }]});
+    for body in [&override_body, &accept_body, &sandbox_body, &unknown_body] {
+        let resp = app.post_feedback("alemtuzumab-order-sign", body).await;
+        assert_eq!(resp.status(), 200, "{body}: {:?}", resp.text().await);
+    }
+    let report = report_json(&backend.env(&app), &[]).await;
+
+    // Assert
+    let init = rule(&report, "initiation-eligibility");
+    assert_eq!(init["cardsShown"], 3, "{report}");
+    assert_eq!(init["criticalCards"], 3, "{report}");
+    assert_eq!(init["overrides"], 2, "{report}");
+    assert_eq!(init["accepted"], 1, "{report}");
+    assert_eq!(init["acceptedSuggestions"], 1, "{report}");
+    let reasons = init["overridesByReason"].as_array().expect("reasons");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r["code"] == offered["code"] && r["count"] == 1),
+        "{report}"
+    );
+    let decisions = init["overrideDecisions"].as_array().expect("decisions");
+    let d = decisions
+        .iter()
+        .find(|d| d["cardUuid"] == overridden["uuid"])
+        .unwrap_or_else(|| panic!("override not linked: {report}"));
+    assert_eq!(d["hookInstance"], hi_overridden.as_str());
+    assert_eq!(d["orderId"], "MedicationRequest/p02-draft-alemtuzumab");
+    assert_eq!(d["flags"], json!([]));
+    assert!(d["userComment"].as_str().unwrap_or("").contains("RCP"));
+    let flagged = decisions
+        .iter()
+        .find(|d| d["cardUuid"] == sandbox_style["uuid"])
+        .unwrap_or_else(|| panic!("sandbox override missing: {report}"));
+    assert_eq!(flagged["flags"], json!(["override-reason-not-offered"]));
+    let unknown = rule(&report, "(unknown card)");
+    assert_eq!(
+        unknown["overrideDecisions"][0]["flags"],
+        json!(["unknown-card"])
+    );
+    // Patient-counselling cards were shown, never overridden.
+    assert_eq!(rule(&report, "patient-counselling")["cardsShown"], 3);
+
+    // The period filters: nothing before 2000.
+    let old = report_json(&backend.env(&app), &["--until", "2000-01-01"]).await;
+    assert_eq!(rule(&old, "initiation-eligibility")["cardsShown"], 0);
+}
+
+/// Malformed feedback: 400 with an OperationOutcome naming the field; nothing is stored.
+pub async fn suite_malformed_feedback(backend: &Backend) {
+    let app = spawn(backend).await;
+    let ok = json!({"card": "c", "outcome": "overridden", "outcomeTimestamp": now(),
+                    "overrideReason": {"userComment": "x"}});
+    let with = |k: &str, v: Value| {
+        let mut item = ok.clone();
+        item[k] = v;
+        json!({ "feedback": [ok.clone(), item] })
+    };
+    let cases = [
+        (json!({"feedbacks": []}), "feedback"),
+        (json!({"feedback": "accepted"}), "feedback"),
+        (with("outcome", json!("rejected")), "feedback[1].outcome"),
+        (with("card", Value::Null), "feedback[1].card"),
+        (
+            with("outcomeTimestamp", json!("tomorrow")),
+            "feedback[1].outcomeTimestamp",
+        ),
+        (
+            with("overrideReason", json!({"reason": {"display": "no code"}})),
+            "feedback[1].overrideReason.reason.code",
+        ),
+        (
+            with("acceptedSuggestions", json!("all")),
+            "feedback[1].acceptedSuggestions",
+        ),
+    ];
+    for (body, field) in cases {
+        let resp = app.post_feedback("alemtuzumab-order-sign", &body).await;
+        assert_eq!(resp.status(), 400, "{body}");
+        let oo: Value = resp.json().await.expect("an OperationOutcome");
+        assert_eq!(oo["resourceType"], "OperationOutcome");
+        assert_eq!(oo["issue"][0]["expression"][0], field, "{body}: {oo}");
+        assert!(
+            oo["issue"][0]["diagnostics"]
+                .as_str()
+                .unwrap_or("")
+                .contains(field),
+            "{oo}"
+        );
+    }
+    let resp = app
+        .post_raw("/cds-services/alemtuzumab-order-sign/feedback", "{".into())
+        .await;
+    assert_eq!(resp.status(), 400);
+    let resp = app
+        .post_feedback("no-such-service", &with("card", json!("c")))
+        .await;
+    assert_eq!(resp.status(), 404);
+    // The first, valid item of each refused body was not stored either.
+    let report = report_json(&backend.env(&app), &[]).await;
+    assert!(
+        report["rules"]
+            .as_array()
+            .is_some_and(|rules| rules.iter().all(|r| r["overrides"] == 0)),
+        "{report}"
+    );
+}
+
+/// `/readyz` says which store answers.
+pub async fn suite_readiness(backend: &Backend, kind: &str) {
+    let app = spawn(backend).await;
+    let resp = app.get("/readyz").await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("JSON");
+    assert_eq!(body["store"], kind, "{body}");
+}
+
+/// `jti` replay across two store instances sharing one database (two replicas).
+pub async fn suite_jti_replay(settings: &alemtuzumab_cds::store::config::StoreSettings) {
+    use alemtuzumab_cds::store::Store;
+    let a = Store::open(settings).await.expect("first instance");
+    let b = Store::open(settings).await.expect("second instance");
+    let exp = chrono::Utc::now().timestamp() + 300;
+    let jti = uuid::Uuid::new_v4().to_string();
+    let iss = "https://ehr.hospital.example";
+    assert!(a.check_and_record_jti(iss, &jti, exp).await.expect("a"));
+    assert!(
+        !b.check_and_record_jti(iss, &jti, exp).await.expect("b"),
+        "a jti seen by one replica is a replay on the other"
+    );
+    assert!(!a.check_and_record_jti(iss, &jti, exp).await.expect("a"));
+    // The same jti from another issuer is another token.
+    assert!(b
+        .check_and_record_jti("https://other.example", &jti, exp)
+        .await
+        .expect("b"));
+    // An expired entry does not block (the token itself is expired) and is purged.
+    let old = uuid::Uuid::new_v4().to_string();
+    let past = chrono::Utc::now().timestamp() - 10;
+    assert!(a.check_and_record_jti(iss, &old, past).await.expect("a"));
+    assert!(b.check_and_record_jti(iss, &old, exp).await.expect("b"));
+    let purged = a
+        .purge_expired_jtis(chrono::Utc::now().timestamp() + 3600)
+        .await
+        .expect("purge");
+    assert!(purged >= 2, "{purged}");
+    // Many concurrent attempts on one jti: exactly one wins.
+    let race = uuid::Uuid::new_v4().to_string();
+    let attempts = (0..8).map(|i| {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let race = race.clone();
+        async move { s.check_and_record_jti(iss, &race, exp).await }
+    });
+    let wins = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.expect("no error"))
+        .filter(|won| *won)
+        .count();
+    assert_eq!(wins, 1);
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_feedback_round_trip_shows_in_the_report() {
+    suite_round_trip(&Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn sqlite_malformed_feedback_is_a_400_naming_the_field() {
+    suite_malformed_feedback(&Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn sqlite_readiness_names_the_store() {
+    suite_readiness(&Backend::Sqlite, "sqlite").await;
+}
+
+#[tokio::test]
+async fn sqlite_jti_replay_is_rejected_across_two_store_instances() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let raw = alemtuzumab_cds::store::config::RawStore {
+        data_dir: dir.path().to_string_lossy().into_owned(),
+        ..Default::default()
+    };
+    suite_jti_replay(&raw.validate().expect("valid")).await;
+}
+
+#[tokio::test]
+async fn a_corrupt_sqlite_file_fails_readiness_naming_the_file() {
+    // Arrange: garbage where the database should be.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("alemtuzumab-cds.db");
+    std::fs::write(&file, vec![0x5a_u8; 8192]).expect("write");
+    let data_dir = dir.path().to_string_lossy().into_owned();
+    let app = spawn_app_with(move |raw| raw.store.data_dir = data_dir).await;
+
+    // Act
+    let resp = app.get("/readyz").await;
+
+    // Assert
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.expect("JSON");
+    let message = body["store"].as_str().unwrap_or("");
+    assert!(message.contains(&*file.to_string_lossy()), "{body}");
+    assert!(message.contains("not a database"), "{body}");
+    // Feedback is refused, not lost: the EHR sees a 503 and can retry.
+    let resp = app
+        .post_feedback(
+            "alemtuzumab-order-sign",
+            &json!({"feedback": [{"card": "c", "outcome": "overridden",
+                    "outcomeTimestamp": now(), "overrideReason": {"userComment": "x"}}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 503);
+    let oo: Value = resp.json().await.expect("OperationOutcome");
+    assert_eq!(oo["issue"][0]["code"], "transient");
+    // The file is left as it was, for the administrator to look at.
+    assert_eq!(std::fs::read(&file).expect("read"), vec![0x5a_u8; 8192]);
+    // The hook answer does not depend on the store.
+    let req = fixture_hook("naive-one-dmt--order-sign.json");
+    assert_eq!(
+        app.post_hook("alemtuzumab-order-sign", &req).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_audit_keeps_no_token_and_no_patient_name() {
+    // Arrange
+    let app = spawn(&Backend::Sqlite).await;
+    let mut req = fixture_hook("naive-one-dmt--order-sign.json");
+    req["fhirAuthorization"]["access_token"] = json!("SECRET-ACCESS-TOKEN-4242");
+    assert_eq!(req["prefetch"]["patient"]["name"][0]["family"], "Marchand");
+
+    // Act: the hook call, then a feedback (which waits for the audit to be written).
+    let (card, _) = critical_card(&app).await;
+    assert_eq!(
+        app.post_hook("alemtuzumab-order-sign", &req).await.status(),
+        200
+    );
+    let fb = json!({"feedback": [{"card": card["uuid"], "outcome": "overridden",
+                   "outcomeTimestamp": now(), "overrideReason": {"userComment": "x"}}]});
+    assert_eq!(
+        app.post_feedback("alemtuzumab-order-sign", &fb)
+            .await
+            .status(),
+        200
+    );
+
+    // Assert: the patient id is there, the token and the name are not, in any store file.
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(app.data_dir.path()).expect("data dir") {
+        let path = entry.expect("entry").path();
+        all.extend(std::fs::read(&path).expect("read"));
+    }
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.contains("p02-patient"), "the patient id is audited");
+    assert!(
+        text.contains("p02-draft-alemtuzumab"),
+        "the order is audited"
+    );
+    assert!(!text.contains("SECRET-ACCESS-TOKEN-4242"));
+    assert!(!text.contains("Marchand") && !text.contains("Julien"));
+}
+
+#[tokio::test]
+async fn audit_counters_are_exposed_in_metrics() {
+    let app = spawn(&Backend::Sqlite).await;
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    assert!(metrics.contains("cds_audit_dropped_total"), "{metrics}");
+    assert!(metrics.contains("cds_audit_written_total"), "{metrics}");
+}
+
+/// Starts `serve` on port 0 with its store in `data_dir`; returns the child and its port.
+fn serve(data_dir: &Path) -> (std::process::Child, u16) {
+    let mut child = bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
+        .env("ALEMTUZUMAB_CDS__SERVER__FIXED_TODAY", "2026-11-25")
+        .env("ALEMTUZUMAB_CDS__STORE__DATA_DIR", data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if v["message"] == "alemtuzumab-cds listening" {
+                if let Some(port) = v["port"].as_u64().and_then(|p| u16::try_from(p).ok()) {
+                    return (child, port);
+                }
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("serve did not log its port");
+}
+
+#[tokio::test]
+async fn a_feedback_answered_200_survives_kill_9() {
+    // Arrange
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut child, port) = serve(dir.path());
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut req = fixture_hook("naive-one-dmt--order-sign.json");
+    req["hookInstance"] = json!(uuid::Uuid::new_v4().to_string());
+    let body: Value = client
+        .post(format!("{base}/cds-services/alemtuzumab-order-sign"))
+        .json(&req)
+        .send()
+        .await
+        .expect("hook call")
+        .json()
+        .await
+        .expect("JSON");
+    let card = body["cards"][0]["uuid"].clone();
+    assert_eq!(body["cards"][0]["indicator"], "critical", "{body}");
+
+    // Act: 200, then kill -9 at once: no graceful shutdown, no chance to flush anything.
+    let fb = json!({"feedback": [{"card": card, "outcome": "overridden",
+                   "outcomeTimestamp": now(),
+                   "overrideReason": {"reason": {"system": "urn:alemtuzumab-cds:override-reason",
+                                                 "code": "other-documented"}}}]});
+    let resp = client
+        .post(format!(
+            "{base}/cds-services/alemtuzumab-order-sign/feedback"
+        ))
+        .json(&fb)
+        .send()
+        .await
+        .expect("feedback");
+    assert_eq!(resp.status(), 200);
+    let _ = Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+
+    // Assert: a restart on the same data dir is ready, and the report has the override.
+    let (mut child, port) = serve(dir.path());
+    let ready = client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    let env = vec![(
+        "ALEMTUZUMAB_CDS__STORE__DATA_DIR".to_owned(),
+        dir.path().to_string_lossy().into_owned(),
+    )];
+    let report = report_json(&env, &[]).await;
+    let init = rule(&report, "initiation-eligibility");
+    assert_eq!(init["overrides"], 1, "{report}");
+    assert_eq!(init["overrideDecisions"][0]["cardUuid"], card, "{report}");
+    assert_eq!(
+        init["overrideDecisions"][0]["orderId"],
+        "MedicationRequest/p02-draft-alemtuzumab"
+    );
+}
+
+#[tokio::test]
+async fn every_feedback_example_for_hospital_it_is_accepted() {
+    let app = spawn(&Backend::Sqlite).await;
+    let mut names: Vec<_> = std::fs::read_dir(repo().join("cds-hooks/examples"))
+        .expect("cds-hooks/examples")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("feedback-") && n.ends_with(".json"))
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 2, "{names:?}");
+    for path in names {
+        let body = crate::helpers::read_json(&path);
+        let resp = app.post_feedback("alemtuzumab-order-sign", &body).await;
+        assert_eq!(resp.status(), 200, "{}", path.display());
+    }
+}
