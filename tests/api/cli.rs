@@ -10,6 +10,10 @@ fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_alemtuzumab-cds"));
     c.current_dir(repo())
         .env_remove("ALEMTUZUMAB_CDS_CONFIG")
+        .env(
+            "ALEMTUZUMAB_CDS__STORE__DATA_DIR",
+            std::env::temp_dir().join("alemtuzumab-cds-cli-tests"),
+        )
         .env("RUST_BACKTRACE", "0");
     c
 }

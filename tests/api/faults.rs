@@ -225,10 +225,13 @@ struct Service {
     child: Child,
     port: u16,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The subprocess's own store directory.
+    data_dir: tempfile::TempDir,
 }
 
 impl Service {
     fn start() -> Service {
+        let data_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_alemtuzumab-cds"))
             .args(["serve", "--bind", "127.0.0.1:0"])
             .current_dir(repo())
@@ -236,6 +239,7 @@ impl Service {
             .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
             .env("ALEMTUZUMAB_CDS__LOG__LEVEL", "trace")
             .env("ALEMTUZUMAB_CDS__SERVER__FIXED_TODAY", FIXTURE_TODAY)
+            .env("ALEMTUZUMAB_CDS__STORE__DATA_DIR", data_dir.path())
             .env(
                 "ALEMTUZUMAB_CDS__FHIR__DEADLINE_MS",
                 DEADLINE_MS.to_string(),
@@ -266,13 +270,20 @@ impl Service {
         let port = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("the service logs its port");
-        Service { child, port, lines }
+        Service {
+            child,
+            port,
+            lines,
+            data_dir,
+        }
     }
 
     fn app(&self) -> TestApp {
         TestApp {
             address: format!("http://127.0.0.1:{}", self.port),
             client: reqwest::Client::new(),
+            // The subprocess owns `self.data_dir`; this one is only a placeholder.
+            data_dir: tempfile::tempdir().unwrap(),
         }
     }
 
