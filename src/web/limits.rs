@@ -25,6 +25,21 @@ pub fn unavailable(diagnostics: &str) -> HttpResponse {
         }))
 }
 
+/// A call that took longer than `server.request_timeout_ms`.
+#[derive(Debug, thiserror::Error)]
+#[error("the call took longer than the configured timeout")]
+pub struct TimedOut;
+
+impl actix_web::ResponseError for TimedOut {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        unavailable(&self.to_string())
+    }
+}
+
 /// The slots of concurrent hook calls.
 pub fn hook_slots(max: usize) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(max.clamp(1, Semaphore::MAX_PERMITS)))
@@ -50,7 +65,6 @@ pub async fn limit_hooks(
             "too many calls in progress; retry shortly",
         )));
     };
-    let http_req = req.request().clone();
     let timeout = state.settings.request_timeout;
     match tokio::time::timeout(timeout, next.call(req)).await {
         Ok(res) => res.map(ServiceResponse::map_into_boxed_body),
@@ -60,10 +74,8 @@ pub async fn limit_hooks(
                 "hook call timed out; 503"
             );
             metrics::counter!("cds_hook_rejected_total", "reason" => "timeout").increment(1);
-            Ok(ServiceResponse::new(
-                http_req,
-                unavailable("the call took longer than the configured timeout"),
-            ))
+            // No HttpRequest is kept (the handler needs it unshared): the error renders the 503.
+            Err(TimedOut.into())
         }
     }
 }
