@@ -8,3 +8,4 @@ mod errors;
 mod helpers;
 mod hooks;
 mod real_client;
+mod security;
