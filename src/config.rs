@@ -17,7 +17,6 @@
 //! | `server.fixed_today` | unset | evaluate as if today were this date (test benches only; logged) |
 //! | `server.max_concurrent_hooks` | 64 | hook/feedback calls in progress at once; beyond it 503 |
 //! | `server.request_timeout_ms` | 10000 | a hook/feedback call taking longer gets 503 |
-//! | `server.tls_cert_file`, `server.tls_key_file` | unset | PEM files: serve HTTPS directly (rustls) |
 //! | `auth.allow_unauthenticated` | false | serve unsigned calls on a non-loopback address (test benches) |
 //! | `auth.*` | see `crate::auth` | JWT issuers, algorithms, leeway, lifetime, JWKS refresh, CORS origins |
 //! | `log.format` | `auto` | `json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise) |
@@ -76,8 +75,6 @@ pub struct RawServer {
     pub fixed_today: String,
     pub max_concurrent_hooks: u32,
     pub request_timeout_ms: u64,
-    pub tls_cert_file: String,
-    pub tls_key_file: String,
 }
 
 impl Default for RawServer {
@@ -92,8 +89,6 @@ impl Default for RawServer {
             fixed_today: String::new(),
             max_concurrent_hooks: 64,
             request_timeout_ms: 10_000,
-            tls_cert_file: String::new(),
-            tls_key_file: String::new(),
         }
     }
 }
@@ -264,8 +259,6 @@ pub struct Settings {
     pub max_concurrent_hooks: usize,
     /// Time allowed for one hook or feedback call (beyond: 503).
     pub request_timeout: std::time::Duration,
-    /// `(certificate chain, private key)` PEM files: HTTPS served directly.
-    pub tls: Option<(PathBuf, PathBuf)>,
     /// `[auth]`: JWT issuers (none: local mode), CORS origins.
     pub auth: AuthSettings,
     pub log_format: LogFormat,
@@ -364,25 +357,6 @@ impl RawSettings {
                 "must be between 100 and 300000",
             ));
         }
-        let tls = match (s.tls_cert_file.trim(), s.tls_key_file.trim()) {
-            ("", "") => None,
-            ("", _) => return Err(invalid("server.tls_cert_file", "is required with tls_key_file")),
-            (_, "") => return Err(invalid("server.tls_key_file", "is required with tls_cert_file")),
-            (cert, key) => {
-                let dir = source
-                    .as_deref()
-                    .and_then(Path::parent)
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default();
-                let (cert, key) = (dir.join(cert), dir.join(key));
-                for (k, p) in [("server.tls_cert_file", &cert), ("server.tls_key_file", &key)] {
-                    if !p.is_file() {
-                        return Err(invalid(k, format!("`{}` is not a readable file", p.display())));
-                    }
-                }
-                Some((cert, key))
-            }
-        };
         if s.body_limit_bytes < 1024 {
             return Err(invalid("server.body_limit_bytes", "must be at least 1024"));
         }
@@ -547,7 +521,6 @@ impl RawSettings {
             allow_unauthenticated: auth.allow_unauthenticated,
             max_concurrent_hooks: s.max_concurrent_hooks as usize,
             request_timeout: std::time::Duration::from_millis(s.request_timeout_ms),
-            tls,
             auth,
             log_format,
             log_level: self.log.level,
@@ -669,7 +642,10 @@ mod tests {
         assert_eq!(s.auth.issuers.len(), 2);
         assert_eq!(
             s.auth.algorithms,
-            vec![jsonwebtoken::Algorithm::ES384, jsonwebtoken::Algorithm::RS384]
+            vec![
+                jsonwebtoken::Algorithm::ES384,
+                jsonwebtoken::Algorithm::RS384
+            ]
         );
     }
 
@@ -700,7 +676,6 @@ mod tests {
             ("[auth]\nallowed_origins = [\"not a url\"]", "auth.allowed_origins[0]"),
             ("[server]\nmax_concurrent_hooks = 0", "server.max_concurrent_hooks"),
             ("[server]\nrequest_timeout_ms = 1", "server.request_timeout_ms"),
-            ("[server]\ntls_cert_file = \"c.pem\"", "server.tls_key_file"),
         ] {
             let err = from_toml(toml).unwrap_err().to_string();
             assert!(err.contains(key), "{toml}: {err}");
