@@ -59,7 +59,12 @@ impl Application {
         let shutdown = settings.shutdown_timeout_secs;
         let fhir = FhirClient::new(&settings.fhir).map_err(std::io::Error::other)?;
         let auth = if settings.auth.enabled() {
-            let issuers: Vec<&str> = settings.auth.issuers.iter().map(|i| i.iss.as_str()).collect();
+            let issuers: Vec<&str> = settings
+                .auth
+                .issuers
+                .iter()
+                .map(|i| i.iss.as_str())
+                .collect();
             tracing::info!(?issuers, public_url = %settings.public_url, "JWT authentication on");
             let a = crate::auth::jwt::Authenticator::new(&settings.auth)
                 .map_err(std::io::Error::other)?;

@@ -156,7 +156,10 @@ impl RawAuth {
             }
         }
         if algorithms.is_empty() {
-            return Err(invalid("auth.algorithms", "must name at least one algorithm"));
+            return Err(invalid(
+                "auth.algorithms",
+                "must name at least one algorithm",
+            ));
         }
         if self.leeway_secs > 600 {
             return Err(invalid("auth.leeway_secs", "must be at most 600"));

@@ -127,7 +127,10 @@ mod tests {
         assert!(s.check_and_record_at("i", "1", 10, 0));
         assert!(s.check_and_record_at("i", "2", 20, 0));
         assert!(!s.check_and_record_at("i", "3", 30, 5), "full: fail closed");
-        assert!(s.check_and_record_at("i", "3", 30, 11), "1 expired and was purged");
+        assert!(
+            s.check_and_record_at("i", "3", 30, 11),
+            "1 expired and was purged"
+        );
         assert_eq!(s.len(), 2);
     }
 }

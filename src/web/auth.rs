@@ -55,7 +55,10 @@ pub async fn require_jwt(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let Some((state, auth)) = state.and_then(|s| s.auth.clone().map(|a| (s, a))) else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
     let settings = &state.settings;
     let Some(audience) = required_audience(
@@ -64,7 +67,10 @@ pub async fn require_jwt(
         &settings.public_url,
         settings.auth.discovery_requires_auth,
     ) else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
     let authorization = req
         .headers()
@@ -76,7 +82,9 @@ pub async fn require_jwt(
     {
         Ok(v) => {
             tracing::debug!(iss = %v.iss, sub = ?v.sub, tenant = ?v.tenant, "JWT accepted");
-            next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body)
         }
         Err(e) => {
             let path: String = req.path().chars().take(200).collect();
@@ -103,12 +111,18 @@ mod tests {
             required_audience(&post, "/cds-services/x/feedback", p, false).as_deref(),
             Some("https://cds.example/cds-services/x")
         );
-        assert_eq!(required_audience(&Method::GET, "/cds-services", p, false), None);
+        assert_eq!(
+            required_audience(&Method::GET, "/cds-services", p, false),
+            None
+        );
         assert!(required_audience(&Method::GET, "/cds-services", p, true).is_some());
         for probe in ["/healthz", "/readyz", "/metrics"] {
             assert_eq!(required_audience(&Method::GET, probe, p, true), None);
         }
-        assert_eq!(required_audience(&Method::OPTIONS, "/cds-services/x", p, true), None);
+        assert_eq!(
+            required_audience(&Method::OPTIONS, "/cds-services/x", p, true),
+            None
+        );
         assert!(required_audience(&Method::GET, "/anything", p, false).is_some());
     }
 }

@@ -53,7 +53,10 @@ pub async fn limit_hooks(
     let limited = req.method() == Method::POST && req.path().starts_with("/cds-services/");
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let Some(state) = state.filter(|_| limited) else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
     let Ok(_permit) = state.hook_slots.clone().try_acquire_owned() else {
         tracing::warn!(
@@ -61,9 +64,7 @@ pub async fn limit_hooks(
             "too many hook calls in progress; 503"
         );
         metrics::counter!("cds_hook_rejected_total", "reason" => "concurrency").increment(1);
-        return Ok(req.into_response(unavailable(
-            "too many calls in progress; retry shortly",
-        )));
+        return Ok(req.into_response(unavailable("too many calls in progress; retry shortly")));
     };
     let timeout = state.settings.request_timeout;
     match tokio::time::timeout(timeout, next.call(req)).await {

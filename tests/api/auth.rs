@@ -39,8 +39,7 @@ fn with_kid(mut jwk: Jwk, kid: &str) -> Jwk {
 pub fn ec_key(kid: &str) -> TestKey {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
-    let pair =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
     let encoding = EncodingKey::from_ec_der(pkcs8.as_ref());
     let jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES384).unwrap();
     TestKey {
@@ -206,7 +205,11 @@ fn b64(v: &[u8]) -> String {
 }
 
 impl TestApp {
-    pub async fn post_hook_with_token(&self, service: &str, token: Option<&str>) -> reqwest::Response {
+    pub async fn post_hook_with_token(
+        &self,
+        service: &str,
+        token: Option<&str>,
+    ) -> reqwest::Response {
         let mut r = self
             .client
             .post(format!("{}/cds-services/{service}", self.address))
@@ -237,8 +240,15 @@ pub async fn assert_unauthorized(r: reqwest::Response, what: &str) {
     );
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["resourceType"], "OperationOutcome", "{what}: {body}");
-    assert_eq!(body["issue"][0]["diagnostics"], "unauthorized", "{what}: {body}");
-    assert_eq!(body["issue"].as_array().map(Vec::len), Some(1), "{what}: {body}");
+    assert_eq!(
+        body["issue"][0]["diagnostics"], "unauthorized",
+        "{what}: {body}"
+    );
+    assert_eq!(
+        body["issue"].as_array().map(Vec::len),
+        Some(1),
+        "{what}: {body}"
+    );
 }
 
 async fn assert_refused(app: &TestApp, token: &str, what: &str) {
@@ -366,7 +376,12 @@ async fn a_jku_off_the_allow_list_is_refused() {
     // The same server serves the right keys at every path: only the allow-list refuses it.
     let mut h = header(&m.ec);
     h.jku = Some(format!("{}/attacker.json", m._server.base));
-    assert_refused(&m.app, &sign(&m.ec, &h, &claims(SERVICE)), "jku off the list").await;
+    assert_refused(
+        &m.app,
+        &sign(&m.ec, &h, &claims(SERVICE)),
+        "jku off the list",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -379,7 +394,12 @@ async fn a_wrong_audience_is_refused() {
     ] {
         let mut c = claims(SERVICE);
         c["aud"] = wrong.clone();
-        assert_refused(&m.app, &sign(&m.ec, &header(&m.ec), &c), &format!("aud {wrong}")).await;
+        assert_refused(
+            &m.app,
+            &sign(&m.ec, &header(&m.ec), &c),
+            &format!("aud {wrong}"),
+        )
+        .await;
     }
     let mut c = claims(SERVICE);
     c.as_object_mut().unwrap().remove("aud");
@@ -401,7 +421,12 @@ async fn an_iat_in_the_future_is_refused() {
     let mut c = claims(SERVICE);
     c["iat"] = json!(now() + 600);
     c["exp"] = json!(now() + 900);
-    assert_refused(&m.app, &sign(&m.ec, &header(&m.ec), &c), "iat in the future").await;
+    assert_refused(
+        &m.app,
+        &sign(&m.ec, &header(&m.ec), &c),
+        "iat in the future",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -500,7 +525,12 @@ async fn a_local_jwks_file_is_used() {
     .await;
     assert_accepted(&app, &sign(&ec, &header(&ec), &claims(SERVICE)), "file key").await;
     let other = ec_key("other");
-    assert_refused(&app, &sign(&other, &header(&other), &claims(SERVICE)), "not in file").await;
+    assert_refused(
+        &app,
+        &sign(&other, &header(&other), &claims(SERVICE)),
+        "not in file",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -508,14 +538,29 @@ async fn the_jwks_is_refetched_when_the_ehr_rotates_its_key() {
     let old = ec_key("2026-01");
     let server = JwksServer::start(jwks(&[&old])).await;
     let app = spawn_auth_app(&server, 0).await;
-    assert_accepted(&app, &sign(&old, &header(&old), &claims(SERVICE)), "old key").await;
+    assert_accepted(
+        &app,
+        &sign(&old, &header(&old), &claims(SERVICE)),
+        "old key",
+    )
+    .await;
     assert_eq!(server.hits(), 1);
     // Cached: no new fetch for a known kid.
-    assert_accepted(&app, &sign(&old, &header(&old), &claims(SERVICE)), "old key again").await;
+    assert_accepted(
+        &app,
+        &sign(&old, &header(&old), &claims(SERVICE)),
+        "old key again",
+    )
+    .await;
     assert_eq!(server.hits(), 1);
     let new = rsa_key("2026-02");
     server.set(jwks(&[&new]));
-    assert_accepted(&app, &sign(&new, &header(&new), &claims(SERVICE)), "rotated key").await;
+    assert_accepted(
+        &app,
+        &sign(&new, &header(&new), &claims(SERVICE)),
+        "rotated key",
+    )
+    .await;
     assert_eq!(server.hits(), 2);
 }
 
@@ -524,16 +569,34 @@ async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval() {
     let old = ec_key("2026-01");
     let server = JwksServer::start(jwks(&[&old])).await;
     let app = spawn_auth_app(&server, 300).await;
-    assert_accepted(&app, &sign(&old, &header(&old), &claims(SERVICE)), "old key").await;
+    assert_accepted(
+        &app,
+        &sign(&old, &header(&old), &claims(SERVICE)),
+        "old key",
+    )
+    .await;
     assert_eq!(server.hits(), 1);
     let new = ec_key("2026-02");
     server.set(jwks(&[&old, &new]));
     for i in 0..5 {
         let forged = ec_key(&format!("forged-{i}"));
-        assert_refused(&app, &sign(&forged, &header(&forged), &claims(SERVICE)), "forged kid")
-            .await;
+        assert_refused(
+            &app,
+            &sign(&forged, &header(&forged), &claims(SERVICE)),
+            "forged kid",
+        )
+        .await;
     }
     // Within the interval even the real new key waits: the EHR is not hammered.
-    assert_refused(&app, &sign(&new, &header(&new), &claims(SERVICE)), "rate-limited").await;
-    assert_eq!(server.hits(), 1, "no refetch within jwks_refresh_min_interval_secs");
+    assert_refused(
+        &app,
+        &sign(&new, &header(&new), &claims(SERVICE)),
+        "rate-limited",
+    )
+    .await;
+    assert_eq!(
+        server.hits(),
+        1,
+        "no refetch within jwks_refresh_min_interval_secs"
+    );
 }

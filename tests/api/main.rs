@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod discovery;
 mod errors;
+mod fuzz;
 mod helpers;
 mod hooks;
 mod real_client;

@@ -15,7 +15,10 @@ async fn preflight(app: &TestApp, path: &str, origin: &str, method: &str) -> req
         .request(reqwest::Method::OPTIONS, format!("{}{path}", app.address))
         .header("Origin", origin)
         .header("Access-Control-Request-Method", method)
-        .header("Access-Control-Request-Headers", "authorization,content-type")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type",
+        )
         .header("Accept", "*/*")
         .send()
         .await
@@ -39,9 +42,15 @@ async fn local_mode_answers_the_sandbox_preflights_from_a_loopback_origin() {
     ] {
         let r = preflight(&app, path, "http://127.0.0.1:8080", method).await;
         assert!(r.status().is_success(), "{path}: {}", r.status());
-        assert_eq!(header_of(&r, "access-control-allow-origin"), "http://127.0.0.1:8080");
+        assert_eq!(
+            header_of(&r, "access-control-allow-origin"),
+            "http://127.0.0.1:8080"
+        );
         let allowed = header_of(&r, "access-control-allow-headers");
-        assert!(allowed.contains("authorization") && allowed.contains("content-type"), "{allowed}");
+        assert!(
+            allowed.contains("authorization") && allowed.contains("content-type"),
+            "{allowed}"
+        );
     }
     let r = preflight(&app, "/cds-services", "https://evil.example", "GET").await;
     assert_eq!(header_of(&r, "access-control-allow-origin"), "");
@@ -65,7 +74,13 @@ async fn configured_origins_are_allowed_and_a_401_still_carries_cors_headers() {
     })
     .await;
     let sandbox = "https://sandbox.cds-hooks.org";
-    let r = preflight(&app, "/cds-services/alemtuzumab-order-sign", sandbox, "POST").await;
+    let r = preflight(
+        &app,
+        "/cds-services/alemtuzumab-order-sign",
+        sandbox,
+        "POST",
+    )
+    .await;
     assert!(r.status().is_success(), "{}", r.status());
     assert_eq!(header_of(&r, "access-control-allow-origin"), sandbox);
     // Production: a loopback origin is not allowed unless configured.
@@ -73,7 +88,10 @@ async fn configured_origins_are_allowed_and_a_401_still_carries_cors_headers() {
     assert_eq!(header_of(&r, "access-control-allow-origin"), "");
     let r = app
         .client
-        .post(format!("{}/cds-services/alemtuzumab-order-sign", app.address))
+        .post(format!(
+            "{}/cds-services/alemtuzumab-order-sign",
+            app.address
+        ))
         .header("Origin", sandbox)
         .body("{}")
         .send()
@@ -152,14 +170,24 @@ async fn calls_beyond_max_concurrent_hooks_get_503_at_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     let r = app
-        .post_hook("alemtuzumab-order-sign", &fixture_hook("naive-one-dmt--order-sign.json"))
+        .post_hook(
+            "alemtuzumab-order-sign",
+            &fixture_hook("naive-one-dmt--order-sign.json"),
+        )
         .await;
     assert!(started.elapsed() < Duration::from_secs(1), "not queued");
     assert_503(r).await;
-    assert_eq!(first.await.unwrap().unwrap(), 200, "the first call completes");
+    assert_eq!(
+        first.await.unwrap().unwrap(),
+        200,
+        "the first call completes"
+    );
     // A slot is free again.
     let r = app
-        .post_hook("alemtuzumab-order-sign", &fixture_hook("naive-one-dmt--order-sign.json"))
+        .post_hook(
+            "alemtuzumab-order-sign",
+            &fixture_hook("naive-one-dmt--order-sign.json"),
+        )
         .await;
     assert_eq!(r.status(), 200);
 }
@@ -280,12 +308,24 @@ async fn no_token_patient_name_or_birth_date_reaches_the_log_at_trace_level() {
             .unwrap();
         assert_eq!(r.status(), 200);
         // Replayed: refused, and the refusal is logged without the token.
-        let r = client.post(&url).bearer_auth(&token).json(body).send().await.unwrap();
+        let r = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401);
         tokens.push(token);
     }
     let forged = format!("{}x", tokens[0]);
-    let r = client.post(&url).bearer_auth(&forged).json(&with_prefetch).send().await.unwrap();
+    let r = client
+        .post(&url)
+        .bearer_auth(&forged)
+        .json(&with_prefetch)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     // Let the log drain.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -297,7 +337,12 @@ async fn no_token_patient_name_or_birth_date_reaches_the_log_at_trace_level() {
     let text = log.join("\n");
     assert!(text.contains("hook answered"), "trace log captured: {text}");
     assert!(text.contains("unauthorized call refused"), "{text}");
-    let mut secrets = vec![FAMILY.to_owned(), GIVEN.to_owned(), BIRTH.to_owned(), ACCESS.to_owned()];
+    let mut secrets = vec![
+        FAMILY.to_owned(),
+        GIVEN.to_owned(),
+        BIRTH.to_owned(),
+        ACCESS.to_owned(),
+    ];
     for t in &tokens {
         secrets.push(t.clone());
         // Any of the three parts (the signature alone is a secret-ish value too).
@@ -307,7 +352,11 @@ async fn no_token_patient_name_or_birth_date_reaches_the_log_at_trace_level() {
         assert!(
             !text.contains(&secret),
             "`{secret}` is in the log:\n{}",
-            log.iter().filter(|l| l.contains(&secret)).cloned().collect::<Vec<_>>().join("\n")
+            log.iter()
+                .filter(|l| l.contains(&secret))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }
