@@ -15,7 +15,10 @@
 //! | `server.shutdown_timeout_secs` | 30 | grace period on SIGTERM |
 //! | `server.strict_412` | false | answer 412 instead of data-unavailable cards (cds-contract.md) |
 //! | `server.fixed_today` | unset | evaluate as if today were this date (test benches only; logged) |
+//! | `server.max_concurrent_hooks` | 64 | hook/feedback calls in progress at once; beyond it 503 |
+//! | `server.request_timeout_ms` | 10000 | a hook/feedback call taking longer gets 503 |
 //! | `auth.allow_unauthenticated` | false | serve unsigned calls on a non-loopback address (test benches) |
+//! | `auth.*` | see `crate::auth` | JWT issuers, algorithms, leeway, lifetime, JWKS refresh, CORS origins |
 //! | `log.format` | `auto` | `json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise) |
 //! | `log.level` | `info` | a tracing filter, e.g. `info,alemtuzumab_cds=debug` |
 //! | `rules.profile` | `ansm-2019` | `ansm-2019` or `ema-2020` |
@@ -77,6 +80,8 @@ pub struct RawServer {
     pub shutdown_timeout_secs: u64,
     pub strict_412: bool,
     pub fixed_today: String,
+    pub max_concurrent_hooks: u32,
+    pub request_timeout_ms: u64,
 }
 
 impl Default for RawServer {
@@ -89,15 +94,13 @@ impl Default for RawServer {
             shutdown_timeout_secs: 30,
             strict_412: false,
             fixed_today: String::new(),
+            max_concurrent_hooks: 64,
+            request_timeout_ms: 10_000,
         }
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RawAuth {
-    pub allow_unauthenticated: bool,
-}
+pub use crate::auth::{AuthSettings, RawAuth, RawIssuer};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -259,6 +262,12 @@ pub struct Settings {
     pub strict_412: bool,
     pub fixed_today: Option<NaiveDate>,
     pub allow_unauthenticated: bool,
+    /// Hook and feedback calls in progress at once (beyond: 503).
+    pub max_concurrent_hooks: usize,
+    /// Time allowed for one hook or feedback call (beyond: 503).
+    pub request_timeout: std::time::Duration,
+    /// `[auth]`: JWT issuers (none: local mode), CORS origins.
+    pub auth: AuthSettings,
     pub log_format: LogFormat,
     pub log_level: String,
     pub rules: RuleConfig,
@@ -311,8 +320,7 @@ impl Settings {
 
     /// Whether the service runs in local mode (no JWT authentication configured).
     pub fn local_mode(&self) -> bool {
-        // JWT issuers are not configurable yet (issue 5): every configuration is local mode.
-        true
+        !self.auth.enabled()
     }
 }
 
@@ -326,14 +334,16 @@ impl RawSettings {
                 format!("`{}` is not ADDR:PORT ({e})", s.bind),
             )
         })?;
-        if !bind.ip().is_loopback() && !self.auth.allow_unauthenticated {
+        let auth = self.auth.validate(source.as_deref())?;
+        if !bind.ip().is_loopback() && !auth.enabled() && !auth.allow_unauthenticated {
             return Err(invalid(
                 "server.bind",
                 format!(
                     "{bind} is not a loopback address and no JWT authentication is configured. \
-                     Only the hospital's EHR may call this service: bind to 127.0.0.1 behind a \
-                     reverse proxy that authenticates the EHR, or set `auth.allow_unauthenticated \
-                     = true` for a closed test bench."
+                     Only the hospital's EHR may call this service: configure its issuer in \
+                     `[[auth.issuers]]` (iss, jwks_url or jwks_file) and `server.public_url`, or \
+                     bind to 127.0.0.1 behind a reverse proxy that authenticates the EHR, or set \
+                     `auth.allow_unauthenticated = true` for a closed test bench."
                 ),
             ));
         }
@@ -347,6 +357,15 @@ impl RawSettings {
             }
             u.as_str().trim_end_matches('/').to_owned()
         };
+        if s.max_concurrent_hooks == 0 {
+            return Err(invalid("server.max_concurrent_hooks", "must be at least 1"));
+        }
+        if !(100..=300_000).contains(&s.request_timeout_ms) {
+            return Err(invalid(
+                "server.request_timeout_ms",
+                "must be between 100 and 300000",
+            ));
+        }
         if s.body_limit_bytes < 1024 {
             return Err(invalid("server.body_limit_bytes", "must be at least 1024"));
         }
@@ -509,7 +528,10 @@ impl RawSettings {
             shutdown_timeout_secs: s.shutdown_timeout_secs,
             strict_412: s.strict_412,
             fixed_today,
-            allow_unauthenticated: self.auth.allow_unauthenticated,
+            allow_unauthenticated: auth.allow_unauthenticated,
+            max_concurrent_hooks: s.max_concurrent_hooks as usize,
+            request_timeout: std::time::Duration::from_millis(s.request_timeout_ms),
+            auth,
             log_format,
             log_level: self.log.level,
             rules,
@@ -652,5 +674,74 @@ mod tests {
         assert_eq!(s.cards.language, Language::En);
         assert_eq!(s.rules.min_age_years, 21);
         assert_eq!(s.fhir.allowed_servers.len(), 2);
+    }
+
+    #[test]
+    fn the_example_configuration_parses_and_equals_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("cds-hooks/config.example.toml");
+        let raw: RawSettings = Figment::from(Toml::file_exact(&path))
+            .extract()
+            .map_err(Box::new)
+            .unwrap();
+        assert_eq!(raw, RawSettings::default());
+    }
+
+    #[test]
+    fn issuers_turn_authentication_on_and_allow_a_public_bind() {
+        let dir = tempfile::tempdir().unwrap();
+        let jwks = dir.path().join("ehr-jwks.json");
+        std::fs::write(&jwks, r#"{"keys": []}"#).unwrap();
+        let s = from_toml(&format!(
+            "[server]\nbind = \"0.0.0.0:8443\"\npublic_url = \"https://cds.example/\"\n\
+             [[auth.issuers]]\niss = \"https://ehr.example\"\njwks_file = {:?}\n\
+             [[auth.issuers]]\niss = \"https://sandbox.cds-hooks.org\"\n\
+             jwks_url = \"https://sandbox.cds-hooks.org/.well-known/jwks.json\"\n\
+             jku_allow = [\"https://sandbox.cds-hooks.org/.well-known/jwks.json\"]",
+            jwks.display().to_string()
+        ))
+        .unwrap();
+        assert!(!s.local_mode());
+        assert_eq!(s.public_url, "https://cds.example");
+        assert_eq!(s.auth.issuers.len(), 2);
+        assert_eq!(
+            s.auth.algorithms,
+            vec![
+                jsonwebtoken::Algorithm::ES384,
+                jsonwebtoken::Algorithm::RS384
+            ]
+        );
+    }
+
+    #[test]
+    fn auth_errors_name_the_key() {
+        for (toml, key) in [
+            ("[auth]\nalgorithms = [\"HS256\"]", "auth.algorithms[0]"),
+            ("[auth]\nalgorithms = [\"ES384\", \"none\"]", "auth.algorithms[1]"),
+            ("[auth]\nalgorithms = []", "auth.algorithms"),
+            ("[[auth.issuers]]\niss = \"https://e\"", "auth.issuers[0].jwks_url"),
+            (
+                "[[auth.issuers]]\niss = \"https://e\"\njwks_url = \"https://e/j\"\njwks_file = \"f\"",
+                "auth.issuers[0].jwks_url",
+            ),
+            (
+                "[[auth.issuers]]\niss = \"https://e\"\njwks_file = \"/nonexistent/jwks.json\"",
+                "auth.issuers[0].jwks_file",
+            ),
+            (
+                "[[auth.issuers]]\niss = \"https://e\"\njwks_url = \"http://e.example/jwks\"",
+                "auth.issuers[0].jwks_url",
+            ),
+            (
+                "[[auth.issuers]]\niss = \"https://e\"\njwks_url = \"https://e/j\"\njku_allow = [\"http://x.example/j\"]",
+                "auth.issuers[0].jku_allow[0]",
+            ),
+            ("[[auth.issuers]]\njwks_url = \"https://e/j\"", "auth.issuers[0].iss"),
+            ("[auth]\nallowed_origins = [\"not a url\"]", "auth.allowed_origins[0]"),
+            ("[server]\nmax_concurrent_hooks = 0", "server.max_concurrent_hooks"),
+            ("[server]\nrequest_timeout_ms = 1", "server.request_timeout_ms"),
+        ] {
+            let err = from_toml(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
     }
 }

@@ -60,15 +60,35 @@ impl Application {
         let fhir = FhirClient::new(&settings.fhir).map_err(std::io::Error::other)?;
         // Opens in the background: /readyz says when (and why not) the store is usable.
         let store = crate::store::StoreService::start(&settings.store)?;
+        let auth = if settings.auth.enabled() {
+            let issuers: Vec<&str> = settings
+                .auth
+                .issuers
+                .iter()
+                .map(|i| i.iss.as_str())
+                .collect();
+            tracing::info!(?issuers, public_url = %settings.public_url, "JWT authentication on");
+            let a = crate::auth::jwt::Authenticator::new(&settings.auth)
+                .map_err(std::io::Error::other)?;
+            Some(Arc::new(a))
+        } else {
+            None
+        };
         let state = AppState {
+            hook_slots: web::limits::hook_slots(settings.max_concurrent_hooks),
             settings: Arc::new(settings),
             metrics: metrics_handle(),
             fhir: Some(fhir),
             store,
+            auth,
+            replay: Arc::new(crate::auth::replay::MemoryReplayStore::default()),
         };
         let mut server = HttpServer::new(move || {
             let state = state.clone();
             App::new()
+                .wrap(middleware::from_fn(web::limits::limit_hooks))
+                .wrap(middleware::from_fn(web::auth::require_jwt))
+                .wrap(web::cors::cors(&state.settings))
                 .wrap(middleware::Compress::default())
                 .configure(move |cfg| web::configure(cfg, state))
                 .default_service(actix_web::web::to(|| async {

@@ -1,7 +1,10 @@
 //! The web layer, the only module that imports actix-web: routes, error responses, metrics.
 
+pub mod auth;
+pub mod cors;
 pub mod error;
 pub mod feedback;
+pub mod limits;
 pub mod routes;
 
 use std::sync::Arc;
@@ -21,6 +24,12 @@ pub struct AppState {
     pub fhir: Option<FhirClient>,
     /// Feedback, decision audit, `jti` replay store (issue 6).
     pub store: crate::store::StoreService,
+    /// JWT verification; `None` in local mode.
+    pub auth: Option<Arc<crate::auth::jwt::Authenticator>>,
+    /// `jti` replay store (in memory unless a shared one is configured).
+    pub replay: Arc<dyn crate::auth::replay::ReplayStore>,
+    /// Slots of concurrent hook and feedback calls (`server.max_concurrent_hooks`).
+    pub hook_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Mounts every route; used by the server and by tests.

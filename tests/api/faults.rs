@@ -226,7 +226,7 @@ struct Service {
     port: u16,
     lines: Arc<Mutex<Vec<String>>>,
     /// The subprocess's own store directory.
-    data_dir: tempfile::TempDir,
+    _data_dir: tempfile::TempDir,
 }
 
 impl Service {
@@ -274,7 +274,7 @@ impl Service {
             child,
             port,
             lines,
-            data_dir,
+            _data_dir: data_dir,
         }
     }
 

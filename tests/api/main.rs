@@ -1,6 +1,7 @@
 //! HTTP-level tests: each starts the real service on a random loopback port and talks to it
 //! with reqwest. One integration binary (as ripgrep and zero-to-production do).
 
+mod auth;
 mod cli;
 mod discovery;
 mod errors;
@@ -9,7 +10,9 @@ mod feedback;
 mod fhir_fetch;
 mod fhir_proxy;
 mod fhir_server;
+mod fuzz;
 mod helpers;
 mod hooks;
 mod real_client;
+mod security;
 mod store_pg;

@@ -1,0 +1,602 @@
+//! The JWT attack matrix over HTTP, with keys generated in the test and a JWKS served by a
+//! loopback server the test controls (so keys can rotate). Every refusal is asserted
+//! separately: 401, `WWW-Authenticate: Bearer`, diagnostics exactly "unauthorized".
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
+use base64::Engine;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::*;
+
+pub const ISS: &str = "https://ehr.test.example";
+pub const PUBLIC_URL: &str = "https://cds.test.example";
+const SERVICE: &str = "alemtuzumab-order-sign";
+
+/// A signing key with its public JWK.
+#[derive(Clone)]
+pub struct TestKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub encoding: EncodingKey,
+    pub jwk: Jwk,
+    pub public_bytes: Vec<u8>,
+}
+
+fn with_kid(mut jwk: Jwk, kid: &str) -> Jwk {
+    jwk.common.key_id = Some(kid.to_owned());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk
+}
+
+pub fn ec_key(kid: &str) -> TestKey {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    let encoding = EncodingKey::from_ec_der(pkcs8.as_ref());
+    let jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES384).unwrap();
+    TestKey {
+        kid: kid.to_owned(),
+        alg: Algorithm::ES384,
+        encoding,
+        jwk: with_kid(jwk, kid),
+        public_bytes: pair.public_key().as_ref().to_vec(),
+    }
+}
+
+/// The PKCS#1 `RSAPrivateKey` inside a PKCS#8 `PrivateKeyInfo` (jsonwebtoken signs with PKCS#1).
+fn pkcs1_from_pkcs8(der: &[u8]) -> Vec<u8> {
+    fn header(b: &[u8], i: usize) -> (u8, usize, usize) {
+        let tag = b[i];
+        let first = b[i + 1] as usize;
+        if first < 0x80 {
+            (tag, i + 2, first)
+        } else {
+            let n = first & 0x7f;
+            let len = b[i + 2..i + 2 + n]
+                .iter()
+                .fold(0usize, |acc, x| (acc << 8) | *x as usize);
+            (tag, i + 2 + n, len)
+        }
+    }
+    let (tag, start, _) = header(der, 0);
+    assert_eq!(tag, 0x30);
+    let (tag, s, l) = header(der, start); // version
+    assert_eq!(tag, 0x02);
+    let (tag, s, l) = header(der, s + l); // algorithm
+    assert_eq!(tag, 0x30);
+    let (tag, s, l) = header(der, s + l); // privateKey
+    assert_eq!(tag, 0x04);
+    der[s..s + l].to_vec()
+}
+
+pub fn rsa_key(kid: &str) -> TestKey {
+    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).unwrap();
+    let pkcs1 = pkcs1_from_pkcs8(pkcs8.as_ref());
+    let encoding = EncodingKey::from_rsa_der(&pkcs1);
+    let jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS384).unwrap();
+    TestKey {
+        kid: kid.to_owned(),
+        alg: Algorithm::RS384,
+        encoding,
+        jwk: with_kid(jwk, kid),
+        public_bytes: pair.public_key().as_ref().to_vec(),
+    }
+}
+
+pub fn jwks(keys: &[&TestKey]) -> String {
+    serde_json::to_string(&JwkSet {
+        keys: keys.iter().map(|k| k.jwk.clone()).collect(),
+    })
+    .unwrap()
+}
+
+/// A loopback HTTP server answering every GET with the current JWKS body, counting requests.
+pub struct JwksServer {
+    pub base: String,
+    pub body: Arc<Mutex<String>>,
+    pub hits: Arc<AtomicUsize>,
+}
+
+impl JwksServer {
+    pub async fn start(body: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let body = Arc::new(Mutex::new(body));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (b, h) = (body.clone(), hits.clone());
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let (b, h) = (b.clone(), h.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    h.fetch_add(1, Ordering::SeqCst);
+                    let body = b.lock().unwrap().clone();
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        Self { base, body, hits }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/jwks.json", self.base)
+    }
+
+    pub fn set(&self, body: String) {
+        *self.body.lock().unwrap() = body;
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// An app with one issuer whose keys are at `server`, and `jku_allow = [server/jku.json]`.
+pub async fn spawn_auth_app(server: &JwksServer, refresh_secs: u64) -> TestApp {
+    let (jwks_url, jku) = (server.url(), format!("{}/jku.json", server.base));
+    spawn_app_with(move |raw| {
+        raw.server.public_url = PUBLIC_URL.to_owned();
+        raw.auth.jwks_refresh_min_interval_secs = refresh_secs;
+        raw.auth.issuers = vec![alemtuzumab_cds::config::RawIssuer {
+            iss: ISS.to_owned(),
+            jwks_url,
+            jwks_file: String::new(),
+            jku_allow: vec![jku],
+        }];
+    })
+    .await
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub fn aud(service: &str) -> String {
+    format!("{PUBLIC_URL}/cds-services/{service}")
+}
+
+/// Claims a conformant EHR sends for `service`.
+pub fn claims(service: &str) -> Value {
+    let now = now();
+    json!({
+        "iss": ISS,
+        "aud": aud(service),
+        "iat": now,
+        "exp": now + 300,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "sub": "ehr-client",
+        "tenant": "hospital-1",
+    })
+}
+
+pub fn header(key: &TestKey) -> Header {
+    let mut h = Header::new(key.alg);
+    h.kid = Some(key.kid.clone());
+    h
+}
+
+pub fn sign(key: &TestKey, header: &Header, claims: &Value) -> String {
+    jsonwebtoken::encode(header, claims, &key.encoding).unwrap()
+}
+
+fn b64(v: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
+}
+
+impl TestApp {
+    pub async fn post_hook_with_token(
+        &self,
+        service: &str,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut r = self
+            .client
+            .post(format!("{}/cds-services/{service}", self.address))
+            .header("Content-Type", "application/json")
+            .body(fixture_hook("naive-one-dmt--order-sign.json").to_string());
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.expect("request sent")
+    }
+}
+
+async fn assert_accepted(app: &TestApp, token: &str, what: &str) {
+    let r = app.post_hook_with_token(SERVICE, Some(token)).await;
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, 200, "{what} must be accepted: {body}");
+}
+
+pub async fn assert_unauthorized(r: reqwest::Response, what: &str) {
+    assert_eq!(r.status(), 401, "{what} must be refused");
+    assert_eq!(
+        r.headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer"),
+        "{what}"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["resourceType"], "OperationOutcome", "{what}: {body}");
+    assert_eq!(
+        body["issue"][0]["diagnostics"], "unauthorized",
+        "{what}: {body}"
+    );
+    assert_eq!(
+        body["issue"].as_array().map(Vec::len),
+        Some(1),
+        "{what}: {body}"
+    );
+}
+
+async fn assert_refused(app: &TestApp, token: &str, what: &str) {
+    assert_unauthorized(app.post_hook_with_token(SERVICE, Some(token)).await, what).await;
+}
+
+struct Matrix {
+    app: TestApp,
+    ec: TestKey,
+    rsa: TestKey,
+    _server: JwksServer,
+}
+
+async fn matrix() -> Matrix {
+    let ec = ec_key("ec-1");
+    let rsa = rsa_key("rsa-1");
+    let server = JwksServer::start(jwks(&[&ec, &rsa])).await;
+    let app = spawn_auth_app(&server, 300).await;
+    Matrix {
+        app,
+        ec,
+        rsa,
+        _server: server,
+    }
+}
+
+#[tokio::test]
+async fn a_valid_es384_token_is_accepted() {
+    let m = matrix().await;
+    let t = sign(&m.ec, &header(&m.ec), &claims(SERVICE));
+    assert_accepted(&m.app, &t, "ES384").await;
+}
+
+#[tokio::test]
+async fn a_valid_rs384_token_is_accepted() {
+    let m = matrix().await;
+    let t = sign(&m.rsa, &header(&m.rsa), &claims(SERVICE));
+    assert_accepted(&m.app, &t, "RS384").await;
+}
+
+#[tokio::test]
+async fn an_audience_array_containing_the_service_url_is_accepted() {
+    let m = matrix().await;
+    let mut c = claims(SERVICE);
+    c["aud"] = json!(["https://other.example", aud(SERVICE)]);
+    assert_accepted(&m.app, &sign(&m.ec, &header(&m.ec), &c), "aud array").await;
+}
+
+#[tokio::test]
+async fn a_jku_on_the_allow_list_is_accepted() {
+    let m = matrix().await;
+    let mut h = header(&m.ec);
+    h.jku = Some(format!("{}/jku.json", m._server.base));
+    assert_accepted(&m.app, &sign(&m.ec, &h, &claims(SERVICE)), "allowed jku").await;
+}
+
+#[tokio::test]
+async fn no_token_is_refused() {
+    let m = matrix().await;
+    assert_unauthorized(m.app.post_hook_with_token(SERVICE, None).await, "no token").await;
+    let r = m
+        .app
+        .client
+        .post(format!("{}/cds-services/{SERVICE}", m.app.address))
+        .header("Authorization", "Basic dXNlcjpwYXNz")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_unauthorized(r, "Basic auth").await;
+}
+
+#[tokio::test]
+async fn a_wrong_signature_is_refused() {
+    let m = matrix().await;
+    // Signed by another key, presented under the registered kid.
+    let other = ec_key("ec-1");
+    let t = sign(&other, &header(&m.ec), &claims(SERVICE));
+    assert_refused(&m.app, &t, "wrong signature").await;
+}
+
+#[tokio::test]
+async fn alg_none_is_refused() {
+    let m = matrix().await;
+    let h = json!({"alg": "none", "typ": "JWT", "kid": m.ec.kid});
+    let t = format!(
+        "{}.{}.",
+        b64(h.to_string().as_bytes()),
+        b64(claims(SERVICE).to_string().as_bytes())
+    );
+    assert_refused(&m.app, &t, "alg none").await;
+}
+
+#[tokio::test]
+async fn hs256_signed_with_the_public_key_is_refused() {
+    let m = matrix().await;
+    for secret in [m.ec.public_bytes.clone(), jwks(&[&m.ec]).into_bytes()] {
+        let key = EncodingKey::from_secret(&secret);
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some(m.ec.kid.clone());
+        let t = jsonwebtoken::encode(&h, &claims(SERVICE), &key).unwrap();
+        assert_refused(&m.app, &t, "HS256 with the public key").await;
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_kid_is_refused() {
+    let m = matrix().await;
+    let stranger = ec_key("not-in-the-jwks");
+    let t = sign(&stranger, &header(&stranger), &claims(SERVICE));
+    assert_refused(&m.app, &t, "unknown kid").await;
+}
+
+#[tokio::test]
+async fn a_missing_kid_is_refused() {
+    let m = matrix().await;
+    let mut h = header(&m.ec);
+    h.kid = None;
+    assert_refused(&m.app, &sign(&m.ec, &h, &claims(SERVICE)), "no kid").await;
+}
+
+#[tokio::test]
+async fn a_jku_off_the_allow_list_is_refused() {
+    let m = matrix().await;
+    // The same server serves the right keys at every path: only the allow-list refuses it.
+    let mut h = header(&m.ec);
+    h.jku = Some(format!("{}/attacker.json", m._server.base));
+    assert_refused(
+        &m.app,
+        &sign(&m.ec, &h, &claims(SERVICE)),
+        "jku off the list",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_audience_is_refused() {
+    let m = matrix().await;
+    for wrong in [
+        json!(aud("alemtuzumab-patient-view")),
+        json!("https://cds.test.example"),
+        json!(["https://other.example"]),
+    ] {
+        let mut c = claims(SERVICE);
+        c["aud"] = wrong.clone();
+        assert_refused(
+            &m.app,
+            &sign(&m.ec, &header(&m.ec), &c),
+            &format!("aud {wrong}"),
+        )
+        .await;
+    }
+    let mut c = claims(SERVICE);
+    c.as_object_mut().unwrap().remove("aud");
+    assert_refused(&m.app, &sign(&m.ec, &header(&m.ec), &c), "no aud").await;
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    let m = matrix().await;
+    let mut c = claims(SERVICE);
+    c["iat"] = json!(now() - 600);
+    c["exp"] = json!(now() - 300);
+    assert_refused(&m.app, &sign(&m.ec, &header(&m.ec), &c), "expired").await;
+}
+
+#[tokio::test]
+async fn an_iat_in_the_future_is_refused() {
+    let m = matrix().await;
+    let mut c = claims(SERVICE);
+    c["iat"] = json!(now() + 600);
+    c["exp"] = json!(now() + 900);
+    assert_refused(
+        &m.app,
+        &sign(&m.ec, &header(&m.ec), &c),
+        "iat in the future",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_lifetime_too_long_is_refused() {
+    let m = matrix().await;
+    let mut c = claims(SERVICE);
+    c["exp"] = json!(now() + 2 * 3600);
+    assert_refused(&m.app, &sign(&m.ec, &header(&m.ec), &c), "2 h lifetime").await;
+}
+
+#[tokio::test]
+async fn a_missing_jti_is_refused() {
+    let m = matrix().await;
+    let mut c = claims(SERVICE);
+    c.as_object_mut().unwrap().remove("jti");
+    assert_refused(&m.app, &sign(&m.ec, &header(&m.ec), &c), "no jti").await;
+}
+
+#[tokio::test]
+async fn a_replayed_jti_is_refused() {
+    let m = matrix().await;
+    let t = sign(&m.ec, &header(&m.ec), &claims(SERVICE));
+    assert_accepted(&m.app, &t, "first use").await;
+    assert_refused(&m.app, &t, "replayed token").await;
+    // Same jti in a freshly signed token: still a replay.
+    let mut c: Value = jsonwebtoken::dangerous::insecure_decode_claims(&t).unwrap();
+    c["exp"] = json!(now() + 200);
+    assert_refused(&m.app, &sign(&m.ec, &header(&m.ec), &c), "replayed jti").await;
+}
+
+#[tokio::test]
+async fn an_unknown_issuer_is_refused() {
+    let m = matrix().await;
+    let mut c = claims(SERVICE);
+    c["iss"] = json!("https://attacker.example");
+    assert_refused(&m.app, &sign(&m.ec, &header(&m.ec), &c), "unknown iss").await;
+}
+
+#[tokio::test]
+async fn feedback_is_protected_and_probes_and_discovery_are_open() {
+    let m = matrix().await;
+    let r = m
+        .app
+        .post_raw(&format!("/cds-services/{SERVICE}/feedback"), "{}".into())
+        .await;
+    assert_unauthorized(r, "feedback without token").await;
+    for path in ["/healthz", "/readyz", "/cds-services"] {
+        assert_eq!(m.app.get(path).await.status(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn discovery_can_require_a_token() {
+    let ec = ec_key("ec-1");
+    let server = JwksServer::start(jwks(&[&ec])).await;
+    let url = server.url();
+    let app = spawn_app_with(move |raw| {
+        raw.server.public_url = PUBLIC_URL.to_owned();
+        raw.auth.discovery_requires_auth = true;
+        raw.auth.issuers = vec![alemtuzumab_cds::config::RawIssuer {
+            iss: ISS.to_owned(),
+            jwks_url: url,
+            ..Default::default()
+        }];
+    })
+    .await;
+    assert_unauthorized(app.get("/cds-services").await, "discovery without token").await;
+    let mut c = claims(SERVICE);
+    c["aud"] = json!(format!("{PUBLIC_URL}/cds-services"));
+    let r = app
+        .client
+        .get(format!("{}/cds-services", app.address))
+        .bearer_auth(sign(&ec, &header(&ec), &c))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_local_jwks_file_is_used() {
+    let ec = ec_key("file-key");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ehr-jwks.json");
+    std::fs::write(&path, jwks(&[&ec])).unwrap();
+    let file = path.display().to_string();
+    let app = spawn_app_with(move |raw| {
+        raw.server.public_url = PUBLIC_URL.to_owned();
+        raw.auth.issuers = vec![alemtuzumab_cds::config::RawIssuer {
+            iss: ISS.to_owned(),
+            jwks_file: file,
+            ..Default::default()
+        }];
+    })
+    .await;
+    assert_accepted(&app, &sign(&ec, &header(&ec), &claims(SERVICE)), "file key").await;
+    let other = ec_key("other");
+    assert_refused(
+        &app,
+        &sign(&other, &header(&other), &claims(SERVICE)),
+        "not in file",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_jwks_is_refetched_when_the_ehr_rotates_its_key() {
+    let old = ec_key("2026-01");
+    let server = JwksServer::start(jwks(&[&old])).await;
+    let app = spawn_auth_app(&server, 0).await;
+    assert_accepted(
+        &app,
+        &sign(&old, &header(&old), &claims(SERVICE)),
+        "old key",
+    )
+    .await;
+    assert_eq!(server.hits(), 1);
+    // Cached: no new fetch for a known kid.
+    assert_accepted(
+        &app,
+        &sign(&old, &header(&old), &claims(SERVICE)),
+        "old key again",
+    )
+    .await;
+    assert_eq!(server.hits(), 1);
+    let new = rsa_key("2026-02");
+    server.set(jwks(&[&new]));
+    assert_accepted(
+        &app,
+        &sign(&new, &header(&new), &claims(SERVICE)),
+        "rotated key",
+    )
+    .await;
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval() {
+    let old = ec_key("2026-01");
+    let server = JwksServer::start(jwks(&[&old])).await;
+    let app = spawn_auth_app(&server, 300).await;
+    assert_accepted(
+        &app,
+        &sign(&old, &header(&old), &claims(SERVICE)),
+        "old key",
+    )
+    .await;
+    assert_eq!(server.hits(), 1);
+    let new = ec_key("2026-02");
+    server.set(jwks(&[&old, &new]));
+    for i in 0..5 {
+        let forged = ec_key(&format!("forged-{i}"));
+        assert_refused(
+            &app,
+            &sign(&forged, &header(&forged), &claims(SERVICE)),
+            "forged kid",
+        )
+        .await;
+    }
+    // Within the interval even the real new key waits: the EHR is not hammered.
+    assert_refused(
+        &app,
+        &sign(&new, &header(&new), &claims(SERVICE)),
+        "rate-limited",
+    )
+    .await;
+    assert_eq!(
+        server.hits(),
+        1,
+        "no refetch within jwks_refresh_min_interval_secs"
+    );
+}

@@ -1,0 +1,362 @@
+//! CORS (the Sandbox's preflights), limits (concurrency, timeout) and log hygiene.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::auth::{claims, ec_key, header, jwks, sign, ISS, PUBLIC_URL};
+use crate::helpers::*;
+
+async fn preflight(app: &TestApp, path: &str, origin: &str, method: &str) -> reqwest::Response {
+    app.client
+        .request(reqwest::Method::OPTIONS, format!("{}{path}", app.address))
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", method)
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type",
+        )
+        .header("Accept", "*/*")
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header_of(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_lowercase()
+}
+
+#[tokio::test]
+async fn local_mode_answers_the_sandbox_preflights_from_a_loopback_origin() {
+    let app = spawn_app().await;
+    for (path, method) in [
+        ("/cds-services", "GET"),
+        ("/cds-services/alemtuzumab-patient-view", "POST"),
+    ] {
+        let r = preflight(&app, path, "http://127.0.0.1:8080", method).await;
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        assert_eq!(
+            header_of(&r, "access-control-allow-origin"),
+            "http://127.0.0.1:8080"
+        );
+        let allowed = header_of(&r, "access-control-allow-headers");
+        assert!(
+            allowed.contains("authorization") && allowed.contains("content-type"),
+            "{allowed}"
+        );
+    }
+    let r = preflight(&app, "/cds-services", "https://evil.example", "GET").await;
+    assert_eq!(header_of(&r, "access-control-allow-origin"), "");
+}
+
+#[tokio::test]
+async fn configured_origins_are_allowed_and_a_401_still_carries_cors_headers() {
+    let ec = ec_key("k");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    std::fs::write(&path, jwks(&[&ec])).unwrap();
+    let file = path.display().to_string();
+    let app = spawn_app_with(move |raw| {
+        raw.server.public_url = PUBLIC_URL.to_owned();
+        raw.auth.allowed_origins = vec!["https://sandbox.cds-hooks.org".to_owned()];
+        raw.auth.issuers = vec![alemtuzumab_cds::config::RawIssuer {
+            iss: ISS.to_owned(),
+            jwks_file: file,
+            ..Default::default()
+        }];
+    })
+    .await;
+    let sandbox = "https://sandbox.cds-hooks.org";
+    let r = preflight(
+        &app,
+        "/cds-services/alemtuzumab-order-sign",
+        sandbox,
+        "POST",
+    )
+    .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(header_of(&r, "access-control-allow-origin"), sandbox);
+    // Production: a loopback origin is not allowed unless configured.
+    let r = preflight(&app, "/cds-services", "http://127.0.0.1:8080", "GET").await;
+    assert_eq!(header_of(&r, "access-control-allow-origin"), "");
+    let r = app
+        .client
+        .post(format!(
+            "{}/cds-services/alemtuzumab-order-sign",
+            app.address
+        ))
+        .header("Origin", sandbox)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(header_of(&r, "access-control-allow-origin"), sandbox);
+}
+
+/// A FHIR server that accepts connections and never answers.
+async fn silent_fhir_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/fhir", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    base
+}
+
+fn hook_without_prefetch(fhir: &str) -> Value {
+    let mut body = fixture_hook("naive-one-dmt--order-sign.json");
+    body.as_object_mut().unwrap().remove("prefetch");
+    body["fhirServer"] = json!(fhir);
+    body
+}
+
+async fn assert_503(r: reqwest::Response) {
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+}
+
+#[tokio::test]
+async fn a_call_over_the_request_timeout_gets_503() {
+    let fhir = silent_fhir_server().await;
+    let app = spawn_app_with(|raw| {
+        raw.server.request_timeout_ms = 300;
+        raw.fhir.deadline_ms = 10_000;
+    })
+    .await;
+    let started = Instant::now();
+    let r = app
+        .post_hook("alemtuzumab-order-sign", &hook_without_prefetch(&fhir))
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_503(r).await;
+    // The service still answers.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn calls_beyond_max_concurrent_hooks_get_503_at_once() {
+    let fhir = silent_fhir_server().await;
+    let app = spawn_app_with(|raw| {
+        raw.server.max_concurrent_hooks = 1;
+        raw.fhir.deadline_ms = 2_000;
+    })
+    .await;
+    let slow = hook_without_prefetch(&fhir);
+    let first = {
+        let (client, url) = (app.client.clone(), app.address.clone());
+        let body = slow.to_string();
+        tokio::spawn(async move {
+            client
+                .post(format!("{url}/cds-services/alemtuzumab-order-sign"))
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let r = app
+        .post_hook(
+            "alemtuzumab-order-sign",
+            &fixture_hook("naive-one-dmt--order-sign.json"),
+        )
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(1), "not queued");
+    assert_503(r).await;
+    assert_eq!(
+        first.await.unwrap().unwrap(),
+        200,
+        "the first call completes"
+    );
+    // A slot is free again.
+    let r = app
+        .post_hook(
+            "alemtuzumab-order-sign",
+            &fixture_hook("naive-one-dmt--order-sign.json"),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+/// A FHIR server answering every search with a Bundle holding `patient`.
+async fn fhir_server_with(patient: Value) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/fhir", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let patient = patient.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 2048];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf);
+                let body = if head.contains("GET /fhir/Patient/") {
+                    patient.to_string()
+                } else {
+                    json!({"resourceType": "Bundle", "type": "searchset", "entry": []}).to_string()
+                };
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn no_token_patient_name_or_birth_date_reaches_the_log_at_trace_level() {
+    const FAMILY: &str = "Zyqvaldorf";
+    const GIVEN: &str = "Quillimane";
+    const BIRTH: &str = "1977-03-14";
+    const ACCESS: &str = "access-token-5f9a2c7e";
+    let ec = ec_key("log-key");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwks.json"), jwks(&[&ec])).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nbind = \"127.0.0.1:0\"\npublic_url = \"{PUBLIC_URL}\"\nfixed_today = \"{FIXTURE_TODAY}\"\n\
+             [log]\nformat = \"json\"\nlevel = \"trace\"\n\
+             [[auth.issuers]]\niss = \"{ISS}\"\njwks_file = \"jwks.json\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alemtuzumab-cds"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("ALEMTUZUMAB_CDS_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx2.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut port = None;
+    while Instant::now() < deadline && port.is_none() {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                if v["message"] == "alemtuzumab-cds listening" {
+                    port = v["port"].as_u64();
+                }
+            }
+            log.push(line);
+        }
+    }
+    let Some(port) = port else {
+        let _ = child.kill();
+        panic!("no port in the log: {log:?}");
+    };
+    let patient = json!({
+        "resourceType": "Patient", "id": "p02-patient",
+        "name": [{"use": "official", "family": FAMILY, "given": [GIVEN]}],
+        "gender": "male", "birthDate": BIRTH,
+    });
+    let mut with_prefetch = fixture_hook("naive-one-dmt--order-sign.json");
+    with_prefetch["prefetch"]["patient"] = patient.clone();
+    with_prefetch["fhirAuthorization"]["access_token"] = json!(ACCESS);
+    let mut fetched = hook_without_prefetch(&fhir_server_with(patient).await);
+    fetched["fhirAuthorization"]["access_token"] = json!(ACCESS);
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/cds-services/alemtuzumab-order-sign");
+    let mut tokens = Vec::new();
+    for body in [&with_prefetch, &fetched] {
+        let token = sign(&ec, &header(&ec), &claims("alemtuzumab-order-sign"));
+        let r = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        // Replayed: refused, and the refusal is logged without the token.
+        let r = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        tokens.push(token);
+    }
+    let forged = format!("{}x", tokens[0]);
+    let r = client
+        .post(&url)
+        .bearer_auth(&forged)
+        .json(&with_prefetch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Let the log drain.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
+        log.push(line);
+    }
+    let text = log.join("\n");
+    assert!(text.contains("hook answered"), "trace log captured: {text}");
+    assert!(text.contains("unauthorized call refused"), "{text}");
+    let mut secrets = vec![
+        FAMILY.to_owned(),
+        GIVEN.to_owned(),
+        BIRTH.to_owned(),
+        ACCESS.to_owned(),
+    ];
+    for t in &tokens {
+        secrets.push(t.clone());
+        // Any of the three parts (the signature alone is a secret-ish value too).
+        secrets.extend(t.split('.').map(str::to_owned));
+    }
+    for secret in secrets {
+        assert!(
+            !text.contains(&secret),
+            "`{secret}` is in the log:\n{}",
+            log.iter()
+                .filter(|l| l.contains(&secret))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
