@@ -7,16 +7,21 @@
 //! Known deviations normalised before the typed parse (seen from the official CDS Hooks Sandbox
 //! and EHR sandboxes, shared/real-client/):
 //! - `null` values (fhirbolt rejects them in every mode): dropped;
-//! - a single object where R4 has an array (`reasonCode`, `category`): fhirbolt's compatibility
-//!   mode wraps it;
+//! - a single object where R4 has an array (`reasonCode`, `category`, `coding`, …): wrapped here
+//!   (the array elements of the resource types the rules read, and `coding` anywhere);
 //! - missing required elements that carry no clinical claim, on the resource types the rules read:
 //!   `status` → `unknown`, `intent` → `order`, `subject` → `{}`, a missing `medication[x]` or
 //!   Observation `code` → an empty concept (which no value set matches);
 //! - codings with empty strings: accepted here, ignored by `fhir::facts` (codes must be non-empty).
 //!
-//! Anything else that does not fit R4 (a number where a code is due, an unknown resource type)
-//! is an error: the caller turns it into a "could not check" finding naming the resource, because
-//! a condition or lab that cannot be read must not pass as absent.
+//! Anything else that does not fit R4 (a number where a code is due, an unknown element, an
+//! unknown resource type) is an error: the caller turns it into a "could not check" finding
+//! naming the resource, because a condition or lab that cannot be read must not pass as absent.
+//!
+//! The parse is fhirbolt's **strict** mode. Its lenient modes loop forever on an unknown element
+//! whose value is an array (`Field::Unknown` never consumes the value, so the element iterator
+//! never advances; found by tests/api/fuzz.rs with `"coding_": [...]`): one such request would
+//! pin a worker thread for good.
 //!
 //! Bundles are never parsed by fhirbolt (its deserializer misreads fields after a nested
 //! resource, stack-notes.md): callers walk `entry[]` as `serde_json::Value` and parse each
@@ -30,18 +35,150 @@ use serde_json::Value;
 pub fn parse_resource(mut value: Value) -> Result<Resource, String> {
     drop_nulls(&mut value);
     fill_required(&mut value);
+    wrap_single_objects(&mut value);
     // fhirbolt 0.4 panics on some shapes (an empty array where a primitive is due, found by
     // tests/api/fuzz.rs); a resource it cannot read is an error like any other, never a crash.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         fhirbolt::json::from_json_value::<Resource>(
             value,
             Some(DeserializationConfig {
-                mode: DeserializationMode::Compatibility,
+                mode: DeserializationMode::Strict,
             }),
         )
         .map_err(|e| e.to_string())
     }))
     .unwrap_or_else(|_| Err("the resource does not fit FHIR R4".to_owned()))
+}
+
+/// R4 array elements (0..*) of the resource types the rules read, which real clients sometimes
+/// send as a single object.
+fn array_elements(resource_type: &str) -> &'static [&'static str] {
+    match resource_type {
+        "MedicationRequest" => &[
+            "category",
+            "reasonCode",
+            "reasonReference",
+            "basedOn",
+            "supportingInformation",
+            "insurance",
+            "note",
+            "dosageInstruction",
+            "detectedIssue",
+            "eventHistory",
+            "identifier",
+            "instantiatesCanonical",
+            "instantiatesUri",
+        ],
+        "MedicationStatement" => &[
+            "basedOn",
+            "partOf",
+            "statusReason",
+            "derivedFrom",
+            "reasonCode",
+            "reasonReference",
+            "note",
+            "dosage",
+            "identifier",
+        ],
+        "MedicationAdministration" => &[
+            "instantiates",
+            "partOf",
+            "statusReason",
+            "supportingInformation",
+            "performer",
+            "reasonCode",
+            "reasonReference",
+            "device",
+            "note",
+            "eventHistory",
+            "identifier",
+        ],
+        "Observation" => &[
+            "basedOn",
+            "partOf",
+            "category",
+            "focus",
+            "performer",
+            "interpretation",
+            "note",
+            "referenceRange",
+            "hasMember",
+            "derivedFrom",
+            "component",
+            "identifier",
+        ],
+        "Condition" => &[
+            "category",
+            "bodySite",
+            "stage",
+            "evidence",
+            "note",
+            "identifier",
+        ],
+        "Patient" => &[
+            "name",
+            "telecom",
+            "address",
+            "photo",
+            "contact",
+            "communication",
+            "generalPractitioner",
+            "link",
+            "identifier",
+        ],
+        "Medication" => &["ingredient", "identifier"],
+        _ => &[],
+    }
+}
+
+/// Wraps single objects where R4 has an array: the resource's own array elements (and those of
+/// its contained resources), and `coding`, `extension`, `modifierExtension` at any depth.
+fn wrap_single_objects(v: &mut Value) {
+    fn wrap(map: &mut serde_json::Map<String, Value>, key: &str) {
+        if let Some(item) = map.get_mut(key) {
+            if item.is_object() {
+                let single = item.take();
+                *item = Value::Array(vec![single]);
+            }
+        }
+    }
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                for key in ["coding", "extension", "modifierExtension"] {
+                    wrap(map, key);
+                }
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Value::Object(map) = v {
+        let ty = map
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        for key in array_elements(&ty) {
+            wrap(map, key);
+        }
+        if let Some(Value::Array(contained)) = map.get_mut("contained") {
+            for c in contained.iter_mut() {
+                if let Value::Object(cm) = c {
+                    let ty = cm
+                        .get("resourceType")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    for key in array_elements(&ty) {
+                        wrap(cm, key);
+                    }
+                }
+            }
+        }
+    }
+    walk(v);
 }
 
 /// Fills the required elements real clients omit, with values that claim nothing.
@@ -154,6 +291,17 @@ mod tests {
             "subject": {"reference": "Patient/pat-1"}, "authoredOn": "2026-11-25"
         }));
         assert!(r.is_ok(), "{r:?}");
+    }
+
+    #[test]
+    fn an_unknown_element_holding_an_array_is_an_error_not_an_endless_loop() {
+        // Regression (tests/api/fuzz.rs): fhirbolt's lenient modes never advanced past it.
+        let r = parse_resource(json!({
+            "resourceType": "Observation", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]},
+            "category": [{"coding_": [{"code": "laboratory"}]}]
+        }));
+        assert!(r.is_err());
     }
 
     #[test]
