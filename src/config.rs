@@ -611,9 +611,11 @@ mod tests {
         let defaults = serde_json::to_value(RawSettings::default()).unwrap();
         for (section, keys) in defaults.as_object().unwrap() {
             for key in keys.as_object().unwrap().keys() {
+                // `key = default`, or for a list of tables its commented `[[section.key]]` example.
                 let line = format!("\n{key} = ");
+                let table = format!("[[{section}.{key}]]");
                 assert!(
-                    text.contains(&line),
+                    text.contains(&line) || text.contains(&table),
                     "config.example.toml lacks `{section}.{key}`"
                 );
             }

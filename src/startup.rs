@@ -74,6 +74,16 @@ impl Application {
         } else {
             None
         };
+        // With PostgreSQL (several replicas) the `jti` replay check goes to the shared store so
+        // replicas agree; a single SQLite-backed process keeps it in memory.
+        let replay: Arc<dyn crate::auth::replay::ReplayStore> = if matches!(
+            settings.store.backend,
+            crate::store::config::Backend::Postgres { .. }
+        ) {
+            Arc::new(store.clone())
+        } else {
+            Arc::new(crate::auth::replay::MemoryReplayStore::default())
+        };
         let state = AppState {
             hook_slots: web::limits::hook_slots(settings.max_concurrent_hooks),
             settings: Arc::new(settings),
@@ -81,7 +91,7 @@ impl Application {
             fhir: Some(fhir),
             store,
             auth,
-            replay: Arc::new(crate::auth::replay::MemoryReplayStore::default()),
+            replay,
         };
         let mut server = HttpServer::new(move || {
             let state = state.clone();

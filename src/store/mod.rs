@@ -209,3 +209,23 @@ async fn retention_task(store: Store, retention: Option<chrono::Duration>) {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }
+
+/// The `jti` replay check on the shared store, so replicas behind a load balancer reject each
+/// other's replays (issue 5 §1, issue 6 §3). Fails closed: a store error refuses the call.
+impl crate::auth::replay::ReplayStore for StoreService {
+    fn check_and_record<'a>(
+        &'a self,
+        iss: &'a str,
+        jti: &'a str,
+        expires_at: i64,
+    ) -> futures::future::BoxFuture<'a, Result<bool, crate::auth::replay::ReplayError>> {
+        let (iss, jti) = (iss.to_owned(), jti.to_owned());
+        Box::pin(async move {
+            self.with_store(move |store| async move {
+                store.check_and_record_jti(&iss, &jti, expires_at).await
+            })
+            .await
+            .map_err(|e| crate::auth::replay::ReplayError(e.to_string()))
+        })
+    }
+}

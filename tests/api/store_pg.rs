@@ -273,3 +273,42 @@ async fn two_replicas_share_cards_feedback_and_the_report() {
         req["hookInstance"]
     );
 }
+
+#[tokio::test]
+async fn a_jwt_replayed_on_another_replica_sharing_postgres_is_refused() {
+    // Issue 5 §1 / issue 6 §3: the jti replay store is the shared store, so replicas agree.
+    use crate::auth::{claims, ec_key, header, jwks, sign, JwksServer, ISS, PUBLIC_URL};
+    let Some((_pg, Backend::Postgres(url))) = backend().await else {
+        return;
+    };
+    let key = ec_key("replica-key");
+    let server = JwksServer::start(jwks(&[&key])).await;
+    let spawn = |url: String, jwks_url: String| {
+        crate::helpers::spawn_app_with(move |raw| {
+            raw.server.public_url = PUBLIC_URL.to_owned();
+            raw.store.url = url;
+            raw.auth.issuers = vec![alemtuzumab_cds::config::RawIssuer {
+                iss: ISS.to_owned(),
+                jwks_url,
+                jwks_file: String::new(),
+                jku_allow: vec![],
+            }];
+        })
+    };
+    let a = spawn(url.clone(), server.url()).await;
+    let b = spawn(url, server.url()).await;
+    let token = sign(&key, &header(&key), &claims("alemtuzumab-order-sign"));
+    let first = a
+        .post_hook_with_token("alemtuzumab-order-sign", Some(&token))
+        .await;
+    assert_eq!(
+        first.status(),
+        200,
+        "{}",
+        first.text().await.unwrap_or_default()
+    );
+    let replay = b
+        .post_hook_with_token("alemtuzumab-order-sign", Some(&token))
+        .await;
+    assert_eq!(replay.status(), 401, "the replica must see the replay");
+}
