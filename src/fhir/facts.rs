@@ -78,13 +78,19 @@ fn label_of(codes: &[Code], text: Option<String>, fallback: &str) -> String {
 /// (birth dates: the youngest the patient can be).
 pub fn parse_date(s: &str, latest: bool) -> Option<NaiveDate> {
     let s = s.trim();
-    let day_part = s.get(..10).unwrap_or(s);
-    if let Ok(d) = NaiveDate::parse_from_str(day_part, "%Y-%m-%d") {
-        // A time part, if any, must at least start like one.
-        if s.len() == 10 || s[10..].starts_with('T') {
-            return Some(d);
+    // A full date is exactly `YYYY-MM-DD`, optionally followed by a time part (`T…`).
+    if let (Some(day), Some(rest)) = (s.get(..10), s.get(10..)) {
+        let b = day.as_bytes();
+        let shaped = b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+        if shaped {
+            return match NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+                Ok(d) if rest.is_empty() || rest.starts_with('T') => Some(d),
+                _ => None,
+            };
         }
-        return None;
     }
     let mut parts = s.split('-');
     let year: i32 = parts.next()?.parse().ok()?;

@@ -224,16 +224,20 @@ fn fill_required(v: &mut Value) {
 
 /// Removes `null` object members and array items, recursively.
 fn drop_nulls(v: &mut Value) {
+    // FHIR JSON has no nulls, empty strings or empty arrays. fhirbolt 0.4 panics on an empty
+    // array (its element iterator unwraps a value that is not there) and spins forever on an
+    // empty `Quantity.value` (both found by tests/api/fuzz.rs): drop them all, innermost first.
+    fn empty(v: &Value) -> bool {
+        v.is_null() || v.as_str() == Some("") || v.as_array().is_some_and(Vec::is_empty)
+    }
     match v {
         Value::Object(map) => {
-            // FHIR JSON has no empty strings; an empty `Quantity.value` made fhirbolt spin
-            // forever (found by tests/api/fuzz.rs), so empty strings are dropped like nulls.
-            map.retain(|_, item| !item.is_null() && item.as_str() != Some(""));
             map.values_mut().for_each(drop_nulls);
+            map.retain(|_, item| !empty(item));
         }
         Value::Array(items) => {
-            items.retain(|item| !item.is_null());
             items.iter_mut().for_each(drop_nulls);
+            items.retain(|item| !empty(item));
         }
         _ => {}
     }
@@ -302,6 +306,16 @@ mod tests {
             "category": [{"coding_": [{"code": "laboratory"}]}]
         }));
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn empty_arrays_are_dropped_before_fhirbolt_sees_them() {
+        // fhirbolt panics on `"category": []` (caught, but then the resource would be lost).
+        let r = parse_resource(json!({
+            "resourceType": "Observation", "status": "final", "category": [], "note": [null],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]}
+        }));
+        assert!(r.is_ok(), "{r:?}");
     }
 
     #[test]
