@@ -68,7 +68,7 @@ fn concept_opt(cc: Option<&CodeableConcept>) -> (Vec<Code>, Option<String>) {
 }
 
 /// A label for a card: the text, else `system|code`, else `fallback`.
-fn label_of(codes: &[Code], text: Option<String>, fallback: &str) -> String {
+pub(crate) fn label_of(codes: &[Code], text: Option<String>, fallback: &str) -> String {
     text.or_else(|| codes.first().map(|c| format!("{}|{}", c.system, c.code)))
         .unwrap_or_else(|| fallback.to_owned())
 }

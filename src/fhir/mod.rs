@@ -465,15 +465,11 @@ fn classify_draft_orders(
             Resolved::Missing => continue,
             Resolved::Unresolved(med) => {
                 data.unidentified_orders.push(reference.clone());
-                if !gaps
-                    .iter()
-                    .any(|g| g.data == DataSet::Medication(med.clone()))
-                {
-                    gaps.push(DataGap {
-                        data: DataSet::Medication(med),
-                        reason: GapReason::NotProvided,
-                    });
-                }
+                // A failed read of that Medication is already a gap; `dedup_gaps` keeps the first.
+                gaps.push(DataGap {
+                    data: DataSet::Medication(med),
+                    reason: GapReason::NotProvided,
+                });
                 continue;
             }
         };
@@ -485,16 +481,7 @@ fn classify_draft_orders(
                 .and_then(|s| facts::parse_date(s, false));
             data.orders.push(DraftOrder {
                 reference,
-                label: concept
-                    .text
-                    .clone()
-                    .or_else(|| {
-                        concept
-                            .codes
-                            .first()
-                            .map(|c| format!("{}|{}", c.system, c.code))
-                    })
-                    .unwrap_or_else(|| "alemtuzumab".to_owned()),
+                label: facts::label_of(&concept.codes, concept.text, "alemtuzumab"),
                 date,
                 campath,
             });
