@@ -82,6 +82,9 @@ pub struct RawServer {
     pub fixed_today: String,
     pub max_concurrent_hooks: u32,
     pub request_timeout_ms: u64,
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
+    pub tls_reload_secs: u64,
 }
 
 impl Default for RawServer {
@@ -96,6 +99,9 @@ impl Default for RawServer {
             fixed_today: String::new(),
             max_concurrent_hooks: 64,
             request_timeout_ms: 10_000,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_reload_secs: 60,
         }
     }
 }
@@ -225,6 +231,48 @@ pub enum ConfigError {
     MissingFile(PathBuf),
 }
 
+/// `[server] tls_*`: both files or neither; relative paths are relative to the configuration
+/// file's directory; the pair is read and checked now so a bad one refuses to start.
+fn tls_settings(
+    s: &RawServer,
+    source: Option<&Path>,
+) -> Result<Option<crate::tls::TlsSettings>, ConfigError> {
+    let (cert, key) = (s.tls_cert_file.trim(), s.tls_key_file.trim());
+    match (cert.is_empty(), key.is_empty()) {
+        (true, true) => return Ok(None),
+        (false, true) => {
+            return Err(invalid(
+                "server.tls_key_file",
+                "is required when server.tls_cert_file is set (HTTPS needs the certificate \
+                 chain and its private key)",
+            ))
+        }
+        (true, false) => {
+            return Err(invalid(
+                "server.tls_cert_file",
+                "is required when server.tls_key_file is set (HTTPS needs the certificate \
+                 chain and its private key)",
+            ))
+        }
+        (false, false) => {}
+    }
+    if s.tls_reload_secs > 86_400 {
+        return Err(invalid(
+            "server.tls_reload_secs",
+            "must be at most 86400 (0 turns reloading off)",
+        ));
+    }
+    let base_dir = source.and_then(Path::parent).unwrap_or(Path::new(""));
+    let settings = crate::tls::TlsSettings {
+        cert_file: base_dir.join(cert),
+        key_file: base_dir.join(key),
+        reload_interval: (s.tls_reload_secs > 0)
+            .then(|| std::time::Duration::from_secs(s.tls_reload_secs)),
+    };
+    crate::tls::check(&settings).map_err(|e| invalid(e.key, e.message))?;
+    Ok(Some(settings))
+}
+
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_owned(),
@@ -266,6 +314,9 @@ pub struct Settings {
     pub max_concurrent_hooks: usize,
     /// Time allowed for one hook or feedback call (beyond: 503).
     pub request_timeout: std::time::Duration,
+    /// HTTPS served directly (`server.tls_cert_file` and `tls_key_file`); `None`: plain HTTP for a
+    /// reverse proxy that terminates TLS.
+    pub tls: Option<crate::tls::TlsSettings>,
     /// `[auth]`: JWT issuers (none: local mode), CORS origins.
     pub auth: AuthSettings,
     pub log_format: LogFormat,
@@ -347,8 +398,10 @@ impl RawSettings {
                 ),
             ));
         }
+        let tls = tls_settings(&s, source.as_deref())?;
         let public_url = if s.public_url.trim().is_empty() {
-            format!("http://{bind}")
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{bind}")
         } else {
             let u = url::Url::parse(s.public_url.trim())
                 .map_err(|e| invalid("server.public_url", e.to_string()))?;
@@ -531,6 +584,7 @@ impl RawSettings {
             allow_unauthenticated: auth.allow_unauthenticated,
             max_concurrent_hooks: s.max_concurrent_hooks as usize,
             request_timeout: std::time::Duration::from_millis(s.request_timeout_ms),
+            tls,
             auth,
             log_format,
             log_level: self.log.level,
@@ -620,6 +674,79 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn tls_needs_both_files_read_relative_to_the_configuration_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["cds.hospital.test".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::create_dir(dir.path().join("tls")).unwrap();
+        std::fs::write(dir.path().join("tls/server.crt"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("tls/server.key"), key.serialize_pem()).unwrap();
+        let config_file = dir.path().join("alemtuzumab-cds.toml");
+        let raw = |toml: &str| -> RawSettings {
+            Figment::from(Serialized::defaults(RawSettings::default()))
+                .merge(Toml::string(toml))
+                .extract()
+                .unwrap()
+        };
+
+        let both =
+            "[server]\ntls_cert_file = \"tls/server.crt\"\ntls_key_file = \"tls/server.key\"";
+        let s = raw(both).validate(Some(config_file.clone())).unwrap();
+        let tls = s.tls.expect("HTTPS on");
+        assert_eq!(tls.cert_file, dir.path().join("tls/server.crt"));
+        assert_eq!(
+            tls.reload_interval,
+            Some(std::time::Duration::from_secs(60))
+        );
+        assert_eq!(
+            s.public_url, "https://127.0.0.1:8080",
+            "HTTPS implies an https URL"
+        );
+
+        let no_reload = format!("{both}\ntls_reload_secs = 0");
+        let s = raw(&no_reload).validate(Some(config_file.clone())).unwrap();
+        assert_eq!(s.tls.unwrap().reload_interval, None);
+
+        for (toml, key) in [
+            (
+                "[server]\ntls_cert_file = \"tls/server.crt\"",
+                "server.tls_key_file",
+            ),
+            (
+                "[server]\ntls_key_file = \"tls/server.key\"",
+                "server.tls_cert_file",
+            ),
+            (
+                "[server]\ntls_cert_file = \"tls/absent.crt\"\ntls_key_file = \"tls/server.key\"",
+                "server.tls_cert_file",
+            ),
+            (
+                "[server]\ntls_cert_file = \"tls/server.crt\"\ntls_key_file = \"tls/server.crt\"",
+                "server.tls_key_file",
+            ),
+            (
+                &format!("{both}\ntls_reload_secs = 100000"),
+                "server.tls_reload_secs",
+            ),
+        ] {
+            let err = raw(toml)
+                .validate(Some(config_file.clone()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+        // Without a configuration file, relative paths are relative to the working directory
+        // (where these files are not).
+        let err = raw(both).validate(None).unwrap_err().to_string();
+        assert!(err.contains("server.tls_cert_file"), "{err}");
+        // Neither: plain HTTP.
+        assert!(from_toml("").unwrap().tls.is_none());
     }
 
     fn toml_value(text: &str) -> RawSettings {

@@ -55,6 +55,12 @@ impl Application {
         if let Some(day) = settings.fixed_today {
             tracing::warn!(%day, "server.fixed_today is set: rules evaluate as of this date");
         }
+        // Read again here (validation checked the pair) so the files in force at start are served.
+        let tls = match &settings.tls {
+            Some(t) => Some(crate::tls::server_config(t).map_err(std::io::Error::other)?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let workers = settings.workers;
         let shutdown = settings.shutdown_timeout_secs;
         let fhir = FhirClient::new(&settings.fhir).map_err(std::io::Error::other)?;
@@ -93,7 +99,7 @@ impl Application {
             auth,
             replay,
         };
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let state = state.clone();
             App::new()
                 .wrap(middleware::from_fn(web::limits::limit_hooks))
@@ -110,13 +116,18 @@ impl Application {
                                        "diagnostics": "no such endpoint; GET /cds-services lists the services"}]
                         }))
                 }))
-        })
-        .listen(listener)?
-        .shutdown_timeout(shutdown);
-        if workers > 0 {
-            server = server.workers(workers);
+        });
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, config)?,
+            None => server.listen(listener)?,
         }
-        tracing::info!(address = %addr, port, "alemtuzumab-cds listening");
+        .shutdown_timeout(shutdown);
+        let server = if workers > 0 {
+            server.workers(workers)
+        } else {
+            server
+        };
+        tracing::info!(address = %addr, port, scheme, "alemtuzumab-cds listening");
         Ok(Self {
             port,
             server: server.run(),

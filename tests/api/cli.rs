@@ -106,6 +106,33 @@ fn a_bad_configuration_value_stops_start_up_naming_the_key() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("allow_unauthenticated"));
+
+    // HTTPS needs both files; a missing one is named.
+    let out = bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("ALEMTUZUMAB_CDS__SERVER__TLS_CERT_FILE", "server.crt")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.tls_key_file"));
+    let out = bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env(
+            "ALEMTUZUMAB_CDS__SERVER__TLS_CERT_FILE",
+            "/nonexistent/server.crt",
+        )
+        .env(
+            "ALEMTUZUMAB_CDS__SERVER__TLS_KEY_FILE",
+            "/nonexistent/server.key",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("server.tls_cert_file") && err.contains("/nonexistent/server.crt"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

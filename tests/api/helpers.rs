@@ -60,12 +60,19 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut RawSettings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temp dir for the store");
     let dir = data_dir.path().to_string_lossy().into_owned();
-    let app = Application::build(test_settings(|raw| {
+    let settings = test_settings(|raw| {
         raw.store.data_dir = dir;
         tweak(raw)
-    }))
-    .expect("the app starts");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    });
+    // With a certificate configured the service speaks HTTPS only (the caller then replaces
+    // `client` with one that trusts the test CA).
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let app = Application::build(settings).expect("the app starts");
+    let address = format!("{scheme}://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,

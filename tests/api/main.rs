@@ -16,3 +16,4 @@ mod hooks;
 mod real_client;
 mod security;
 mod store_pg;
+mod tls;
