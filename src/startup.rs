@@ -55,6 +55,8 @@ impl Application {
         if let Some(day) = settings.fixed_today {
             tracing::warn!(%day, "server.fixed_today is set: rules evaluate as of this date");
         }
+        // Installed first, so what start-up records (the TLS certificate's expiry) is exported.
+        let metrics = metrics_handle();
         // Read again here (validation checked the pair) so the files in force at start are served.
         let tls = match &settings.tls {
             Some(t) => Some(crate::tls::server_config(t).map_err(std::io::Error::other)?),
@@ -93,7 +95,7 @@ impl Application {
         let state = AppState {
             hook_slots: web::limits::hook_slots(settings.max_concurrent_hooks),
             settings: Arc::new(settings),
-            metrics: metrics_handle(),
+            metrics,
             fhir: Some(fhir),
             store,
             auth,

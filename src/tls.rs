@@ -6,6 +6,10 @@
 //! and a half-written or mismatched pair is logged and ignored (the previous pair keeps serving),
 //! so a certificate rotation can never take the service down.
 //!
+//! An expired certificate makes every EHR call fail before it reaches the rules, so the served
+//! certificate's end of validity is exported (`cds_tls_certificate_expiry_timestamp_seconds`)
+//! and logged: `warn` once a day within [`EXPIRY_WARNING_DAYS`] of it, `error` once past it.
+//!
 //! Without these keys the service speaks plain HTTP, for a reverse proxy that terminates TLS
 //! (README §Security says which to choose).
 
@@ -36,6 +40,9 @@ pub struct TlsError {
     pub key: &'static str,
     pub message: String,
 }
+
+/// Days before the end of validity from which the log warns (once a day).
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
 
 const CERT_KEY: &str = "server.tls_cert_file";
 const KEY_KEY: &str = "server.tls_key_file";
@@ -101,6 +108,62 @@ fn certified_key(settings: &TlsSettings, pem: &Pem) -> Result<CertifiedKey, TlsE
     })
 }
 
+/// Seconds since the epoch at which the server certificate (first of the chain) stops being valid.
+fn not_after(key: &CertifiedKey) -> Option<i64> {
+    let der = key.cert.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
+/// How close the certificate is to its end of validity, as of `now` (both in epoch seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    Valid,
+    /// Ends within [`EXPIRY_WARNING_DAYS`]: whole days left.
+    Soon(i64),
+    Expired,
+}
+
+fn expiry(not_after: i64, now: i64) -> Expiry {
+    let left = not_after - now;
+    if left <= 0 {
+        Expiry::Expired
+    } else if left < EXPIRY_WARNING_DAYS * 86_400 {
+        Expiry::Soon(left / 86_400)
+    } else {
+        Expiry::Valid
+    }
+}
+
+/// Exports the end of validity and logs how close it is; `at_load` logs it even when far away.
+fn report_expiry(settings: &TlsSettings, key: &CertifiedKey, at_load: bool) {
+    let file = settings.cert_file.display().to_string();
+    let Some(not_after) = not_after(key) else {
+        tracing::warn!(cert_file = %file, "TLS certificate validity could not be read");
+        return;
+    };
+    metrics::gauge!("cds_tls_certificate_expiry_timestamp_seconds", "file" => file.clone())
+        .set(not_after as f64);
+    let until = chrono::DateTime::from_timestamp(not_after, 0)
+        .map(|d| d.to_rfc3339())
+        .unwrap_or_else(|| not_after.to_string());
+    match expiry(not_after, chrono::Utc::now().timestamp()) {
+        Expiry::Expired => tracing::error!(
+            cert_file = %file, not_after = %until,
+            "TLS certificate has EXPIRED: EHRs will refuse to connect and no alemtuzumab order is \
+             checked; install a renewed certificate"
+        ),
+        Expiry::Soon(days) => tracing::warn!(
+            cert_file = %file, not_after = %until, days_left = days,
+            "TLS certificate expires soon; install a renewed certificate"
+        ),
+        Expiry::Valid if at_load => {
+            tracing::info!(cert_file = %file, not_after = %until, "TLS certificate valid")
+        }
+        Expiry::Valid => {}
+    }
+}
+
 /// Reads and checks the configured pair (configuration validation and start-up use it).
 pub fn check(settings: &TlsSettings) -> Result<(), TlsError> {
     certified_key(settings, &read(settings)?).map(|_| ())
@@ -120,8 +183,7 @@ impl Resolver {
         }
     }
 
-    fn replace(&self, key: CertifiedKey) {
-        let key = Arc::new(key);
+    fn replace(&self, key: Arc<CertifiedKey>) {
         match self.current.write() {
             Ok(mut g) => *g = key,
             Err(poisoned) => *poisoned.into_inner() = key,
@@ -162,6 +224,7 @@ fn build(
         chain_len = resolver.current().cert.len(),
         "HTTPS: TLS certificate loaded"
     );
+    report_expiry(settings, &resolver.current(), true);
     let reloader = match settings.reload_interval {
         None => None,
         Some(every) => {
@@ -183,11 +246,17 @@ fn build(
 fn reload_loop(resolver: Weak<Resolver>, settings: TlsSettings, mut loaded: Pem, every: Duration) {
     // The last pair that failed, so a broken rotation is logged once, not every tick.
     let mut rejected: Option<Pem> = None;
+    let daily = Duration::from_secs(86_400);
+    let mut last_expiry_report = std::time::Instant::now();
     loop {
         std::thread::sleep(every);
         let Some(resolver) = resolver.upgrade() else {
             return;
         };
+        if last_expiry_report.elapsed() >= daily {
+            report_expiry(&settings, &resolver.current(), false);
+            last_expiry_report = std::time::Instant::now();
+        }
         let pem = match read(&settings) {
             Ok(p) => p,
             Err(e) => {
@@ -200,15 +269,20 @@ fn reload_loop(resolver: Weak<Resolver>, settings: TlsSettings, mut loaded: Pem,
         }
         match certified_key(&settings, &pem) {
             Ok(key) => {
-                resolver.replace(key);
+                let key = Arc::new(key);
+                resolver.replace(key.clone());
                 loaded = pem;
                 rejected = None;
+                metrics::counter!("cds_tls_reloads_total", "outcome" => "loaded").increment(1);
                 tracing::info!(
                     cert_file = %settings.cert_file.display(),
                     "HTTPS: renewed TLS certificate loaded; new connections use it"
                 );
+                report_expiry(&settings, &key, true);
+                last_expiry_report = std::time::Instant::now();
             }
             Err(e) => {
+                metrics::counter!("cds_tls_reloads_total", "outcome" => "rejected").increment(1);
                 tracing::error!(
                     error = %e,
                     "TLS certificate files changed but do not form a usable pair (a rotation \
@@ -304,6 +378,37 @@ mod tests {
         )
         .expect("write");
         assert_eq!(check(&s).map_err(|e| e.key), Err(CERT_KEY));
+    }
+
+    #[test]
+    fn the_end_of_validity_is_read_from_the_server_certificate() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+        params.not_after = rcgen::date_time_ymd(2031, 1, 1);
+        let cert = params.self_signed(&key).expect("cert");
+        let dir = tempfile::tempdir().expect("dir");
+        let s = TlsSettings {
+            cert_file: dir.path().join("c.crt"),
+            key_file: dir.path().join("c.key"),
+            reload_interval: None,
+        };
+        std::fs::write(&s.cert_file, cert.pem()).expect("write");
+        std::fs::write(&s.key_file, key.serialize_pem()).expect("write");
+        let loaded = certified_key(&s, &read(&s).expect("read")).expect("pair");
+        assert_eq!(not_after(&loaded), Some(1_924_992_000)); // 2031-01-01T00:00:00Z
+    }
+
+    #[test]
+    fn expiry_warns_within_thirty_days_and_flags_an_expired_certificate() {
+        let day = 86_400;
+        let now = 1_800_000_000;
+        assert_eq!(expiry(now + 90 * day, now), Expiry::Valid);
+        assert_eq!(expiry(now + 30 * day, now), Expiry::Valid);
+        assert_eq!(expiry(now + 30 * day - 1, now), Expiry::Soon(29));
+        assert_eq!(expiry(now + 1, now), Expiry::Soon(0));
+        assert_eq!(expiry(now, now), Expiry::Expired);
+        assert_eq!(expiry(now - day, now), Expiry::Expired);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::repo;
 
-fn bin() -> Command {
+pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_alemtuzumab-cds"));
     c.current_dir(repo())
         .env_remove("ALEMTUZUMAB_CDS_CONFIG")

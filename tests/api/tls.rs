@@ -1,8 +1,11 @@
 //! HTTPS served directly (issue 5, item 7): rustls with a certificate issued in the test by a
 //! throw-away CA, checked by a client that trusts only that CA; certificate renewal without a
-//! restart; no plain HTTP on a TLS port.
+//! restart; no plain HTTP on a TLS port; the certificate's expiry exported and an expired one
+//! logged as an error.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rcgen::{
@@ -35,9 +38,11 @@ impl Ca {
         Self { issuer }
     }
 
-    fn leaf(&self, name: &str) -> Leaf {
+    /// A server certificate for 127.0.0.1, valid until 1 January of `valid_until_year`.
+    fn leaf(&self, name: &str, valid_until_year: i32) -> Leaf {
         let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
         params.distinguished_name.push(DnType::CommonName, name);
+        params.not_after = rcgen::date_time_ymd(valid_until_year, 1, 1);
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Leaf {
@@ -110,6 +115,29 @@ async fn served_certificate(ca: &Ca, app: &TestApp) -> Vec<u8> {
         .to_vec()
 }
 
+/// `cds_tls_certificate_expiry_timestamp_seconds` for the configured certificate file, from
+/// `/metrics` (the metric is labelled by file, so tests running side by side do not mix).
+async fn expiry_metric(app: &TestApp, files: &Files) -> Option<f64> {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let prefix = format!(
+        "cds_tls_certificate_expiry_timestamp_seconds{{file=\"{}\"}} ",
+        files.cert.display()
+    );
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+/// 1 January of `year`, 00:00 UTC, in seconds since the epoch.
+fn new_year(year: i32) -> f64 {
+    chrono::NaiveDate::from_ymd_opt(year, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp() as f64
+}
+
 async fn wait_for_certificate(ca: &Ca, app: &TestApp, der: &[u8], what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while served_certificate(ca, app).await != der {
@@ -121,13 +149,15 @@ async fn wait_for_certificate(ca: &Ca, app: &TestApp, der: &[u8], what: &str) {
 #[tokio::test]
 async fn hooks_are_answered_over_https_with_the_configured_certificate() {
     let ca = Ca::new();
-    let leaf = ca.leaf("cds.hospital.test");
+    let leaf = ca.leaf("cds.hospital.test", 2031);
     let dir = tempfile::tempdir().unwrap();
     let files = Files::in_dir(dir.path());
     files.write(&leaf);
     let app = https_app(&ca, &files, 0).await;
 
     assert_eq!(served_certificate(&ca, &app).await, leaf.der);
+    // Hospital IT can alert on the certificate's end of validity.
+    assert_eq!(expiry_metric(&app, &files).await, Some(new_year(2031)));
     let discovery = app.get("/cds-services").await;
     assert_eq!(discovery.status(), 200);
     let r = app
@@ -168,18 +198,19 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_half_rotation_i
     let ca = Ca::new();
     let dir = tempfile::tempdir().unwrap();
     let files = Files::in_dir(dir.path());
-    let first = ca.leaf("first");
+    let first = ca.leaf("first", 2031);
     files.write(&first);
     let app = https_app(&ca, &files, 1).await;
     assert_eq!(served_certificate(&ca, &app).await, first.der);
 
-    let second = ca.leaf("second");
+    let second = ca.leaf("second", 2032);
     files.write(&second);
     wait_for_certificate(&ca, &app, &second.der, "the renewed certificate").await;
+    assert_eq!(expiry_metric(&app, &files).await, Some(new_year(2032)));
 
     // A rotation half done: the new certificate is in place, its key not yet. The pair does not
     // match, so the service keeps presenting (and being able to use) the previous pair.
-    let third = ca.leaf("third");
+    let third = ca.leaf("third", 2033);
     std::fs::write(&files.cert, &third.chain_pem).unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
@@ -198,4 +229,52 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_half_rotation_i
     // The key arrives: the rotation completes.
     std::fs::write(&files.key, &third.key_pem).unwrap();
     wait_for_certificate(&ca, &app, &third.der, "the completed rotation").await;
+    assert_eq!(expiry_metric(&app, &files).await, Some(new_year(2033)));
+}
+
+#[test]
+fn the_binary_serves_https_and_says_loudly_that_its_certificate_has_expired() {
+    let ca = Ca::new();
+    let expired = ca.leaf("expired", 2020);
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::in_dir(dir.path());
+    files.write(&expired);
+    let mut child = crate::cli::bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
+        .env("ALEMTUZUMAB_CDS__SERVER__TLS_CERT_FILE", &files.cert)
+        .env("ALEMTUZUMAB_CDS__SERVER__TLS_KEY_FILE", &files.key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut listening, mut expiry_error) = (None, false);
+    while Instant::now() < deadline && listening.is_none() {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
+            let message = v["message"].as_str().unwrap_or("");
+            expiry_error |= v["level"] == "ERROR" && message.contains("EXPIRED");
+            if message == "alemtuzumab-cds listening" {
+                listening = Some(v);
+            }
+        }
+    }
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let listening = listening.expect("the service starts (an expired certificate is not fatal)");
+    assert_eq!(listening["scheme"], "https", "{listening}");
+    assert!(
+        expiry_error,
+        "an expired certificate is logged at error level"
+    );
 }
