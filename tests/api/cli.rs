@@ -1,22 +1,9 @@
 //! The binary itself: `--version`, `--help`, `simulate`, `serve` on port 0, configuration errors.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::helpers::repo;
-
-pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_alemtuzumab-cds"));
-    c.current_dir(repo())
-        .env_remove("ALEMTUZUMAB_CDS_CONFIG")
-        .env(
-            "ALEMTUZUMAB_CDS__STORE__DATA_DIR",
-            std::env::temp_dir().join("alemtuzumab-cds-cli-tests"),
-        )
-        .env("RUST_BACKTRACE", "0");
-    c
-}
+use crate::helpers::{binary as bin, ServedBinary};
 
 #[test]
 fn version_and_help() {
@@ -137,39 +124,30 @@ fn a_bad_configuration_value_stops_start_up_naming_the_key() {
 
 #[tokio::test]
 async fn serve_on_port_0_logs_the_port_and_answers_discovery() {
-    let mut child = bin()
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut port = None;
-    let mut warned = false;
-    while Instant::now() < deadline && port.is_none() {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
-            warned |= v["message"].as_str().unwrap_or("").contains("local mode");
-            if v["message"] == "alemtuzumab-cds listening" {
-                port = v["port"].as_u64();
-            }
-        }
-    }
-    let port = port.expect("the log names the port");
+    let mut cmd = bin();
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json");
+    let mut served = ServedBinary::start(cmd);
+    let port = served.port;
+    assert!(
+        served
+            .lines()
+            .iter()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "every log line is JSON: {:?}",
+        served.lines()
+    );
+    let warned = served
+        .log()
+        .iter()
+        .any(|v| v["message"].as_str().unwrap_or("").contains("local mode"));
     assert!(warned, "local mode is announced");
     let r = reqwest::get(format!("http://127.0.0.1:{port}/cds-services"))
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     // Graceful shutdown on SIGTERM.
+    let child = &mut served.child;
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let started = Instant::now();
     loop {

@@ -2,9 +2,6 @@
 //! `data-unavailable` card within the deadline (plus a generous margin), never a 500; 412
 //! exactly per cds-contract.md §Errors; the bearer token on every request and in no log line.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -222,9 +219,7 @@ async fn precondition_failed_exactly_per_contract() {
 
 /// The service binary as a subprocess with trace-level JSON logs, all lines captured.
 struct Service {
-    child: Child,
-    port: u16,
-    lines: Arc<Mutex<Vec<String>>>,
+    served: ServedBinary,
     /// The subprocess's own store directory.
     _data_dir: tempfile::TempDir,
 }
@@ -232,10 +227,8 @@ struct Service {
 impl Service {
     fn start() -> Service {
         let data_dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_alemtuzumab-cds"))
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .current_dir(repo())
-            .env_remove("ALEMTUZUMAB_CDS_CONFIG")
+        let mut cmd = binary();
+        cmd.args(["serve", "--bind", "127.0.0.1:0"])
             .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
             .env("ALEMTUZUMAB_CDS__LOG__LEVEL", "trace")
             .env("ALEMTUZUMAB_CDS__SERVER__FIXED_TODAY", FIXTURE_TODAY)
@@ -243,59 +236,19 @@ impl Service {
             .env(
                 "ALEMTUZUMAB_CDS__FHIR__DEADLINE_MS",
                 DEADLINE_MS.to_string(),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        for pipe in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let lines = lines.clone();
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                        if v["message"] == "alemtuzumab-cds listening" {
-                            let _ = tx.send(v["port"].as_u64().unwrap_or(0) as u16);
-                        }
-                    }
-                    lines.lock().unwrap().push(line);
-                }
-            });
-        }
-        let port = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the service logs its port");
+            );
         Service {
-            child,
-            port,
-            lines,
+            served: ServedBinary::start(cmd),
             _data_dir: data_dir,
         }
     }
 
     fn app(&self) -> TestApp {
-        TestApp {
-            address: format!("http://127.0.0.1:{}", self.port),
-            client: reqwest::Client::new(),
-            // The subprocess owns `self.data_dir`; this one is only a placeholder.
-            data_dir: tempfile::tempdir().unwrap(),
-        }
+        self.served.app()
     }
 
     fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.served.lines()
     }
 }
 

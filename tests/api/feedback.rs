@@ -4,15 +4,13 @@
 //! The `suite_*` functions take a [`Backend`] and run against SQLite here and against a real
 //! PostgreSQL in `store_pg.rs`: both backends pass the same suite.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alemtuzumab_cds::config::RawSettings;
 use serde_json::{json, Value};
 
-use crate::helpers::{fixture_hook, repo, spawn_app_with, TestApp};
+use crate::helpers::{binary, fixture_hook, repo, spawn_app_with, ServedBinary, TestApp};
 
 /// Where a test app keeps its store.
 #[derive(Debug, Clone)]
@@ -57,19 +55,10 @@ pub async fn spawn(backend: &Backend) -> TestApp {
     app
 }
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_alemtuzumab-cds"));
-    c.current_dir(repo())
-        .env_remove("ALEMTUZUMAB_CDS_CONFIG")
-        .env_remove("ALEMTUZUMAB_CDS__STORE__URL")
-        .env("RUST_BACKTRACE", "0");
-    c
-}
-
 /// `alemtuzumab-cds report --format json` over `env`'s store. Runs off the test's runtime, which
 /// also drives the test app's store tasks (a blocked runtime would stall them).
 pub async fn report_json(env: &[(String, String)], args: &[&str]) -> Value {
-    let mut cmd = bin();
+    let mut cmd = binary();
     cmd.arg("report")
         .args(["--format", "json"])
         .args(args)
@@ -447,46 +436,22 @@ async fn audit_counters_are_exposed_in_metrics() {
     assert!(metrics.contains("cds_audit_written_total"), "{metrics}");
 }
 
-/// Starts `serve` on port 0 with its store in `data_dir`; returns the child and its port.
-fn serve(data_dir: &Path) -> (std::process::Child, u16) {
-    let mut child = bin()
-        .args(["serve", "--bind", "127.0.0.1:0"])
+/// Starts `serve` on port 0 with its store in `data_dir`.
+fn serve(data_dir: &Path) -> ServedBinary {
+    let mut cmd = binary();
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
         .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
         .env("ALEMTUZUMAB_CDS__SERVER__FIXED_TODAY", "2026-11-25")
-        .env("ALEMTUZUMAB_CDS__STORE__DATA_DIR", data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-            if v["message"] == "alemtuzumab-cds listening" {
-                if let Some(port) = v["port"].as_u64().and_then(|p| u16::try_from(p).ok()) {
-                    return (child, port);
-                }
-            }
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("serve did not log its port");
+        .env("ALEMTUZUMAB_CDS__STORE__DATA_DIR", data_dir);
+    ServedBinary::start(cmd)
 }
 
 #[tokio::test]
 async fn a_feedback_answered_200_survives_kill_9() {
     // Arrange
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut child, port) = serve(dir.path());
-    let base = format!("http://127.0.0.1:{port}");
+    let mut served = serve(dir.path());
+    let base = format!("http://127.0.0.1:{}", served.port);
     let client = reqwest::Client::new();
     let mut req = fixture_hook("naive-one-dmt--order-sign.json");
     req["hookInstance"] = json!(uuid::Uuid::new_v4().to_string());
@@ -516,21 +481,17 @@ async fn a_feedback_answered_200_survives_kill_9() {
         .await
         .expect("feedback");
     assert_eq!(resp.status(), 200);
-    let _ = Command::new("kill")
-        .args(["-9", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    served.stop(); // SIGKILL
 
     // Assert: a restart on the same data dir is ready, and the report has the override.
-    let (mut child, port) = serve(dir.path());
+    let mut served = serve(dir.path());
     let ready = client
-        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .get(format!("http://127.0.0.1:{}/readyz", served.port))
         .send()
         .await
         .expect("readyz");
     assert_eq!(ready.status(), 200);
-    let _ = child.kill();
-    let _ = child.wait();
+    served.stop();
     let env = vec![(
         "ALEMTUZUMAB_CDS__STORE__DATA_DIR".to_owned(),
         dir.path().to_string_lossy().into_owned(),

@@ -195,3 +195,126 @@ pub fn assert_valid_response(body: &Value, request: &Value) {
         }
     }
 }
+
+/// The service binary, run from the repository with no configuration file, store URL or
+/// `RUST_LOG` from the environment, and its SQLite store in a shared temporary directory
+/// (a test that reads the store sets `ALEMTUZUMAB_CDS__STORE__DATA_DIR` itself).
+pub fn binary() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_alemtuzumab-cds"));
+    c.current_dir(repo())
+        .env_remove("ALEMTUZUMAB_CDS_CONFIG")
+        .env_remove("ALEMTUZUMAB_CDS__STORE__URL")
+        .env_remove("RUST_LOG")
+        .env(
+            "ALEMTUZUMAB_CDS__STORE__DATA_DIR",
+            std::env::temp_dir().join("alemtuzumab-cds-cli-tests"),
+        )
+        .env("RUST_BACKTRACE", "0");
+    c
+}
+
+/// `alemtuzumab-cds serve` as a child process, JSON-logging: every line of its stdout and stderr
+/// is kept, and [`ServedBinary::start`] returns once it has logged the port it listens on.
+/// Killed (SIGKILL) when dropped.
+pub struct ServedBinary {
+    pub child: std::process::Child,
+    pub port: u16,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl ServedBinary {
+    /// Spawns `command` (a `serve` whose log format is JSON, and whose bind port is 0 or free)
+    /// and waits up to 60 s for its "listening" line.
+    pub fn start(mut command: std::process::Command) -> Self {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pipes: [Box<dyn std::io::Read + Send>; 2] = [
+            Box::new(child.stdout.take().expect("stdout")),
+            Box::new(child.stderr.take().expect("stderr")),
+        ];
+        let readers = pipes
+            .into_iter()
+            .map(|pipe| {
+                let (lines, tx) = (lines.clone(), tx.clone());
+                std::thread::spawn(move || {
+                    for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                        let port = serde_json::from_str::<Value>(&line)
+                            .ok()
+                            .filter(|v| v["message"] == "alemtuzumab-cds listening")
+                            .and_then(|v| v["port"].as_u64())
+                            .and_then(|p| u16::try_from(p).ok());
+                        // Kept before the port is announced: `start` returns with every earlier line.
+                        lines.lock().expect("log lines").push(line);
+                        if let Some(port) = port {
+                            let _ = tx.send(port);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut served = Self {
+            child,
+            port: 0,
+            lines,
+            readers,
+        };
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(port) => {
+                served.port = port;
+                served
+            }
+            Err(_) => {
+                let log = served.stop();
+                panic!("the service did not log its port: {log:#?}")
+            }
+        }
+    }
+
+    /// Every log line so far, stdout and stderr, in arrival order.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("log lines").clone()
+    }
+
+    /// The log lines that are JSON, parsed.
+    pub fn log(&self) -> Vec<Value> {
+        self.lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// A [`TestApp`] calling this process over plain HTTP.
+    pub fn app(&self) -> TestApp {
+        TestApp {
+            address: format!("http://127.0.0.1:{}", self.port),
+            client: reqwest::Client::new(),
+            // The process owns its store directory; this one is only a placeholder.
+            data_dir: tempfile::tempdir().expect("a temp dir"),
+        }
+    }
+
+    /// Kills the process (SIGKILL) and returns its whole log, once both pipes are drained.
+    pub fn stop(&mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        self.lines()
+    }
+}
+
+impl Drop for ServedBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,7 +1,5 @@
 //! CORS (the Sandbox's preflights), limits (concurrency, timeout) and log hygiene.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -244,46 +242,10 @@ async fn no_token_patient_name_or_birth_date_reaches_the_log_at_trace_level() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alemtuzumab-cds"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_remove("ALEMTUZUMAB_CDS_CONFIG")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let tx2 = tx.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx2.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut port = None;
-    while Instant::now() < deadline && port.is_none() {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                if v["message"] == "alemtuzumab-cds listening" {
-                    port = v["port"].as_u64();
-                }
-            }
-            log.push(line);
-        }
-    }
-    let Some(port) = port else {
-        let _ = child.kill();
-        panic!("no port in the log: {log:?}");
-    };
+    let mut cmd = binary();
+    cmd.args(["serve", "--config"]).arg(&config);
+    let mut served = ServedBinary::start(cmd);
+    let port = served.port;
     let patient = json!({
         "resourceType": "Patient", "id": "p02-patient",
         "name": [{"use": "official", "family": FAMILY, "given": [GIVEN]}],
@@ -327,13 +289,9 @@ async fn no_token_patient_name_or_birth_date_reaches_the_log_at_trace_level() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    // Let the log drain.
+    // Let the last lines be written, then stop and drain both pipes.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    while let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
-        log.push(line);
-    }
+    let log = served.stop();
     let text = log.join("\n");
     assert!(text.contains("hook answered"), "trace log captured: {text}");
     assert!(text.contains("unauthorized call refused"), "{text}");

@@ -3,16 +3,14 @@
 //! restart; no plain HTTP on a TLS port; the certificate's expiry exported and an expired one
 //! logged as an error.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 
-use crate::helpers::{fixture_hook, spawn_app_with, TestApp};
+use crate::helpers::{binary, fixture_hook, spawn_app_with, ServedBinary, TestApp};
 
 /// A throw-away certificate authority, as a hospital PKI would be.
 struct Ca {
@@ -239,39 +237,21 @@ fn the_binary_serves_https_and_says_loudly_that_its_certificate_has_expired() {
     let dir = tempfile::tempdir().unwrap();
     let files = Files::in_dir(dir.path());
     files.write(&expired);
-    let mut child = crate::cli::bin()
-        .args(["serve", "--bind", "127.0.0.1:0"])
+    let mut cmd = binary();
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
         .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
         .env("ALEMTUZUMAB_CDS__SERVER__TLS_CERT_FILE", &files.cert)
-        .env("ALEMTUZUMAB_CDS__SERVER__TLS_KEY_FILE", &files.key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut listening, mut expiry_error) = (None, false);
-    while Instant::now() < deadline && listening.is_none() {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
-            let message = v["message"].as_str().unwrap_or("");
-            expiry_error |= v["level"] == "ERROR" && message.contains("EXPIRED");
-            if message == "alemtuzumab-cds listening" {
-                listening = Some(v);
-            }
-        }
-    }
-    let _ = std::process::Command::new("kill")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
-    let listening = listening.expect("the service starts (an expired certificate is not fatal)");
+        .env("ALEMTUZUMAB_CDS__SERVER__TLS_KEY_FILE", &files.key);
+    // It starts: an expired certificate is not fatal (the log says what to do).
+    let served = ServedBinary::start(cmd);
+    let log = served.log();
+    let listening = log
+        .iter()
+        .find(|v| v["message"] == "alemtuzumab-cds listening")
+        .expect("the listening line");
+    let expiry_error = log
+        .iter()
+        .any(|v| v["level"] == "ERROR" && v["message"].as_str().unwrap_or("").contains("EXPIRED"));
     assert_eq!(listening["scheme"], "https", "{listening}");
     assert!(
         expiry_error,
