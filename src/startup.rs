@@ -119,6 +119,10 @@ impl Application {
                         }))
                 }))
         });
+        // A hook answer is small and written as it is rendered: with Nagle's algorithm on (the OS
+        // default that actix keeps), its last segment can wait for the client's delayed ACK, ~40 ms
+        // on half the calls of a kept-alive connection (measured with oha: README §Performance).
+        let server = server.tcp_nodelay(true);
         let server = match tls {
             Some(config) => server.listen_rustls_0_23(listener, config)?,
             None => server.listen(listener)?,
