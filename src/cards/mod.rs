@@ -546,9 +546,15 @@ fn initiation(ctx: &Ctx<'_>, d: &crate::rules::InitiationDetail, parts: &mut Par
     };
     let ms = match &d.ms {
         MsCheck::RelapsingRemitting { label } => t.ms_relapsing_remitting(&escape_md(label)),
-        MsCheck::OnlyProgressive { labels } => t.ms_only_progressive(&join_labels(labels)),
+        MsCheck::OnlyProgressive { labels, .. } => t.ms_only_progressive(&join_labels(labels)),
         MsCheck::Unspecified { labels } => t.ms_unspecified(&join_labels(labels)),
-        MsCheck::NoDiagnosis => t.ms_no_diagnosis().to_string(),
+        MsCheck::NoDiagnosis { .. } => t.ms_no_diagnosis().to_string(),
+        // PLACEHOLDER wording (cards helper replaces it).
+        MsCheck::Conflicting { rrms, progressive } => t.ms_unspecified(&format!(
+            "{}; {}",
+            join_labels(rrms),
+            join_labels(progressive)
+        )),
         MsCheck::Unknown => t.ms_unknown().to_string(),
     };
     let counted: Vec<String> = {
@@ -706,7 +712,16 @@ fn liver(ctx: &Ctx<'_>, d: &crate::rules::LiverDetail, parts: &mut Parts) {
             latest(parts);
             ctx.liver_order(parts);
         }
-        LiverSituation::Abnormal { results } => {
+        // PLACEHOLDER rendering (cards helper replaces it).
+        LiverSituation::MonitoringUndated { last_panel } => {
+            let last = opt_date(*last_panel);
+            parts.summary = t.liver_summary(&LiverSummary::MonitoringOverdue {
+                last_panel: last.as_deref(),
+            });
+            latest(parts);
+            ctx.liver_order(parts);
+        }
+        LiverSituation::Abnormal { results } | LiverSituation::NotInterpretable { results } => {
             let names: Vec<&'static str> = dedup(results.iter().map(|r| r.test))
                 .into_iter()
                 .map(|m| t.lab_test_name(m))
@@ -738,6 +753,10 @@ fn readministration(ctx: &Ctx<'_>, d: &crate::rules::ReAdministrationDetail, par
         ReAdministrationSignal::Diagnosis { .. } => SignalKind::Diagnosis,
         ReAdministrationSignal::CourseInterval { .. } => SignalKind::CourseInterval,
         ReAdministrationSignal::LabNotAssessable { .. } => SignalKind::LabNotAssessable,
+        // PLACEHOLDER (cards helper gives them their own kinds).
+        ReAdministrationSignal::CourseDayCount { .. }
+        | ReAdministrationSignal::FifthCourse { .. }
+        | ReAdministrationSignal::ConcurrentDmtDraft { .. } => SignalKind::LabNotAssessable,
     };
     // Most serious first.
     let order = [
@@ -801,6 +820,14 @@ fn readministration(ctx: &Ctx<'_>, d: &crate::rules::ReAdministrationDetail, par
                     months,
                     minimum_months,
                 } => t.signal_interval(&fmt_date(*last_course_end), *months, *minimum_months),
+                // PLACEHOLDER wording (cards helper replaces it).
+                ReAdministrationSignal::CourseDayCount {
+                    course_start, day, ..
+                } => format!("{} +{day}", fmt_date(*course_start)),
+                ReAdministrationSignal::FifthCourse { course_number } => {
+                    format!("#{course_number}")
+                }
+                ReAdministrationSignal::ConcurrentDmtDraft { label, .. } => escape_md(label),
             })
             .collect();
         parts.bullets(lines);
@@ -854,6 +881,22 @@ fn contraindication(ctx: &Ctx<'_>, d: &crate::rules::ContraindicationDetail, par
                             onset.as_deref(),
                             &escape_md(reference),
                         )
+                    }
+                    // PLACEHOLDER (cards helper gives them their own wording).
+                    ContraindicationEvidence::Allergy {
+                        reference,
+                        label,
+                        onset,
+                    } => {
+                        let onset = opt_date(*onset);
+                        t.evidence_condition(
+                            &escape_md(label),
+                            onset.as_deref(),
+                            &escape_md(reference),
+                        )
+                    }
+                    ContraindicationEvidence::DraftOrder { reference, label } => {
+                        t.evidence_medication(&escape_md(label), None, &escape_md(reference))
                     }
                     ContraindicationEvidence::Medication {
                         reference,

@@ -98,6 +98,8 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 
 fn order() -> OrderRef {
     OrderRef {
+        authored_on: None,
+        identified_by_display: false,
         reference: "MedicationRequest/mr-42".into(),
         label: "Lemtrada 12 mg/1.2 mL".into(),
         date: d(2024, 3, 15),
@@ -115,6 +117,7 @@ fn finding(rule: RuleCode, severity: Severity, detail: Detail) -> Finding {
 
 fn lab(test: LabTest, value: Option<f64>, uln: Option<Uln>) -> LabValue {
     LabValue {
+        converted_from: None,
         reference: format!("Observation/{test:?}"),
         test,
         value,
@@ -193,13 +196,16 @@ fn ms_checks() -> Vec<MsCheck> {
             label: "Sclérose en plaques récurrente-rémittente".into(),
         },
         MsCheck::OnlyProgressive {
+            earlier_rrms: vec![],
             labels: vec!["SPMS".into(), "PPMS [G35.B0]".into()],
         },
         MsCheck::Unspecified {
             labels: vec!["G35".into()],
         },
         MsCheck::Unspecified { labels: vec![] },
-        MsCheck::NoDiagnosis,
+        MsCheck::NoDiagnosis {
+            unrecognised: vec![],
+        },
         MsCheck::Unknown,
     ]
 }
@@ -221,6 +227,8 @@ fn all_findings() -> Vec<Finding> {
                         RuleCode::InitiationEligibility,
                         severity,
                         Detail::Initiation(InitiationDetail {
+                            unrecognised_medications: vec![],
+                            warnings: vec![],
                             profile,
                             age: if k % 2 == 0 {
                                 AgeCheck::Known {
@@ -307,6 +315,7 @@ fn all_findings() -> Vec<Finding> {
                     RuleCode::LiverFunction,
                     Severity::Warning,
                     Detail::Liver(LiverDetail {
+                        exposed: false,
                         profile,
                         situation: situation.clone(),
                         latest,
@@ -350,6 +359,7 @@ fn all_findings() -> Vec<Finding> {
                     RuleCode::ReAdministration,
                     severity,
                     Detail::ReAdministration(ReAdministrationDetail {
+                        weak_evidence: vec![],
                         profile,
                         first_exposure: Some(d(2021, 1, 4)),
                         last_exposure: None,
@@ -525,6 +535,8 @@ fn critical_initiation_card_deletes_the_order_and_offers_reasons() {
             RuleCode::InitiationEligibility,
             Severity::Critical,
             Detail::Initiation(InitiationDetail {
+                unrecognised_medications: vec![],
+                warnings: vec![],
                 profile,
                 age: AgeCheck::Known {
                     years: 34,
@@ -614,6 +626,8 @@ fn warning_initiation_card_offers_reasons_but_no_delete() {
         RuleCode::InitiationEligibility,
         Severity::Warning,
         Detail::Initiation(InitiationDetail {
+            unrecognised_medications: vec![],
+            warnings: vec![],
             profile: Profile::Ansm2019,
             age: AgeCheck::Unknown,
             ms: MsCheck::Unspecified {
@@ -648,6 +662,7 @@ fn readministration_and_contraindication_reasons() {
         RuleCode::ReAdministration,
         Severity::Critical,
         Detail::ReAdministration(ReAdministrationDetail {
+            weak_evidence: vec![],
             profile: Profile::Ema2020,
             first_exposure: Some(d(2020, 1, 1)),
             last_exposure: Some(d(2021, 1, 3)),
@@ -735,6 +750,7 @@ fn missing_liver_panel_suggests_a_service_request() {
             RuleCode::LiverFunction,
             Severity::Warning,
             Detail::Liver(LiverDetail {
+                exposed: false,
                 profile: Profile::Ansm2019,
                 situation,
                 latest: labs_every_shape(),
@@ -772,6 +788,7 @@ fn abnormal_liver_results_show_value_unit_date_and_range() {
         RuleCode::LiverFunction,
         Severity::Critical, // not allowed for liver-function: shown as warning
         Detail::Liver(LiverDetail {
+            exposed: false,
             profile: Profile::Ansm2019,
             situation: LiverSituation::Abnormal {
                 results: vec![lab(
@@ -896,6 +913,8 @@ fn long_and_hostile_ehr_text_is_escaped_and_capped() {
             RuleCode::InitiationEligibility,
             Severity::Critical,
             Detail::Initiation(InitiationDetail {
+                unrecognised_medications: vec![],
+                warnings: vec![],
                 profile: Profile::Ansm2019,
                 age: AgeCheck::Unknown,
                 ms: MsCheck::RelapsingRemitting {
@@ -1106,6 +1125,7 @@ fn check_card_rejects_broken_cards() {
         RuleCode::LiverFunction,
         Severity::Warning,
         Detail::Liver(LiverDetail {
+            exposed: false,
             profile: Profile::Ansm2019,
             situation: LiverSituation::PanelMissingBeforeOrder {
                 missing: vec![],
@@ -1192,6 +1212,7 @@ fn arb_lab_inner() -> impl Strategy<Value = LabValue> {
         )),
     )
         .prop_map(|(reference, test, value, unit, date, uln)| LabValue {
+            converted_from: None,
             reference,
             test,
             value,
@@ -1264,11 +1285,15 @@ fn arb_ms() -> BoxedStrategy<MsCheck> {
 fn arb_ms_inner() -> impl Strategy<Value = MsCheck> {
     prop_oneof![
         arb_string().prop_map(|label| MsCheck::RelapsingRemitting { label }),
-        prop::collection::vec(arb_string(), 0..4)
-            .prop_map(|labels| MsCheck::OnlyProgressive { labels }),
+        prop::collection::vec(arb_string(), 0..4).prop_map(|labels| MsCheck::OnlyProgressive {
+            earlier_rrms: vec![],
+            labels
+        }),
         prop::collection::vec(arb_string(), 0..4)
             .prop_map(|labels| MsCheck::Unspecified { labels }),
-        Just(MsCheck::NoDiagnosis),
+        Just(MsCheck::NoDiagnosis {
+            unrecognised: vec![]
+        }),
         Just(MsCheck::Unknown),
     ]
 }
@@ -1295,6 +1320,8 @@ fn arb_initiation_inner() -> impl Strategy<Value = Detail> {
         .prop_map(
             |(profile, age, ms, dmts, counted_ingredients, required, failed, unconfirmed)| {
                 Detail::Initiation(InitiationDetail {
+                    unrecognised_medications: vec![],
+                    warnings: vec![],
                     profile,
                     age,
                     ms,
@@ -1350,6 +1377,7 @@ fn arb_liver_inner() -> impl Strategy<Value = Detail> {
     )
         .prop_map(|(profile, situation, latest)| {
             Detail::Liver(LiverDetail {
+                exposed: false,
                 profile,
                 situation,
                 latest,
@@ -1473,6 +1501,7 @@ fn arb_detail_inner() -> impl Strategy<Value = Detail> {
             .prop_map(
                 |(profile, first_exposure, last_exposure, courses, signals)| {
                     Detail::ReAdministration(ReAdministrationDetail {
+                        weak_evidence: vec![],
                         profile,
                         first_exposure,
                         last_exposure,
@@ -1515,6 +1544,8 @@ fn arb_finding_inner() -> impl Strategy<Value = Finding> {
             arb_date(),
         )
             .prop_map(|(reference, label, date)| OrderRef {
+                authored_on: None,
+                identified_by_display: false,
                 reference,
                 label,
                 date,

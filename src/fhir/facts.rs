@@ -21,8 +21,8 @@ use fhirbolt::model::r4::Resource;
 use crate::rules::terminology::{Terminology, VitalSign};
 use crate::rules::{
     BloodPressureFact, ClinicalStatus, Code, ConditionFact, LabFact, MedicationClass,
-    MedicationFact, MedicationSource, MedicationStatus, ObservationStatus, StopReason,
-    Verification,
+    MedicationFact, MedicationSource, MedicationStatus, ObservationStatus, RequestIntent,
+    StopReason, Verification,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -419,6 +419,7 @@ impl FactBuilder<'_> {
         reasons.extend(mr.reason_code.iter());
         Ok(MedicationFact {
             reference: reference_string("MedicationRequest", &mr.id),
+            intent: Some(RequestIntent::parse(code_value(&mr.intent))),
             source: MedicationSource::Request,
             class: self.classify(&m),
             label: label_of(&m.codes, m.text.clone(), "MedicationRequest"),
@@ -466,6 +467,7 @@ impl FactBuilder<'_> {
             start,
             end,
             stop_reason: self.stop_reason(&reasons),
+            intent: None,
         })
     }
 
@@ -504,6 +506,7 @@ impl FactBuilder<'_> {
             start,
             end,
             stop_reason: self.stop_reason(&reasons),
+            intent: None,
         })
     }
 

@@ -94,6 +94,7 @@ fn wanted_types(data: &DataSet) -> &'static [&'static str] {
         DataSet::MedicationStatements => &["MedicationStatement"],
         DataSet::MedicationAdministrations => &["MedicationAdministration"],
         DataSet::LiverLabs | DataSet::BloodPressure => &["Observation"],
+        DataSet::Allergies => &["AllergyIntolerance"],
         DataSet::Medication(_) | DataSet::Resource(_) => &["Medication"],
     }
 }
@@ -482,8 +483,9 @@ fn classify_draft_orders(
             data.orders.push(DraftOrder {
                 reference,
                 label: facts::label_of(&concept.codes, concept.text, "alemtuzumab"),
-                date,
+                authored_on: date,
                 campath,
+                identified_by_display: false,
             });
         }
     }

@@ -33,7 +33,12 @@ use super::RuleConfig;
 fn condition_counts(kind: ContraindicationKind, c: &ConditionFact) -> bool {
     use ContraindicationKind::*;
     match kind {
-        Hiv | CervicocephalicArterialDissection | Stroke | Angina | MyocardialInfarction => true,
+        Hypersensitivity
+        | Hiv
+        | CervicocephalicArterialDissection
+        | Stroke
+        | Angina
+        | MyocardialInfarction => true,
         Coagulopathy => c.clinical_status != ClinicalStatus::Resolved,
         SevereActiveInfection
         | OtherAutoimmuneDisease
@@ -169,6 +174,8 @@ mod tests {
 
     fn run(facts: &PatientFacts, cfg: &RuleConfig) -> Option<Finding> {
         let order = OrderRef {
+            authored_on: None,
+            identified_by_display: false,
             reference: "MedicationRequest/draft-1".into(),
             label: "Lemtrada".into(),
             date: d("2024-06-01"),

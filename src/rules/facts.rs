@@ -61,6 +61,11 @@ pub struct PatientFacts {
     pub medications: Vec<MedicationFact>,
     pub labs: Vec<LabFact>,
     pub blood_pressures: Vec<BloodPressureFact>,
+    /// AllergyIntolerance records (prefetch key `allergies`); only the rules decide which matter.
+    pub allergies: Vec<AllergyFact>,
+    /// The *other* draft orders of this hook call (not alemtuzumab), classified like the history:
+    /// another DMT or an antithrombotic drafted with alemtuzumab is a finding. `status` is `Draft`.
+    pub other_drafts: Vec<MedicationFact>,
     /// Data that could not be obtained: each becomes a `data-unavailable` finding.
     pub gaps: Vec<DataGap>,
 }
@@ -168,11 +173,18 @@ pub enum ImmuneReaction {
     AutoimmuneEncephalitis,
     /// Autoimmune thyroid disease: a warning rather than critical by default.
     ThyroidDisease,
+    /// Autoimmune cytopenia: autoimmune haemolytic anaemia, autoimmune neutropenia, pancytopenia.
+    AutoimmuneCytopenia,
+    /// Adult-onset Still's disease.
+    AdultOnsetStillsDisease,
 }
 
-/// Contraindications of the `ema-2020` profile.
+/// Contraindications: hypersensitivity and HIV under both profiles, the rest under `ema-2020`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContraindicationKind {
+    /// Hypersensitivity to alemtuzumab (AllergyIntolerance); both profiles.
+    Hypersensitivity,
+    /// Both profiles.
     Hiv,
     SevereActiveInfection,
     /// Any hypertension diagnosis; alone it is not a contraindication (only uncontrolled is).
@@ -233,6 +245,35 @@ pub struct MedicationFact {
     /// End of the treatment; `None` when ongoing or unknown (see `status`).
     pub end: Option<NaiveDate>,
     pub stop_reason: StopReason,
+    /// `MedicationRequest.intent`; `None` for statements and administrations.
+    pub intent: Option<RequestIntent>,
+}
+
+/// `MedicationRequest.intent`, grouped the way exposure needs it: only an *order* that was
+/// completed says the drug was given; a proposal or plan never does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestIntent {
+    /// `order`, `original-order`, `reflex-order`, `filler-order`, `instance-order`.
+    Order,
+    /// `proposal`.
+    Proposal,
+    /// `plan`.
+    Plan,
+    /// `directive`, `option`, absent or unknown.
+    Other,
+}
+
+impl RequestIntent {
+    pub fn parse(code: &str) -> Self {
+        match code {
+            "order" | "original-order" | "reflex-order" | "filler-order" | "instance-order" => {
+                RequestIntent::Order
+            }
+            "proposal" => RequestIntent::Proposal,
+            "plan" => RequestIntent::Plan,
+            _ => RequestIntent::Other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,6 +395,39 @@ impl ObservationStatus {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Allergies and intolerances
+
+/// One AllergyIntolerance record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllergyFact {
+    /// `AllergyIntolerance/<id>`.
+    pub reference: String,
+    /// What the card shows: `code.text`, else the first coding's display, else `system|code`.
+    pub label: String,
+    /// The substance (`code`) is alemtuzumab (terminology: any alemtuzumab code or text, Campath
+    /// included: a hypersensitivity to the molecule is one whatever the product).
+    pub alemtuzumab: bool,
+    /// `clinicalStatus`: active, inactive, resolved; `Unknown` when absent.
+    pub clinical_status: ClinicalStatus,
+    pub verification: Verification,
+    /// `onsetDateTime`, else `recordedDate`.
+    pub onset: Option<NaiveDate>,
+}
+
+impl AllergyFact {
+    /// On record and not resolved: refuted, entered-in-error, inactive and resolved ones do not count.
+    pub fn is_current(&self) -> bool {
+        !matches!(
+            self.verification,
+            Verification::Refuted | Verification::EnteredInError
+        ) && !matches!(
+            self.clinical_status,
+            ClinicalStatus::Inactive | ClinicalStatus::Resolved
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BloodPressureFact {
     pub reference: String,
@@ -372,9 +446,13 @@ pub struct DraftOrder {
     pub reference: String,
     /// Medication text for the card.
     pub label: String,
-    /// `authoredOn`; when absent the rules use today.
-    pub date: Option<NaiveDate>,
+    /// `authoredOn`, shown on the card only: every rule is evaluated at the hook call's date
+    /// (a pended order signed months later is judged on today's age and labs).
+    pub authored_on: Option<NaiveDate>,
     pub campath: bool,
+    /// The order's Medication could not be read, and it was recognised as alemtuzumab from the
+    /// reference's `display` only (the card says so).
+    pub identified_by_display: bool,
 }
 
 /// Which hook is being answered.
@@ -403,6 +481,8 @@ pub enum DataSet {
     MedicationAdministrations,
     LiverLabs,
     BloodPressure,
+    /// AllergyIntolerance (hypersensitivity to alemtuzumab).
+    Allergies,
     /// The Medication a `medicationReference` points at (the reference).
     Medication(String),
     /// A resource that was present but could not be read (e.g. `MedicationRequest/abc`).
@@ -422,7 +502,7 @@ impl DataSet {
                 &[InitiationEligibility, ReAdministration, Contraindication]
             }
             DataSet::LiverLabs => &[LiverFunction, ReAdministration],
-            DataSet::BloodPressure => &[Contraindication],
+            DataSet::BloodPressure | DataSet::Allergies => &[Contraindication],
             DataSet::Medication(_) | DataSet::Resource(_) => &[
                 InitiationEligibility,
                 LiverFunction,
@@ -442,6 +522,7 @@ impl DataSet {
             DataSet::MedicationAdministrations => "medicationAdministrations",
             DataSet::LiverLabs => "liverLabs",
             DataSet::BloodPressure => "bloodPressure",
+            DataSet::Allergies => "allergies",
             DataSet::Medication(r) | DataSet::Resource(r) => r,
         }
     }

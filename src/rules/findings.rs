@@ -76,8 +76,12 @@ pub struct Finding {
 pub struct OrderRef {
     pub reference: String,
     pub label: String,
-    /// The date the rules evaluated the order at (authoredOn or today).
+    /// The date the rules evaluated the order at: the hook call's date (today), never `authoredOn`.
     pub date: NaiveDate,
+    /// `authoredOn` as written on the order, shown on the card when it differs from `date`.
+    pub authored_on: Option<NaiveDate>,
+    /// The order's Medication could not be read; it was recognised from the reference's `display`.
+    pub identified_by_display: bool,
 }
 
 /// The structured content of a finding, one variant per rule.
@@ -110,6 +114,52 @@ pub struct InitiationDetail {
     pub failed: Vec<Criterion>,
     /// Criteria that could not be confirmed (warning).
     pub unconfirmed: Vec<Criterion>,
+    /// Medication records on record that the terminology did not recognise (labels), listed when
+    /// the DMT criterion is not met: present-but-unrecognised is never reported as "no DMT".
+    pub unrecognised_medications: Vec<String>,
+    /// Other things the prescriber must see before starting (each makes the card at least a
+    /// warning even when every criterion is met).
+    pub warnings: Vec<InitiationWarning>,
+}
+
+/// Warnings on the initiation card that are not criteria of R1.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InitiationWarning {
+    /// An alemtuzumab record that does not show the drug was given (a proposal, a plan, an order
+    /// never completed, a Campath product): the patient is treated as new, but it must be checked.
+    WeakExposure(WeakExposure),
+    /// A serious immune reaction diagnosis in a patient with no alemtuzumab on record: an
+    /// unrecorded earlier course elsewhere, or an autoimmune disease (ema-2020 contraindication).
+    ImmuneReactionOnRecord {
+        reaction: ImmuneReaction,
+        label: String,
+        onset: Option<NaiveDate>,
+        reference: String,
+    },
+    /// Another DMT drafted in the same call: alemtuzumab is given alone (washout).
+    ConcurrentDmtDraft { reference: String, label: String },
+}
+
+/// An alemtuzumab record that is not evidence of administration, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeakExposure {
+    pub reference: String,
+    pub label: String,
+    pub source: MedicationSource,
+    pub date: Option<NaiveDate>,
+    pub why: WeakExposureReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeakExposureReason {
+    /// A MedicationRequest with intent proposal.
+    Proposal,
+    /// A MedicationRequest with intent plan (or directive/option/unknown).
+    Plan,
+    /// A MedicationRequest ordered but never completed (active, on-hold, stopped, draft…).
+    OrderNotCompleted,
+    /// A Campath (oncology) product, which does not count as MS exposure unless configured.
+    Campath,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,18 +180,25 @@ pub enum AgeCheck {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MsCheck {
     /// An RRMS diagnosis (label, onset).
-    RelapsingRemitting {
-        label: String,
-    },
-    /// Only progressive MS on record.
+    RelapsingRemitting { label: String },
+    /// The current phenotype is progressive (only progressive MS on record, or an RRMS that is
+    /// inactive/resolved and a later progressive diagnosis): fails. `earlier_rrms` lists the
+    /// superseded RRMS diagnoses.
     OnlyProgressive {
         labels: Vec<String>,
+        earlier_rrms: Vec<String>,
+    },
+    /// An active RRMS and an active progressive diagnosis both on record: could not confirm, both
+    /// named.
+    Conflicting {
+        rrms: Vec<String>,
+        progressive: Vec<String>,
     },
     /// MS without subtype: RRMS not confirmed.
-    Unspecified {
-        labels: Vec<String>,
-    },
-    NoDiagnosis,
+    Unspecified { labels: Vec<String> },
+    /// No MS diagnosis recognised; `unrecognised` lists the conditions on record the terminology
+    /// did not recognise (a locally coded MS may be among them).
+    NoDiagnosis { unrecognised: Vec<String> },
     /// The conditions could not be obtained.
     Unknown,
 }
@@ -170,6 +227,8 @@ pub enum DmtCourseStatus {
     CountedInefficacy,
     /// Shorter than the minimum and not stopped for inefficacy.
     TooShort,
+    /// Cladribine tablets: both treatment years given (or 12 months since the first week).
+    CountedCladribineCourse,
     /// No dates: listed, not counted, the clinician is asked.
     Undated,
     /// Another course of the same ingredient already counted.
@@ -200,6 +259,8 @@ pub struct LiverDetail {
     pub situation: LiverSituation,
     /// The latest result of each test of the panel, when any.
     pub latest: Vec<LabValue>,
+    /// The patient has alemtuzumab on record (the wording of abnormal results differs).
+    pub exposed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -220,6 +281,12 @@ pub enum LiverSituation {
     },
     /// Results above the upper limit of normal.
     Abnormal { results: Vec<LabValue> },
+    /// Exposed at an unknown date (undated records only): monitoring cannot be dated, so the card
+    /// asks for the last infusion date and a panel; `last_panel` is the last complete panel.
+    MonitoringUndated { last_panel: Option<NaiveDate> },
+    /// Results that could not be interpreted (a unit that cannot be converted and no reference
+    /// range): never a pass.
+    NotInterpretable { results: Vec<LabValue> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -231,6 +298,15 @@ pub struct LabValue {
     pub date: Option<NaiveDate>,
     /// The upper limit of normal used and where it came from.
     pub uln: Option<Uln>,
+    /// When `value`/`unit` were converted (µkat/L → U/L), what the lab sent.
+    pub converted_from: Option<OriginalValue>,
+}
+
+/// A result as the lab sent it, before unit conversion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OriginalValue {
+    pub value: Option<f64>,
+    pub unit: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -257,6 +333,9 @@ pub struct ReAdministrationDetail {
     pub last_exposure: Option<NaiveDate>,
     pub courses: u32,
     pub signals: Vec<ReAdministrationSignal>,
+    /// Non-empty when the only alemtuzumab on record is weak evidence (no administration shown):
+    /// the signals are checked all the same and the card says exposure is not proven.
+    pub weak_evidence: Vec<WeakExposure>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -283,6 +362,21 @@ pub enum ReAdministrationSignal {
         months: u32,
         minimum_months: u32,
     },
+    /// The order belongs to the course in progress (within `course_gap_days` of its last
+    /// infusion) and would give more infusion days than the course allows (5 for the first course,
+    /// 3 for later ones): a warning.
+    CourseDayCount {
+        course_start: NaiveDate,
+        /// The day of the course this order would be (course start = day 1).
+        day: u32,
+        allowed_days: u32,
+        /// 1 for the first course.
+        course_number: u32,
+    },
+    /// This order would start a fifth course (the SmPC allows 2 courses and up to 2 more).
+    FifthCourse { course_number: u32 },
+    /// Another DMT drafted in the same call (alemtuzumab is given alone): a warning.
+    ConcurrentDmtDraft { reference: String, label: String },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,6 +401,14 @@ pub enum ContraindicationEvidence {
         label: String,
         onset: Option<NaiveDate>,
     },
+    /// A hypersensitivity to alemtuzumab (AllergyIntolerance).
+    Allergy {
+        reference: String,
+        label: String,
+        onset: Option<NaiveDate>,
+    },
+    /// An anticoagulant / anti-platelet drafted in the same hook call.
+    DraftOrder { reference: String, label: String },
     /// Active anticoagulant / anti-platelet therapy.
     Medication {
         reference: String,

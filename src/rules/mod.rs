@@ -134,12 +134,15 @@ impl RuleConfig {
     }
 }
 
-/// The date an order is evaluated at, as the findings show it.
+/// An order as the findings show it: evaluated at the hook call's date (`today`), never at
+/// `authoredOn` (lemtrada-rules §2 "the evaluation date"), which is only shown.
 fn order_ref(order: &DraftOrder, today: NaiveDate) -> OrderRef {
     OrderRef {
         reference: order.reference.clone(),
         label: order.label.clone(),
-        date: order.date.unwrap_or(today),
+        date: today,
+        authored_on: order.authored_on,
+        identified_by_display: order.identified_by_display,
     }
 }
 
@@ -336,7 +339,7 @@ mod tests {
         let facts = FactsBuilder::eligible().gap(DataSet::LiverLabs).build();
         let mut second = order("2024-06-02");
         second.reference = "MedicationRequest/draft-2".into();
-        second.date = None;
+        second.authored_on = None;
         let f = evaluate(
             &facts,
             &[order(ORDER_DATE), second],
@@ -556,6 +559,7 @@ mod tests {
             )
                 .prop_map(|(label, source, class, status, start, end, stop_reason)| {
                     MedicationFact {
+                        intent: None,
                         reference: label.clone(),
                         source,
                         class,
@@ -644,7 +648,7 @@ mod tests {
                 blood_pressures in proptest::collection::vec(blood_pressure(), 0..4),
                 gaps in proptest::collection::vec(gap(), 0..3),
             ) -> PatientFacts {
-                PatientFacts { birth_date, conditions, medications, labs, blood_pressures, gaps }
+                PatientFacts { allergies: vec![], other_drafts: vec![],  birth_date, conditions, medications, labs, blood_pressures, gaps }
             }
         }
 
@@ -686,9 +690,10 @@ mod tests {
 
         fn draft() -> impl Strategy<Value = DraftOrder> {
             (text(), opt_date(), any::<bool>()).prop_map(|(label, date, campath)| DraftOrder {
+                identified_by_display: false,
                 reference: format!("MedicationRequest/{label}"),
                 label,
-                date,
+                authored_on: date,
                 campath,
             })
         }

@@ -61,10 +61,10 @@ pub fn check(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Option
     let ms = ms_check(facts);
     match ms {
         MsCheck::RelapsingRemitting { .. } => {}
-        MsCheck::OnlyProgressive { .. } | MsCheck::NoDiagnosis => {
+        MsCheck::OnlyProgressive { .. } | MsCheck::NoDiagnosis { .. } => {
             failed.push(Criterion::RelapsingRemittingMs)
         }
-        MsCheck::Unspecified { .. } | MsCheck::Unknown => {
+        MsCheck::Unspecified { .. } | MsCheck::Conflicting { .. } | MsCheck::Unknown => {
             unconfirmed.push(Criterion::RelapsingRemittingMs)
         }
     }
@@ -120,6 +120,8 @@ pub fn check(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Option
             required,
             failed,
             unconfirmed,
+            unrecognised_medications: Vec::new(),
+            warnings: Vec::new(),
         }),
     })
 }
@@ -143,6 +145,7 @@ fn ms_check(facts: &PatientFacts) -> MsCheck {
     if !progressive.is_empty() {
         return MsCheck::OnlyProgressive {
             labels: progressive,
+            earlier_rrms: Vec::new(),
         };
     }
     let unspecified = labels_of(MsType::Unspecified);
@@ -151,7 +154,9 @@ fn ms_check(facts: &PatientFacts) -> MsCheck {
             labels: unspecified,
         };
     }
-    MsCheck::NoDiagnosis
+    MsCheck::NoDiagnosis {
+        unrecognised: Vec::new(),
+    }
 }
 
 /// A course being built from one or more records of one ingredient.
@@ -304,6 +309,8 @@ mod tests {
 
     fn order_at(date: &str) -> OrderRef {
         OrderRef {
+            authored_on: None,
+            identified_by_display: false,
             reference: "MedicationRequest/draft-1".into(),
             label: "Lemtrada".into(),
             date: d(date),
@@ -385,7 +392,12 @@ mod tests {
             vec![Criterion::RelapsingRemittingMs]
         );
         let f = run(&with_ms_only(None), &cfg).expect("finding");
-        assert_eq!(detail(&f).ms, MsCheck::NoDiagnosis);
+        assert_eq!(
+            detail(&f).ms,
+            MsCheck::NoDiagnosis {
+                unrecognised: vec![]
+            }
+        );
         assert_eq!(detail(&f).failed, vec![Criterion::RelapsingRemittingMs]);
     }
 

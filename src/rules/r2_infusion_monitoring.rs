@@ -56,6 +56,8 @@ mod tests {
             date: None,
         });
         let order = OrderRef {
+            authored_on: None,
+            identified_by_display: false,
             reference: "MedicationRequest/1".into(),
             label: "Lemtrada".into(),
             date: d("2024-06-01"),

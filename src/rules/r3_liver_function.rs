@@ -80,6 +80,7 @@ pub(crate) fn lab_value(lab: &LabFact, cfg: &RuleConfig) -> LabValue {
         unit: lab.unit.clone(),
         date: lab.date,
         uln: uln(lab, cfg),
+        converted_from: None,
     }
 }
 
@@ -118,6 +119,7 @@ fn finding(
             profile: cfg.profile,
             situation,
             latest,
+            exposed: false,
         }),
     }
 }
@@ -239,6 +241,8 @@ mod tests {
 
     fn order() -> OrderRef {
         OrderRef {
+            authored_on: None,
+            identified_by_display: false,
             reference: "MedicationRequest/draft-1".into(),
             label: "Lemtrada".into(),
             date: d(ORDER_DATE),

@@ -144,6 +144,7 @@ pub fn check(
             last_exposure: exposure.last,
             courses: u32::try_from(exposure.courses.len()).unwrap_or(u32::MAX),
             signals,
+            weak_evidence: Vec::new(),
         }),
     })
 }
@@ -167,6 +168,8 @@ mod tests {
 
     fn run(facts: &PatientFacts, cfg: &RuleConfig) -> Option<Finding> {
         let order = OrderRef {
+            authored_on: None,
+            identified_by_display: false,
             reference: "MedicationRequest/draft-1".into(),
             label: "Lemtrada".into(),
             date: d(ORDER),

@@ -27,6 +27,8 @@ mod tests {
     #[test]
     fn info_per_order_with_profile() {
         let order = OrderRef {
+            authored_on: None,
+            identified_by_display: false,
             reference: "MedicationRequest/1".into(),
             label: "Lemtrada".into(),
             date: d("2024-06-01"),

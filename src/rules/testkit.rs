@@ -19,9 +19,10 @@ pub(crate) const ORDER_DATE: &str = "2024-06-01";
 
 pub(crate) fn order(date: &str) -> DraftOrder {
     DraftOrder {
+        identified_by_display: false,
         reference: "MedicationRequest/draft-1".into(),
         label: "Lemtrada 12 mg".into(),
-        date: Some(d(date)),
+        authored_on: Some(d(date)),
         campath: false,
     }
 }
@@ -40,6 +41,7 @@ pub(crate) fn condition(class: ConditionClass, label: &str) -> ConditionFact {
 /// An alemtuzumab administration (completed) on `start`.
 pub(crate) fn alemtuzumab(start: Option<&str>) -> MedicationFact {
     MedicationFact {
+        intent: None,
         reference: format!(
             "MedicationAdministration/alem-{}",
             start.unwrap_or("undated")
@@ -57,6 +59,7 @@ pub(crate) fn alemtuzumab(start: Option<&str>) -> MedicationFact {
 /// A DMT statement: completed when it has an end, active otherwise.
 pub(crate) fn dmt(ingredient: &str, start: Option<&str>, end: Option<&str>) -> MedicationFact {
     MedicationFact {
+        intent: None,
         reference: format!(
             "MedicationStatement/{}-{}",
             ingredient.replace(' ', "-"),
@@ -80,6 +83,7 @@ pub(crate) fn dmt(ingredient: &str, start: Option<&str>, end: Option<&str>) -> M
 
 pub(crate) fn antithrombotic(start: Option<&str>, status: MedicationStatus) -> MedicationFact {
     MedicationFact {
+        intent: None,
         reference: "MedicationRequest/apixaban".into(),
         source: MedicationSource::Request,
         class: MedicationClass::Antithrombotic,

@@ -134,11 +134,16 @@ impl Texts for En {
             ImmuneReaction::AcquiredHaemophiliaA => "acquired haemophilia A",
             ImmuneReaction::AutoimmuneEncephalitis => "autoimmune encephalitis",
             ImmuneReaction::ThyroidDisease => "autoimmune thyroid disease",
+            ImmuneReaction::AutoimmuneCytopenia => {
+                "autoimmune cytopenia (autoimmune haemolytic anaemia, neutropenia, pancytopenia)"
+            }
+            ImmuneReaction::AdultOnsetStillsDisease => "adult-onset Still's disease",
         }
     }
 
     fn contraindication_name(&self, kind: ContraindicationKind) -> &'static str {
         match kind {
+            ContraindicationKind::Hypersensitivity => "hypersensitivity to alemtuzumab",
             ContraindicationKind::Hiv => "HIV infection",
             ContraindicationKind::SevereActiveInfection => "severe active infection",
             ContraindicationKind::Hypertension => {
@@ -166,6 +171,7 @@ impl Texts for En {
             DataSet::MedicationAdministrations => "medication administrations",
             DataSet::LiverLabs => "liver tests",
             DataSet::BloodPressure => "blood pressure",
+            DataSet::Allergies => "allergies and intolerances",
             DataSet::Medication(_) => "referenced medication",
             DataSet::Resource(_) => "unreadable resource",
         }
@@ -412,6 +418,9 @@ impl Texts for En {
             }
             DmtCourseStatus::TooShort => {
                 "**not counted**: too short and not stopped for lack of efficacy"
+            }
+            DmtCourseStatus::CountedCladribineCourse => {
+                "**counted**: cladribine tablets, both treatment years given (or 12 months since the first week)"
             }
             DmtCourseStatus::Undated => "**not counted**: no dates, please specify",
             DmtCourseStatus::SameIngredient => "**not counted**: same ingredient already counted",

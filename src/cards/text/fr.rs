@@ -139,11 +139,16 @@ impl Texts for Fr {
             ImmuneReaction::AcquiredHaemophiliaA => "hémophilie A acquise",
             ImmuneReaction::AutoimmuneEncephalitis => "encéphalite auto-immune",
             ImmuneReaction::ThyroidDisease => "dysthyroïdie auto-immune",
+            ImmuneReaction::AutoimmuneCytopenia => {
+                "cytopénie auto-immune (anémie hémolytique auto-immune, neutropénie, pancytopénie)"
+            }
+            ImmuneReaction::AdultOnsetStillsDisease => "maladie de Still de l'adulte",
         }
     }
 
     fn contraindication_name(&self, kind: ContraindicationKind) -> &'static str {
         match kind {
+            ContraindicationKind::Hypersensitivity => "hypersensibilité à l'alemtuzumab",
             ContraindicationKind::Hiv => "infection par le VIH",
             ContraindicationKind::SevereActiveInfection => "infection active sévère",
             ContraindicationKind::Hypertension => {
@@ -175,6 +180,7 @@ impl Texts for Fr {
             DataSet::MedicationAdministrations => "administrations de médicaments",
             DataSet::LiverLabs => "bilan hépatique",
             DataSet::BloodPressure => "pression artérielle",
+            DataSet::Allergies => "allergies et intolérances",
             DataSet::Medication(_) => "médicament référencé",
             DataSet::Resource(_) => "ressource illisible",
         }
@@ -429,6 +435,9 @@ impl Texts for Fr {
             }
             DmtCourseStatus::TooShort => {
                 "**non compté** : durée insuffisante et arrêt non motivé par une inefficacité"
+            }
+            DmtCourseStatus::CountedCladribineCourse => {
+                "**compté** : cladribine comprimés, les deux années de traitement reçues (ou 12 mois depuis la première semaine)"
             }
             DmtCourseStatus::Undated => "**non compté** : aucune date, à préciser",
             DmtCourseStatus::SameIngredient => "**non compté** : même molécule déjà comptée",
