@@ -151,6 +151,10 @@ pub struct RawRules {
     pub bp_diastolic_threshold: f64,
     pub thyroid_disease_critical: bool,
     pub antithrombotic_recent_days: u32,
+    pub campath_exposure: bool,
+    pub first_course_days: u32,
+    pub later_course_days: u32,
+    pub max_courses: u32,
 }
 
 impl Default for RawRules {
@@ -182,6 +186,10 @@ impl Default for RawRules {
             bp_diastolic_threshold: r.bp_diastolic_threshold,
             thyroid_disease_critical: r.thyroid_disease_critical,
             antithrombotic_recent_days: r.antithrombotic_recent_days,
+            campath_exposure: r.campath_exposure,
+            first_course_days: r.first_course_days,
+            later_course_days: r.later_course_days,
+            max_courses: r.max_courses,
         }
     }
 }
@@ -495,6 +503,9 @@ impl RawSettings {
                 r.liver_monitoring_interval_days,
             ),
             ("rules.course_gap_days", r.course_gap_days),
+            ("rules.first_course_days", r.first_course_days),
+            ("rules.later_course_days", r.later_course_days),
+            ("rules.max_courses", r.max_courses),
         ] {
             if v == 0 {
                 return Err(invalid(key, "must be at least 1"));
@@ -521,6 +532,10 @@ impl RawSettings {
             bp_diastolic_threshold: r.bp_diastolic_threshold,
             thyroid_disease_critical: r.thyroid_disease_critical,
             antithrombotic_recent_days: r.antithrombotic_recent_days,
+            campath_exposure: r.campath_exposure,
+            first_course_days: r.first_course_days,
+            later_course_days: r.later_course_days,
+            max_courses: r.max_courses,
         };
 
         let local: Vec<LocalCode> = self

@@ -1,26 +1,30 @@
-//! Contraindications — "Severe active infection until complete resolution; uncontrolled hypertension; history of arterial dissection of the cervicocephalic arteries; history of stroke; history of angina pectoris or myocardial infarction; known coagulopathy, on anti-platelet or anti-coagulant therapy; other concomitant autoimmune diseases (apart from MS)." (European Commission decision 16/01/2020, Lemtrada SmPC §4.3; `ema-2020` profile only)
+//! Contraindications — Lemtrada SmPC §4.3: "Hypersensitivity to the active substance; HIV infection" (since 2013, both profiles) and, added by the European Commission decision of 16/01/2020 (`ema-2020` profile): "Severe active infection until complete resolution; uncontrolled hypertension; history of arterial dissection of the cervicocephalic arteries; history of stroke; history of angina pectoris or myocardial infarction; known coagulopathy, on anti-platelet or anti-coagulant therapy; other concomitant autoimmune diseases (apart from MS)."
 //!
-//! Under `ansm-2019` nothing is emitted: the contract's `contraindication` topic is ema-2020 only
-//! (hypersensitivity and HIV of the 2019 text are left to the prescriber there).
+//! Under **both profiles**: a current hypersensitivity to alemtuzumab (AllergyIntolerance whose
+//! substance is alemtuzumab, not refuted / entered in error / inactive / resolved) and HIV.
 //!
-//! Items, each with its evidence, in one critical finding per order:
-//! - Diagnoses on record (not refuted / entered in error): HIV, arterial dissection, stroke, angina
+//! Under **`ema-2020`** also, each item with its evidence, in one critical finding per order:
+//! - Diagnoses on record (not refuted / entered in error): arterial dissection, stroke, angina
 //!   and myocardial infarction whatever their clinical status (a *history* is enough);
-//!   coagulopathy unless resolved; severe active infection, other autoimmune disease, uncontrolled
-//!   hypertension and long-term antithrombotic use only when active (or without status). A
-//!   hypertension diagnosis alone is not a contraindication. A serious immune reaction that is an
-//!   autoimmune disease (autoimmune hepatitis, immune thrombocytopenia, anti-GBM disease, TTP,
-//!   acquired haemophilia A, autoimmune encephalitis), when active, is also an "other autoimmune
-//!   disease"; HLH, toxic liver disease and thyroid disease are not (thyroid disease is R4's).
+//!   coagulopathy and other autoimmune disease unless resolved (an autoimmune disease in remission
+//!   or inactive is still there); severe active infection (sepsis, tuberculosis, active chronic
+//!   hepatitis B/C, herpes zoster, CMV disease), uncontrolled hypertension and long-term
+//!   antithrombotic use only when active (or without status). A hypertension diagnosis alone is
+//!   not a contraindication. A serious immune reaction that is an autoimmune disease (autoimmune
+//!   hepatitis, immune thrombocytopenia, anti-GBM disease, TTP, acquired haemophilia A, autoimmune
+//!   encephalitis, autoimmune cytopenia, adult-onset Still's disease), unless resolved, is also an
+//!   "other autoimmune disease"; so is autoimmune thyroid disease in a patient never exposed to
+//!   alemtuzumab (after exposure it is R4's). HLH and toxic liver disease are not.
 //! - The last valid blood pressure (by date, on or before the order date) with systolic ≥
 //!   `bp_systolic_threshold` or diastolic ≥ `bp_diastolic_threshold`: uncontrolled hypertension.
 //! - Antithrombotic medication taken and current at the order date: active / on-hold with no end or
 //!   an end on or after the order date, or any record without end that started within
-//!   `antithrombotic_recent_days` before the order date (kind `AntithromboticTherapy`).
+//!   `antithrombotic_recent_days` before the order date (kind `AntithromboticTherapy`); and an
+//!   anticoagulant / anti-platelet drafted in the same hook call.
 
 use super::calendar::days_between;
 use super::facts::{
-    ClinicalStatus, ConditionClass, ConditionFact, ContraindicationKind, ImmuneReaction,
+    ClinicalStatus, ConditionClass, ConditionFact, ContraindicationKind, DataSet, ImmuneReaction,
     MedicationClass, PatientFacts, Profile,
 };
 use super::findings::{
@@ -33,18 +37,35 @@ use super::RuleConfig;
 fn condition_counts(kind: ContraindicationKind, c: &ConditionFact) -> bool {
     use ContraindicationKind::*;
     match kind {
-        Hypersensitivity
-        | Hiv
-        | CervicocephalicArterialDissection
-        | Stroke
-        | Angina
-        | MyocardialInfarction => true,
-        Coagulopathy => c.clinical_status != ClinicalStatus::Resolved,
-        SevereActiveInfection
-        | OtherAutoimmuneDisease
-        | UncontrolledHypertension
-        | AntithromboticTherapy => c.is_active(),
+        Hiv | CervicocephalicArterialDissection | Stroke | Angina | MyocardialInfarction => true,
+        Hypersensitivity | Coagulopathy | OtherAutoimmuneDisease => {
+            c.clinical_status != ClinicalStatus::Resolved
+        }
+        SevereActiveInfection | UncontrolledHypertension | AntithromboticTherapy => c.is_active(),
         Hypertension => false,
+    }
+}
+
+/// The contraindications checked under both profiles (SmPC §4.3 since 2013).
+fn in_both_profiles(kind: ContraindicationKind) -> bool {
+    matches!(
+        kind,
+        ContraindicationKind::Hypersensitivity | ContraindicationKind::Hiv
+    )
+}
+
+/// Whether the contraindication check needs this data set under `profile` (a gap in it leaves
+/// the check open): under ansm-2019 only diagnoses and allergies are read.
+pub fn needs(data: &DataSet, profile: Profile) -> bool {
+    match profile {
+        Profile::Ema2020 => true,
+        Profile::Ansm2019 => match data {
+            DataSet::Conditions | DataSet::Allergies => true,
+            DataSet::Resource(r) => {
+                r.starts_with("Condition") || r.starts_with("AllergyIntolerance")
+            }
+            _ => false,
+        },
     }
 }
 
@@ -57,13 +78,18 @@ fn is_autoimmune_reaction(r: ImmuneReaction) -> bool {
             | ImmuneReaction::Ttp
             | ImmuneReaction::AcquiredHaemophiliaA
             | ImmuneReaction::AutoimmuneEncephalitis
+            | ImmuneReaction::AutoimmuneCytopenia
+            | ImmuneReaction::AdultOnsetStillsDisease
     )
 }
 
-pub fn check(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Option<Finding> {
-    if cfg.profile != Profile::Ema2020 {
-        return None;
-    }
+pub fn check(
+    facts: &PatientFacts,
+    exposed: bool,
+    order: &OrderRef,
+    cfg: &RuleConfig,
+) -> Option<Finding> {
+    let ema = cfg.profile == Profile::Ema2020;
     let mut items: Vec<ContraindicationItem> = Vec::new();
     let push = |items: &mut Vec<ContraindicationItem>, item: ContraindicationItem| {
         if !items.contains(&item) {
@@ -71,19 +97,43 @@ pub fn check(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Option
         }
     };
 
+    for a in facts
+        .allergies
+        .iter()
+        .filter(|a| a.alemtuzumab && a.is_current())
+    {
+        push(
+            &mut items,
+            ContraindicationItem {
+                kind: ContraindicationKind::Hypersensitivity,
+                evidence: ContraindicationEvidence::Allergy {
+                    reference: a.reference.clone(),
+                    label: a.label.clone(),
+                    onset: a.onset,
+                },
+            },
+        );
+    }
+
     for c in facts.conditions_on_record() {
         let is_ms = c.classes.iter().any(|k| matches!(k, ConditionClass::Ms(_)));
+        let not_resolved = c.clinical_status != ClinicalStatus::Resolved;
         for class in &c.classes {
             let kind = match class {
                 ConditionClass::Contraindication(kind) if condition_counts(*kind, c) => *kind,
-                ConditionClass::ImmuneReaction(r)
-                    if is_autoimmune_reaction(*r) && c.is_active() =>
+                ConditionClass::ImmuneReaction(r) if is_autoimmune_reaction(*r) && not_resolved => {
+                    ContraindicationKind::OtherAutoimmuneDisease
+                }
+                ConditionClass::ImmuneReaction(ImmuneReaction::ThyroidDisease)
+                    if !exposed && not_resolved =>
                 {
                     ContraindicationKind::OtherAutoimmuneDisease
                 }
                 _ => continue,
             };
-            if is_ms && kind == ContraindicationKind::OtherAutoimmuneDisease {
+            if (is_ms && kind == ContraindicationKind::OtherAutoimmuneDisease)
+                || !(ema || in_both_profiles(kind))
+            {
                 continue;
             }
             push(
@@ -98,6 +148,10 @@ pub fn check(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Option
                 },
             );
         }
+    }
+
+    if !ema {
+        return finding(items, order, cfg);
     }
 
     if let Some(bp) = last_blood_pressure(facts, order.date) {
@@ -145,6 +199,31 @@ pub fn check(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Option
         }
     }
 
+    for m in facts
+        .other_drafts
+        .iter()
+        .filter(|m| m.class == MedicationClass::Antithrombotic)
+    {
+        push(
+            &mut items,
+            ContraindicationItem {
+                kind: ContraindicationKind::AntithromboticTherapy,
+                evidence: ContraindicationEvidence::DraftOrder {
+                    reference: m.reference.clone(),
+                    label: m.label.clone(),
+                },
+            },
+        );
+    }
+
+    finding(items, order, cfg)
+}
+
+fn finding(
+    items: Vec<ContraindicationItem>,
+    order: &OrderRef,
+    cfg: &RuleConfig,
+) -> Option<Finding> {
     if items.is_empty() {
         return None;
     }
@@ -180,7 +259,7 @@ mod tests {
             label: "Lemtrada".into(),
             date: d("2024-06-01"),
         };
-        check(facts, &order, cfg)
+        check(facts, false, &order, cfg)
     }
 
     fn kinds(f: &Finding) -> Vec<ContraindicationKind> {
@@ -197,12 +276,86 @@ mod tests {
     }
 
     #[test]
-    fn ansm_2019_emits_nothing() {
+    fn ansm_2019_checks_hiv_and_hypersensitivity_only() {
+        use ContraindicationKind::*;
+        // HIV passes no more under the default profile (issue 11 point 5).
         let facts = FactsBuilder::eligible()
-            .cond(ci(ContraindicationKind::Hiv, ClinicalStatus::Active))
+            .cond(ci(Hiv, ClinicalStatus::Active))
+            .cond(ci(Stroke, ClinicalStatus::Active))
             .build();
+        let f = run(&facts, &RuleConfig::default()).expect("HIV under ansm-2019");
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(kinds(&f), vec![Hiv]);
+        assert_eq!(kinds(&run(&facts, &ema()).expect("ema")), vec![Hiv, Stroke]);
+        // Hypersensitivity to alemtuzumab from AllergyIntolerance, both profiles.
+        let allergy =
+            |status: ClinicalStatus, alemtuzumab: bool| crate::rules::facts::AllergyFact {
+                reference: "AllergyIntolerance/a1".into(),
+                label: "Lemtrada".into(),
+                alemtuzumab,
+                clinical_status: status,
+                verification: crate::rules::facts::Verification::Confirmed,
+                onset: None,
+            };
+        for cfg in [RuleConfig::default(), ema()] {
+            let mut facts = FactsBuilder::eligible().build();
+            facts.allergies.push(allergy(ClinicalStatus::Active, true));
+            let f = run(&facts, &cfg).expect("hypersensitivity");
+            assert_eq!(kinds(&f), vec![Hypersensitivity]);
+            assert!(matches!(
+                &f.detail,
+                Detail::Contraindication(d) if matches!(d.items[0].evidence, ContraindicationEvidence::Allergy { .. })
+            ));
+            // Resolved, or another substance: nothing.
+            facts.allergies = vec![
+                allergy(ClinicalStatus::Resolved, true),
+                allergy(ClinicalStatus::Active, false),
+            ];
+            assert_eq!(run(&facts, &cfg), None);
+        }
+    }
+
+    #[test]
+    fn ema_2020_closes_its_holes() {
+        use ContraindicationKind::*;
+        // An autoimmune disease in remission or inactive is still there; resolved is not.
+        for (status, expected) in [
+            (ClinicalStatus::Remission, true),
+            (ClinicalStatus::Inactive, true),
+            (ClinicalStatus::Resolved, false),
+        ] {
+            let facts = FactsBuilder::eligible()
+                .cond(ci(OtherAutoimmuneDisease, status))
+                .build();
+            assert_eq!(run(&facts, &ema()).is_some(), expected, "{status:?}");
+        }
+        // Autoimmune thyroid disease: a contraindication for a new patient, R4's after exposure.
+        let facts = FactsBuilder::eligible()
+            .cond(condition(
+                ConditionClass::ImmuneReaction(ImmuneReaction::ThyroidDisease),
+                "Graves",
+            ))
+            .build();
+        let f = run(&facts, &ema()).expect("thyroid, new patient");
+        assert_eq!(kinds(&f), vec![OtherAutoimmuneDisease]);
+        let order = OrderRef {
+            authored_on: None,
+            identified_by_display: false,
+            reference: "MedicationRequest/draft-1".into(),
+            label: "Lemtrada".into(),
+            date: d("2024-06-01"),
+        };
+        assert_eq!(check(&facts, true, &order, &ema()), None);
+        // An anticoagulant drafted in the same call.
+        let mut facts = FactsBuilder::eligible().build();
+        let mut apixaban = crate::rules::testkit::dmt("x", Some("2024-06-01"), None);
+        apixaban.class = MedicationClass::Antithrombotic;
+        apixaban.reference = "MedicationRequest/draft-2".into();
+        apixaban.label = "Eliquis 5 mg".into();
+        facts.other_drafts.push(apixaban);
+        let f = run(&facts, &ema()).expect("anticoagulant draft");
+        assert_eq!(kinds(&f), vec![AntithromboticTherapy]);
         assert_eq!(run(&facts, &RuleConfig::default()), None);
-        assert!(run(&facts, &ema()).is_some());
     }
 
     #[test]
@@ -217,7 +370,7 @@ mod tests {
             .cond(ci(MyocardialInfarction, ClinicalStatus::Resolved))
             .cond(ci(Coagulopathy, ClinicalStatus::Resolved))
             .cond(ci(SevereActiveInfection, ClinicalStatus::Resolved))
-            .cond(ci(OtherAutoimmuneDisease, ClinicalStatus::Inactive))
+            .cond(ci(OtherAutoimmuneDisease, ClinicalStatus::Resolved))
             .cond(ci(Hypertension, ClinicalStatus::Active))
             .cond(ci(Stroke, ClinicalStatus::Inactive))
             .build();

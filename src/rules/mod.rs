@@ -52,7 +52,7 @@ use chrono::NaiveDate;
 
 use exposure::Exposure;
 
-/// Thresholds of the rules. Every number of `lemtrada-rules.md` §2 is here, with its default.
+/// Thresholds of the rules. Every number of `docs/clinical-rules.md` §2 is here, with its default.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleConfig {
     pub profile: Profile,
@@ -95,6 +95,15 @@ pub struct RuleConfig {
     /// Anticoagulant / anti-platelet therapy counts as active when its last record is at most this
     /// many days old (for records without an end date and a non-active status).
     pub antithrombotic_recent_days: u32,
+    /// Campath (oncology) records count as MS exposure (default: no; they are weak evidence).
+    pub campath_exposure: bool,
+    /// R4: infusion days of the first course (an extra day is a warning).
+    pub first_course_days: u32,
+    /// R4: infusion days of each later course.
+    pub later_course_days: u32,
+    /// R4: courses the SmPC allows (2 plus up to 2 more); an order starting a course beyond this
+    /// is a warning.
+    pub max_courses: u32,
 }
 
 impl Default for RuleConfig {
@@ -120,6 +129,10 @@ impl Default for RuleConfig {
             bp_diastolic_threshold: 100.0,
             thyroid_disease_critical: false,
             antithrombotic_recent_days: 90,
+            campath_exposure: false,
+            first_course_days: 5,
+            later_course_days: 3,
+            max_courses: 4,
         }
     }
 }
@@ -135,7 +148,7 @@ impl RuleConfig {
 }
 
 /// An order as the findings show it: evaluated at the hook call's date (`today`), never at
-/// `authoredOn` (lemtrada-rules §2 "the evaluation date"), which is only shown.
+/// `authoredOn` (docs/clinical-rules.md §2 "the evaluation date"), which is only shown.
 fn order_ref(order: &DraftOrder, today: NaiveDate) -> OrderRef {
     OrderRef {
         reference: order.reference.clone(),
@@ -178,10 +191,24 @@ pub fn evaluate(
                 if exposure.is_exposed() {
                     findings.extend(r4_readministration::check(facts, &exposure, &order, cfg));
                 } else {
-                    findings.extend(r1_initiation::check(facts, &order, cfg));
+                    findings.extend(r1_initiation::check(facts, &exposure, &order, cfg));
+                    // Weak evidence keeps R1 on and R4's signals checked.
+                    if exposure.only_weak_evidence() {
+                        findings.extend(r4_readministration::check(facts, &exposure, &order, cfg));
+                    }
                 }
-                findings.extend(contraindications::check(facts, &order, cfg));
-                findings.extend(r3_liver_function::check_order(facts, &order, cfg));
+                findings.extend(contraindications::check(
+                    facts,
+                    exposure.is_exposed(),
+                    &order,
+                    cfg,
+                ));
+                findings.extend(r3_liver_function::check_order(
+                    facts,
+                    exposure.is_exposed(),
+                    &order,
+                    cfg,
+                ));
                 findings.push(r2_infusion_monitoring::check(facts, &order, cfg));
                 findings.push(r5_patient_counselling::check(&order, cfg));
             }
@@ -189,12 +216,10 @@ pub fn evaluate(
             if !exposure.is_exposed() {
                 rules.push(RuleCode::InitiationEligibility);
             }
-            if exposure.is_exposed() || medication_gap {
+            if exposure.is_exposed() || exposure.only_weak_evidence() || medication_gap {
                 rules.push(RuleCode::ReAdministration);
             }
-            if cfg.profile == Profile::Ema2020 {
-                rules.push(RuleCode::Contraindication);
-            }
+            rules.push(RuleCode::Contraindication);
             rules.push(RuleCode::LiverFunction);
             rules
         }
@@ -216,6 +241,9 @@ pub fn evaluate(
             .iter()
             .copied()
             .filter(|r| applies.contains(r))
+            .filter(|r| {
+                *r != RuleCode::Contraindication || contraindications::needs(&gap.data, cfg.profile)
+            })
             .collect();
         if hook == HookKind::PatientView
             && is_medication_data(&gap.data)
@@ -306,11 +334,12 @@ mod tests {
         );
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(f.iter().all(|f| f.order.is_some()));
-        // ansm-2019 has no contraindication topic.
+        // ansm-2019 checks HIV and hypersensitivity too (issue 11 point 5).
         assert_eq!(
             rules(&sign(&facts, &RuleConfig::default())),
             vec![
                 InitiationEligibility,
+                Contraindication,
                 LiverFunction,
                 InfusionMonitoring,
                 PatientCounselling
@@ -684,6 +713,10 @@ mod tests {
                     bp_diastolic_threshold: floats[7],
                     thyroid_disease_critical: thyroid,
                     antithrombotic_recent_days: ints[0],
+                    campath_exposure: thyroid,
+                    first_course_days: ints[7],
+                    later_course_days: ints[8],
+                    max_courses: ints[3],
                 }
             }
         }

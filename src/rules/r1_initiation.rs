@@ -3,23 +3,44 @@
 //! For a *new* patient (no alemtuzumab on record) the data can show three criteria:
 //! - **Adult**: whole years at the order date, birthday-exact (17 y 364 d is a minor, the 18th
 //!   birthday is adult); no birth date → could not confirm.
-//! - **RRMS**: any RRMS diagnosis on record → met (even if other MS codes exist); otherwise, when the
-//!   conditions could not be obtained → could not confirm (`MsCheck::Unknown`); any progressive MS
-//!   (and no RRMS) → fails, even if an unspecified MS code is also there; only MS without subtype
-//!   → could not confirm; no MS → fails.
+//! - **RRMS**, the *current* phenotype: MS diagnoses whose clinical status is active, recurrence,
+//!   relapse, remission (an RRMS in remission is still RRMS) or absent are current; inactive or
+//!   resolved ones are superseded. Current RRMS and no current progressive → met; current
+//!   progressive and no current RRMS → fails (an RRMS that converted to SPMS: the superseded RRMS
+//!   is named); both current → could not confirm, both named (`Conflicting`). With no current
+//!   subtype, the most recent dated subtype diagnosis decides (undated ones only: RRMS wins unless a
+//!   progressive code is also there, then `Conflicting`). Then: conditions that could not be
+//!   obtained → could not confirm (`Unknown`); only MS without subtype → could not confirm; no MS
+//!   → fails, listing the conditions the terminology did not recognise (a locally coded MS is
+//!   "not recognised", never "absent"). MS is matched on text too (terminology).
 //! - **Prior DMTs**: distinct ingredients with a full and adequate course (≥ `dmt_min_course_months`
 //!   whole months, or stopped for inefficacy; intolerance does not make a short course adequate).
 //!   Too few: fails, unless undated courses of other ingredients could make up the number, or the
 //!   medication history (or a Medication it references) could not be read: then unconfirmed.
 //!
-//! DMT course building (a documented choice): taken records of one ingredient are sorted by start
-//! and merged into one course when a record starts at most [`DMT_MERGE_GAP_DAYS`] days after the
-//! previous records' effective end (refills of a 90-day supply are one course). The effective end
+//! DMT course building (a documented choice): taken records of one therapy are sorted by start
+//! and merged into one course when a record starts within that drug's dosing interval plus a
+//! margin after the previous records' effective end ([`merge_gap`]: anti-CD20 ocrelizumab,
+//! rituximab, ublituximab and ofatumumab 7 months; natalizumab 3 months; others
+//! [`DMT_MERGE_GAP_DAYS`] days, so refills of a 90-day supply are one course). The fumarates
+//! (dimethyl, diroximel, monomethyl) are one therapy ([`therapy_key`]). Cladribine tablets count
+//! as a full course once both treatment years were given (a record at least
+//! [`CLADRIBINE_YEAR_TWO_MONTHS`] months after the first) or 12 months have passed since the first
+//! week (`CountedCladribineCourse`). The effective end
 //! of a record is its `end`, the order date when ongoing (active/on-hold without end), else its
 //! start. A merged course is ongoing when any of its records is; its stop reason is that of the
 //! latest record that gives one. A course whose end is unknown (not ongoing, no end) and whose
 //! records span less than the minimum is `Undated`: its length cannot be judged, so it is listed and
 //! the clinician is asked rather than blocked. Records without start are `Undated` too.
+//!
+//! When the DMT criterion is not met, the medication records the terminology did not recognise
+//! are listed (`unrecognised_medications`).
+//!
+//! **Warnings** (the card is at least a warning even when every criterion is met):
+//! alemtuzumab records that do not prove administration (weak evidence, see `exposure.rs`); a
+//! serious immune reaction diagnosis on record in this never-exposed patient (an unrecorded
+//! course elsewhere, or an autoimmune disease), unless weak evidence already sends it to R4;
+//! another DMT drafted in the same call.
 //!
 //! "Highly active", "contraindicated or unsuitable" and "rapidly evolving severe" are clinical
 //! judgements left to the card's override reasons.
@@ -28,19 +49,66 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use super::calendar::{days_between, whole_months, whole_years};
-use super::facts::{DataSet, MedicationClass, MedicationFact, MsType, PatientFacts, StopReason};
+use super::calendar::{add_months, whole_months, whole_years};
+use super::exposure::Exposure;
+use super::facts::{
+    ClinicalStatus, ConditionClass, ConditionFact, DataSet, ImmuneReaction, MedicationClass,
+    MedicationFact, MsType, PatientFacts, StopReason,
+};
 use super::findings::{
-    AgeCheck, Criterion, Detail, DmtCourse, DmtCourseStatus, Finding, InitiationDetail, MsCheck,
-    OrderRef, RuleCode, Severity,
+    AgeCheck, Criterion, Detail, DmtCourse, DmtCourseStatus, Finding, InitiationDetail,
+    InitiationWarning, MsCheck, OrderRef, RuleCode, Severity,
 };
 use super::RuleConfig;
 
-/// Records of one DMT ingredient this close (days) belong to one course.
+/// Records of one DMT ingredient this close (days) belong to one course, unless [`merge_gap`]
+/// says otherwise for the drug.
 pub const DMT_MERGE_GAP_DAYS: i64 = 92;
 
-/// The R1 finding for a new patient's order, or `None` when every criterion is met.
-pub fn check(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Option<Finding> {
+/// Cladribine tablets: a record this many months after the first is the second treatment year.
+pub const CLADRIBINE_YEAR_TWO_MONTHS: u32 = 10;
+
+/// At most this many unrecognised medication labels are listed on the card.
+pub const MAX_UNRECOGNISED_LISTED: usize = 10;
+
+/// The therapy an ingredient counts as: the fumarates are one therapy.
+pub fn therapy_key(ingredient: &str) -> &str {
+    match ingredient {
+        "diroximel fumarate" | "monomethyl fumarate" => "dimethyl fumarate",
+        other => other,
+    }
+}
+
+/// The latest date at which a record still continues a course whose effective end is `end`:
+/// the drug's dosing interval plus a margin (docs/clinical-rules.md §2 "pulsed and
+/// interval-dosed DMTs").
+pub fn merge_gap(therapy: &str, end: NaiveDate) -> Option<NaiveDate> {
+    match therapy {
+        "ocrelizumab" | "rituximab" | "ublituximab" | "ofatumumab" => add_months(end, 7),
+        "natalizumab" => add_months(end, 3),
+        // Year 2 of cladribine comes 12 months after year 1.
+        "cladribine" => add_months(end, 14),
+        _ => end.checked_add_signed(chrono::Duration::days(DMT_MERGE_GAP_DAYS)),
+    }
+}
+
+fn is_counted(status: DmtCourseStatus) -> bool {
+    matches!(
+        status,
+        DmtCourseStatus::CountedDuration
+            | DmtCourseStatus::CountedInefficacy
+            | DmtCourseStatus::CountedCladribineCourse
+    )
+}
+
+/// The R1 finding for a new patient's order, or `None` when every criterion is met and there is
+/// nothing to warn about.
+pub fn check(
+    facts: &PatientFacts,
+    exposure: &Exposure,
+    order: &OrderRef,
+    cfg: &RuleConfig,
+) -> Option<Finding> {
     let mut failed = Vec::new();
     let mut unconfirmed = Vec::new();
 
@@ -72,12 +140,7 @@ pub fn check(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Option
     let dmts = dmt_courses(facts, order.date, cfg);
     let counted: BTreeSet<String> = dmts
         .iter()
-        .filter(|c| {
-            matches!(
-                c.status,
-                DmtCourseStatus::CountedDuration | DmtCourseStatus::CountedInefficacy
-            )
-        })
+        .filter(|c| is_counted(c.status))
         .map(|c| c.ingredient.clone())
         .collect();
     let undated: BTreeSet<&str> = dmts
@@ -100,9 +163,18 @@ pub fn check(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Option
         }
     }
 
+    let dmt_not_met =
+        failed.contains(&Criterion::PriorDmts) || unconfirmed.contains(&Criterion::PriorDmts);
+    let unrecognised_medications = if dmt_not_met {
+        unrecognised_medications(facts)
+    } else {
+        Vec::new()
+    };
+    let warnings = warnings(facts, exposure);
+
     let severity = if !failed.is_empty() {
         Severity::Critical
-    } else if !unconfirmed.is_empty() {
+    } else if !unconfirmed.is_empty() || !warnings.is_empty() {
         Severity::Warning
     } else {
         return None;
@@ -120,43 +192,183 @@ pub fn check(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Option
             required,
             failed,
             unconfirmed,
-            unrecognised_medications: Vec::new(),
-            warnings: Vec::new(),
+            unrecognised_medications,
+            warnings,
         }),
     })
 }
 
+/// Current: active, recurrence, relapse, remission or no status. Inactive and resolved MS
+/// diagnoses are superseded phenotypes.
+fn is_current_phenotype(c: &ConditionFact) -> bool {
+    !matches!(
+        c.clinical_status,
+        ClinicalStatus::Inactive | ClinicalStatus::Resolved
+    )
+}
+
+fn ms_type(c: &ConditionFact) -> Option<MsType> {
+    // A subtype beats "unspecified" on the same condition (terminology already drops it).
+    c.classes.iter().find_map(|k| match k {
+        ConditionClass::Ms(t) => Some(*t),
+        _ => None,
+    })
+}
+
+fn is_progressive(t: MsType) -> bool {
+    matches!(t, MsType::PrimaryProgressive | MsType::SecondaryProgressive)
+}
+
 fn ms_check(facts: &PatientFacts) -> MsCheck {
-    let labels_of = |t: MsType| -> Vec<String> {
-        facts
-            .conditions_on_record()
-            .filter(|c| c.has_class(super::facts::ConditionClass::Ms(t)))
-            .map(|c| c.label.clone())
+    let ms: Vec<(&ConditionFact, MsType)> = facts
+        .conditions_on_record()
+        .filter_map(|c| ms_type(c).map(|t| (c, t)))
+        .collect();
+    let labels = |pred: &dyn Fn(&ConditionFact, MsType) -> bool| -> Vec<String> {
+        ms.iter()
+            .filter(|(c, t)| pred(c, *t))
+            .map(|(c, _)| c.label.clone())
             .collect()
     };
-    if let Some(label) = labels_of(MsType::RelapsingRemitting).into_iter().next() {
-        return MsCheck::RelapsingRemitting { label };
+    let rrms_current = labels(&|c, t| t == MsType::RelapsingRemitting && is_current_phenotype(c));
+    let prog_current = labels(&|c, t| is_progressive(t) && is_current_phenotype(c));
+    let rrms_old = labels(&|c, t| t == MsType::RelapsingRemitting && !is_current_phenotype(c));
+
+    let decided = match (rrms_current.is_empty(), prog_current.is_empty()) {
+        (false, true) => Some(MsCheck::RelapsingRemitting {
+            label: rrms_current[0].clone(),
+        }),
+        (true, false) => Some(MsCheck::OnlyProgressive {
+            labels: prog_current,
+            earlier_rrms: rrms_old,
+        }),
+        (false, false) => Some(MsCheck::Conflicting {
+            rrms: rrms_current,
+            progressive: prog_current,
+        }),
+        (true, true) => {
+            // No current subtype: the most recent dated subtype diagnosis decides.
+            let subtyped: Vec<&(&ConditionFact, MsType)> = ms
+                .iter()
+                .filter(|(_, t)| *t != MsType::Unspecified)
+                .collect();
+            let latest = subtyped
+                .iter()
+                .filter_map(|(c, t)| c.onset.map(|d| (d, *c, *t)))
+                .max_by_key(|(d, _, t)| (*d, is_progressive(*t)));
+            match latest {
+                Some((_, c, t)) if is_progressive(t) => Some(MsCheck::OnlyProgressive {
+                    labels: vec![c.label.clone()],
+                    earlier_rrms: rrms_old,
+                }),
+                Some((_, c, _)) => Some(MsCheck::RelapsingRemitting {
+                    label: c.label.clone(),
+                }),
+                None => {
+                    let rr: Vec<String> = subtyped
+                        .iter()
+                        .filter(|(_, t)| *t == MsType::RelapsingRemitting)
+                        .map(|(c, _)| c.label.clone())
+                        .collect();
+                    let prog: Vec<String> = subtyped
+                        .iter()
+                        .filter(|(_, t)| is_progressive(*t))
+                        .map(|(c, _)| c.label.clone())
+                        .collect();
+                    match (rr.is_empty(), prog.is_empty()) {
+                        (true, true) => None,
+                        (false, true) => Some(MsCheck::RelapsingRemitting {
+                            label: rr[0].clone(),
+                        }),
+                        (true, false) => Some(MsCheck::OnlyProgressive {
+                            labels: prog,
+                            earlier_rrms: Vec::new(),
+                        }),
+                        (false, false) => Some(MsCheck::Conflicting {
+                            rrms: rr,
+                            progressive: prog,
+                        }),
+                    }
+                }
+            }
+        }
+    };
+    match decided {
+        Some(check @ MsCheck::RelapsingRemitting { .. }) => return check,
+        // Without the full list of conditions only an RRMS on record is conclusive.
+        _ if facts.has_gap(&DataSet::Conditions) => return MsCheck::Unknown,
+        Some(check) => return check,
+        None => {}
     }
-    if facts.has_gap(&DataSet::Conditions) {
-        return MsCheck::Unknown;
-    }
-    let mut progressive = labels_of(MsType::PrimaryProgressive);
-    progressive.extend(labels_of(MsType::SecondaryProgressive));
-    if !progressive.is_empty() {
-        return MsCheck::OnlyProgressive {
-            labels: progressive,
-            earlier_rrms: Vec::new(),
-        };
-    }
-    let unspecified = labels_of(MsType::Unspecified);
+    let unspecified = labels(&|_, t| t == MsType::Unspecified);
     if !unspecified.is_empty() {
         return MsCheck::Unspecified {
             labels: unspecified,
         };
     }
-    MsCheck::NoDiagnosis {
-        unrecognised: Vec::new(),
+    let mut unrecognised: Vec<String> = Vec::new();
+    for c in facts
+        .conditions_on_record()
+        .filter(|c| c.classes.is_empty())
+    {
+        if !unrecognised.contains(&c.label) {
+            unrecognised.push(c.label.clone());
+        }
     }
+    unrecognised.truncate(MAX_UNRECOGNISED_LISTED);
+    MsCheck::NoDiagnosis { unrecognised }
+}
+
+/// Labels of the medication records the terminology did not recognise (at most
+/// [`MAX_UNRECOGNISED_LISTED`], first seen first).
+fn unrecognised_medications(facts: &PatientFacts) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for m in facts.medications_taken() {
+        if m.class == MedicationClass::Other && !labels.contains(&m.label) {
+            labels.push(m.label.clone());
+        }
+    }
+    labels.truncate(MAX_UNRECOGNISED_LISTED);
+    labels
+}
+
+fn warnings(facts: &PatientFacts, exposure: &Exposure) -> Vec<InitiationWarning> {
+    let mut out: Vec<InitiationWarning> = exposure
+        .weak
+        .iter()
+        .cloned()
+        .map(InitiationWarning::WeakExposure)
+        .collect();
+    // With weak evidence on record R4 runs and names these diagnoses itself.
+    if exposure.weak.is_empty() {
+        for c in facts.conditions_on_record() {
+            for class in &c.classes {
+                let ConditionClass::ImmuneReaction(reaction) = class else {
+                    continue;
+                };
+                // Toxic liver disease is not an immune reaction and has many causes: R3's labs
+                // cover it.
+                if *reaction == ImmuneReaction::LiverInjury {
+                    continue;
+                }
+                out.push(InitiationWarning::ImmuneReactionOnRecord {
+                    reaction: *reaction,
+                    label: c.label.clone(),
+                    onset: c.onset,
+                    reference: c.reference.clone(),
+                });
+            }
+        }
+    }
+    for m in &facts.other_drafts {
+        if matches!(m.class, MedicationClass::Dmt { .. }) {
+            out.push(InitiationWarning::ConcurrentDmtDraft {
+                reference: m.reference.clone(),
+                label: m.label.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// A course being built from one or more records of one ingredient.
@@ -187,14 +399,12 @@ pub(crate) fn dmt_courses(
         let MedicationClass::Dmt { ingredient } = &m.class else {
             continue;
         };
+        let therapy = therapy_key(ingredient);
         if m.start.is_some() {
-            by_ingredient
-                .entry(ingredient.as_str())
-                .or_default()
-                .push(m);
+            by_ingredient.entry(therapy).or_default().push(m);
         } else {
             undated.push(DmtCourse {
-                ingredient: ingredient.clone(),
+                ingredient: therapy.to_string(),
                 label: m.label.clone(),
                 source: m.source,
                 start: None,
@@ -220,7 +430,7 @@ pub(crate) fn dmt_courses(
                 m.end.unwrap_or(start).max(start)
             };
             match groups.last_mut() {
-                Some(g) if days_between(g.effective_end, start) <= DMT_MERGE_GAP_DAYS => {
+                Some(g) if merge_gap(ingredient, g.effective_end).map_or(true, |l| start <= l) => {
                     g.records.push(m);
                     g.end = g.end.max(m.end);
                     g.effective_end = g.effective_end.max(effective_end);
@@ -240,7 +450,7 @@ pub(crate) fn dmt_courses(
             }
         }
         for g in groups {
-            courses.push(course_of(ingredient, g, cfg));
+            courses.push(course_of(ingredient, g, order_date, cfg));
         }
     }
     courses.sort_by(|a, b| (a.start, &a.ingredient).cmp(&(b.start, &b.ingredient)));
@@ -248,11 +458,7 @@ pub(crate) fn dmt_courses(
     // One counted course per ingredient; the others are "same ingredient".
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for c in &mut courses {
-        if matches!(
-            c.status,
-            DmtCourseStatus::CountedDuration | DmtCourseStatus::CountedInefficacy
-        ) && !seen.insert(c.ingredient.clone())
-        {
+        if is_counted(c.status) && !seen.insert(c.ingredient.clone()) {
             c.status = DmtCourseStatus::SameIngredient;
         }
     }
@@ -265,7 +471,7 @@ pub(crate) fn dmt_courses(
     courses
 }
 
-fn course_of(ingredient: &str, g: Group, cfg: &RuleConfig) -> DmtCourse {
+fn course_of(ingredient: &str, g: Group, order_date: NaiveDate, cfg: &RuleConfig) -> DmtCourse {
     let mut labels: Vec<&str> = Vec::new();
     for m in &g.records {
         if !labels.contains(&m.label.as_str()) {
@@ -274,7 +480,15 @@ fn course_of(ingredient: &str, g: Group, cfg: &RuleConfig) -> DmtCourse {
     }
     let months = whole_months(g.start, g.effective_end).unwrap_or(0);
     let end_known = g.ongoing || g.end.is_some();
-    let status = if months >= cfg.dmt_min_course_months {
+    let cladribine_complete = ingredient == "cladribine"
+        && (g.records.iter().any(|m| {
+            m.start
+                .and_then(|s| whole_months(g.start, s))
+                .is_some_and(|n| n >= CLADRIBINE_YEAR_TWO_MONTHS)
+        }) || whole_months(g.start, order_date).is_some_and(|n| n >= 12));
+    let status = if cladribine_complete {
+        DmtCourseStatus::CountedCladribineCourse
+    } else if months >= cfg.dmt_min_course_months {
         DmtCourseStatus::CountedDuration
     } else if g.stop_reason == StopReason::Inefficacy {
         DmtCourseStatus::CountedInefficacy
@@ -318,7 +532,12 @@ mod tests {
     }
 
     fn run(facts: &PatientFacts, cfg: &RuleConfig) -> Option<Finding> {
-        check(facts, &order_at(ORDER_DATE), cfg)
+        check(
+            facts,
+            &Exposure::from_facts(facts, cfg),
+            &order_at(ORDER_DATE),
+            cfg,
+        )
     }
 
     fn detail(f: &Finding) -> &InitiationDetail {
@@ -420,20 +639,224 @@ mod tests {
     }
 
     #[test]
-    fn rrms_wins_over_other_codes_and_entered_in_error_is_ignored() {
+    fn current_phenotype_decides_and_entered_in_error_is_ignored() {
         let mut facts = with_ms_only(Some(MsType::SecondaryProgressive));
         facts.conditions.push(condition(
             ConditionClass::Ms(MsType::RelapsingRemitting),
             "RRMS",
         ));
+        // Both active: could not confirm, both named (issue 11 point 4).
+        let f = run(&facts, &RuleConfig::default()).expect("conflict");
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(
+            matches!(&detail(&f).ms, MsCheck::Conflicting { rrms, progressive }
+            if rrms == &["RRMS".to_string()] && progressive == &["MS".to_string()])
+        );
+        // An inactive RRMS followed by an active SPMS: the current phenotype is progressive.
+        facts.conditions[1].clinical_status = ClinicalStatus::Inactive;
+        let f = run(&facts, &RuleConfig::default()).expect("converted");
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(
+            matches!(&detail(&f).ms, MsCheck::OnlyProgressive { earlier_rrms, .. }
+            if earlier_rrms == &["RRMS".to_string()])
+        );
+        // An SPMS resolved (miscoded) and an active RRMS: RRMS.
+        facts.conditions[1].clinical_status = ClinicalStatus::Active;
+        facts.conditions[0].clinical_status = ClinicalStatus::Resolved;
         assert_eq!(run(&facts, &RuleConfig::default()), None);
+        // Neither current: the most recent dated one decides.
+        facts.conditions[1].clinical_status = ClinicalStatus::Inactive;
+        facts.conditions[0].onset = Some(d("2023-01-01"));
+        facts.conditions[1].onset = Some(d("2012-01-01"));
+        let f = run(&facts, &RuleConfig::default()).expect("latest is SPMS");
+        assert_eq!(f.severity, Severity::Critical);
+        facts.conditions[1].onset = Some(d("2024-01-01"));
+        assert_eq!(run(&facts, &RuleConfig::default()), None);
+        facts.conditions[0].clinical_status = ClinicalStatus::Active;
+        facts.conditions[1].clinical_status = ClinicalStatus::Active;
+        facts.conditions[0].onset = None;
+        facts.conditions[1].onset = None;
         facts.conditions[1].verification = Verification::EnteredInError;
         let f = run(&facts, &RuleConfig::default()).expect("finding");
         assert!(matches!(detail(&f).ms, MsCheck::OnlyProgressive { .. }));
-        // A resolved RRMS is still RRMS on record.
+        // Alone, a resolved RRMS is still RRMS on record.
         facts.conditions[1].verification = Verification::Confirmed;
         facts.conditions[1].clinical_status = ClinicalStatus::Resolved;
+        facts.conditions[0].verification = Verification::EnteredInError;
         assert_eq!(run(&facts, &RuleConfig::default()), None);
+    }
+
+    #[test]
+    fn ms_coded_locally_with_french_text_is_recognised() {
+        use crate::rules::facts::Code;
+        use crate::rules::terminology::Terminology;
+        let term = Terminology::default();
+        let mut facts = with_ms_only(None);
+        let mut c = condition(ConditionClass::Ms(MsType::Unspecified), "SEP");
+        c.classes = term.condition_classes(
+            &[Code::new("urn:oid:1.2.250.1.999", "SEP-RR")],
+            Some("Sclérose en plaques rémittente-récurrente"),
+        );
+        facts.conditions.push(c);
+        assert_eq!(run(&facts, &RuleConfig::default()), None);
+        // An unrecognised condition is listed, never "absent".
+        let mut facts = with_ms_only(None);
+        let mut c = condition(
+            ConditionClass::Ms(MsType::Unspecified),
+            "Maladie démyélinisante X",
+        );
+        c.classes = Vec::new();
+        facts.conditions.push(c);
+        let f = run(&facts, &RuleConfig::default()).expect("no MS recognised");
+        assert_eq!(
+            detail(&f).ms,
+            MsCheck::NoDiagnosis {
+                unrecognised: vec!["Maladie démyélinisante X".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn pulsed_dmts_merge_by_their_dosing_interval() {
+        // Ocrelizumab every 6 months for 2.5 years: one course of 30 months (issue 11 point 10).
+        let mut facts = FactsBuilder::eligible().build();
+        facts.medications = [
+            "2021-01-10",
+            "2021-07-12",
+            "2022-01-10",
+            "2022-07-11",
+            "2023-01-09",
+            "2023-07-10",
+        ]
+        .iter()
+        .map(|date| dmt("ocrelizumab", Some(date), Some(date)))
+        .collect();
+        let f = run(&facts, &RuleConfig::default()).expect("one therapy only");
+        assert_eq!(detail(&f).dmts.len(), 1);
+        assert_eq!(detail(&f).dmts[0].status, DmtCourseStatus::CountedDuration);
+        assert_eq!(detail(&f).dmts[0].months, Some(30));
+        // Natalizumab every 4 weeks with a 10-week pause: one course.
+        let nat = [("2022-01-01", "2022-06-01"), ("2022-08-10", "2023-03-01")];
+        let mut facts = FactsBuilder::eligible().build();
+        facts.medications = nat
+            .iter()
+            .map(|(s, e)| dmt("natalizumab", Some(s), Some(e)))
+            .collect();
+        let f = run(&facts, &RuleConfig::default()).expect("one therapy");
+        assert_eq!(detail(&f).dmts.len(), 1);
+        assert_eq!(detail(&f).dmts[0].status, DmtCourseStatus::CountedDuration);
+        // A glatiramer pause of 4 months: two courses, neither long enough.
+        let mut facts = FactsBuilder::eligible().build();
+        facts.medications = vec![
+            dmt("glatiramer", Some("2022-01-01"), Some("2022-07-01")),
+            dmt("glatiramer", Some("2022-11-05"), Some("2023-05-01")),
+        ];
+        let f = run(&facts, &ema()).expect("two short courses");
+        assert_eq!(detail(&f).dmts.len(), 2);
+    }
+
+    #[test]
+    fn cladribine_counts_once_both_years_are_given() {
+        let mut facts = FactsBuilder::eligible().build();
+        facts.medications = vec![
+            dmt("cladribine", Some("2022-03-01"), Some("2022-03-05")),
+            dmt("cladribine", Some("2022-04-01"), Some("2022-04-05")),
+        ];
+        // Year 1 only, 6 months ago: not yet.
+        let at = |facts: &PatientFacts, date: &str| {
+            check(
+                facts,
+                &Exposure::from_facts(facts, &ema()),
+                &order_at(date),
+                &ema(),
+            )
+        };
+        let f = at(&facts, "2022-09-01").expect("year 1 only");
+        assert_eq!(detail(&f).dmts[0].status, DmtCourseStatus::TooShort);
+        // 12 months since the first week: counted.
+        assert_eq!(at(&facts, "2023-03-01"), None);
+        // Year 2 given: counted whatever the date.
+        facts
+            .medications
+            .push(dmt("cladribine", Some("2023-03-01"), Some("2023-03-05")));
+        let f = at(&facts, "2023-03-10");
+        assert_eq!(f, None);
+        let mut both = FactsBuilder::eligible().build();
+        both.medications = facts.medications.clone();
+        let courses = dmt_courses(&both, d("2023-03-10"), &ema());
+        assert_eq!(courses[0].status, DmtCourseStatus::CountedCladribineCourse);
+    }
+
+    #[test]
+    fn fumarates_are_one_therapy() {
+        let mut facts = FactsBuilder::eligible().build();
+        facts.medications = vec![
+            dmt("dimethyl fumarate", Some("2019-01-01"), Some("2020-06-01")),
+            dmt("diroximel fumarate", Some("2020-07-01"), Some("2022-01-01")),
+        ];
+        let f = run(&facts, &RuleConfig::default()).expect("one therapy under ansm");
+        assert_eq!(
+            detail(&f).counted_ingredients,
+            vec!["dimethyl fumarate".to_string()]
+        );
+    }
+
+    #[test]
+    fn warnings_weak_exposure_prior_reaction_and_concurrent_dmt() {
+        use crate::rules::facts::{ImmuneReaction, MedicationSource, RequestIntent};
+        use crate::rules::findings::InitiationWarning;
+        // An eligible patient whose only alemtuzumab record is a proposal: a warning naming it.
+        let mut proposal = crate::rules::testkit::alemtuzumab(Some("2024-05-01"));
+        proposal.source = MedicationSource::Request;
+        proposal.status = MedicationStatus::Active;
+        proposal.intent = Some(RequestIntent::Proposal);
+        let facts = FactsBuilder::eligible().med(proposal).build();
+        let f = run(&facts, &RuleConfig::default()).expect("weak evidence");
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(matches!(
+            detail(&f).warnings[..],
+            [InitiationWarning::WeakExposure(_)]
+        ));
+        // HLH on record in a never-exposed patient.
+        let facts = FactsBuilder::eligible()
+            .class(ConditionClass::ImmuneReaction(ImmuneReaction::Hlh), "HLH")
+            .build();
+        let f = run(&facts, &RuleConfig::default()).expect("prior immune reaction");
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(matches!(
+            detail(&f).warnings[..],
+            [InitiationWarning::ImmuneReactionOnRecord {
+                reaction: ImmuneReaction::Hlh,
+                ..
+            }]
+        ));
+        // Another DMT drafted in the same call.
+        let mut facts = FactsBuilder::eligible().build();
+        let mut draft = dmt("ocrelizumab", Some(ORDER_DATE), None);
+        draft.status = MedicationStatus::Draft;
+        facts.other_drafts.push(draft);
+        let f = run(&facts, &RuleConfig::default()).expect("concurrent DMT");
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(matches!(
+            detail(&f).warnings[..],
+            [InitiationWarning::ConcurrentDmtDraft { .. }]
+        ));
+    }
+
+    #[test]
+    fn unrecognised_medications_are_listed_when_dmts_fall_short() {
+        let mut facts = one_dmt(dmt("fingolimod", Some("2020-01-01"), Some("2023-01-01")));
+        let mut local = dmt("x", Some("2016-01-01"), Some("2019-01-01"));
+        local.class = MedicationClass::Other;
+        local.label = "TERIFLU-LOC 14".into();
+        facts.medications.push(local);
+        let f = run(&facts, &RuleConfig::default()).expect("one DMT recognised");
+        assert_eq!(
+            detail(&f).unrecognised_medications,
+            vec!["TERIFLU-LOC 14".to_string()]
+        );
+        // Eligible: nothing listed, no card.
+        assert_eq!(run(&facts, &ema()), None);
     }
 
     #[test]

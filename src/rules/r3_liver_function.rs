@@ -10,10 +10,18 @@
 //!   `liver_monitoring_interval_days` old; otherwise `MonitoringOverdue`. The date of the last
 //!   complete panel is the oldest of the three tests' latest results (so all three lie within the
 //!   interval exactly when the panel is recent enough).
-//! - **Abnormal**: the latest result of each test above the ULN, or that cannot be judged (no
-//!   reference range and a unit we do not know: listed with `uln: None`). ULN = the Observation's
+//! - **Monitoring, exposure undated** (patient-view, alemtuzumab given but no record dated): the
+//!   monitoring window cannot be placed, so a `MonitoringUndated` card always asks for the last
+//!   infusion date and shows the last complete panel (never silent).
+//! - **Abnormal**: the latest result of each test above the ULN. ULN = the Observation's
 //!   `referenceRange.high`, else the configured default for the unit (ALT/AST in U/L, IU/L, [IU]/L,
 //!   UI/L or /L; bilirubin in µmol/L or mg/dL).
+//! - **Not interpretable**: a latest result whose ULN cannot be known (no reference range and a
+//!   unit that cannot be converted): `NotInterpretable`, a warning, never a pass.
+//!
+//! Units: ALT/AST in µkat/L are converted to U/L (× 60), reference range included, and the card
+//! shows what the lab sent (`converted_from`). Bilirubin keeps its unit (µmol/L or mg/dL each have
+//! their default ULN).
 //!
 //! When the liver labs could not be obtained, R3 says nothing: the `data-unavailable` finding does.
 
@@ -23,8 +31,8 @@ use super::calendar::{add_months, days_between};
 use super::exposure::Exposure;
 use super::facts::{DataSet, LabFact, LabTest, PatientFacts};
 use super::findings::{
-    Detail, Finding, LabValue, LiverDetail, LiverSituation, OrderRef, RuleCode, Severity, Uln,
-    UlnSource,
+    Detail, Finding, LabValue, LiverDetail, LiverSituation, OrderRef, OriginalValue, RuleCode,
+    Severity, Uln, UlnSource,
 };
 use super::RuleConfig;
 
@@ -72,15 +80,42 @@ pub(crate) fn uln(lab: &LabFact, cfg: &RuleConfig) -> Option<Uln> {
     })
 }
 
+/// µkat/L → U/L for ALT and AST (1 µkat/L = 60 U/L).
+pub const UKAT_TO_U_PER_L: f64 = 60.0;
+
+/// The result in the unit the rules judge: ALT/AST in µkat/L become U/L (value and reference
+/// range), and the original is kept for the card.
+fn normalised(lab: &LabFact) -> (LabFact, Option<OriginalValue>) {
+    let is_ukat = lab
+        .unit
+        .as_deref()
+        .is_some_and(|u| norm_unit(u) == "ukat/l");
+    if !is_ukat || lab.test == LabTest::TotalBilirubin {
+        return (lab.clone(), None);
+    }
+    let original = OriginalValue {
+        value: lab.value,
+        unit: lab.unit.clone().unwrap_or_default(),
+    };
+    let converted = LabFact {
+        value: lab.value.map(|v| v * UKAT_TO_U_PER_L),
+        unit: Some("U/L".to_owned()),
+        reference_high: lab.reference_high.map(|h| h * UKAT_TO_U_PER_L),
+        ..lab.clone()
+    };
+    (converted, Some(original))
+}
+
 pub(crate) fn lab_value(lab: &LabFact, cfg: &RuleConfig) -> LabValue {
+    let (lab, converted_from) = normalised(lab);
     LabValue {
-        reference: lab.reference.clone(),
+        uln: uln(&lab, cfg),
+        reference: lab.reference,
         test: lab.test,
         value: lab.value,
-        unit: lab.unit.clone(),
+        unit: lab.unit,
         date: lab.date,
-        uln: uln(lab, cfg),
-        converted_from: None,
+        converted_from,
     }
 }
 
@@ -108,6 +143,7 @@ pub(crate) fn latest_results(facts: &PatientFacts, at: NaiveDate) -> Vec<&LabFac
 fn finding(
     order: Option<&OrderRef>,
     cfg: &RuleConfig,
+    exposed: bool,
     situation: LiverSituation,
     latest: Vec<LabValue>,
 ) -> Finding {
@@ -119,26 +155,61 @@ fn finding(
             profile: cfg.profile,
             situation,
             latest,
-            exposed: false,
+            exposed,
         }),
     }
 }
 
-/// Latest results above the ULN or that cannot be judged.
-fn abnormal(latest: &[&LabFact], cfg: &RuleConfig) -> Vec<LabValue> {
-    latest
+/// Latest results above the ULN, and those that cannot be judged (no ULN).
+fn abnormal(latest: &[&LabFact], cfg: &RuleConfig) -> (Vec<LabValue>, Vec<LabValue>) {
+    let values: Vec<LabValue> = latest.iter().map(|l| lab_value(l, cfg)).collect();
+    let above = values
         .iter()
-        .map(|l| lab_value(l, cfg))
-        .filter(|v| match (v.uln, v.value) {
-            (None, _) => true,
-            (Some(uln), Some(value)) => value > uln.value,
-            (Some(_), None) => false,
-        })
-        .collect()
+        .filter(|v| matches!((v.uln, v.value), (Some(uln), Some(value)) if value > uln.value))
+        .cloned()
+        .collect();
+    let unknown = values.into_iter().filter(|v| v.uln.is_none()).collect();
+    (above, unknown)
+}
+
+/// The abnormal and not-interpretable findings of the latest results.
+fn judged(
+    latest: &[&LabFact],
+    order: Option<&OrderRef>,
+    cfg: &RuleConfig,
+    exposed: bool,
+    latest_values: &[LabValue],
+) -> Vec<Finding> {
+    let (above, unknown) = abnormal(latest, cfg);
+    let mut findings = Vec::new();
+    if !above.is_empty() {
+        findings.push(finding(
+            order,
+            cfg,
+            exposed,
+            LiverSituation::Abnormal { results: above },
+            latest_values.to_vec(),
+        ));
+    }
+    if !unknown.is_empty() {
+        findings.push(finding(
+            order,
+            cfg,
+            exposed,
+            LiverSituation::NotInterpretable { results: unknown },
+            latest_values.to_vec(),
+        ));
+    }
+    findings
 }
 
 /// R3 for one alemtuzumab order: panel before the course, then abnormal results.
-pub fn check_order(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> Vec<Finding> {
+pub fn check_order(
+    facts: &PatientFacts,
+    exposed: bool,
+    order: &OrderRef,
+    cfg: &RuleConfig,
+) -> Vec<Finding> {
     if facts.has_gap(&DataSet::LiverLabs) {
         return Vec::new();
     }
@@ -161,6 +232,7 @@ pub fn check_order(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> 
         findings.push(finding(
             Some(order),
             cfg,
+            exposed,
             LiverSituation::PanelMissingBeforeOrder {
                 missing,
                 max_age_days: cfg.liver_panel_max_age_days,
@@ -168,15 +240,7 @@ pub fn check_order(facts: &PatientFacts, order: &OrderRef, cfg: &RuleConfig) -> 
             latest_values.clone(),
         ));
     }
-    let results = abnormal(&latest, cfg);
-    if !results.is_empty() {
-        findings.push(finding(
-            Some(order),
-            cfg,
-            LiverSituation::Abnormal { results },
-            latest_values,
-        ));
-    }
+    findings.extend(judged(&latest, Some(order), cfg, exposed, &latest_values));
     findings
 }
 
@@ -193,16 +257,25 @@ pub fn check_patient_view(
     let latest = latest_results(facts, today);
     let latest_values: Vec<LabValue> = latest.iter().map(|l| lab_value(l, cfg)).collect();
     let mut findings = Vec::new();
+    let last_panel = if latest.len() == LabTest::PANEL.len() {
+        latest.iter().filter_map(|l| l.date).min()
+    } else {
+        None
+    };
+    if exposure.last.is_none() {
+        findings.push(finding(
+            None,
+            cfg,
+            true,
+            LiverSituation::MonitoringUndated { last_panel },
+            latest_values.clone(),
+        ));
+    }
     if let Some(last_infusion) = exposure.last {
         // Beyond the calendar: the window never ends.
         let monitor_until =
             add_months(last_infusion, cfg.liver_monitoring_months).unwrap_or(NaiveDate::MAX);
         if today <= monitor_until {
-            let last_panel = if latest.len() == LabTest::PANEL.len() {
-                latest.iter().filter_map(|l| l.date).min()
-            } else {
-                None
-            };
             let overdue = last_panel.map_or(true, |p| {
                 days_between(p, today) > i64::from(cfg.liver_monitoring_interval_days)
             });
@@ -210,6 +283,7 @@ pub fn check_patient_view(
                 findings.push(finding(
                     None,
                     cfg,
+                    true,
                     LiverSituation::MonitoringOverdue {
                         last_infusion,
                         monitor_until,
@@ -221,15 +295,7 @@ pub fn check_patient_view(
             }
         }
     }
-    let results = abnormal(&latest, cfg);
-    if !results.is_empty() {
-        findings.push(finding(
-            None,
-            cfg,
-            LiverSituation::Abnormal { results },
-            latest_values,
-        ));
-    }
+    findings.extend(judged(&latest, None, cfg, true, &latest_values));
     findings
 }
 
@@ -263,9 +329,9 @@ mod tests {
     fn panel_30_days_old_is_fine_31_is_stale() {
         let cfg = RuleConfig::default();
         let facts = FactsBuilder::new().panel("2024-05-02").build();
-        assert!(check_order(&facts, &order(), &cfg).is_empty());
+        assert!(check_order(&facts, false, &order(), &cfg).is_empty());
         let facts = FactsBuilder::new().panel("2024-05-01").build();
-        let f = check_order(&facts, &order(), &cfg);
+        let f = check_order(&facts, false, &order(), &cfg);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(
@@ -286,7 +352,7 @@ mod tests {
         bad.status = ObservationStatus::EnteredInError;
         facts.labs.push(bad);
         facts.labs.push(lab(LabTest::Ast, 20.0, "2024-06-02"));
-        let f = check_order(&facts, &order(), &RuleConfig::default());
+        let f = check_order(&facts, false, &order(), &RuleConfig::default());
         assert_eq!(
             situations(&f),
             vec![&LiverSituation::PanelMissingBeforeOrder {
@@ -302,7 +368,7 @@ mod tests {
             .panel("2024-05-20")
             .lab(lab(LabTest::Alt, 95.0, "2024-05-25"))
             .build();
-        let f = check_order(&facts, &order(), &RuleConfig::default());
+        let f = check_order(&facts, false, &order(), &RuleConfig::default());
         let [LiverSituation::Abnormal { results }] = situations(&f)[..] else {
             panic!("{f:?}")
         };
@@ -330,15 +396,73 @@ mod tests {
             .panel("2024-05-20")
             .lab(alt.clone())
             .build();
-        assert!(check_order(&facts, &order(), &cfg).is_empty());
+        assert!(check_order(&facts, false, &order(), &cfg).is_empty());
         alt.reference_high = None;
-        alt.unit = Some("µkat/L".into());
-        facts.labs.push(alt);
-        let f = check_order(&facts, &order(), &cfg);
-        let [LiverSituation::Abnormal { results }] = situations(&f)[..] else {
+        alt.unit = Some("IU/dL".into());
+        facts.labs.push(alt.clone());
+        // A unit that cannot be converted and no range: "could not interpret", never a pass.
+        let f = check_order(&facts, false, &order(), &cfg);
+        let [LiverSituation::NotInterpretable { results }] = situations(&f)[..] else {
             panic!("{f:?}")
         };
         assert_eq!(results[0].uln, None);
+        assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn microkatal_transaminases_are_converted_not_downgraded() {
+        let cfg = RuleConfig::default();
+        // 3.5 µkat/L = 210 U/L > 40 (default ULN) and > 3 × 40 (issue 11 point 6).
+        let mut alt = lab(LabTest::Alt, 3.5, "2024-05-20");
+        alt.unit = Some("µkat/L".into());
+        let v = lab_value(&alt, &cfg);
+        assert_eq!(v.value, Some(210.0));
+        assert_eq!(v.unit.as_deref(), Some("U/L"));
+        assert_eq!(
+            v.uln.map(|u| (u.value, u.source)),
+            Some((40.0, UlnSource::ConfiguredDefault))
+        );
+        assert_eq!(
+            v.converted_from,
+            Some(OriginalValue {
+                value: Some(3.5),
+                unit: "µkat/L".into()
+            })
+        );
+        // With the lab's range in µkat/L, the range is converted too.
+        alt.reference_high = Some(0.7);
+        alt.unit = Some("ukat/L".into());
+        let v = lab_value(&alt, &cfg);
+        assert_eq!(v.uln.map(|u| u.value), Some(0.7 * UKAT_TO_U_PER_L));
+        let facts = FactsBuilder::new().panel("2024-05-20").lab(alt).build();
+        let f = check_order(&facts, false, &order(), &cfg);
+        assert!(matches!(
+            situations(&f)[..],
+            [LiverSituation::Abnormal { .. }]
+        ));
+    }
+
+    #[test]
+    fn patient_view_with_undated_exposure_is_never_silent() {
+        let cfg = RuleConfig::default();
+        let facts = FactsBuilder::new().med(alemtuzumab(None)).build();
+        let exposure = Exposure::from_facts(&facts, &cfg);
+        let f = check_patient_view(&facts, &exposure, &cfg, d(ORDER_DATE));
+        assert_eq!(
+            situations(&f),
+            vec![&LiverSituation::MonitoringUndated { last_panel: None }]
+        );
+        let facts = FactsBuilder::new()
+            .med(alemtuzumab(None))
+            .panel("2024-05-20")
+            .build();
+        let f = check_patient_view(&facts, &exposure, &cfg, d(ORDER_DATE));
+        assert_eq!(
+            situations(&f),
+            vec![&LiverSituation::MonitoringUndated {
+                last_panel: Some(d("2024-05-20"))
+            }]
+        );
     }
 
     #[test]
@@ -361,7 +485,7 @@ mod tests {
     #[test]
     fn labs_gap_silences_r3() {
         let facts = FactsBuilder::new().gap(DataSet::LiverLabs).build();
-        assert!(check_order(&facts, &order(), &RuleConfig::default()).is_empty());
+        assert!(check_order(&facts, false, &order(), &RuleConfig::default()).is_empty());
     }
 
     #[test]

@@ -11,17 +11,28 @@
 //!   *in addition to* the two `LiverLab` signals, so the card shows each value and names the pattern.
 //! - **Diagnoses**: any serious immune reaction / liver injury diagnosis on record (whatever its
 //!   clinical status), onset on or after the first exposure, or undated.
-//! - **Course interval**: order date < last course end + `min_course_interval_months` months.
+//! - **Course interval**: order date < last course end + `min_course_interval_months` months,
+//!   **unless the order belongs to the course in progress** (on or after its first day and at most
+//!   `course_gap_days` after its last infusion: order sets sign each day of a course). Then the day
+//!   count is checked instead: the distinct infusion days of that course, this order's day
+//!   included, above `first_course_days` (first course) or `later_course_days` (later ones) is a
+//!   `CourseDayCount` warning.
+//! - **Fifth course**: an order that starts a new course when `max_courses` courses are already on
+//!   record (the SmPC allows 2 courses and up to 2 more): a warning.
+//! - **Concurrent DMT draft**: another DMT drafted in the same call (alemtuzumab is given alone).
+//!
+//! Also run, with the exposure unproven, when the only alemtuzumab on record is weak evidence
+//! (`weak_evidence` on the finding): every lab and diagnosis counts, there is no course.
 //!
 //! Critical, except when the only signals are thyroid disease (warning unless
-//! `thyroid_disease_critical`) and/or labs that could not be assessed (warning). No signal, no
-//! finding. Not emitted on patient-view.
+//! `thyroid_disease_critical`), labs that could not be assessed, the day count, a fifth course or a
+//! concurrent DMT draft (warnings). No signal, no finding. Not emitted on patient-view.
 
 use chrono::NaiveDate;
 
 use super::calendar::{add_months, days_between, whole_months};
 use super::exposure::Exposure;
-use super::facts::{ConditionClass, ImmuneReaction, LabTest, PatientFacts};
+use super::facts::{ConditionClass, ImmuneReaction, LabTest, MedicationClass, PatientFacts};
 use super::findings::{
     Detail, Finding, LabValue, OrderRef, ReAdministrationDetail, ReAdministrationSignal, RuleCode,
     Severity,
@@ -106,15 +117,55 @@ pub fn check(
         }
     }
 
-    // Course interval.
+    // Course in progress, course interval, number of courses.
+    let courses = exposure.courses.len();
     if let Some(course) = exposure.last_course() {
-        let too_soon = add_months(course.end, cfg.min_course_interval_months)
-            .map_or(true, |earliest| order.date < earliest);
-        if too_soon {
-            signals.push(ReAdministrationSignal::CourseInterval {
-                last_course_end: course.end,
-                months: whole_months(course.end, order.date).unwrap_or(0),
-                minimum_months: cfg.min_course_interval_months,
+        let in_progress = order.date >= course.start
+            && days_between(course.end, order.date) <= i64::from(cfg.course_gap_days);
+        if in_progress {
+            let day = if order.date > course.end {
+                course.days.saturating_add(1)
+            } else {
+                course.days
+            };
+            let allowed_days = if courses <= 1 {
+                cfg.first_course_days
+            } else {
+                cfg.later_course_days
+            };
+            if day > allowed_days {
+                signals.push(ReAdministrationSignal::CourseDayCount {
+                    course_start: course.start,
+                    day,
+                    allowed_days,
+                    course_number: u32::try_from(courses).unwrap_or(u32::MAX),
+                });
+            }
+        } else {
+            let too_soon = add_months(course.end, cfg.min_course_interval_months)
+                .map_or(true, |earliest| order.date < earliest);
+            if too_soon {
+                signals.push(ReAdministrationSignal::CourseInterval {
+                    last_course_end: course.end,
+                    months: whole_months(course.end, order.date).unwrap_or(0),
+                    minimum_months: cfg.min_course_interval_months,
+                });
+            }
+            let max = usize::try_from(cfg.max_courses).unwrap_or(usize::MAX);
+            if courses >= max {
+                signals.push(ReAdministrationSignal::FifthCourse {
+                    course_number: u32::try_from(courses.saturating_add(1)).unwrap_or(u32::MAX),
+                });
+            }
+        }
+    }
+
+    // Another DMT drafted with alemtuzumab.
+    for m in &facts.other_drafts {
+        if matches!(m.class, MedicationClass::Dmt { .. }) {
+            signals.push(ReAdministrationSignal::ConcurrentDmtDraft {
+                reference: m.reference.clone(),
+                label: m.label.clone(),
             });
         }
     }
@@ -123,7 +174,10 @@ pub fn check(
         return None;
     }
     let critical = signals.iter().any(|s| match s {
-        ReAdministrationSignal::LabNotAssessable { .. } => false,
+        ReAdministrationSignal::LabNotAssessable { .. }
+        | ReAdministrationSignal::CourseDayCount { .. }
+        | ReAdministrationSignal::FifthCourse { .. }
+        | ReAdministrationSignal::ConcurrentDmtDraft { .. } => false,
         ReAdministrationSignal::Diagnosis {
             reaction: ImmuneReaction::ThyroidDisease,
             ..
@@ -144,7 +198,11 @@ pub fn check(
             last_exposure: exposure.last,
             courses: u32::try_from(exposure.courses.len()).unwrap_or(u32::MAX),
             signals,
-            weak_evidence: Vec::new(),
+            weak_evidence: if exposure.is_exposed() {
+                Vec::new()
+            } else {
+                exposure.weak.clone()
+            },
         }),
     })
 }
@@ -298,5 +356,122 @@ mod tests {
             .med(alemtuzumab(Some("2023-06-01")))
             .build();
         assert_eq!(run(&facts, &cfg), None, "exactly 12 months is allowed");
+    }
+
+    fn course(facts: FactsBuilder, dates: &[&str]) -> FactsBuilder {
+        dates
+            .iter()
+            .fold(facts, |f, date| f.med(alemtuzumab(Some(date))))
+    }
+
+    fn at(facts: &PatientFacts, date: &str) -> Option<Finding> {
+        let order = OrderRef {
+            authored_on: None,
+            identified_by_display: false,
+            reference: "MedicationRequest/draft-1".into(),
+            label: "Lemtrada".into(),
+            date: d(date),
+        };
+        check(
+            facts,
+            &Exposure::from_facts(facts, &RuleConfig::default()),
+            &order,
+            &RuleConfig::default(),
+        )
+    }
+
+    #[test]
+    fn an_order_for_a_day_of_the_course_in_progress_is_not_a_short_interval() {
+        // Course 1 days 1-2 given; orders for days 3, 4, 5 are the same course (issue 11 point 9).
+        let facts = course(FactsBuilder::eligible(), &["2024-05-30", "2024-05-31"]).build();
+        for day in ["2024-06-01", "2024-06-02", "2024-06-03"] {
+            assert_eq!(at(&facts, day), None, "{day}");
+        }
+        // A sixth infusion day of course 1 is a warning, not a critical interval card.
+        let facts = course(
+            FactsBuilder::eligible(),
+            &[
+                "2024-05-28",
+                "2024-05-29",
+                "2024-05-30",
+                "2024-05-31",
+                "2024-06-01",
+            ],
+        )
+        .build();
+        let f = at(&facts, "2024-06-02").expect("extra day");
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            signals(&f),
+            &[ReAdministrationSignal::CourseDayCount {
+                course_start: d("2024-05-28"),
+                day: 6,
+                allowed_days: 5,
+                course_number: 1,
+            }]
+        );
+        // Course 2 allows 3 days: day 3 passes, day 4 warns.
+        let two = course(
+            FactsBuilder::eligible(),
+            &["2023-05-01", "2023-05-05", "2024-05-30", "2024-05-31"],
+        )
+        .build();
+        assert_eq!(at(&two, "2024-06-01"), None);
+        let three = course(
+            FactsBuilder::eligible(),
+            &[
+                "2023-05-01",
+                "2023-05-05",
+                "2024-05-30",
+                "2024-05-31",
+                "2024-06-01",
+            ],
+        )
+        .build();
+        let f = at(&three, "2024-06-02").expect("day 4 of course 2");
+        assert_eq!(f.severity, Severity::Warning);
+        // Eleven days after the last infusion it is a new course: the interval applies again.
+        let f = at(&facts, "2024-06-12").expect("new course too soon");
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(matches!(
+            signals(&f)[0],
+            ReAdministrationSignal::CourseInterval { .. }
+        ));
+    }
+
+    #[test]
+    fn a_fifth_course_is_a_warning() {
+        let four = course(
+            FactsBuilder::eligible(),
+            &["2019-01-07", "2020-01-13", "2021-01-11", "2022-01-10"],
+        )
+        .build();
+        let f = at(&four, "2024-06-01").expect("fifth course");
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            signals(&f),
+            &[ReAdministrationSignal::FifthCourse { course_number: 5 }]
+        );
+        let three = course(
+            FactsBuilder::eligible(),
+            &["2019-01-07", "2020-01-13", "2021-01-11"],
+        )
+        .build();
+        assert_eq!(at(&three, "2024-06-01"), None, "a fourth course is allowed");
+    }
+
+    #[test]
+    fn another_dmt_drafted_with_it_is_a_warning() {
+        let mut facts = course(FactsBuilder::eligible(), &["2022-03-01"]).build();
+        let mut ocrelizumab = crate::rules::testkit::dmt("ocrelizumab", Some("2024-06-01"), None);
+        ocrelizumab.status = crate::rules::facts::MedicationStatus::Draft;
+        ocrelizumab.reference = "MedicationRequest/draft-2".into();
+        facts.other_drafts.push(ocrelizumab);
+        let f = at(&facts, "2024-06-01").expect("concurrent DMT");
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(matches!(
+            &signals(&f)[0],
+            ReAdministrationSignal::ConcurrentDmtDraft { reference, .. } if reference == "MedicationRequest/draft-2"
+        ));
     }
 }

@@ -1,5 +1,5 @@
 //! Value sets as data: which codes (RxNorm, ATC, SNOMED CT, ICD-10, LOINC) and texts mean what for
-//! the rules. The source of truth is `lemtrada-rules.md` §4; status marks follow it: **V** seen
+//! the rules. The source of truth is `docs/clinical-rules.md` §4; status marks follow it: **V** seen
 //! in a regulator / WHOCC / HL7 source, **S** secondary source, **U** unconfirmed (never the only
 //! way to match a concept: every U code below has text or other codes beside it).
 //!
@@ -98,7 +98,7 @@ const MS_TYPES: [(MsType, &str); 4] = [
     (MsType::Unspecified, "unspecified"),
 ];
 
-const REACTIONS: [(ImmuneReaction, &str); 9] = [
+const REACTIONS: [(ImmuneReaction, &str); 11] = [
     (ImmuneReaction::AutoimmuneHepatitis, "autoimmune-hepatitis"),
     (ImmuneReaction::LiverInjury, "liver-injury"),
     (ImmuneReaction::Hlh, "hlh"),
@@ -117,9 +117,15 @@ const REACTIONS: [(ImmuneReaction, &str); 9] = [
         "autoimmune-encephalitis",
     ),
     (ImmuneReaction::ThyroidDisease, "thyroid-disease"),
+    (ImmuneReaction::AutoimmuneCytopenia, "autoimmune-cytopenia"),
+    (
+        ImmuneReaction::AdultOnsetStillsDisease,
+        "adult-onset-stills-disease",
+    ),
 ];
 
-const CONTRAINDICATIONS: [(ContraindicationKind, &str); 11] = [
+const CONTRAINDICATIONS: [(ContraindicationKind, &str); 12] = [
+    (ContraindicationKind::Hypersensitivity, "hypersensitivity"),
     (ContraindicationKind::Hiv, "hiv"),
     (
         ContraindicationKind::SevereActiveInfection,
@@ -728,25 +734,59 @@ fn default_antithrombotic() -> CodeSet {
 
 fn default_ms() -> Vec<(MsType, CodeSet)> {
     vec![
-        // 426373005 RRMS (V).
+        // 426373005 RRMS (V). Text (EN, FR) for diagnoses coded only locally: matched when no
+        // code of the condition is recognised as MS.
         (
             MsType::RelapsingRemitting,
-            CodeSet::new().codes(SNOMED, &["426373005"]),
+            CodeSet::new().codes(SNOMED, &["426373005"]).text(&[
+                "relapsing remitting",
+                "relapsing remittent",
+                "remitting relapsing",
+                "rrms",
+                "remittente recurrente",
+                "recurrente remittente",
+                "remittente",
+                "sep rr",
+                "sep r r",
+                "forme recurrente remittente",
+                "poussees remissions",
+            ]),
         ),
         // 428700003 PPMS (S).
         (
             MsType::PrimaryProgressive,
-            CodeSet::new().codes(SNOMED, &["428700003"]),
+            CodeSet::new().codes(SNOMED, &["428700003"]).text(&[
+                "primary progressive",
+                "primary chronic progressive",
+                "ppms",
+                "primaire progressive",
+                "progressive primaire",
+                "primitivement progressive",
+                "sep pp",
+            ]),
         ),
         // 425500002 SPMS (V).
         (
             MsType::SecondaryProgressive,
-            CodeSet::new().codes(SNOMED, &["425500002"]),
+            CodeSet::new().codes(SNOMED, &["425500002"]).text(&[
+                "secondary progressive",
+                "spms",
+                "secondairement progressive",
+                "secondaire progressive",
+                "progressive secondaire",
+                "sep sp",
+            ]),
         ),
         // 24700007 MS without subtype (V).
         (
             MsType::Unspecified,
-            CodeSet::new().codes(SNOMED, &["24700007"]),
+            CodeSet::new().codes(SNOMED, &["24700007"]).text(&[
+                "multiple sclerosis",
+                "sclerose en plaques",
+                "sclerose multiple",
+                "disseminated sclerosis",
+                "sep",
+            ]),
         ),
     ]
 }
@@ -759,7 +799,12 @@ fn default_reactions() -> Vec<(ImmuneReaction, CodeSet)> {
             CodeSet::new()
                 .codes(SNOMED, &["408335007"])
                 .icd(&["K75.4"])
-                .text(&["autoimmune hepatitis", "hepatite auto immune"]),
+                .text(&[
+                    "autoimmune hepatitis",
+                    "hepatite auto immune",
+                    "hepatite autoimmune",
+                    "hai",
+                ]),
         ),
         (
             ImmuneReaction::LiverInjury,
@@ -771,6 +816,11 @@ fn default_reactions() -> Vec<(ImmuneReaction, CodeSet)> {
                 "hepatite medicamenteuse",
                 "hepatite toxique",
                 "atteinte hepatique medicamenteuse",
+                "cytolyse hepatique",
+                "hepatite cytolytique",
+                "liver injury",
+                "atteinte hepatique",
+                "lesion hepatique",
             ]),
         ),
         (
@@ -796,7 +846,11 @@ fn default_reactions() -> Vec<(ImmuneReaction, CodeSet)> {
                     "immune thrombocytopenic purpura",
                     "idiopathic thrombocytopenic purpura",
                     "thrombopenie immunologique",
+                    "thrombocytopenie immunologique",
                     "purpura thrombopenique immunologique",
+                    "purpura thrombopenique idiopathique",
+                    "pti",
+                    "itp",
                 ]),
         ),
         (
@@ -872,12 +926,59 @@ fn default_reactions() -> Vec<(ImmuneReaction, CodeSet)> {
                     "hyperthyroidie",
                 ]),
         ),
+        (
+            ImmuneReaction::AutoimmuneCytopenia,
+            // Autoimmune haemolytic anaemia ICD-10 D59.0 (drug-induced) and D59.1 (V); ICD-10-CM
+            // D59.1x. U: autoimmune neutropenia and pancytopenia have no specific code in the
+            // reference: text and local codes (`reaction:autoimmune-cytopenia`).
+            CodeSet::new().icd(&["D59.0", "D59.1"]).text(&[
+                "autoimmune haemolytic anaemia",
+                "autoimmune hemolytic anemia",
+                "autoimmune haemolytic anemia",
+                "anemie hemolytique auto immune",
+                "anemie hemolytique autoimmune",
+                "ahai",
+                "evans syndrome",
+                "syndrome d evans",
+                "autoimmune neutropenia",
+                "neutropenie auto immune",
+                "neutropenie autoimmune",
+                "autoimmune cytopenia",
+                "cytopenie auto immune",
+                "pancytopenia",
+                "pancytopenie",
+            ]),
+        ),
+        (
+            ImmuneReaction::AdultOnsetStillsDisease,
+            // ICD-10 M06.1 (V; it also sits in M06, so the condition is "other autoimmune
+            // disease" too).
+            CodeSet::new().icd(&["M06.1"]).text(&[
+                "adult onset still",
+                "adult onset stills",
+                "still s disease",
+                "stills disease",
+                "maladie de still",
+            ]),
+        ),
     ]
 }
 
 fn default_contraindications() -> Vec<(ContraindicationKind, CodeSet)> {
     use ContraindicationKind::*;
     vec![
+        // Hypersensitivity to alemtuzumab is read from AllergyIntolerance (whose substance the
+        // alemtuzumab codes match); as a diagnosis only text and local codes.
+        (
+            Hypersensitivity,
+            CodeSet::new().text(&[
+                "allergy to alemtuzumab",
+                "alemtuzumab allergy",
+                "hypersensitivity to alemtuzumab",
+                "allergie a l alemtuzumab",
+                "hypersensibilite a l alemtuzumab",
+            ]),
+        ),
         // SNOMED 86406008, ICD-10 B20–B24, Z21 (V).
         (
             Hiv,
@@ -886,17 +987,30 @@ fn default_contraindications() -> Vec<(ContraindicationKind, CodeSet)> {
                 .icd_range("B20", "B24")
                 .icd(&["Z21"]),
         ),
-        // The reference gives no codes. U: unconfirmed choices, each backed by text: sepsis SNOMED
-        // 91302008, septic shock SNOMED 76623002, ICD-10 A40/A41 (sepsis), ICD-10-CM R65.2
-        // (severe sepsis), active tuberculosis ICD-10 A15–A19.
+        // Sepsis, tuberculosis, active chronic hepatitis B/C (ICD-10 B18.x), herpes zoster (B02),
+        // CMV disease (B25) (docs/clinical-rules.md §4). U: unconfirmed choices, each backed by
+        // text: sepsis SNOMED 91302008, septic shock SNOMED 76623002, ICD-10 A40/A41 (sepsis),
+        // ICD-10-CM R65.2 (severe sepsis), active tuberculosis ICD-10 A15–A19.
         (
             SevereActiveInfection,
             CodeSet::new()
                 .codes(SNOMED, &["91302008", "76623002"])
-                .icd(&["A40", "A41"])
+                .icd(&["A40", "A41", "B18", "B02", "B25"])
                 .icd_in(Some(ICD10_CM), &["R65.2"])
                 .icd_range("A15", "A19")
                 .text(&[
+                    "chronic hepatitis b",
+                    "chronic hepatitis c",
+                    "hepatite b chronique",
+                    "hepatite c chronique",
+                    "hepatite chronique b",
+                    "hepatite chronique c",
+                    "herpes zoster",
+                    "shingles",
+                    "zona",
+                    "cytomegalovirus disease",
+                    "maladie a cmv",
+                    "cmv disease",
                     "sepsis",
                     "septic shock",
                     "choc septique",
@@ -988,10 +1102,30 @@ fn default_contraindications() -> Vec<(ContraindicationKind, CodeSet)> {
                         "91637004",
                         "83901003",
                         "396331005",
+                        // U: vitiligo (added by the 2020 decision's list in docs/clinical-rules.md §4).
+                        "56727007",
                     ],
                 )
                 .icd(&[
-                    "M05", "M06", "M32", "K50", "K51", "E10", "G70.0", "M35.0", "K90.0",
+                    "M05", "M06", "M32", "K50", "K51", "E10", "G70.0", "M35.0", "K90.0", "L80",
+                ])
+                .text(&[
+                    "vitiligo",
+                    "rheumatoid arthritis",
+                    "polyarthrite rhumatoide",
+                    "systemic lupus",
+                    "lupus erythemateux systemique",
+                    "crohn",
+                    "ulcerative colitis",
+                    "rectocolite hemorragique",
+                    "type 1 diabetes",
+                    "diabete de type 1",
+                    "myasthenia gravis",
+                    "myasthenie",
+                    "sjogren",
+                    "coeliac disease",
+                    "celiac disease",
+                    "maladie coeliaque",
                 ]),
         ),
         // ICD-10-CM Z79.01 long-term use of anticoagulants, Z79.02 of antithrombotics /
@@ -1178,7 +1312,16 @@ impl Terminology {
             }
         }
         let folded = text.map(fold_text).unwrap_or_default();
-        if classes.is_empty() && !folded.trim().is_empty() {
+        let coded_ms = classes.iter().any(|c| matches!(c, ConditionClass::Ms(_)));
+        if !coded_ms && !folded.trim().is_empty() {
+            // An MS diagnosis coded only locally, with its text ("SEP rémittente-récurrente").
+            for (ms, set) in &self.ms {
+                if set.matches_text(&folded) {
+                    push(ConditionClass::Ms(*ms), &mut classes);
+                }
+            }
+        }
+        if classes.iter().all(|c| matches!(c, ConditionClass::Ms(_))) && !folded.trim().is_empty() {
             for (reaction, set) in &self.reactions {
                 if set.matches_text(&folded) {
                     push(ConditionClass::ImmuneReaction(*reaction), &mut classes);
@@ -1426,7 +1569,63 @@ mod tests {
         let ci = ConditionClass::Contraindication;
         let ir = ConditionClass::ImmuneReaction;
         assert_eq!(ms(&t, ICD10, "B22.7"), vec![ci(Hiv)]);
-        assert_eq!(ms(&t, ICD10, "B25"), vec![]);
+        // CMV disease, chronic hepatitis B, zoster: severe active infections (issue 11 point 5).
+        assert_eq!(ms(&t, ICD10, "B25"), vec![ci(SevereActiveInfection)]);
+        assert_eq!(ms(&t, ICD10, "B18.1"), vec![ci(SevereActiveInfection)]);
+        assert_eq!(ms(&t, ICD10, "B02.9"), vec![ci(SevereActiveInfection)]);
+        assert_eq!(ms(&t, ICD10, "L80"), vec![ci(OtherAutoimmuneDisease)]);
+        assert_eq!(
+            ms(&t, ICD10, "D59.1"),
+            vec![ir(ImmuneReaction::AutoimmuneCytopenia)]
+        );
+        assert!(ms(&t, ICD10, "M06.1").contains(&ir(ImmuneReaction::AdultOnsetStillsDisease)));
+        // French chart wording, coded locally.
+        let local = [c("urn:oid:1.2.250.1.999", "X1")];
+        for (text, class) in [
+            ("Cytolyse hépatique", ir(ImmuneReaction::LiverInjury)),
+            (
+                "Hépatite auto-immune",
+                ir(ImmuneReaction::AutoimmuneHepatitis),
+            ),
+            ("PTI", ir(ImmuneReaction::ImmuneThrombocytopenia)),
+            (
+                "Anémie hémolytique auto-immune",
+                ir(ImmuneReaction::AutoimmuneCytopenia),
+            ),
+            (
+                "Maladie de Still de l'adulte",
+                ir(ImmuneReaction::AdultOnsetStillsDisease),
+            ),
+            ("Zona thoracique", ci(SevereActiveInfection)),
+        ] {
+            assert!(
+                t.condition_classes(&local, Some(text)).contains(&class),
+                "{text}"
+            );
+        }
+        // MS on text: subtype wins over "unspecified".
+        for (text, class) in [
+            (
+                "Sclérose en plaques rémittente-récurrente",
+                MsType::RelapsingRemitting,
+            ),
+            ("SEP-RR", MsType::RelapsingRemitting),
+            (
+                "Relapsing-remitting multiple sclerosis",
+                MsType::RelapsingRemitting,
+            ),
+            (
+                "SEP secondairement progressive",
+                MsType::SecondaryProgressive,
+            ),
+            ("Sclérose en plaques", MsType::Unspecified),
+        ] {
+            assert_eq!(
+                t.condition_classes(&local, Some(text)),
+                vec![ConditionClass::Ms(class)],
+                "{text}"
+            );
+        }
         assert_eq!(ms(&t, ICD10_CM, "I11.9"), vec![ci(Hypertension)]);
         assert_eq!(
             ms(&t, ICD10_CM, "I16.0"),
