@@ -13,22 +13,26 @@
 //! | R3 liver function | `r3_liver_function.rs` |
 //! | R4 re-administration after rigorous evaluation | `r4_readministration.rs` |
 //! | R5 patient counselling | `r5_patient_counselling.rs` |
-//! | ema-2020 contraindications | `contraindications.rs` |
+//! | contraindications (both profiles; the 2020 list under ema-2020) | `contraindications.rs` |
 //! | new vs re-treated patient, courses | `exposure.rs` |
 //! | codes (RxNorm, ATC, SNOMED CT, ICD-10, LOINC) | `terminology.rs` |
 //! | whole months / years, birthday-exact | `calendar.rs` |
 //!
 //! # What [`evaluate`] returns, in this order
-//! - Order hooks (order-sign, order-select), for each draft order in turn (order date = `authoredOn`,
-//!   else today): R1 for a new patient or R4 for a re-treated one, the ema-2020 contraindications,
-//!   R3 (panel before the course, abnormal results), R2, R5.
-//! - Patient-view: R3 (monitoring overdue, abnormal results) for a patient exposed to alemtuzumab.
-//!   Never R4 (nothing is being ordered).
+//! - Order hooks (order-sign, order-select), for each draft order in turn, all judged at the hook
+//!   call's date (`today`; `authoredOn` is only shown): R1 for a new patient or R4 for a
+//!   re-treated one (a patient whose only alemtuzumab records are weak evidence gets R1 *and* R4's
+//!   signals, see `exposure.rs`), the contraindications (HIV and hypersensitivity under both
+//!   profiles, the 2020 list under ema-2020), R3 (panel before the course, abnormal or
+//!   uninterpretable results), R2, R5.
+//! - Patient-view: R3 (monitoring overdue or undatable, abnormal results) for a patient exposed to
+//!   alemtuzumab. Never R4 (nothing is being ordered).
 //! - Then one `data-unavailable` finding per gap, naming the rules it leaves unchecked *in this
 //!   call*; a gap that blocks none of them is left out. On order hooks: R1 unless the patient is
-//!   known to be exposed, R4 unless known to be new (a medication gap leaves both open),
-//!   contraindications only under ema-2020, R3. On patient-view: R3 only; a medication gap blocks
-//!   it too, since exposure (hence monitoring) cannot be established.
+//!   known to be exposed, R4 when exposed, weakly evidenced or unknown (a medication gap leaves
+//!   both open), the contraindications (under ansm-2019 only diagnoses and allergies feed them),
+//!   R3. On patient-view: R3 only; a medication gap blocks it too, since exposure (hence
+//!   monitoring) cannot be established.
 //! - Patient-view for a patient with no alemtuzumab on record and no medication gap: nothing.
 
 mod calendar;

@@ -5,6 +5,7 @@ use std::time::Instant;
 use actix_web::{web, HttpResponse};
 use futures::StreamExt;
 use tracing::field::Empty;
+use tracing::Instrument;
 
 use super::error::ApiError;
 use super::AppState;
@@ -79,11 +80,14 @@ pub async fn hook(
             cards = Empty,
             duration_ms = Empty,
         );
-        let _enter = span.enter();
+        // The span is attached to the future (`Instrument`), never entered across an `.await`: an
+        // entered guard stays on the worker thread's span stack when the future yields, and
+        // spans pile up on every later log line of that thread.
         let today = settings
             .fixed_today
             .unwrap_or_else(|| chrono::Local::now().date_naive());
         let outcome = pipeline::run(request, service, settings, state.fhir.as_ref(), today)
+            .instrument(span.clone())
             .await
             .map_err(|e| match e {
                 PipelineError::Field(f) => ApiError::Field(f),
@@ -107,12 +111,14 @@ pub async fn hook(
         let elapsed = started.elapsed();
         span.record("cards", outcome.response.cards.len());
         span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
-        tracing::info!(
-            orders = outcome.data.draft_orders.len(),
-            alemtuzumab_orders = outcome.data.orders.len(),
-            gaps = outcome.data.facts.gaps.len(),
-            "hook answered"
-        );
+        span.in_scope(|| {
+            tracing::info!(
+                orders = outcome.data.draft_orders.len(),
+                alemtuzumab_orders = outcome.data.orders.len(),
+                gaps = outcome.data.facts.gaps.len(),
+                "hook answered"
+            )
+        });
         Ok(outcome)
     }
     .await;

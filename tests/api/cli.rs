@@ -162,3 +162,68 @@ async fn serve_on_port_0_logs_the_port_and_answers_discovery() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Issue 13 §1: a tracing span entered across an `.await` stayed on the worker thread's span stack
+/// when the hook future yielded, so every later log line of that thread carried one more `hook`
+/// span (1 695 nested spans on one line after 14 000 calls). A few hundred calls through the real
+/// binary at `info`, half of which wait on a FHIR server (the future yields), must leave every
+/// line with at most one `hook` span.
+#[tokio::test]
+async fn every_log_line_holds_at_most_one_hook_span_after_hundreds_of_calls() {
+    let mut cmd = bin();
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
+        .env("ALEMTUZUMAB_CDS__LOG__LEVEL", "info")
+        .env(
+            "ALEMTUZUMAB_CDS__SERVER__FIXED_TODAY",
+            crate::helpers::FIXTURE_TODAY,
+        );
+    let mut served = ServedBinary::start(cmd);
+    let app = served.app();
+    let with_prefetch = crate::helpers::fixture_hook("naive-one-dmt--order-sign.json");
+    // No prefetch: the service asks the FHIR server (nothing listens on port 9: refused), so the
+    // hook future yields while the span is current.
+    let mut fetching = with_prefetch.clone();
+    fetching["prefetch"] = serde_json::json!({});
+    let calls = 300;
+    let bodies: Vec<&serde_json::Value> = (0..calls)
+        .map(|i| {
+            if i % 2 == 0 {
+                &with_prefetch
+            } else {
+                &fetching
+            }
+        })
+        .collect();
+    for chunk in bodies.chunks(8) {
+        let answers = futures::future::join_all(
+            chunk
+                .iter()
+                .map(|b| app.post_hook("alemtuzumab-order-sign", b)),
+        )
+        .await;
+        for r in answers {
+            assert_eq!(r.status(), 200);
+        }
+    }
+    let lines = served.stop();
+    let answered: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "hook answered")
+        .collect();
+    assert_eq!(answered.len(), calls, "one 'hook answered' line per call");
+    for line in &lines {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            panic!("a log line that is not JSON: {line:.300}");
+        };
+        let hook_spans = v["spans"].as_array().map_or(0, |spans| {
+            spans.iter().filter(|s| s["name"] == "hook").count()
+        });
+        assert!(hook_spans <= 1, "{hook_spans} hook spans on: {line:.300}");
+    }
+    // The line of a call carries its own span (hookInstance and card count).
+    assert!(answered
+        .iter()
+        .all(|v| v["span"]["name"] == "hook" && v["span"]["cards"].as_u64().is_some()));
+}
