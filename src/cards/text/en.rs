@@ -739,7 +739,7 @@ impl Texts for En {
                  liver panel"
                     .into()
             }
-            LiverSummary::NotInterpretable { tests } if tests.is_empty() => {
+            LiverSummary::NotInterpretable { tests: [] } => {
                 "Liver tests could not be interpreted (unknown unit, no reference range)".into()
             }
             LiverSummary::NotInterpretable { tests } => format!(

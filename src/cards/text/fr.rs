@@ -787,7 +787,7 @@ impl Texts for Fr {
                  bilan hépatique"
                     .into()
             }
-            LiverSummary::NotInterpretable { tests } if tests.is_empty() => {
+            LiverSummary::NotInterpretable { tests: [] } => {
                 "Bilan hépatique non interprétable (unité inconnue, sans intervalle de référence)"
                     .into()
             }
