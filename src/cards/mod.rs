@@ -14,14 +14,19 @@
 //!   `MedicationRequest/<id>`; otherwise the detail says to cancel by hand. Likewise the
 //!   liver-panel `ServiceRequest` needs a valid FHIR patient id.
 //! - EHR text is markdown-escaped and capped at 300 characters; summaries never carry EHR text.
+//! - Dates are formatted by the language ([`text::Texts::fmt_date`]): French prose `25/11/2026`.
+//! - Override reasons follow what the card is about: on the initiation card, the failing
+//!   criterion (a minor is only offered "other (documented)"); on the contraindication card,
+//!   "contraindication resolved" only when some item can resolve (a history cannot); on the
+//!   re-administration card, "rigorous evaluation" only for liver and immune signals.
 
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 
 use crate::rules::{
-    AgeCheck, Code, ContraindicationEvidence, Criterion, Detail, DmtCourseStatus, Finding, LabTest,
-    LabValue, LiverSituation, MsCheck, OrderRef, Profile, ReAdministrationSignal, RuleCode,
-    Severity,
+    AgeCheck, Code, ContraindicationEvidence, ContraindicationKind, Criterion, Detail,
+    DmtCourseStatus, Finding, InitiationWarning, LabTest, LabValue, LiverSituation, MsCheck,
+    OrderRef, Profile, ReAdministrationSignal, RuleCode, Severity, WeakExposure,
 };
 use crate::wire::{
     Action, ActionType, Card, Coding, Indicator, SelectionBehavior, Source, Suggestion,
@@ -37,8 +42,10 @@ mod tests;
 pub use check::check_card;
 pub use format::SUMMARY_MAX_CHARS;
 
-use format::{clamp_summary, escape_md, fmt_date, fmt_number, is_fhir_id, is_relative_reference};
-use text::{DmtLine, LabLine, LiverSummary, SignalKind, Texts};
+use format::{clamp_summary, escape_md, fmt_number, is_fhir_id, is_relative_reference};
+use text::{
+    BpAge, DmtLine, InitiationWarningKind, LabLine, LiverSummary, SignalKind, Texts, WeakLine,
+};
 
 /// Default `source.topic.system` (configuration can change it).
 pub const DEFAULT_TOPIC_SYSTEM: &str = "urn:alemtuzumab-cds:rule";
@@ -109,10 +116,14 @@ pub enum OverrideReason {
     RapidlyEvolvingSevereRrms,
     /// R1, both profiles.
     DmtHistoryOutsideRecord,
+    /// R1, the MS type criterion (failed or not confirmed).
+    RrmsConfirmedByNeurologist,
     /// R1 warning (could not confirm): the prescriber checked the criteria.
     CriteriaConfirmedDocumented,
-    /// R4.
+    /// R4, liver and immune signals.
     RigorousEvaluationDocumented,
+    /// R4, course schedule signals (interval, day count, fifth course).
+    ScheduleDeviationDocumented,
     /// Contraindications.
     BenefitRiskDocumented,
     ContraindicationResolved,
@@ -121,12 +132,14 @@ pub enum OverrideReason {
 }
 
 impl OverrideReason {
-    pub const ALL: [OverrideReason; 8] = [
+    pub const ALL: [OverrideReason; 10] = [
         OverrideReason::AllOtherDmtsContraindicated,
         OverrideReason::RapidlyEvolvingSevereRrms,
         OverrideReason::DmtHistoryOutsideRecord,
+        OverrideReason::RrmsConfirmedByNeurologist,
         OverrideReason::CriteriaConfirmedDocumented,
         OverrideReason::RigorousEvaluationDocumented,
+        OverrideReason::ScheduleDeviationDocumented,
         OverrideReason::BenefitRiskDocumented,
         OverrideReason::ContraindicationResolved,
         OverrideReason::OtherDocumented,
@@ -137,8 +150,10 @@ impl OverrideReason {
             OverrideReason::AllOtherDmtsContraindicated => "all-other-dmts-contraindicated",
             OverrideReason::RapidlyEvolvingSevereRrms => "rapidly-evolving-severe-rrms",
             OverrideReason::DmtHistoryOutsideRecord => "dmt-history-outside-record",
+            OverrideReason::RrmsConfirmedByNeurologist => "rrms-confirmed-by-neurologist",
             OverrideReason::CriteriaConfirmedDocumented => "criteria-confirmed-documented",
             OverrideReason::RigorousEvaluationDocumented => "rigorous-evaluation-documented",
+            OverrideReason::ScheduleDeviationDocumented => "schedule-deviation-documented",
             OverrideReason::BenefitRiskDocumented => "benefit-risk-documented",
             OverrideReason::ContraindicationResolved => "contraindication-resolved",
             OverrideReason::OtherDocumented => "other-documented",
@@ -265,6 +280,37 @@ impl Ctx<'_> {
         fmt_number(v, self.t.decimal_separator())
     }
 
+    fn date(&self, d: NaiveDate) -> String {
+        self.t.fmt_date(d)
+    }
+
+    fn opt_date(&self, d: Option<NaiveDate>) -> Option<String> {
+        d.map(|d| self.t.fmt_date(d))
+    }
+
+    /// The evaluation date (the hook call's date), known when the finding is about an order.
+    fn evaluation_date(&self) -> Option<NaiveDate> {
+        self.order.map(|o| o.date)
+    }
+
+    /// One alemtuzumab record that does not prove administration.
+    fn weak_record(&self, w: &WeakExposure) -> String {
+        let label = escape_md(&w.label);
+        let reference = escape_md(&w.reference);
+        self.t.weak_exposure_record(&WeakLine {
+            label: &label,
+            reference: &reference,
+            source: w.source,
+            date: self.opt_date(w.date),
+            why: w.why,
+        })
+    }
+
+    /// A DMT ingredient key in the card's language, escaped.
+    fn ingredient(&self, key: &str) -> String {
+        escape_md(&self.t.ingredient_name(key))
+    }
+
     /// The delete suggestion for the draft order, when the reference is usable.
     fn delete_suggestion(&self, parts: &mut Parts) {
         let Some(order) = self.order else { return };
@@ -303,14 +349,28 @@ impl Ctx<'_> {
             _ => None,
         };
         let reference = escape_md(&lab.reference);
+        // µkat/L converted to U/L: what the lab sent is shown too.
+        let original = lab.converted_from.as_ref().map(|o| {
+            let v = o
+                .value
+                .and_then(|v| self.num(v))
+                .unwrap_or_else(|| "?".to_string());
+            let u = escape_md(&o.unit);
+            if u.is_empty() {
+                v
+            } else {
+                format!("{v} {u}")
+            }
+        });
         self.t.lab_line(&LabLine {
             test: lab.test,
             value,
             unit: unit.as_deref(),
-            date: lab.date.map(fmt_date),
+            date: self.opt_date(lab.date),
             uln,
             ratio,
             reference: &reference,
+            original,
         })
     }
 
@@ -376,10 +436,6 @@ fn dedup<T: PartialEq + Copy>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     out
 }
 
-fn opt_date(d: Option<NaiveDate>) -> Option<String> {
-    d.map(fmt_date)
-}
-
 /// Renders one finding; also returns the summary before clamping (tests check it fits).
 pub(crate) fn render_one(
     finding: &Finding,
@@ -412,25 +468,43 @@ pub(crate) fn render_one(
         order: finding.order.as_ref(),
     };
 
+    // R4 quotes the letter's "rigorous evaluation" only for liver and immune signals; a card
+    // about the course schedule alone states the schedule instead (clinical rules §5).
+    let measure = match &finding.detail {
+        Detail::ReAdministration(d)
+            if !d
+                .signals
+                .iter()
+                .any(|s| signal_kind(s).needs_rigorous_evaluation()) =>
+        {
+            t.readmin_measure_schedule()
+        }
+        _ => t.rule_measure(rule, profile),
+    };
     let mut parts = Parts {
         summary: String::new(),
         blocks: vec![
-            format!(
-                "**{}** — {}",
-                t.rule_title(rule),
-                t.rule_measure(rule, profile)
-            ),
+            format!("**{}** — {}", t.rule_title(rule), measure),
             t.profile_line(profile),
         ],
         suggestions: Vec::new(),
         reasons: Vec::new(),
     };
     if let Some(order) = &finding.order {
+        // authoredOn is only shown, and only when it is not the evaluation date.
+        let authored = order
+            .authored_on
+            .filter(|a| *a != order.date)
+            .map(|a| t.fmt_date(a));
         parts.para(t.order_line(
             &escape_md(&order.reference),
             &escape_md(&order.label),
-            &fmt_date(order.date),
+            &t.fmt_date(order.date),
+            authored.as_deref(),
         ));
+        if order.identified_by_display {
+            parts.para(t.order_identified_by_display());
+        }
     }
 
     match &finding.detail {
@@ -496,6 +570,51 @@ fn non_blank<'a>(value: &'a str, default: &'a str) -> &'a str {
 // ---------------------------------------------------------------------------------------------
 // One function per rule
 
+/// The override reasons of the initiation card follow the criterion that blocks it (clinical
+/// rules §2 R1): an age below 18 is lifted by nothing but "other (documented)"; an MS type by the
+/// neurologist's confirmation; the DMT count by the profile's DMT routes.
+fn initiation_reasons(
+    profile: Profile,
+    critical: bool,
+    failed: &[Criterion],
+    unconfirmed: &[Criterion],
+) -> Vec<OverrideReason> {
+    let dmt_routes = |out: &mut Vec<OverrideReason>| {
+        out.push(match profile {
+            Profile::Ansm2019 => OverrideReason::AllOtherDmtsContraindicated,
+            Profile::Ema2020 => OverrideReason::RapidlyEvolvingSevereRrms,
+        });
+        out.push(OverrideReason::DmtHistoryOutsideRecord);
+    };
+    let mut out = Vec::new();
+    if critical {
+        if failed.contains(&Criterion::Adult) {
+            // Nothing but a documented reason lifts an age below 18.
+        } else if failed.is_empty() {
+            // Critical without a named criterion: every route stays open.
+            dmt_routes(&mut out);
+            out.push(OverrideReason::RrmsConfirmedByNeurologist);
+        } else {
+            if failed.contains(&Criterion::RelapsingRemittingMs) {
+                out.push(OverrideReason::RrmsConfirmedByNeurologist);
+            }
+            if failed.contains(&Criterion::PriorDmts) {
+                dmt_routes(&mut out);
+            }
+        }
+    } else {
+        if unconfirmed.contains(&Criterion::RelapsingRemittingMs) {
+            out.push(OverrideReason::RrmsConfirmedByNeurologist);
+        }
+        if unconfirmed.contains(&Criterion::PriorDmts) {
+            dmt_routes(&mut out);
+        }
+        out.push(OverrideReason::CriteriaConfirmedDocumented);
+    }
+    out.push(OverrideReason::OtherDocumented);
+    out
+}
+
 fn initiation(ctx: &Ctx<'_>, d: &crate::rules::InitiationDetail, parts: &mut Parts) {
     let t = ctx.t;
     let failed = dedup(d.failed.iter().copied());
@@ -504,8 +623,16 @@ fn initiation(ctx: &Ctx<'_>, d: &crate::rules::InitiationDetail, parts: &mut Par
         .filter(|c| !failed.contains(c))
         .collect();
     let critical = ctx.indicator == Indicator::Critical;
+    let warning_kinds = dedup(d.warnings.iter().map(|w| match w {
+        InitiationWarning::WeakExposure(_) => InitiationWarningKind::WeakExposure,
+        InitiationWarning::ImmuneReactionOnRecord { .. } => InitiationWarningKind::ImmuneReaction,
+        InitiationWarning::ConcurrentDmtDraft { .. } => InitiationWarningKind::ConcurrentDmt,
+    }));
     parts.summary = if critical {
         t.initiation_summary_failed(&failed)
+    } else if unconfirmed.is_empty() && !warning_kinds.is_empty() {
+        // Every criterion met (or none could be judged missing): the warnings are the message.
+        t.initiation_summary_warnings(&warning_kinds)
     } else {
         t.initiation_summary_unconfirmed(&unconfirmed)
     };
@@ -522,6 +649,36 @@ fn initiation(ctx: &Ctx<'_>, d: &crate::rules::InitiationDetail, parts: &mut Par
         parts.para(t.criteria_unconfirmed_line(&names(&unconfirmed, false)));
     }
 
+    // Warnings first: they may change how the rest reads (a weak exposure, a concurrent draft).
+    if !d.warnings.is_empty() {
+        parts.heading(t.heading_warnings());
+        let lines: Vec<String> = d
+            .warnings
+            .iter()
+            .map(|w| match w {
+                InitiationWarning::WeakExposure(w) => t.warning_weak_exposure(&ctx.weak_record(w)),
+                InitiationWarning::ImmuneReactionOnRecord {
+                    reaction,
+                    label,
+                    onset,
+                    reference,
+                } => {
+                    let onset = ctx.opt_date(*onset);
+                    t.warning_immune_reaction(
+                        *reaction,
+                        &escape_md(label),
+                        onset.as_deref(),
+                        &escape_md(reference),
+                    )
+                }
+                InitiationWarning::ConcurrentDmtDraft { reference, label } => {
+                    t.warning_concurrent_dmt(&escape_md(label), &escape_md(reference))
+                }
+            })
+            .collect();
+        parts.bullets(lines);
+    }
+
     // Data used.
     parts.heading(t.heading_data());
     let sep = t.list_separator();
@@ -536,31 +693,34 @@ fn initiation(ctx: &Ctx<'_>, d: &crate::rules::InitiationDetail, parts: &mut Par
                 .join(sep)
         }
     };
+    let non_empty = |labels: &[String]| (!labels.is_empty()).then(|| join_labels(labels));
     let age = match d.age {
         AgeCheck::Known { years, birth_date } => t.age_known(
             years,
-            &fmt_date(birth_date),
+            &ctx.date(birth_date),
             failed.contains(&Criterion::Adult),
         ),
         AgeCheck::Unknown => t.age_unknown().to_string(),
     };
     let ms = match &d.ms {
         MsCheck::RelapsingRemitting { label } => t.ms_relapsing_remitting(&escape_md(label)),
-        MsCheck::OnlyProgressive { labels, .. } => t.ms_only_progressive(&join_labels(labels)),
+        MsCheck::OnlyProgressive {
+            labels,
+            earlier_rrms,
+        } => t.ms_only_progressive(&join_labels(labels), non_empty(earlier_rrms).as_deref()),
         MsCheck::Unspecified { labels } => t.ms_unspecified(&join_labels(labels)),
-        MsCheck::NoDiagnosis { .. } => t.ms_no_diagnosis().to_string(),
-        // PLACEHOLDER wording (cards helper replaces it).
-        MsCheck::Conflicting { rrms, progressive } => t.ms_unspecified(&format!(
-            "{}; {}",
-            join_labels(rrms),
-            join_labels(progressive)
-        )),
+        MsCheck::NoDiagnosis { unrecognised } => {
+            t.ms_no_diagnosis(non_empty(unrecognised).as_deref())
+        }
+        MsCheck::Conflicting { rrms, progressive } => {
+            t.ms_conflicting(&join_labels(rrms), &join_labels(progressive))
+        }
         MsCheck::Unknown => t.ms_unknown().to_string(),
     };
     let counted: Vec<String> = {
         let mut seen: Vec<String> = Vec::new();
         for i in &d.counted_ingredients {
-            let e = escape_md(i);
+            let e = ctx.ingredient(i);
             if !seen.contains(&e) {
                 seen.push(e);
             }
@@ -572,8 +732,9 @@ fn initiation(ctx: &Ctx<'_>, d: &crate::rules::InitiationDetail, parts: &mut Par
         ms,
         t.dmt_count_line(counted.len(), d.required, &counted.join(", ")),
     ]);
+    let unrecognised = !d.unrecognised_medications.is_empty();
     if d.dmts.is_empty() {
-        parts.para(t.dmt_none());
+        parts.para(t.dmt_none(unrecognised));
     } else {
         parts.para(t.dmt_heading());
         let lines: Vec<String> = d
@@ -581,13 +742,13 @@ fn initiation(ctx: &Ctx<'_>, d: &crate::rules::InitiationDetail, parts: &mut Par
             .iter()
             .map(|c| {
                 let label = escape_md(&c.label);
-                let ingredient = escape_md(&c.ingredient);
+                let ingredient = ctx.ingredient(&c.ingredient);
                 t.dmt_line(&DmtLine {
                     label: &label,
                     ingredient: &ingredient,
                     source: c.source,
-                    start: opt_date(c.start),
-                    end: opt_date(c.end),
+                    start: ctx.opt_date(c.start),
+                    end: ctx.opt_date(c.end),
                     ongoing: c.ongoing,
                     months: c.months,
                     stop_reason: c.stop_reason,
@@ -596,6 +757,10 @@ fn initiation(ctx: &Ctx<'_>, d: &crate::rules::InitiationDetail, parts: &mut Par
             })
             .collect();
         parts.bullets(lines);
+    }
+    if unrecognised {
+        // Present but not recognised is never "no DMT on record".
+        parts.para(t.unrecognised_medications_line(&join_labels(&d.unrecognised_medications)));
     }
 
     // What the clinician must attest.
@@ -609,7 +774,9 @@ fn initiation(ctx: &Ctx<'_>, d: &crate::rules::InitiationDetail, parts: &mut Par
     if unconfirmed.contains(&Criterion::Adult) || matches!(d.age, AgeCheck::Unknown) {
         attest.push(t.attest_age());
     }
-    if unconfirmed.contains(&Criterion::RelapsingRemittingMs) {
+    if unconfirmed.contains(&Criterion::RelapsingRemittingMs)
+        || failed.contains(&Criterion::RelapsingRemittingMs)
+    {
         attest.push(t.attest_ms_type());
     }
     if d.dmts.iter().any(|c| c.status == DmtCourseStatus::Undated) {
@@ -618,22 +785,15 @@ fn initiation(ctx: &Ctx<'_>, d: &crate::rules::InitiationDetail, parts: &mut Par
     if dmts_in_question {
         attest.push(t.attest_outside_record());
     }
+    if !d.warnings.is_empty() {
+        attest.push(t.attest_warnings());
+    }
     parts.bullets(attest);
 
     if critical {
         ctx.delete_suggestion(parts);
     }
-    parts.reasons = match ctx.profile {
-        Profile::Ansm2019 => vec![OverrideReason::AllOtherDmtsContraindicated],
-        Profile::Ema2020 => vec![OverrideReason::RapidlyEvolvingSevereRrms],
-    };
-    parts.reasons.push(OverrideReason::DmtHistoryOutsideRecord);
-    if !critical {
-        parts
-            .reasons
-            .push(OverrideReason::CriteriaConfirmedDocumented);
-    }
-    parts.reasons.push(OverrideReason::OtherDocumented);
+    parts.reasons = initiation_reasons(ctx.profile, critical, &failed, &unconfirmed);
     parts.para(t.override_invitation());
 }
 
@@ -646,11 +806,21 @@ fn infusion(ctx: &Ctx<'_>, d: &crate::rules::InfusionMonitoringDetail, parts: &m
         Some(bp) => {
             let systolic = bp.systolic.and_then(|v| ctx.num(v));
             let diastolic = bp.diastolic.and_then(|v| ctx.num(v));
-            let date = opt_date(bp.date);
+            let date = ctx.opt_date(bp.date);
+            // The baseline is a reading of the evaluation day; an older one is shown with its age.
+            let age = match (bp.date, ctx.evaluation_date()) {
+                (None, _) => BpAge::Undated,
+                (Some(taken), Some(today)) if taken == today => BpAge::EvaluationDay,
+                (Some(taken), Some(today)) => BpAge::Older {
+                    days: Some((today - taken).num_days()).filter(|d| *d > 0),
+                },
+                (Some(_), None) => BpAge::Older { days: None },
+            };
             parts.para(t.baseline_bp(
                 systolic.as_deref(),
                 diastolic.as_deref(),
                 date.as_deref(),
+                age,
                 &escape_md(&bp.reference),
             ));
         }
@@ -668,6 +838,31 @@ fn liver(ctx: &Ctx<'_>, d: &crate::rules::LiverDetail, parts: &mut Parts) {
             parts.para(t.liver_latest_heading());
             parts.bullets(d.latest.iter().map(|l| ctx.lab_line(l)));
         }
+    };
+    let source = |parts: &mut Parts| {
+        if let Some(line) = t.liver_monitoring_source(ctx.profile) {
+            parts.para(line);
+        }
+    };
+    let results_block = |parts: &mut Parts, results: &[LabValue], intro: &str| {
+        parts.heading(t.heading_data());
+        parts.para(intro.to_string());
+        if results.is_empty() {
+            parts.para(t.liver_no_results());
+        } else {
+            parts.bullets(results.iter().map(|l| ctx.lab_line(l)));
+        }
+        let others: Vec<&LabValue> = d.latest.iter().filter(|l| !results.contains(l)).collect();
+        if !others.is_empty() {
+            parts.para(t.liver_latest_heading());
+            parts.bullets(others.iter().map(|l| ctx.lab_line(l)));
+        }
+    };
+    let test_names = |results: &[LabValue]| -> Vec<&'static str> {
+        dedup(results.iter().map(|r| r.test))
+            .into_iter()
+            .map(|m| t.lab_test_name(m))
+            .collect()
     };
     match &d.situation {
         LiverSituation::PanelMissingBeforeOrder {
@@ -698,80 +893,73 @@ fn liver(ctx: &Ctx<'_>, d: &crate::rules::LiverDetail, parts: &mut Parts) {
             last_panel,
             interval_days,
         } => {
-            let last = opt_date(*last_panel);
+            let last = ctx.opt_date(*last_panel);
             parts.summary = t.liver_summary(&LiverSummary::MonitoringOverdue {
                 last_panel: last.as_deref(),
             });
             parts.heading(t.heading_missing());
             parts.bullets(t.liver_overdue_lines(
-                &fmt_date(*last_infusion),
-                &fmt_date(*monitor_until),
+                &ctx.date(*last_infusion),
+                &ctx.date(*monitor_until),
                 last.as_deref(),
                 *interval_days,
             ));
+            source(parts);
             latest(parts);
             ctx.liver_order(parts);
         }
-        // PLACEHOLDER rendering (cards helper replaces it).
         LiverSituation::MonitoringUndated { last_panel } => {
-            let last = opt_date(*last_panel);
-            parts.summary = t.liver_summary(&LiverSummary::MonitoringOverdue {
-                last_panel: last.as_deref(),
-            });
+            let last = ctx.opt_date(*last_panel);
+            parts.summary = t.liver_summary(&LiverSummary::MonitoringUndated);
+            parts.heading(t.heading_missing());
+            parts.bullets(t.liver_undated_lines(last.as_deref()));
+            source(parts);
             latest(parts);
             ctx.liver_order(parts);
         }
-        LiverSituation::Abnormal { results } | LiverSituation::NotInterpretable { results } => {
-            let names: Vec<&'static str> = dedup(results.iter().map(|r| r.test))
-                .into_iter()
-                .map(|m| t.lab_test_name(m))
-                .collect();
-            parts.summary = t.liver_summary(&LiverSummary::Abnormal { tests: &names });
-            parts.heading(t.heading_data());
-            parts.para(t.liver_abnormal_intro());
-            if results.is_empty() {
-                parts.para(t.liver_no_results());
-            } else {
-                parts.bullets(results.iter().map(|l| ctx.lab_line(l)));
-            }
-            let others: Vec<&LabValue> = d.latest.iter().filter(|l| !results.contains(l)).collect();
-            if !others.is_empty() {
-                parts.para(t.liver_latest_heading());
-                parts.bullets(others.iter().map(|l| ctx.lab_line(l)));
-            }
+        LiverSituation::Abnormal { results } => {
+            let names = test_names(results);
+            parts.summary = t.liver_summary(&LiverSummary::Abnormal {
+                tests: &names,
+                exposed: d.exposed,
+            });
+            results_block(parts, results, t.liver_abnormal_intro());
+        }
+        LiverSituation::NotInterpretable { results } => {
+            let names = test_names(results);
+            parts.summary = t.liver_summary(&LiverSummary::NotInterpretable { tests: &names });
+            results_block(parts, results, t.liver_not_interpretable_intro());
+            ctx.liver_order(parts);
         }
     }
     parts.heading(t.heading_attest());
     parts.para(t.liver_attest());
 }
 
-fn readministration(ctx: &Ctx<'_>, d: &crate::rules::ReAdministrationDetail, parts: &mut Parts) {
-    let t = ctx.t;
-    let kind_of = |s: &ReAdministrationSignal| match s {
+fn signal_kind(s: &ReAdministrationSignal) -> SignalKind {
+    match s {
         ReAdministrationSignal::HysLaw { .. } => SignalKind::HysLaw,
         ReAdministrationSignal::LiverLab { .. } => SignalKind::LiverLab,
         ReAdministrationSignal::Diagnosis { .. } => SignalKind::Diagnosis,
         ReAdministrationSignal::CourseInterval { .. } => SignalKind::CourseInterval,
         ReAdministrationSignal::LabNotAssessable { .. } => SignalKind::LabNotAssessable,
-        // PLACEHOLDER (cards helper gives them their own kinds).
-        ReAdministrationSignal::CourseDayCount { .. }
-        | ReAdministrationSignal::FifthCourse { .. }
-        | ReAdministrationSignal::ConcurrentDmtDraft { .. } => SignalKind::LabNotAssessable,
-    };
-    // Most serious first.
-    let order = [
-        SignalKind::HysLaw,
-        SignalKind::LiverLab,
-        SignalKind::Diagnosis,
-        SignalKind::CourseInterval,
-        SignalKind::LabNotAssessable,
-    ];
-    let present: Vec<SignalKind> = d.signals.iter().map(kind_of).collect();
-    let kinds: Vec<SignalKind> = order
+        ReAdministrationSignal::CourseDayCount { .. } => SignalKind::CourseDayCount,
+        ReAdministrationSignal::FifthCourse { .. } => SignalKind::FifthCourse,
+        ReAdministrationSignal::ConcurrentDmtDraft { .. } => SignalKind::ConcurrentDmt,
+    }
+}
+
+fn readministration(ctx: &Ctx<'_>, d: &crate::rules::ReAdministrationDetail, parts: &mut Parts) {
+    let t = ctx.t;
+    let present: Vec<SignalKind> = d.signals.iter().map(signal_kind).collect();
+    let kinds: Vec<SignalKind> = SignalKind::ORDER
         .iter()
         .copied()
         .filter(|k| present.contains(k))
         .collect();
+    let rigorous = kinds.iter().any(|k| k.needs_rigorous_evaluation());
+    let schedule = kinds.iter().any(|k| k.is_schedule());
+    let concurrent = kinds.contains(&SignalKind::ConcurrentDmt);
     let minimum = d.signals.iter().find_map(|s| match s {
         ReAdministrationSignal::CourseInterval { minimum_months, .. } => Some(*minimum_months),
         _ => None,
@@ -779,16 +967,25 @@ fn readministration(ctx: &Ctx<'_>, d: &crate::rules::ReAdministrationDetail, par
     parts.summary = t.readmin_summary(&kinds, minimum);
 
     parts.heading(t.heading_data());
-    let first = opt_date(d.first_exposure);
-    let last = opt_date(d.last_exposure);
+    let first = ctx.opt_date(d.first_exposure);
+    let last = ctx.opt_date(d.last_exposure);
     parts.para(t.readmin_exposure(first.as_deref(), last.as_deref(), d.courses));
+    if !d.weak_evidence.is_empty() {
+        parts.para(t.readmin_weak_evidence_intro());
+        parts.bullets(d.weak_evidence.iter().map(|w| ctx.weak_record(w)));
+    }
     parts.para(t.readmin_signals_heading());
     if d.signals.is_empty() {
         parts.para(t.readmin_no_signal());
     } else {
-        let lines: Vec<String> = d
-            .signals
-            .iter()
+        // Most serious first, in the order of the summary.
+        let mut signals: Vec<&ReAdministrationSignal> = d.signals.iter().collect();
+        signals.sort_by_key(|s| {
+            let k = signal_kind(s);
+            SignalKind::ORDER.iter().position(|o| *o == k)
+        });
+        let lines: Vec<String> = signals
+            .into_iter()
             .map(|s| match s {
                 ReAdministrationSignal::LiverLab { lab, factor } => t.signal_liver_lab(
                     &ctx.lab_line(lab),
@@ -807,7 +1004,7 @@ fn readministration(ctx: &Ctx<'_>, d: &crate::rules::ReAdministrationDetail, par
                     onset,
                     reference,
                 } => {
-                    let onset = opt_date(*onset);
+                    let onset = ctx.opt_date(*onset);
                     t.signal_diagnosis(
                         *reaction,
                         &escape_md(label),
@@ -819,28 +1016,47 @@ fn readministration(ctx: &Ctx<'_>, d: &crate::rules::ReAdministrationDetail, par
                     last_course_end,
                     months,
                     minimum_months,
-                } => t.signal_interval(&fmt_date(*last_course_end), *months, *minimum_months),
-                // PLACEHOLDER wording (cards helper replaces it).
+                } => t.signal_interval(&ctx.date(*last_course_end), *months, *minimum_months),
                 ReAdministrationSignal::CourseDayCount {
-                    course_start, day, ..
-                } => format!("{} +{day}", fmt_date(*course_start)),
+                    course_start,
+                    day,
+                    allowed_days,
+                    course_number,
+                } => t.signal_day_count(
+                    &ctx.date(*course_start),
+                    *day,
+                    *allowed_days,
+                    *course_number,
+                ),
                 ReAdministrationSignal::FifthCourse { course_number } => {
-                    format!("#{course_number}")
+                    t.signal_fifth_course(*course_number)
                 }
-                ReAdministrationSignal::ConcurrentDmtDraft { label, .. } => escape_md(label),
+                ReAdministrationSignal::ConcurrentDmtDraft { reference, label } => {
+                    t.signal_concurrent_dmt(&escape_md(label), &escape_md(reference))
+                }
             })
             .collect();
         parts.bullets(lines);
     }
     parts.heading(t.heading_attest());
-    parts.para(t.readmin_attest());
+    parts.para(t.readmin_attest(rigorous, schedule, concurrent));
+    // Deleting the order is offered on a critical card only; a warning-level card (a day count,
+    // a fifth course, a concurrent draft) is checked, not cancelled.
     if ctx.indicator == Indicator::Critical {
         ctx.delete_suggestion(parts);
     }
-    parts.reasons = vec![
-        OverrideReason::RigorousEvaluationDocumented,
-        OverrideReason::OtherDocumented,
-    ];
+    parts.reasons = Vec::new();
+    if rigorous || kinds.is_empty() {
+        parts
+            .reasons
+            .push(OverrideReason::RigorousEvaluationDocumented);
+    }
+    if schedule {
+        parts
+            .reasons
+            .push(OverrideReason::ScheduleDeviationDocumented);
+    }
+    parts.reasons.push(OverrideReason::OtherDocumented);
     parts.para(t.override_invitation());
 }
 
@@ -875,35 +1091,34 @@ fn contraindication(ctx: &Ctx<'_>, d: &crate::rules::ContraindicationDetail, par
                         label,
                         onset,
                     } => {
-                        let onset = opt_date(*onset);
+                        let onset = ctx.opt_date(*onset);
                         t.evidence_condition(
                             &escape_md(label),
                             onset.as_deref(),
                             &escape_md(reference),
                         )
                     }
-                    // PLACEHOLDER (cards helper gives them their own wording).
                     ContraindicationEvidence::Allergy {
                         reference,
                         label,
                         onset,
                     } => {
-                        let onset = opt_date(*onset);
-                        t.evidence_condition(
+                        let onset = ctx.opt_date(*onset);
+                        t.evidence_allergy(
                             &escape_md(label),
                             onset.as_deref(),
                             &escape_md(reference),
                         )
                     }
                     ContraindicationEvidence::DraftOrder { reference, label } => {
-                        t.evidence_medication(&escape_md(label), None, &escape_md(reference))
+                        t.evidence_draft_order(&escape_md(label), &escape_md(reference))
                     }
                     ContraindicationEvidence::Medication {
                         reference,
                         label,
                         start,
                     } => {
-                        let start = opt_date(*start);
+                        let start = ctx.opt_date(*start);
                         t.evidence_medication(
                             &escape_md(label),
                             start.as_deref(),
@@ -917,7 +1132,7 @@ fn contraindication(ctx: &Ctx<'_>, d: &crate::rules::ContraindicationDetail, par
                     } => {
                         let s = reading.systolic.and_then(|v| ctx.num(v));
                         let di = reading.diastolic.and_then(|v| ctx.num(v));
-                        let date = opt_date(reading.date);
+                        let date = ctx.opt_date(reading.date);
                         let st = ctx.num(*systolic_threshold);
                         let dt = ctx.num(*diastolic_threshold);
                         t.evidence_blood_pressure(
@@ -935,17 +1150,31 @@ fn contraindication(ctx: &Ctx<'_>, d: &crate::rules::ContraindicationDetail, par
             .collect();
         parts.bullets(lines);
     }
+    // A history (stroke, angina, infarction, dissection) does not resolve: "contraindication
+    // resolved" is offered only when some item can.
+    let resolvable = d.items.iter().any(|i| !is_history(i.kind));
     parts.heading(t.heading_attest());
-    parts.para(t.contraindication_attest());
+    parts.para(t.contraindication_attest(resolvable || d.items.is_empty()));
     if ctx.indicator == Indicator::Critical {
         ctx.delete_suggestion(parts);
     }
-    parts.reasons = vec![
-        OverrideReason::BenefitRiskDocumented,
-        OverrideReason::ContraindicationResolved,
-        OverrideReason::OtherDocumented,
-    ];
+    parts.reasons = vec![OverrideReason::BenefitRiskDocumented];
+    if resolvable {
+        parts.reasons.push(OverrideReason::ContraindicationResolved);
+    }
+    parts.reasons.push(OverrideReason::OtherDocumented);
     parts.para(t.override_invitation());
+}
+
+/// Contraindications that are a history: they never resolve.
+fn is_history(kind: ContraindicationKind) -> bool {
+    matches!(
+        kind,
+        ContraindicationKind::Stroke
+            | ContraindicationKind::Angina
+            | ContraindicationKind::MyocardialInfarction
+            | ContraindicationKind::CervicocephalicArterialDissection
+    )
 }
 
 fn data_unavailable(ctx: &Ctx<'_>, d: &crate::rules::DataUnavailableDetail, parts: &mut Parts) {

@@ -8,13 +8,15 @@ use crate::rules::{
     BloodPressureFact, ContraindicationDetail, ContraindicationItem, ContraindicationKind,
     CounsellingDetail, DataGap, DataSet, DataUnavailableDetail, DmtCourse, GapReason,
     ImmuneReaction, InfusionMonitoringDetail, InitiationDetail, LiverDetail, MedicationSource,
-    ReAdministrationDetail, StopReason, Uln, UlnSource,
+    ReAdministrationDetail, StopReason, Uln, UlnSource, WeakExposureReason,
 };
 use crate::wire::CdsResponse;
 
 const LANGS: [Language; 2] = [Language::Fr, Language::En];
 const PROFILES: [Profile; 2] = [Profile::Ansm2019, Profile::Ema2020];
-const REACTIONS: [ImmuneReaction; 9] = [
+const REACTIONS: [ImmuneReaction; 11] = [
+    ImmuneReaction::AutoimmuneCytopenia,
+    ImmuneReaction::AdultOnsetStillsDisease,
     ImmuneReaction::AutoimmuneHepatitis,
     ImmuneReaction::LiverInjury,
     ImmuneReaction::Hlh,
@@ -25,7 +27,8 @@ const REACTIONS: [ImmuneReaction; 9] = [
     ImmuneReaction::AutoimmuneEncephalitis,
     ImmuneReaction::ThyroidDisease,
 ];
-const KINDS: [ContraindicationKind; 11] = [
+const KINDS: [ContraindicationKind; 12] = [
+    ContraindicationKind::Hypersensitivity,
     ContraindicationKind::Hiv,
     ContraindicationKind::SevereActiveInfection,
     ContraindicationKind::Hypertension,
@@ -38,7 +41,8 @@ const KINDS: [ContraindicationKind; 11] = [
     ContraindicationKind::OtherAutoimmuneDisease,
     ContraindicationKind::AntithromboticTherapy,
 ];
-const STATUSES: [DmtCourseStatus; 5] = [
+const STATUSES: [DmtCourseStatus; 6] = [
+    DmtCourseStatus::CountedCladribineCourse,
     DmtCourseStatus::CountedDuration,
     DmtCourseStatus::CountedInefficacy,
     DmtCourseStatus::TooShort,
@@ -87,6 +91,7 @@ fn data_sets() -> Vec<DataSet> {
         DataSet::MedicationAdministrations,
         DataSet::LiverLabs,
         DataSet::BloodPressure,
+        DataSet::Allergies,
         DataSet::Medication("Medication/med-1".into()),
         DataSet::Resource("MedicationRequest/abc".into()),
     ]
@@ -193,7 +198,7 @@ fn subsets() -> Vec<Vec<Criterion>> {
 fn ms_checks() -> Vec<MsCheck> {
     vec![
         MsCheck::RelapsingRemitting {
-            label: "Sclérose en plaques récurrente-rémittente".into(),
+            label: "Sclérose en plaques rémittente-récurrente".into(),
         },
         MsCheck::OnlyProgressive {
             earlier_rrms: vec![],
@@ -207,7 +212,55 @@ fn ms_checks() -> Vec<MsCheck> {
             unrecognised: vec![],
         },
         MsCheck::Unknown,
+        MsCheck::OnlyProgressive {
+            labels: vec!["SPMS".into()],
+            earlier_rrms: vec!["RRMS 2010 (inactive)".into()],
+        },
+        MsCheck::Conflicting {
+            rrms: vec!["SEP-RR".into()],
+            progressive: vec!["SEP secondairement progressive".into()],
+        },
+        MsCheck::NoDiagnosis {
+            unrecognised: vec!["SEP forme rémittente (code local)".into()],
+        },
     ]
+}
+
+fn weak(why: WeakExposureReason) -> WeakExposure {
+    WeakExposure {
+        reference: "MedicationRequest/old-lem".into(),
+        label: "Lemtrada *proposé*".into(),
+        source: MedicationSource::Request,
+        date: Some(d(2023, 4, 5)),
+        why,
+    }
+}
+
+const WHYS: [WeakExposureReason; 4] = [
+    WeakExposureReason::Proposal,
+    WeakExposureReason::Plan,
+    WeakExposureReason::OrderNotCompleted,
+    WeakExposureReason::Campath,
+];
+
+fn initiation_warnings() -> Vec<InitiationWarning> {
+    let mut out: Vec<InitiationWarning> = WHYS
+        .iter()
+        .map(|w| InitiationWarning::WeakExposure(weak(*w)))
+        .collect();
+    for (i, reaction) in REACTIONS.iter().enumerate() {
+        out.push(InitiationWarning::ImmuneReactionOnRecord {
+            reaction: *reaction,
+            label: format!("Réaction {i}"),
+            onset: (i % 2 == 0).then(|| d(2022, 6, 1)),
+            reference: format!("Condition/r{i}"),
+        });
+    }
+    out.push(InitiationWarning::ConcurrentDmtDraft {
+        reference: "MedicationRequest/ocre".into(),
+        label: "Ocrevus 300 mg".into(),
+    });
+    out
 }
 
 /// Every detail variant with every enum value inside, both profiles.
@@ -227,8 +280,16 @@ fn all_findings() -> Vec<Finding> {
                         RuleCode::InitiationEligibility,
                         severity,
                         Detail::Initiation(InitiationDetail {
-                            unrecognised_medications: vec![],
-                            warnings: vec![],
+                            unrecognised_medications: if k % 3 == 0 {
+                                vec!["Produit local X".into()]
+                            } else {
+                                vec![]
+                            },
+                            warnings: if k % 2 == 1 {
+                                initiation_warnings()
+                            } else {
+                                vec![]
+                            },
                             profile,
                             age: if k % 2 == 0 {
                                 AgeCheck::Known {
@@ -252,6 +313,28 @@ fn all_findings() -> Vec<Finding> {
                     ));
                 }
             }
+        }
+        // R1, warnings only (every criterion met).
+        for w in initiation_warnings() {
+            out.push(finding(
+                RuleCode::InitiationEligibility,
+                Severity::Warning,
+                Detail::Initiation(InitiationDetail {
+                    unrecognised_medications: vec![],
+                    warnings: vec![w],
+                    profile,
+                    age: AgeCheck::Known {
+                        years: 30,
+                        birth_date: d(1994, 1, 1),
+                    },
+                    ms: ms_checks().remove(0),
+                    dmts: vec![],
+                    counted_ingredients: vec!["teriflunomide".into(), "natalizumab".into()],
+                    required: 2,
+                    failed: vec![],
+                    unconfirmed: vec![],
+                }),
+            ));
         }
         // R2
         for bp in [
@@ -301,6 +384,13 @@ fn all_findings() -> Vec<Finding> {
             });
         }
         situations.push(LiverSituation::Abnormal { results: vec![] });
+        for last_panel in [None, Some(d(2023, 12, 1))] {
+            situations.push(LiverSituation::MonitoringUndated { last_panel });
+        }
+        situations.push(LiverSituation::NotInterpretable { results: vec![] });
+        situations.push(LiverSituation::NotInterpretable {
+            results: labs_every_shape(),
+        });
         situations.push(LiverSituation::Abnormal {
             results: labs_every_shape(),
         });
@@ -310,12 +400,16 @@ fn all_findings() -> Vec<Finding> {
             });
         }
         for situation in situations {
-            for latest in [vec![], labs_every_shape()] {
+            for (latest, exposed) in [
+                (vec![], false),
+                (labs_every_shape(), false),
+                (labs_every_shape(), true),
+            ] {
                 out.push(finding(
                     RuleCode::LiverFunction,
                     Severity::Warning,
                     Detail::Liver(LiverDetail {
-                        exposed: false,
+                        exposed,
                         profile,
                         situation: situation.clone(),
                         latest,
@@ -349,6 +443,19 @@ fn all_findings() -> Vec<Finding> {
             months: 6,
             minimum_months: 12,
         });
+        for course_number in [1, 2, 4] {
+            signals.push(ReAdministrationSignal::CourseDayCount {
+                course_start: d(2024, 3, 11),
+                day: if course_number == 1 { 6 } else { 4 },
+                allowed_days: if course_number == 1 { 5 } else { 3 },
+                course_number,
+            });
+        }
+        signals.push(ReAdministrationSignal::FifthCourse { course_number: 5 });
+        signals.push(ReAdministrationSignal::ConcurrentDmtDraft {
+            reference: "MedicationRequest/gil".into(),
+            label: "Gilenya 0,5 mg".into(),
+        });
         let mut sets: Vec<Vec<ReAdministrationSignal>> =
             signals.iter().map(|s| vec![s.clone()]).collect();
         sets.push(signals.clone());
@@ -359,7 +466,11 @@ fn all_findings() -> Vec<Finding> {
                     RuleCode::ReAdministration,
                     severity,
                     Detail::ReAdministration(ReAdministrationDetail {
-                        weak_evidence: vec![],
+                        weak_evidence: if set.len() == 1 {
+                            vec![]
+                        } else {
+                            WHYS.iter().map(|w| weak(*w)).collect()
+                        },
                         profile,
                         first_exposure: Some(d(2021, 1, 4)),
                         last_exposure: None,
@@ -386,6 +497,15 @@ fn all_findings() -> Vec<Finding> {
                 reference: "MedicationStatement/asp".into(),
                 label: "Kardégic 75 mg".into(),
                 start: None,
+            },
+            ContraindicationEvidence::Allergy {
+                reference: "AllergyIntolerance/a1".into(),
+                label: "Allergie à l'alemtuzumab".into(),
+                onset: Some(d(2020, 5, 6)),
+            },
+            ContraindicationEvidence::DraftOrder {
+                reference: "MedicationRequest/apix".into(),
+                label: "Eliquis 5 mg".into(),
             },
             ContraindicationEvidence::BloodPressure {
                 reading: BloodPressureFact {
@@ -499,7 +619,11 @@ fn every_finding_renders_valid_cards_in_both_languages() {
                     detail.contains("MedicationRequest/mr\\-42")
                         || detail.contains("MedicationRequest/mr-42")
                 );
-                assert!(detail.contains("2024-03-15"), "order date missing");
+                let date = match lang {
+                    Language::Fr => "15/03/2024",
+                    Language::En => "2024-03-15",
+                };
+                assert!(detail.contains(date), "order date missing");
             }
             assert!(!detail.contains("\n\n\n"));
             assert!(!has_null(&serde_json::to_value(&card).unwrap()));
@@ -589,7 +713,7 @@ fn critical_initiation_card_deletes_the_order_and_offers_reasons() {
         );
         assert_eq!(
             fr.suggestions[0].label,
-            "Annuler la prescription d'alemtuzumab"
+            "Annuler la prescription de l'alemtuzumab"
         );
         assert_eq!(en.suggestions[0].label, "Cancel the alemtuzumab order");
         let label = match profile {
@@ -607,9 +731,9 @@ fn critical_initiation_card_deletes_the_order_and_offers_reasons() {
         for needle in [
             "R1",
             "traitement de fond",
-            "sclérose en plaques récurrente-rémittente (SEP-RR)",
-            "2018-01-01",
-            "2019-06-01",
+            "sclérose en plaques rémittente-récurrente (SEP-RR)",
+            "01/01/2018",
+            "01/06/2019",
             "17 mois",
             "arrêté pour inefficacité",
             "non compté",
@@ -719,17 +843,14 @@ fn readministration_and_contraindication_reasons() {
     let card = render1(&ci, Language::Fr).1;
     assert_eq!(
         codes(&card),
-        vec![
-            "benefit-risk-documented",
-            "contraindication-resolved",
-            "other-documented"
-        ]
+        vec!["benefit-risk-documented", "other-documented"],
+        "a stroke history does not resolve"
     );
     assert_eq!(
         card.suggestions[0].actions[0].resource_id.as_deref(),
         Some("MedicationRequest/mr-42")
     );
-    assert!(card.detail.unwrap().contains("2019-02-03"));
+    assert!(card.detail.unwrap().contains("03/02/2019"));
 }
 
 #[test]
@@ -808,7 +929,7 @@ fn abnormal_liver_results_show_value_unit_date_and_range() {
     assert!(card.suggestions.is_empty());
     let detail = card.detail.unwrap();
     assert!(
-        detail.contains("ALAT : 130 U/L le 2024-02-01 ; LSN 40 U/L (intervalle de référence du laboratoire), soit 3,3 × LSN"),
+        detail.contains("ALAT : 130 U/L le 01/02/2024 ; LSN 40 U/L (intervalle de référence du laboratoire), soit 3,3 × LSN"),
         "{detail}"
     );
     assert!(card.summary.contains("Bilan hépatique anormal"));
@@ -1212,7 +1333,12 @@ fn arb_lab_inner() -> impl Strategy<Value = LabValue> {
         )),
     )
         .prop_map(|(reference, test, value, unit, date, uln)| LabValue {
-            converted_from: None,
+            converted_from: value.filter(|v| v.is_finite() && *v > 0.0).map(|v| {
+                crate::rules::OriginalValue {
+                    value: Some(v / 60.0),
+                    unit: "µkat/L".into(),
+                }
+            }),
             reference,
             test,
             value,
@@ -1285,10 +1411,21 @@ fn arb_ms() -> BoxedStrategy<MsCheck> {
 fn arb_ms_inner() -> impl Strategy<Value = MsCheck> {
     prop_oneof![
         arb_string().prop_map(|label| MsCheck::RelapsingRemitting { label }),
-        prop::collection::vec(arb_string(), 0..4).prop_map(|labels| MsCheck::OnlyProgressive {
-            earlier_rrms: vec![],
-            labels
-        }),
+        (
+            prop::collection::vec(arb_string(), 0..4),
+            prop::collection::vec(arb_string(), 0..3)
+        )
+            .prop_map(|(labels, earlier_rrms)| MsCheck::OnlyProgressive {
+                earlier_rrms,
+                labels
+            }),
+        (
+            prop::collection::vec(arb_string(), 0..3),
+            prop::collection::vec(arb_string(), 0..3)
+        )
+            .prop_map(|(rrms, progressive)| MsCheck::Conflicting { rrms, progressive }),
+        prop::collection::vec(arb_string(), 0..3)
+            .prop_map(|unrecognised| MsCheck::NoDiagnosis { unrecognised }),
         prop::collection::vec(arb_string(), 0..4)
             .prop_map(|labels| MsCheck::Unspecified { labels }),
         Just(MsCheck::NoDiagnosis {
@@ -1316,12 +1453,26 @@ fn arb_initiation_inner() -> impl Strategy<Value = Detail> {
         any::<u32>(),
         arb_criteria(),
         arb_criteria(),
+        (
+            prop::collection::vec(arb_string(), 0..3),
+            prop::collection::vec(arb_init_warning(), 0..4),
+        ),
     )
         .prop_map(
-            |(profile, age, ms, dmts, counted_ingredients, required, failed, unconfirmed)| {
+            |(
+                profile,
+                age,
+                ms,
+                dmts,
+                counted_ingredients,
+                required,
+                failed,
+                unconfirmed,
+                (unrecognised_medications, warnings),
+            )| {
                 Detail::Initiation(InitiationDetail {
-                    unrecognised_medications: vec![],
-                    warnings: vec![],
+                    unrecognised_medications,
+                    warnings,
                     profile,
                     age,
                     ms,
@@ -1333,6 +1484,48 @@ fn arb_initiation_inner() -> impl Strategy<Value = Detail> {
                 })
             },
         )
+}
+
+fn arb_weak() -> BoxedStrategy<WeakExposure> {
+    (
+        arb_string(),
+        arb_string(),
+        prop::sample::select(SOURCES.to_vec()),
+        prop::option::of(arb_date()),
+        prop::sample::select(WHYS.to_vec()),
+    )
+        .prop_map(|(reference, label, source, date, why)| WeakExposure {
+            reference,
+            label,
+            source,
+            date,
+            why,
+        })
+        .boxed()
+}
+
+fn arb_init_warning() -> BoxedStrategy<InitiationWarning> {
+    prop_oneof![
+        arb_weak().prop_map(InitiationWarning::WeakExposure),
+        (
+            prop::sample::select(REACTIONS.to_vec()),
+            arb_string(),
+            prop::option::of(arb_date()),
+            arb_string()
+        )
+            .prop_map(|(reaction, label, onset, reference)| {
+                InitiationWarning::ImmuneReactionOnRecord {
+                    reaction,
+                    label,
+                    onset,
+                    reference,
+                }
+            }),
+        (arb_string(), arb_string()).prop_map(|(reference, label)| {
+            InitiationWarning::ConcurrentDmtDraft { reference, label }
+        }),
+    ]
+    .boxed()
 }
 
 fn arb_liver() -> BoxedStrategy<Detail> {
@@ -1369,15 +1562,20 @@ fn arb_liver_inner() -> impl Strategy<Value = Detail> {
             ),
         prop::collection::vec(arb_lab(), 0..5)
             .prop_map(|results| LiverSituation::Abnormal { results }),
+        prop::option::of(arb_date())
+            .prop_map(|last_panel| LiverSituation::MonitoringUndated { last_panel }),
+        prop::collection::vec(arb_lab(), 0..5)
+            .prop_map(|results| LiverSituation::NotInterpretable { results }),
     ];
     (
         arb_profile(),
         situation,
         prop::collection::vec(arb_lab(), 0..4),
+        any::<bool>(),
     )
-        .prop_map(|(profile, situation, latest)| {
+        .prop_map(|(profile, situation, latest, exposed)| {
             Detail::Liver(LiverDetail {
-                exposed: false,
+                exposed,
                 profile,
                 situation,
                 latest,
@@ -1421,6 +1619,21 @@ fn arb_signal_inner() -> impl Strategy<Value = ReAdministrationSignal> {
                 minimum_months
             }
         ),
+        (arb_date(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
+            |(course_start, day, allowed_days, course_number)| {
+                ReAdministrationSignal::CourseDayCount {
+                    course_start,
+                    day,
+                    allowed_days,
+                    course_number,
+                }
+            }
+        ),
+        any::<u32>()
+            .prop_map(|course_number| ReAdministrationSignal::FifthCourse { course_number }),
+        (arb_string(), arb_string()).prop_map(|(reference, label)| {
+            ReAdministrationSignal::ConcurrentDmtDraft { reference, label }
+        }),
     ]
 }
 
@@ -1444,6 +1657,16 @@ fn arb_evidence_inner() -> impl Strategy<Value = ContraindicationEvidence> {
                 start
             }
         ),
+        (arb_string(), arb_string(), prop::option::of(arb_date())).prop_map(
+            |(reference, label, onset)| ContraindicationEvidence::Allergy {
+                reference,
+                label,
+                onset
+            }
+        ),
+        (arb_string(), arb_string()).prop_map(|(reference, label)| {
+            ContraindicationEvidence::DraftOrder { reference, label }
+        }),
         (arb_bp(), arb_f64(), arb_f64()).prop_map(
             |(reading, systolic_threshold, diastolic_threshold)| {
                 ContraindicationEvidence::BloodPressure {
@@ -1496,12 +1719,13 @@ fn arb_detail_inner() -> impl Strategy<Value = Detail> {
             prop::option::of(arb_date()),
             prop::option::of(arb_date()),
             any::<u32>(),
-            prop::collection::vec(arb_signal(), 0..6)
+            prop::collection::vec(arb_signal(), 0..6),
+            prop::collection::vec(arb_weak(), 0..3),
         )
             .prop_map(
-                |(profile, first_exposure, last_exposure, courses, signals)| {
+                |(profile, first_exposure, last_exposure, courses, signals, weak_evidence)| {
                     Detail::ReAdministration(ReAdministrationDetail {
-                        weak_evidence: vec![],
+                        weak_evidence,
                         profile,
                         first_exposure,
                         last_exposure,
@@ -1542,14 +1766,18 @@ fn arb_finding_inner() -> impl Strategy<Value = Finding> {
             prop_oneof!["MedicationRequest/[A-Za-z0-9.-]{1,64}", arb_string(),],
             arb_string(),
             arb_date(),
+            prop::option::of(arb_date()),
+            any::<bool>(),
         )
-            .prop_map(|(reference, label, date)| OrderRef {
-                authored_on: None,
-                identified_by_display: false,
-                reference,
-                label,
-                date,
-            }),
+            .prop_map(
+                |(reference, label, date, authored_on, identified_by_display)| OrderRef {
+                    authored_on,
+                    identified_by_display,
+                    reference,
+                    label,
+                    date,
+                },
+            ),
     );
     (
         arb_detail(),
@@ -1644,4 +1872,816 @@ fn print_sample_cards() {
             println!("{}\n\n==========\n", card.detail.unwrap_or_default());
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 11: real-world records (points 12 and 13 and the new findings)
+
+fn card_text(card: &Card) -> String {
+    format!("{}\n{}", card.summary, card.detail.as_deref().unwrap_or(""))
+}
+
+fn has_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.windows(10).any(|w| {
+        w.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+    })
+}
+
+fn initiation(
+    profile: Profile,
+    failed: Vec<Criterion>,
+    unconfirmed: Vec<Criterion>,
+    ms: MsCheck,
+) -> Finding {
+    let severity = if failed.is_empty() {
+        Severity::Warning
+    } else {
+        Severity::Critical
+    };
+    finding(
+        RuleCode::InitiationEligibility,
+        severity,
+        Detail::Initiation(InitiationDetail {
+            profile,
+            age: AgeCheck::Known {
+                years: 17,
+                birth_date: d(2009, 2, 1),
+            },
+            ms,
+            dmts: vec![],
+            counted_ingredients: vec![],
+            required: 2,
+            failed,
+            unconfirmed,
+            unrecognised_medications: vec![],
+            warnings: vec![],
+        }),
+    )
+}
+
+#[test]
+fn french_cards_write_dates_dd_mm_yyyy_and_the_letters_terms() {
+    for f in all_findings() {
+        let (_, card) = render1(&f, Language::Fr);
+        let text = card_text(&card);
+        assert!(!has_iso_date(&text), "ISO date in a French card: {text}");
+        for banned in [
+            "brouillon",
+            "récurrente-rémittente",
+            "d'alemtuzumab",
+            "Contre-indications (EMA 2020)",
+        ] {
+            assert!(!text.contains(banned), "{banned:?} in {text}");
+        }
+        for r in &card.override_reasons {
+            assert!(!r.display.as_deref().unwrap_or("").contains("brouillon"));
+        }
+        for s in &card.suggestions {
+            for a in &s.actions {
+                assert!(!a.description.contains("brouillon"), "{}", a.description);
+            }
+        }
+        let (_, en) = render1(&f, Language::En);
+        assert!(
+            !card_text(&en).contains("draft order"),
+            "{}",
+            card_text(&en)
+        );
+    }
+}
+
+#[test]
+fn the_evaluation_date_is_shown_and_authored_on_only_when_it_differs() {
+    let mut f = initiation(
+        Profile::Ansm2019,
+        vec![Criterion::PriorDmts],
+        vec![],
+        ms_checks().remove(0),
+    );
+    let order = f.order.as_mut().unwrap();
+    order.date = d(2026, 11, 25);
+    order.authored_on = Some(d(2026, 6, 1));
+    let fr = render1(&f, Language::Fr).1.detail.unwrap();
+    assert!(
+        fr.contains("rédigée le 01/06/2026, évaluée à la date du 25/11/2026"),
+        "{fr}"
+    );
+    let en = render1(&f, Language::En).1.detail.unwrap();
+    assert!(
+        en.contains("authored on 2026-06-01, judged as of 2026-11-25"),
+        "{en}"
+    );
+    // Same day: not repeated.
+    f.order.as_mut().unwrap().authored_on = Some(d(2026, 11, 25));
+    let fr = render1(&f, Language::Fr).1.detail.unwrap();
+    assert!(!fr.contains("rédigée") && fr.contains("25/11/2026"), "{fr}");
+    assert!(!fr.contains("display"));
+    // Recognised from the reference's display.
+    f.order.as_mut().unwrap().identified_by_display = true;
+    let fr = render1(&f, Language::Fr).1.detail.unwrap();
+    assert!(
+        fr.contains("n'a pas pu être lu") && fr.contains("display"),
+        "{fr}"
+    );
+    let en = render1(&f, Language::En).1.detail.unwrap();
+    assert!(
+        en.contains("could not be read") && en.contains("display"),
+        "{en}"
+    );
+}
+
+#[test]
+fn initiation_override_reasons_follow_the_failing_criterion() {
+    let rrms = ms_checks().remove(0);
+    let cases: Vec<(Profile, Vec<Criterion>, Vec<&str>)> = vec![
+        // A minor: nothing but a documented reason, never "all other DMTs contraindicated".
+        (
+            Profile::Ansm2019,
+            vec![Criterion::Adult],
+            vec!["other-documented"],
+        ),
+        (
+            Profile::Ema2020,
+            vec![Criterion::Adult, Criterion::PriorDmts],
+            vec!["other-documented"],
+        ),
+        (
+            Profile::Ansm2019,
+            vec![Criterion::RelapsingRemittingMs],
+            vec!["rrms-confirmed-by-neurologist", "other-documented"],
+        ),
+        (
+            Profile::Ansm2019,
+            vec![Criterion::PriorDmts],
+            vec![
+                "all-other-dmts-contraindicated",
+                "dmt-history-outside-record",
+                "other-documented",
+            ],
+        ),
+        (
+            Profile::Ema2020,
+            vec![Criterion::PriorDmts],
+            vec![
+                "rapidly-evolving-severe-rrms",
+                "dmt-history-outside-record",
+                "other-documented",
+            ],
+        ),
+        (
+            Profile::Ema2020,
+            vec![Criterion::RelapsingRemittingMs, Criterion::PriorDmts],
+            vec![
+                "rrms-confirmed-by-neurologist",
+                "rapidly-evolving-severe-rrms",
+                "dmt-history-outside-record",
+                "other-documented",
+            ],
+        ),
+    ];
+    for (profile, failed, expected) in cases {
+        let f = initiation(profile, failed.clone(), vec![], rrms.clone());
+        for lang in LANGS {
+            let card = render1(&f, lang).1;
+            assert_eq!(card.indicator, Indicator::Critical);
+            assert_eq!(codes(&card), expected, "{profile:?} {failed:?} {lang:?}");
+            check_card(&card).unwrap();
+        }
+    }
+    // The new reason is named in both languages.
+    let f = initiation(
+        Profile::Ansm2019,
+        vec![Criterion::RelapsingRemittingMs],
+        vec![],
+        rrms.clone(),
+    );
+    assert_eq!(
+        render1(&f, Language::Fr).1.override_reasons[0]
+            .display
+            .as_deref(),
+        Some("SEP-RR confirmée par le neurologue")
+    );
+    assert_eq!(
+        render1(&f, Language::En).1.override_reasons[0]
+            .display
+            .as_deref(),
+        Some("RRMS confirmed by the neurologist")
+    );
+    // Could not confirm the MS type: the neurologist's confirmation is offered, no delete.
+    let f = initiation(
+        Profile::Ansm2019,
+        vec![],
+        vec![Criterion::RelapsingRemittingMs],
+        MsCheck::Unspecified {
+            labels: vec!["G35".into()],
+        },
+    );
+    let card = render1(&f, Language::Fr).1;
+    assert!(card.suggestions.is_empty());
+    assert_eq!(
+        codes(&card),
+        vec![
+            "rrms-confirmed-by-neurologist",
+            "criteria-confirmed-documented",
+            "other-documented"
+        ]
+    );
+    // Every code is distinct and stable.
+    let all: Vec<&str> = OverrideReason::ALL.iter().map(|r| r.code()).collect();
+    for (i, c) in all.iter().enumerate() {
+        assert!(!all[i + 1..].contains(c), "{c} repeated");
+    }
+    assert!(all.contains(&"all-other-dmts-contraindicated"));
+    assert!(all.contains(&"contraindication-resolved"));
+}
+
+#[test]
+fn r1_quotes_the_second_route_in_full_and_names_french_inns() {
+    let mut f = initiation(
+        Profile::Ansm2019,
+        vec![Criterion::PriorDmts],
+        vec![],
+        ms_checks().remove(0),
+    );
+    if let Detail::Initiation(det) = &mut f.detail {
+        det.age = AgeCheck::Known {
+            years: 40,
+            birth_date: d(1986, 1, 1),
+        };
+        det.counted_ingredients = vec!["teriflunomide".into()];
+        for (i, key) in [
+            "teriflunomide",
+            "glatiramer",
+            "interferon beta-1b",
+            "ocrelizumab",
+            "ponesimod",
+            "dimethyl fumarate",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut c = dmt_courses().remove(0);
+            c.ingredient = (*key).into();
+            c.label = format!("Produit {i}");
+            det.dmts.push(c);
+        }
+    }
+    let fr = render1(&f, Language::Fr).1.detail.unwrap();
+    for needle in [
+        "patients adultes atteints de SEP-RR très active pour lesquels tous les autres \
+         traitements de fond sont contre-indiqués ou inadaptés",
+        "sclérose en plaques rémittente-récurrente (SEP-RR)",
+        "tériflunomide",
+        "acétate de glatiramère",
+        "interféron bêta-1b",
+        "ocrélizumab",
+        "ponésimod",
+        "diméthyl fumarate",
+    ] {
+        assert!(fr.contains(needle), "{needle} not in {fr}");
+    }
+    assert!(!fr.contains("teriflunomide"), "{fr}");
+    let en = render1(&f, Language::En).1.detail.unwrap();
+    assert!(en.contains("(teriflunomide, ") && en.contains("interferon beta-1b"));
+}
+
+#[test]
+fn warnings_only_initiation_card_reads_as_a_warning() {
+    let mut f = initiation(Profile::Ansm2019, vec![], vec![], ms_checks().remove(0));
+    if let Detail::Initiation(det) = &mut f.detail {
+        det.warnings = vec![
+            InitiationWarning::WeakExposure(weak(WeakExposureReason::Proposal)),
+            InitiationWarning::ImmuneReactionOnRecord {
+                reaction: ImmuneReaction::Hlh,
+                label: "LHH".into(),
+                onset: Some(d(2025, 3, 2)),
+                reference: "Condition/hlh".into(),
+            },
+            InitiationWarning::ConcurrentDmtDraft {
+                reference: "MedicationRequest/ocre".into(),
+                label: "Ocrevus".into(),
+            },
+        ];
+        det.unrecognised_medications = vec!["Médicament local 123".into()];
+    }
+    let fr = render1(&f, Language::Fr).1;
+    assert_eq!(fr.indicator, Indicator::Warning);
+    assert!(fr.suggestions.is_empty());
+    assert!(
+        fr.summary
+            .starts_with("Alemtuzumab : à vérifier avant l'instauration (alemtuzumab au dossier"),
+        "{}",
+        fr.summary
+    );
+    let detail = fr.detail.as_deref().unwrap();
+    for needle in [
+        "MedicationRequest/old-lem",
+        "05/04/2023",
+        "proposition",
+        "nouveau patient",
+        "lymphohistiocytose",
+        "cure antérieure non enregistrée",
+        "Ocrevus",
+        "s'administre seul",
+        "non reconnus",
+        "Médicament local 123",
+    ] {
+        assert!(detail.contains(needle), "{needle} not in {detail}");
+    }
+    assert!(!detail.contains("Aucun traitement de fond antérieur au dossier."));
+    let en = render1(&f, Language::En).1;
+    assert!(
+        en.summary.starts_with("Alemtuzumab: check before starting"),
+        "{}",
+        en.summary
+    );
+    let detail = en.detail.unwrap();
+    assert!(detail.contains("not recognised") && detail.contains("treated as a new patient"));
+    assert!(!detail.contains("No prior DMT on record."));
+}
+
+#[test]
+fn ms_phenotype_findings_name_every_diagnosis() {
+    let f = initiation(
+        Profile::Ansm2019,
+        vec![Criterion::RelapsingRemittingMs],
+        vec![],
+        MsCheck::OnlyProgressive {
+            labels: vec!["SEP secondairement progressive".into()],
+            earlier_rrms: vec!["SEP-RR 2012".into()],
+        },
+    );
+    let fr = render1(&f, Language::Fr).1.detail.unwrap();
+    assert!(
+        fr.contains("SEP secondairement progressive") && fr.contains("SEP-RR 2012"),
+        "{fr}"
+    );
+    let f = initiation(
+        Profile::Ansm2019,
+        vec![],
+        vec![Criterion::RelapsingRemittingMs],
+        MsCheck::Conflicting {
+            rrms: vec!["RRMS".into()],
+            progressive: vec!["PPMS".into()],
+        },
+    );
+    for lang in LANGS {
+        let card = render1(&f, lang).1;
+        let detail = card.detail.unwrap();
+        assert!(
+            detail.contains("RRMS") && detail.contains("PPMS"),
+            "{detail}"
+        );
+        assert_eq!(card.indicator, Indicator::Warning);
+    }
+    let f = initiation(
+        Profile::Ansm2019,
+        vec![Criterion::RelapsingRemittingMs],
+        vec![],
+        MsCheck::NoDiagnosis {
+            unrecognised: vec!["SEP rémittente (code local)".into()],
+        },
+    );
+    let fr = render1(&f, Language::Fr).1.detail.unwrap();
+    assert!(
+        fr.contains("non reconnus") && fr.contains("SEP rémittente \\(code local\\)"),
+        "{fr}"
+    );
+}
+
+fn liver_finding(profile: Profile, situation: LiverSituation, exposed: bool) -> Finding {
+    finding(
+        RuleCode::LiverFunction,
+        Severity::Warning,
+        Detail::Liver(LiverDetail {
+            profile,
+            situation,
+            latest: vec![],
+            exposed,
+        }),
+    )
+}
+
+#[test]
+fn liver_wording_for_never_exposed_undated_uninterpretable_and_converted() {
+    let abnormal = LiverSituation::Abnormal {
+        results: vec![lab(LabTest::Alt, Some(130.0), None)],
+    };
+    let never = liver_finding(Profile::Ansm2019, abnormal.clone(), false);
+    for lang in LANGS {
+        let text = card_text(&render1(&never, lang).1);
+        assert!(
+            !text.contains("après alemtuzumab")
+                && !text.contains("après l'alemtuzumab")
+                && !text.contains("after alemtuzumab"),
+            "{text}"
+        );
+    }
+    let exposed = liver_finding(Profile::Ansm2019, abnormal, true);
+    assert!(render1(&exposed, Language::Fr)
+        .1
+        .summary
+        .contains("après l'alemtuzumab"));
+    assert!(render1(&exposed, Language::En)
+        .1
+        .summary
+        .contains("after alemtuzumab"));
+
+    // Exposed at an unknown date: ask for the date and offer the panel.
+    let undated = liver_finding(
+        Profile::Ansm2019,
+        LiverSituation::MonitoringUndated {
+            last_panel: Some(d(2026, 1, 15)),
+        },
+        true,
+    );
+    for lang in LANGS {
+        let card = render1(&undated, lang).1;
+        check_card(&card).unwrap();
+        assert_eq!(card.indicator, Indicator::Warning);
+        assert_eq!(card.suggestions.len(), 1);
+        assert_eq!(card.suggestions[0].actions[0].kind, ActionType::Create);
+    }
+    let fr = render1(&undated, Language::Fr).1;
+    assert!(fr.summary.contains("dernière perfusion"), "{}", fr.summary);
+    let detail = fr.detail.unwrap();
+    assert!(
+        detail.contains("15/01/2026") && detail.contains("RCP (2020)"),
+        "{detail}"
+    );
+
+    // Could not interpret: a warning, never a pass.
+    let mut odd = lab(LabTest::Ast, Some(3.0), None);
+    odd.unit = Some("mmol/h".into());
+    let ni = liver_finding(
+        Profile::Ema2020,
+        LiverSituation::NotInterpretable { results: vec![odd] },
+        true,
+    );
+    let fr = render1(&ni, Language::Fr).1;
+    assert_eq!(fr.indicator, Indicator::Warning);
+    assert!(fr.summary.contains("non interprétable") && fr.summary.contains("ASAT"));
+    let en = render1(&ni, Language::En).1;
+    assert!(
+        en.summary.contains("could not be interpreted"),
+        "{}",
+        en.summary
+    );
+
+    // µkat/L converted to U/L: both shown.
+    let mut converted = lab(LabTest::Alt, Some(48.0), None);
+    converted.converted_from = Some(crate::rules::OriginalValue {
+        value: Some(0.8),
+        unit: "µkat/L".into(),
+    });
+    let f = liver_finding(
+        Profile::Ansm2019,
+        LiverSituation::Abnormal {
+            results: vec![converted],
+        },
+        true,
+    );
+    let fr = render1(&f, Language::Fr).1.detail.unwrap();
+    assert!(fr.contains("48 U/L (converti depuis 0,8 µkat/L)"), "{fr}");
+    let en = render1(&f, Language::En).1.detail.unwrap();
+    assert!(en.contains("48 U/L (converted from 0.8 µkat/L)"), "{en}");
+}
+
+#[test]
+fn monthly_monitoring_to_48_months_is_attributed_to_the_smpc_under_ansm_2019() {
+    let overdue = LiverSituation::MonitoringOverdue {
+        last_infusion: d(2024, 1, 10),
+        monitor_until: d(2028, 1, 10),
+        last_panel: Some(d(2026, 9, 1)),
+        interval_days: 31,
+    };
+    let ansm = liver_finding(Profile::Ansm2019, overdue.clone(), true);
+    let fr = render1(&ansm, Language::Fr).1.detail.unwrap();
+    assert!(
+        fr.contains("vient du RCP (2020)") && fr.contains("10/01/2028"),
+        "{fr}"
+    );
+    let en = render1(&ansm, Language::En).1.detail.unwrap();
+    assert!(en.contains("comes from the SmPC (2020)"), "{en}");
+    let ema = liver_finding(Profile::Ema2020, overdue, true);
+    assert!(!render1(&ema, Language::Fr)
+        .1
+        .detail
+        .unwrap()
+        .contains("vient du RCP"));
+}
+
+#[test]
+fn blood_pressure_is_the_baseline_only_when_measured_on_the_evaluation_day() {
+    let bp = |date| {
+        finding(
+            RuleCode::InfusionMonitoring,
+            Severity::Info,
+            Detail::InfusionMonitoring(InfusionMonitoringDetail {
+                profile: Profile::Ansm2019,
+                last_blood_pressure: Some(BloodPressureFact {
+                    reference: "Observation/bp".into(),
+                    systolic: Some(128.0),
+                    diastolic: Some(82.0),
+                    date: Some(date),
+                }),
+            }),
+        )
+    };
+    // order() evaluates on 2024-03-15.
+    let today = render1(&bp(d(2024, 3, 15)), Language::Fr).1.detail.unwrap();
+    assert!(
+        today.contains("valeur de référence pour la perfusion"),
+        "{today}"
+    );
+    let old = render1(&bp(d(2024, 3, 5)), Language::Fr).1.detail.unwrap();
+    assert!(
+        !old.contains("valeur de référence pour la perfusion")
+            && old.contains("05/03/2024, il y a 10 jours"),
+        "{old}"
+    );
+    let old = render1(&bp(d(2024, 3, 5)), Language::En).1.detail.unwrap();
+    assert!(
+        !old.contains("the baseline for the infusion") && old.contains("10 days ago"),
+        "{old}"
+    );
+    let today = render1(&bp(d(2024, 3, 15)), Language::En).1.detail.unwrap();
+    assert!(today.contains("the baseline for the infusion"), "{today}");
+}
+
+fn readmin(severity: Severity, signals: Vec<ReAdministrationSignal>) -> Finding {
+    finding(
+        RuleCode::ReAdministration,
+        severity,
+        Detail::ReAdministration(ReAdministrationDetail {
+            profile: Profile::Ansm2019,
+            first_exposure: Some(d(2023, 3, 6)),
+            last_exposure: Some(d(2023, 3, 10)),
+            courses: 1,
+            signals,
+            weak_evidence: vec![],
+        }),
+    )
+}
+
+#[test]
+fn course_interval_is_a_course_too_soon_not_a_rigorous_evaluation() {
+    let f = readmin(
+        Severity::Critical,
+        vec![ReAdministrationSignal::CourseInterval {
+            last_course_end: d(2024, 1, 10),
+            months: 2,
+            minimum_months: 12,
+        }],
+    );
+    let fr = render1(&f, Language::Fr).1;
+    assert!(
+        fr.summary
+            .contains("cure trop rapprochée (< 12 mois depuis la cure précédente)"),
+        "{}",
+        fr.summary
+    );
+    let text = card_text(&fr);
+    assert!(
+        !text.to_lowercase().contains("évaluation rigoureuse"),
+        "{text}"
+    );
+    assert!(text.contains("10/01/2024"), "{text}");
+    assert_eq!(
+        codes(&fr),
+        vec!["schedule-deviation-documented", "other-documented"]
+    );
+    assert_eq!(fr.suggestions[0].actions[0].kind, ActionType::Delete);
+    let en = render1(&f, Language::En).1;
+    assert!(!card_text(&en)
+        .to_lowercase()
+        .contains("rigorous evaluation"));
+    assert!(
+        en.summary.contains("course too soon (< 12 months"),
+        "{}",
+        en.summary
+    );
+
+    // With a liver signal too, the rigorous evaluation is asked for, and both reasons offered.
+    let f = readmin(
+        Severity::Critical,
+        vec![
+            ReAdministrationSignal::CourseInterval {
+                last_course_end: d(2024, 1, 10),
+                months: 2,
+                minimum_months: 12,
+            },
+            ReAdministrationSignal::Diagnosis {
+                reaction: ImmuneReaction::ImmuneThrombocytopenia,
+                label: "PTI".into(),
+                onset: None,
+                reference: "Condition/pti".into(),
+            },
+        ],
+    );
+    let fr = render1(&f, Language::Fr).1;
+    assert!(
+        fr.summary.contains("évaluation rigoureuse requise"),
+        "{}",
+        fr.summary
+    );
+    assert_eq!(
+        codes(&fr),
+        vec![
+            "rigorous-evaluation-documented",
+            "schedule-deviation-documented",
+            "other-documented"
+        ]
+    );
+}
+
+#[test]
+fn warning_level_readministration_has_no_delete_suggestion() {
+    for signal in [
+        ReAdministrationSignal::CourseDayCount {
+            course_start: d(2024, 3, 11),
+            day: 6,
+            allowed_days: 5,
+            course_number: 1,
+        },
+        ReAdministrationSignal::FifthCourse { course_number: 5 },
+        ReAdministrationSignal::ConcurrentDmtDraft {
+            reference: "MedicationRequest/gil".into(),
+            label: "Gilenya".into(),
+        },
+    ] {
+        let f = readmin(Severity::Warning, vec![signal.clone()]);
+        for lang in LANGS {
+            let card = render1(&f, lang).1;
+            check_card(&card).unwrap();
+            assert_eq!(card.indicator, Indicator::Warning);
+            assert!(card.suggestions.is_empty(), "{signal:?}");
+            let text = card_text(&card).to_lowercase();
+            assert!(
+                !text.contains("évaluation rigoureuse") && !text.contains("rigorous evaluation"),
+                "{text}"
+            );
+        }
+        let fr = render1(&f, Language::Fr).1;
+        let detail = fr.detail.unwrap();
+        match signal {
+            ReAdministrationSignal::CourseDayCount { .. } => {
+                assert!(detail.contains("jour 6 de la 1re cure"), "{detail}");
+                assert!(detail.contains("11/03/2024"), "{detail}");
+                assert!(fr.summary.contains("jour de perfusion en trop"));
+            }
+            ReAdministrationSignal::FifthCourse { .. } => {
+                assert!(detail.contains("5e cure"), "{detail}");
+                assert!(fr.summary.contains("cinquième cure"));
+            }
+            _ => {
+                assert!(detail.contains("Gilenya"), "{detail}");
+                assert!(fr.summary.contains("autre traitement de fond"));
+            }
+        }
+    }
+}
+
+#[test]
+fn readministration_on_weak_evidence_lists_the_records() {
+    let mut f = readmin(
+        Severity::Critical,
+        vec![ReAdministrationSignal::Diagnosis {
+            reaction: ImmuneReaction::Hlh,
+            label: "LHH".into(),
+            onset: Some(d(2024, 2, 2)),
+            reference: "Condition/h".into(),
+        }],
+    );
+    if let Detail::ReAdministration(det) = &mut f.detail {
+        det.weak_evidence = vec![
+            weak(WeakExposureReason::OrderNotCompleted),
+            weak(WeakExposureReason::Campath),
+        ];
+    }
+    let fr = render1(&f, Language::Fr).1.detail.unwrap();
+    assert!(
+        fr.contains("non prouvée") && fr.contains("jamais menée à terme") && fr.contains("Campath"),
+        "{fr}"
+    );
+    let en = render1(&f, Language::En).1.detail.unwrap();
+    assert!(
+        en.contains("not proven") && en.contains("never completed"),
+        "{en}"
+    );
+}
+
+fn contraindication_card(profile: Profile, items: Vec<ContraindicationItem>) -> Finding {
+    finding(
+        RuleCode::Contraindication,
+        Severity::Critical,
+        Detail::Contraindication(ContraindicationDetail { profile, items }),
+    )
+}
+
+fn condition_item(kind: ContraindicationKind) -> ContraindicationItem {
+    ContraindicationItem {
+        kind,
+        evidence: ContraindicationEvidence::Condition {
+            reference: "Condition/x".into(),
+            label: "x".into(),
+            onset: None,
+        },
+    }
+}
+
+#[test]
+fn a_history_is_not_offered_contraindication_resolved() {
+    let history = [
+        ContraindicationKind::Stroke,
+        ContraindicationKind::Angina,
+        ContraindicationKind::MyocardialInfarction,
+        ContraindicationKind::CervicocephalicArterialDissection,
+    ];
+    let f = contraindication_card(
+        Profile::Ema2020,
+        history.iter().map(|k| condition_item(*k)).collect(),
+    );
+    for lang in LANGS {
+        let card = render1(&f, lang).1;
+        assert!(!codes(&card).contains(&"contraindication-resolved"));
+        assert_eq!(
+            codes(&card),
+            vec!["benefit-risk-documented", "other-documented"]
+        );
+    }
+    assert!(render1(&f, Language::Fr)
+        .1
+        .detail
+        .unwrap()
+        .contains("ne se résout pas"));
+    // One item that can resolve (an active infection) brings it back.
+    let mut items: Vec<_> = history.iter().map(|k| condition_item(*k)).collect();
+    items.push(condition_item(ContraindicationKind::SevereActiveInfection));
+    let card = render1(
+        &contraindication_card(Profile::Ema2020, items),
+        Language::En,
+    )
+    .1;
+    assert!(codes(&card).contains(&"contraindication-resolved"));
+}
+
+#[test]
+fn contraindications_under_ansm_2019_cite_the_smpc_and_show_allergies_and_drafts() {
+    let f = contraindication_card(
+        Profile::Ansm2019,
+        vec![
+            ContraindicationItem {
+                kind: ContraindicationKind::Hypersensitivity,
+                evidence: ContraindicationEvidence::Allergy {
+                    reference: "AllergyIntolerance/a1".into(),
+                    label: "Lemtrada".into(),
+                    onset: Some(d(2022, 7, 8)),
+                },
+            },
+            condition_item(ContraindicationKind::Hiv),
+        ],
+    );
+    let fr = render1(&f, Language::Fr).1;
+    assert_eq!(fr.source.topic.as_ref().unwrap().code, "contraindication");
+    assert!(fr.source.label.contains("ANSM 2019"));
+    let detail = fr.detail.unwrap();
+    assert!(!detail.contains("EMA 2020"), "{detail}");
+    assert!(
+        detail.contains("4.3") && detail.contains("allergie"),
+        "{detail}"
+    );
+    assert!(detail.contains("08/07/2022") && detail.contains("AllergyIntolerance/a1"));
+    assert!(fr.summary.contains("hypersensibilité"), "{}", fr.summary);
+    let en = render1(&f, Language::En).1.detail.unwrap();
+    assert!(
+        !en.contains("EMA 2020") && en.contains("SmPC section 4.3"),
+        "{en}"
+    );
+
+    let draft = contraindication_card(
+        Profile::Ema2020,
+        vec![ContraindicationItem {
+            kind: ContraindicationKind::AntithromboticTherapy,
+            evidence: ContraindicationEvidence::DraftOrder {
+                reference: "MedicationRequest/apix".into(),
+                label: "Eliquis 5 mg".into(),
+            },
+        }],
+    );
+    let fr = render1(&draft, Language::Fr).1.detail.unwrap();
+    assert!(
+        fr.contains("prescrit dans le même temps") && fr.contains("non signée"),
+        "{fr}"
+    );
+    assert!(
+        !fr.contains("en cours"),
+        "a draft is not an ongoing therapy: {fr}"
+    );
+    let en = render1(&draft, Language::En).1.detail.unwrap();
+    assert!(en.contains("ordered in the same call"), "{en}");
 }

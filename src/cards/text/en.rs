@@ -1,14 +1,20 @@
 //! Card texts in English. Pharmacist review: this file holds everything an English-speaking
-//! prescriber sees. `{…}` arguments are record values (already escaped), YYYY-MM-DD dates or
-//! numbers already formatted (decimal point).
+//! prescriber sees. `{…}` arguments are record values (already escaped), dates already formatted
+//! by `fmt_date` (ISO YYYY-MM-DD, kept in English prose) or numbers already formatted (decimal
+//! point).
 
 use crate::cards::OverrideReason;
+use chrono::NaiveDate;
+
 use crate::rules::{
     ContraindicationKind, Criterion, DataSet, DmtCourseStatus, GapReason, ImmuneReaction, LabTest,
-    MedicationSource, Profile, RuleCode, StopReason, UlnSource,
+    MedicationSource, Profile, RuleCode, StopReason, UlnSource, WeakExposureReason,
 };
 
-use super::{DmtLine, LabLine, LiverSummary, SignalKind, Texts};
+use super::{
+    fit_names, BpAge, DmtLine, InitiationWarningKind, LabLine, LiverSummary, SignalKind, Texts,
+    WeakLine,
+};
 
 pub struct En;
 
@@ -20,6 +26,15 @@ impl Texts for En {
     // --- Names ---------------------------------------------------------------------------------
     fn decimal_separator(&self) -> char {
         '.'
+    }
+
+    fn fmt_date(&self, date: NaiveDate) -> String {
+        crate::cards::format::fmt_date(date)
+    }
+
+    fn ingredient_name(&self, key: &str) -> String {
+        // The terminology keys are the English INNs.
+        key.to_string()
     }
 
     fn service_name(&self) -> &'static str {
@@ -51,9 +66,9 @@ impl Texts for En {
             RuleCode::InitiationEligibility => "R1 — Eligibility to start treatment",
             RuleCode::InfusionMonitoring => "R2 — Infusion monitoring",
             RuleCode::LiverFunction => "R3 — Liver function",
-            RuleCode::ReAdministration => "R4 — Re-administration after rigorous evaluation",
+            RuleCode::ReAdministration => "R4 — Re-administration of alemtuzumab",
             RuleCode::PatientCounselling => "R5 — Patient information",
-            RuleCode::Contraindication => "Contraindications (EMA 2020)",
+            RuleCode::Contraindication => "Contraindications",
             RuleCode::DataUnavailable => "Data unavailable",
         }
     }
@@ -75,14 +90,15 @@ impl Texts for En {
             (RuleCode::InitiationEligibility, Profile::Ansm2019) => {
                 "A new patient may only start alemtuzumab as an adult with highly active \
                  relapsing-remitting multiple sclerosis (RRMS) despite a full and adequate course \
-                 of at least two other disease-modifying therapies (DMTs), or when every other DMT \
-                 is contraindicated or unsuitable."
+                 of at least two other disease-modifying therapies (DMTs), or in \"adult patients \
+                 with highly active RRMS for whom all other DMTs are contraindicated or \
+                 unsuitable\"."
             }
             (RuleCode::InitiationEligibility, Profile::Ema2020) => {
                 "A new patient may only start alemtuzumab as an adult with highly active \
                  relapsing-remitting multiple sclerosis (RRMS) despite a full and adequate course \
-                 of at least one disease-modifying therapy (DMT), or with rapidly evolving severe \
-                 RRMS."
+                 of at least one disease-modifying therapy (DMT), or in adult patients with rapidly \
+                 evolving severe RRMS."
             }
             (RuleCode::InfusionMonitoring, _) => {
                 "Vital signs, including blood pressure, must be monitored before and regularly \
@@ -100,8 +116,14 @@ impl Texts for En {
                 "Patients must be told to seek medical care immediately for symptoms in the few \
                  days after the infusion, or for symptoms of liver injury."
             }
-            (RuleCode::Contraindication, _) => {
-                "Under the current SmPC, alemtuzumab is contraindicated in particular with HIV \
+            (RuleCode::Contraindication, Profile::Ansm2019) => {
+                "Under the Lemtrada SmPC (section 4.3, since 2013), alemtuzumab is \
+                 contraindicated with hypersensitivity to the active substance or any excipient \
+                 and with HIV infection: these are checked under both rule profiles."
+            }
+            (RuleCode::Contraindication, Profile::Ema2020) => {
+                "Under the current SmPC (section 4.3), alemtuzumab is contraindicated with \
+                 hypersensitivity to the active substance or any excipient, HIV \
                  infection, severe active infection, uncontrolled hypertension, a history of \
                  cervicocephalic arterial dissection, stroke, angina or myocardial infarction, a \
                  known coagulopathy or anti-platelet or anticoagulant therapy, and autoimmune \
@@ -237,6 +259,10 @@ impl Texts for En {
                 "All other DMTs contraindicated or unsuitable"
             }
             OverrideReason::RapidlyEvolvingSevereRrms => "Rapidly evolving severe RRMS",
+            OverrideReason::RrmsConfirmedByNeurologist => "RRMS confirmed by the neurologist",
+            OverrideReason::ScheduleDeviationDocumented => {
+                "Course schedule justified and documented"
+            }
             OverrideReason::DmtHistoryOutsideRecord => "DMT history documented outside this record",
             OverrideReason::CriteriaConfirmedDocumented => {
                 "Criteria checked by the prescriber and documented"
@@ -271,8 +297,25 @@ impl Texts for En {
         )
     }
 
-    fn order_line(&self, reference: &str, label: &str, date: &str) -> String {
-        format!("Order concerned: {label} ({reference}), evaluated as of {date}.")
+    fn order_line(
+        &self,
+        reference: &str,
+        label: &str,
+        date: &str,
+        authored_on: Option<&str>,
+    ) -> String {
+        match authored_on {
+            Some(authored) => format!(
+                "Order concerned: {label} ({reference}), authored on {authored}, judged as of \
+                 {date} (the date of this call: age and tests are judged on that date)."
+            ),
+            None => format!("Order concerned: {label} ({reference}), evaluated as of {date}."),
+        }
+    }
+
+    fn order_identified_by_display(&self) -> &'static str {
+        "The order's Medication could not be read: the order was recognised as alemtuzumab from \
+         the display of its medication reference. Check the drug ordered."
     }
 
     fn list_separator(&self) -> &'static str {
@@ -288,7 +331,7 @@ impl Texts for En {
     }
 
     fn delete_description(&self, reference: &str) -> String {
-        format!("Delete the draft order {reference}")
+        format!("Delete the unsigned order {reference}")
     }
 
     fn delete_not_offered(&self) -> &'static str {
@@ -331,6 +374,30 @@ impl Texts for En {
         }
     }
 
+    fn initiation_summary_warnings(&self, kinds: &[InitiationWarningKind]) -> String {
+        let names: Vec<String> = kinds
+            .iter()
+            .map(|k| {
+                match k {
+                    InitiationWarningKind::WeakExposure => {
+                        "alemtuzumab on record, administration not proven"
+                    }
+                    InitiationWarningKind::ImmuneReaction => {
+                        "serious immune reaction with no alemtuzumab on record"
+                    }
+                    InitiationWarningKind::ConcurrentDmt => "another DMT ordered at the same time",
+                }
+                .to_string()
+            })
+            .collect();
+        if names.is_empty() {
+            return "Alemtuzumab: R1 eligibility to be confirmed by the prescriber".into();
+        }
+        fit_names(&names, |list| {
+            format!("Alemtuzumab: check before starting treatment ({list})")
+        })
+    }
+
     fn criteria_failed_line(&self, names: &str) -> String {
         format!("**Criteria not met**: {names}.")
     }
@@ -340,7 +407,7 @@ impl Texts for En {
     }
 
     fn age_known(&self, years: u32, birth_date: &str, adult_failed: bool) -> String {
-        let base = format!("Age at the order date: {years} years (born {birth_date})");
+        let base = format!("Age at the evaluation date: {years} years (born {birth_date})");
         if adult_failed {
             format!("{base} — alemtuzumab is only authorised in adults.")
         } else {
@@ -356,9 +423,24 @@ impl Texts for En {
         format!("RRMS diagnosis on record: {label}.")
     }
 
-    fn ms_only_progressive(&self, labels: &str) -> String {
+    fn ms_only_progressive(&self, labels: &str, earlier_rrms: Option<&str>) -> String {
+        match earlier_rrms {
+            Some(rrms) => format!(
+                "The current MS phenotype is progressive: {labels}. The earlier RRMS diagnosis \
+                 ({rrms}) is inactive or resolved and was followed by a progressive form. \
+                 Alemtuzumab is only indicated in RRMS."
+            ),
+            None => format!(
+                "Only progressive MS is on record: {labels}. Alemtuzumab is only indicated in \
+                 RRMS."
+            ),
+        }
+    }
+
+    fn ms_conflicting(&self, rrms: &str, progressive: &str) -> String {
         format!(
-            "Only progressive MS is on record: {labels}. Alemtuzumab is only indicated in RRMS."
+            "Conflicting MS diagnoses, both active: RRMS ({rrms}) and a progressive form \
+             ({progressive}). The current phenotype could not be confirmed."
         )
     }
 
@@ -369,8 +451,14 @@ impl Texts for En {
         )
     }
 
-    fn ms_no_diagnosis(&self) -> &'static str {
-        "No multiple sclerosis diagnosis on record."
+    fn ms_no_diagnosis(&self, unrecognised: Option<&str>) -> String {
+        match unrecognised {
+            Some(list) => format!(
+                "No multiple sclerosis diagnosis recognised on record. Diagnoses the terminology \
+                 did not recognise (a locally coded MS may be among them): {list}."
+            ),
+            None => "No multiple sclerosis diagnosis on record.".into(),
+        }
     }
 
     fn ms_unknown(&self) -> &'static str {
@@ -381,8 +469,80 @@ impl Texts for En {
         "Prior DMTs on record:"
     }
 
-    fn dmt_none(&self) -> &'static str {
-        "No prior DMT on record."
+    fn dmt_none(&self, unrecognised: bool) -> &'static str {
+        if unrecognised {
+            "No prior DMT recognised on record (see the medications not recognised below)."
+        } else {
+            "No prior DMT on record."
+        }
+    }
+
+    fn unrecognised_medications_line(&self, labels: &str) -> String {
+        format!(
+            "Medications on record not recognised by the terminology (possibly DMTs, please \
+             check): {labels}."
+        )
+    }
+
+    fn heading_warnings(&self) -> &'static str {
+        "Points to check"
+    }
+
+    fn weak_exposure_record(&self, l: &WeakLine<'_>) -> String {
+        let source = match l.source {
+            MedicationSource::Request => "order",
+            MedicationSource::Statement => "medication statement",
+            MedicationSource::Administration => "administration",
+        };
+        let why = match l.why {
+            WeakExposureReason::Proposal => "only a proposal (intent proposal)",
+            WeakExposureReason::Plan => "a treatment plan, not an order carried out",
+            WeakExposureReason::OrderNotCompleted => "an order never completed",
+            WeakExposureReason::Campath => {
+                "a Campath (oncology) product, which does not count as MS exposure"
+            }
+        };
+        format!(
+            "{} ({}, {source}, {}): {why}",
+            l.label,
+            l.reference,
+            or_unknown(l.date.as_deref())
+        )
+    }
+
+    fn warning_weak_exposure(&self, record: &str) -> String {
+        format!(
+            "Alemtuzumab on record but administration not proven: {record}. The patient is \
+             treated as a new patient: check that no course was ever given."
+        )
+    }
+
+    fn warning_immune_reaction(
+        &self,
+        reaction: ImmuneReaction,
+        label: &str,
+        onset: Option<&str>,
+        reference: &str,
+    ) -> String {
+        format!(
+            "**{}** on record: {label} (onset: {}) ({reference}), in a patient with no \
+             alemtuzumab on record: possibly an earlier course given elsewhere and not recorded, \
+             or an autoimmune disease (a contraindication under the 2020 SmPC). Check before \
+             starting.",
+            self.immune_reaction_name(reaction),
+            or_unknown(onset)
+        )
+    }
+
+    fn warning_concurrent_dmt(&self, label: &str, reference: &str) -> String {
+        format!(
+            "Another DMT ordered at the same time: {label} ({reference}). Alemtuzumab is given \
+             alone, after the washout of the previous DMT."
+        )
+    }
+
+    fn attest_warnings(&self) -> &'static str {
+        "that the points to check above were checked"
     }
 
     fn dmt_line(&self, c: &DmtLine<'_>) -> String {
@@ -420,7 +580,8 @@ impl Texts for En {
                 "**not counted**: too short and not stopped for lack of efficacy"
             }
             DmtCourseStatus::CountedCladribineCourse => {
-                "**counted**: cladribine tablets, both treatment years given (or 12 months since the first week)"
+                "**counted**: cladribine tablets, full course (both treatment years given, or 12 \
+                 months since the first week)"
             }
             DmtCourseStatus::Undated => "**not counted**: no dates, please specify",
             DmtCourseStatus::SameIngredient => "**not counted**: same ingredient already counted",
@@ -452,7 +613,8 @@ impl Texts for En {
     fn attest_dmt_alternative(&self, profile: Profile) -> &'static str {
         match profile {
             Profile::Ansm2019 => {
-                "failing enough prior DMTs: that every other DMT is contraindicated or unsuitable \
+                "failing enough prior DMTs: that the patient is among the \"adult patients with \
+                 highly active RRMS for whom all other DMTs are contraindicated or unsuitable\" \
                  (override reason)"
             }
             Profile::Ema2020 => {
@@ -506,15 +668,30 @@ impl Texts for En {
         systolic: Option<&str>,
         diastolic: Option<&str>,
         date: Option<&str>,
+        age: BpAge,
         reference: &str,
     ) -> String {
-        format!(
-            "Last blood pressure on record: {}/{} mmHg on {} ({reference}), the baseline for the \
-             infusion.",
+        let bp = format!(
+            "{}/{} mmHg",
             systolic.unwrap_or("?"),
-            diastolic.unwrap_or("?"),
-            or_unknown(date)
-        )
+            diastolic.unwrap_or("?")
+        );
+        let date = or_unknown(date);
+        match age {
+            BpAge::EvaluationDay => format!(
+                "Blood pressure today: {bp} on {date} ({reference}), the baseline for the \
+                 infusion."
+            ),
+            BpAge::Older { days: Some(days) } => format!(
+                "Last blood pressure on record: {bp} on {date}, {days} day{} ago ({reference}): \
+                 measure a baseline on the day of the infusion.",
+                if days == 1 { "" } else { "s" }
+            ),
+            BpAge::Older { days: None } | BpAge::Undated => format!(
+                "Last blood pressure on record: {bp} on {date} ({reference}): measure a baseline \
+                 on the day of the infusion."
+            ),
+        }
     }
 
     fn baseline_bp_none(&self) -> &'static str {
@@ -542,12 +719,31 @@ impl Texts for En {
                  record"
                     .into()
             }
-            LiverSummary::Abnormal { tests: [] } => {
-                "Abnormal liver tests after alemtuzumab: result above the upper limit of normal"
+            LiverSummary::Abnormal { tests, exposed } => {
+                let when = if *exposed {
+                    "after alemtuzumab"
+                } else {
+                    "before alemtuzumab"
+                };
+                if tests.is_empty() {
+                    format!("Abnormal liver tests {when}: result above the upper limit of normal")
+                } else {
+                    format!(
+                        "Abnormal liver tests {when}: {} above the upper limit of normal",
+                        tests.join(", ")
+                    )
+                }
+            }
+            LiverSummary::MonitoringUndated => {
+                "Alemtuzumab on record without a date: give the last infusion date and order a \
+                 liver panel"
                     .into()
             }
-            LiverSummary::Abnormal { tests } => format!(
-                "Abnormal liver tests after alemtuzumab: {} above the upper limit of normal",
+            LiverSummary::NotInterpretable { tests: [] } => {
+                "Liver tests could not be interpreted (unknown unit, no reference range)".into()
+            }
+            LiverSummary::NotInterpretable { tests } => format!(
+                "Liver tests could not be interpreted: {} (unknown unit, no reference range)",
                 tests.join(", ")
             ),
         }
@@ -579,6 +775,37 @@ impl Texts for En {
         ]
     }
 
+    fn liver_monitoring_source(&self, profile: Profile) -> Option<&'static str> {
+        match profile {
+            Profile::Ansm2019 => Some(
+                "Monthly liver monitoring until 48 months after the last infusion comes from the \
+                 SmPC (2020), not from the 2019 ANSM letter, which asks for an evaluation before \
+                 and during treatment.",
+            ),
+            Profile::Ema2020 => None,
+        }
+    }
+
+    fn liver_undated_lines(&self, last_panel: Option<&str>) -> Vec<String> {
+        vec![
+            "Alemtuzumab is on record but no administration is dated: monthly liver monitoring \
+             (until 48 months after the last infusion) cannot be dated. Give the date of the \
+             last infusion."
+                .to_string(),
+            match last_panel {
+                Some(date) => {
+                    format!("Last complete liver panel (ALT, AST and total bilirubin): {date}.")
+                }
+                None => "No complete liver panel (ALT, AST and total bilirubin) on record.".into(),
+            },
+        ]
+    }
+
+    fn liver_not_interpretable_intro(&self) -> &'static str {
+        "Results that could not be interpreted (a unit that cannot be converted and no reference \
+         range): never treated as normal; have the lab interpret them or repeat the panel:"
+    }
+
     fn liver_abnormal_intro(&self) -> &'static str {
         "Results above the upper limit of normal (ULN):"
     }
@@ -608,6 +835,10 @@ impl Texts for En {
             Some(r) => format!(", i.e. {r} × ULN"),
             None => String::new(),
         };
+        let value = match &lab.original {
+            Some(original) => format!("{value} (converted from {original})"),
+            None => value,
+        };
         format!(
             "{}: {value} on {}; {uln}{ratio} ({})",
             self.lab_test_name(lab.test),
@@ -621,7 +852,7 @@ impl Texts for En {
     }
 
     fn liver_order_description(&self) -> &'static str {
-        "Create a draft service request: liver panel (ALT, AST, total bilirubin)"
+        "Create an unsigned service request: liver panel (ALT, AST, total bilirubin)"
     }
 
     fn liver_panel_text(&self) -> &'static str {
@@ -649,24 +880,38 @@ impl Texts for En {
                 SignalKind::HysLaw => "Hy's law".to_string(),
                 SignalKind::LiverLab => "liver signal".to_string(),
                 SignalKind::Diagnosis => "serious immune reaction".to_string(),
-                SignalKind::CourseInterval => match minimum_months {
-                    Some(m) => format!("interval < {m} months"),
-                    None => "interval too short".to_string(),
-                },
+                SignalKind::CourseInterval => format!(
+                    "course too soon (< {} months since the previous course)",
+                    minimum_months.unwrap_or(12)
+                ),
                 SignalKind::LabNotAssessable => "liver test not assessable".to_string(),
+                SignalKind::CourseDayCount => "one infusion day too many".to_string(),
+                SignalKind::FifthCourse => "fifth course".to_string(),
+                SignalKind::ConcurrentDmt => "another DMT ordered at the same time".to_string(),
             })
             .collect();
-        let shown = names.len().min(3);
-        let mut list = names[..shown].join(", ");
-        if names.len() > shown {
-            list.push_str(&format!(", + {}", names.len() - shown));
+        let rigorous = kinds.iter().any(|k| k.needs_rigorous_evaluation());
+        match (names.is_empty(), rigorous) {
+            (true, _) => {
+                "Alemtuzumab re-administration: check the new course before signing".into()
+            }
+            (false, true) => fit_names(&names, |list| {
+                format!("Alemtuzumab re-administration: rigorous evaluation required ({list})")
+            }),
+            (false, false) => fit_names(&names, |list| {
+                format!("Alemtuzumab re-administration to check: {list}")
+            }),
         }
-        if list.is_empty() {
-            "Alemtuzumab re-administration: rigorous evaluation required before any new course"
-                .into()
-        } else {
-            format!("Alemtuzumab re-administration: rigorous evaluation required ({list})")
-        }
+    }
+
+    fn readmin_measure_schedule(&self) -> &'static str {
+        "Courses are at least 12 months apart: a first course of 5 days, a second of 3 days, then \
+         at most two further 3-day courses if needed; alemtuzumab is given alone."
+    }
+
+    fn readmin_weak_evidence_intro(&self) -> &'static str {
+        "Alemtuzumab exposure not proven: none of these records shows an administration; the \
+         signals are checked as a precaution:"
     }
 
     fn readmin_exposure(&self, first: Option<&str>, last: Option<&str>, courses: u32) -> String {
@@ -678,7 +923,7 @@ impl Texts for En {
     }
 
     fn readmin_signals_heading(&self) -> &'static str {
-        "Signals after the first exposure:"
+        "Signals found (after the first exposure, for liver and immune signals):"
     }
 
     fn readmin_no_signal(&self) -> &'static str {
@@ -716,15 +961,64 @@ impl Texts for En {
 
     fn signal_interval(&self, last_course_end: &str, months: u32, minimum_months: u32) -> String {
         format!(
-            "Last course ended on {last_course_end}: {months} months before this order, less \
-             than the {minimum_months} months required between courses."
+            "**Course too soon** (< {minimum_months} months since the previous course): the last \
+             course ended on {last_course_end}, {months} months before this order."
         )
     }
 
-    fn readmin_attest(&self) -> &'static str {
-        "Alemtuzumab may only be re-administered after a rigorous evaluation of these signals: \
-         document it in the chart, then choose the reason \"Rigorous evaluation done and \
-         documented\"."
+    fn signal_day_count(
+        &self,
+        course_start: &str,
+        day: u32,
+        allowed_days: u32,
+        course_number: u32,
+    ) -> String {
+        format!(
+            "**One infusion day too many**: this order would be day {day} of course \
+             {course_number}, started on {course_start}, which has only {allowed_days} days."
+        )
+    }
+
+    fn signal_fifth_course(&self, course_number: u32) -> String {
+        format!(
+            "**Course {course_number}**: the SmPC provides for 2 courses, then at most 2 further \
+             courses if needed (4 in all)."
+        )
+    }
+
+    fn signal_concurrent_dmt(&self, label: &str, reference: &str) -> String {
+        format!(
+            "**Another DMT ordered at the same time**: {label} ({reference}). Alemtuzumab is \
+             given alone."
+        )
+    }
+
+    fn readmin_attest(&self, rigorous: bool, schedule: bool, concurrent: bool) -> String {
+        let mut parts = Vec::new();
+        if rigorous {
+            parts.push(
+                "Alemtuzumab may only be re-administered after a rigorous evaluation of the liver \
+                 and immune signals: document it in the chart, then choose the reason \
+                 \"Rigorous evaluation done and documented\".",
+            );
+        }
+        if schedule {
+            parts.push(
+                "Check the course schedule (interval, number of days, number of courses); if the \
+                 deviation is intended, justify it in the chart and choose the reason \"Course \
+                 schedule justified and documented\".",
+            );
+        }
+        if concurrent {
+            parts.push(
+                "Do not combine another DMT with alemtuzumab: cancel one of the two orders or \
+                 document the reason.",
+            );
+        }
+        if parts.is_empty() {
+            parts.push("Check the chart before any new course and document the decision.");
+        }
+        parts.join(" ")
     }
 
     // --- R5 ----------------------------------------------------------------------------------
@@ -784,7 +1078,16 @@ impl Texts for En {
     }
 
     fn contraindication_item(&self, kind: ContraindicationKind, evidence: &str) -> String {
-        format!("**{}**: {evidence}", self.contraindication_name(kind))
+        let source = match kind {
+            ContraindicationKind::Hypersensitivity | ContraindicationKind::Hiv => {
+                " — SmPC section 4.3, under both profiles"
+            }
+            _ => "",
+        };
+        format!(
+            "**{}**{source}: {evidence}",
+            self.contraindication_name(kind)
+        )
     }
 
     fn contraindication_none(&self) -> &'static str {
@@ -799,6 +1102,20 @@ impl Texts for En {
         format!(
             "ongoing anti-platelet or anticoagulant therapy: {label} (since: {}) ({reference})",
             or_unknown(start)
+        )
+    }
+
+    fn evidence_allergy(&self, label: &str, onset: Option<&str>, reference: &str) -> String {
+        format!(
+            "allergy or intolerance on record: {label} (since: {}) ({reference})",
+            or_unknown(onset)
+        )
+    }
+
+    fn evidence_draft_order(&self, label: &str, reference: &str) -> String {
+        format!(
+            "anticoagulant or anti-platelet ordered in the same call as alemtuzumab (unsigned \
+             order): {label} ({reference})"
         )
     }
 
@@ -822,9 +1139,15 @@ impl Texts for En {
         )
     }
 
-    fn contraindication_attest(&self) -> &'static str {
-        "Do not give while the contraindication persists. If it has been lifted, or the \
-         benefit-risk balance has been assessed, document it and choose the matching reason."
+    fn contraindication_attest(&self, resolvable: bool) -> &'static str {
+        if resolvable {
+            "Do not give while the contraindication persists. If it has been lifted, or the \
+             benefit-risk balance has been assessed, document it and choose the matching reason."
+        } else {
+            "Do not give: a history (stroke, angina, myocardial infarction, arterial dissection) \
+             does not resolve. If the benefit-risk balance has nevertheless been assessed, \
+             document it and choose the matching reason."
+        }
     }
 
     // --- Data unavailable ------------------------------------------------------------------------

@@ -1,14 +1,21 @@
 //! Textes des cartes en français. Relecture pharmaceutique : ce fichier contient tout ce que voit
 //! le prescripteur francophone. Les arguments `{…}` sont des valeurs du dossier (déjà échappées),
-//! des dates AAAA-MM-JJ ou des nombres déjà formatés (virgule décimale).
+//! des dates déjà au format JJ/MM/AAAA (voir `fmt_date`) ou des nombres déjà formatés (virgule
+//! décimale). Termes de la lettre de l'ANSM (règles cliniques §5) : « sclérose en plaques
+//! rémittente-récurrente (SEP-RR) », « prescription non signée », « de l'alemtuzumab ».
 
 use crate::cards::OverrideReason;
+use chrono::NaiveDate;
+
 use crate::rules::{
     ContraindicationKind, Criterion, DataSet, DmtCourseStatus, GapReason, ImmuneReaction, LabTest,
-    MedicationSource, Profile, RuleCode, StopReason, UlnSource,
+    MedicationSource, Profile, RuleCode, StopReason, UlnSource, WeakExposureReason,
 };
 
-use super::{DmtLine, LabLine, LiverSummary, SignalKind, Texts};
+use super::{
+    fit_names, BpAge, DmtLine, InitiationWarningKind, LabLine, LiverSummary, SignalKind, Texts,
+    WeakLine,
+};
 
 pub struct Fr;
 
@@ -20,6 +27,27 @@ impl Texts for Fr {
     // --- Noms ----------------------------------------------------------------------------------
     fn decimal_separator(&self) -> char {
         ','
+    }
+
+    fn fmt_date(&self, date: NaiveDate) -> String {
+        date.format("%d/%m/%Y").to_string()
+    }
+
+    fn ingredient_name(&self, key: &str) -> String {
+        // Dénominations communes internationales en français.
+        let name = match key {
+            "interferon beta-1a" => "interféron bêta-1a",
+            "interferon beta-1b" => "interféron bêta-1b",
+            "peginterferon beta-1a" => "peginterféron bêta-1a",
+            "glatiramer" | "glatiramer acetate" => "acétate de glatiramère",
+            "teriflunomide" => "tériflunomide",
+            "dimethyl fumarate" => "diméthyl fumarate",
+            "monomethyl fumarate" => "monométhyl fumarate",
+            "ponesimod" => "ponésimod",
+            "ocrelizumab" => "ocrélizumab",
+            other => other,
+        };
+        name.to_string()
     }
 
     fn service_name(&self) -> &'static str {
@@ -36,11 +64,11 @@ impl Texts for Fr {
     fn profile_long(&self, profile: Profile) -> &'static str {
         match profile {
             Profile::Ansm2019 => {
-                "lettre de l'ANSM aux professionnels de santé du 2019-04-30 (mise à jour le \
-                 2021-04-15) : restrictions d'utilisation de l'alemtuzumab (Lemtrada)"
+                "lettre de l'ANSM aux professionnels de santé du 30/04/2019 (mise à jour le \
+                 15/04/2021) : restrictions d'utilisation de l'alemtuzumab (Lemtrada)"
             }
             Profile::Ema2020 => {
-                "décision de la Commission européenne du 2020-01-16 après réévaluation par l'EMA \
+                "décision de la Commission européenne du 16/01/2020 après réévaluation par l'EMA \
                  (RCP actuel de Lemtrada)"
             }
         }
@@ -51,9 +79,9 @@ impl Texts for Fr {
             RuleCode::InitiationEligibility => "R1 — Éligibilité à l'instauration",
             RuleCode::InfusionMonitoring => "R2 — Surveillance de la perfusion",
             RuleCode::LiverFunction => "R3 — Fonction hépatique",
-            RuleCode::ReAdministration => "R4 — Réadministration après évaluation rigoureuse",
+            RuleCode::ReAdministration => "R4 — Réadministration de l'alemtuzumab",
             RuleCode::PatientCounselling => "R5 — Information du patient",
-            RuleCode::Contraindication => "Contre-indications (EMA 2020)",
+            RuleCode::Contraindication => "Contre-indications",
             RuleCode::DataUnavailable => "Données indisponibles",
         }
     }
@@ -74,15 +102,17 @@ impl Texts for Fr {
         match (rule, profile) {
             (RuleCode::InitiationEligibility, Profile::Ansm2019) => {
                 "Un nouveau patient ne peut débuter l'alemtuzumab que s'il est adulte et atteint \
-                 d'une sclérose en plaques récurrente-rémittente (SEP-RR) très active malgré un \
+                 d'une sclérose en plaques rémittente-récurrente (SEP-RR) très active malgré un \
                  traitement complet et bien conduit par au moins deux autres traitements de fond, \
-                 ou si tous les autres traitements de fond sont contre-indiqués ou inadaptés."
+                 ou s'il fait partie des « patients adultes atteints de SEP-RR très active pour \
+                 lesquels tous les autres traitements de fond sont contre-indiqués ou \
+                 inadaptés »."
             }
             (RuleCode::InitiationEligibility, Profile::Ema2020) => {
                 "Un nouveau patient ne peut débuter l'alemtuzumab que s'il est adulte et atteint \
-                 d'une sclérose en plaques récurrente-rémittente (SEP-RR) très active malgré un \
-                 traitement complet et bien conduit par au moins un traitement de fond, ou d'une \
-                 SEP-RR sévère d'évolution rapide."
+                 d'une sclérose en plaques rémittente-récurrente (SEP-RR) très active malgré un \
+                 traitement complet et bien conduit par au moins un traitement de fond, ou s'il \
+                 fait partie des patients adultes atteints de SEP-RR sévère d'évolution rapide."
             }
             (RuleCode::InfusionMonitoring, _) => {
                 "Les constantes vitales, dont la pression artérielle, doivent être surveillées \
@@ -103,8 +133,15 @@ impl Texts for Fr {
                  symptômes dans les jours suivant la perfusion ou de symptômes d'atteinte \
                  hépatique."
             }
-            (RuleCode::Contraindication, _) => {
-                "Selon le RCP actuel, l'alemtuzumab est contre-indiqué notamment en cas \
+            (RuleCode::Contraindication, Profile::Ansm2019) => {
+                "Selon le RCP de Lemtrada (rubrique 4.3, depuis 2013), l'alemtuzumab est \
+                 contre-indiqué en cas d'hypersensibilité à la substance active ou à l'un des \
+                 excipients et en cas d'infection par le VIH : ces contre-indications sont \
+                 vérifiées sous les deux profils de règles."
+            }
+            (RuleCode::Contraindication, Profile::Ema2020) => {
+                "Selon le RCP actuel (rubrique 4.3), l'alemtuzumab est contre-indiqué en cas \
+                 d'hypersensibilité à la substance active ou à l'un des excipients, \
                  d'infection par le VIH, d'infection active sévère, d'hypertension artérielle non \
                  contrôlée, d'antécédent de dissection artérielle cervicocéphalique, d'AVC, \
                  d'angor ou d'infarctus du myocarde, de coagulopathie connue ou de traitement \
@@ -248,6 +285,10 @@ impl Texts for Fr {
                 "Tous les autres traitements de fond sont contre-indiqués ou inadaptés"
             }
             OverrideReason::RapidlyEvolvingSevereRrms => "SEP-RR sévère d'évolution rapide",
+            OverrideReason::RrmsConfirmedByNeurologist => "SEP-RR confirmée par le neurologue",
+            OverrideReason::ScheduleDeviationDocumented => {
+                "Calendrier des cures justifié et documenté"
+            }
             OverrideReason::DmtHistoryOutsideRecord => {
                 "Traitements de fond antérieurs documentés hors de ce dossier"
             }
@@ -286,8 +327,28 @@ impl Texts for Fr {
         )
     }
 
-    fn order_line(&self, reference: &str, label: &str, date: &str) -> String {
-        format!("Prescription concernée : {label} ({reference}), évaluée à la date du {date}.")
+    fn order_line(
+        &self,
+        reference: &str,
+        label: &str,
+        date: &str,
+        authored_on: Option<&str>,
+    ) -> String {
+        match authored_on {
+            Some(authored) => format!(
+                "Prescription concernée : {label} ({reference}), rédigée le {authored}, évaluée \
+                 à la date du {date} (date de l'appel : âge et examens jugés à cette date)."
+            ),
+            None => format!(
+                "Prescription concernée : {label} ({reference}), évaluée à la date du {date}."
+            ),
+        }
+    }
+
+    fn order_identified_by_display(&self) -> &'static str {
+        "Le médicament de la prescription n'a pas pu être lu : la prescription a été reconnue \
+         comme de l'alemtuzumab d'après le libellé (display) de sa référence. Vérifier le \
+         médicament prescrit."
     }
 
     fn list_separator(&self) -> &'static str {
@@ -299,11 +360,11 @@ impl Texts for Fr {
     }
 
     fn delete_label(&self) -> &'static str {
-        "Annuler la prescription d'alemtuzumab"
+        "Annuler la prescription de l'alemtuzumab"
     }
 
     fn delete_description(&self, reference: &str) -> String {
-        format!("Supprimer la prescription brouillon {reference}")
+        format!("Supprimer la prescription non signée {reference}")
     }
 
     fn delete_not_offered(&self) -> &'static str {
@@ -346,6 +407,32 @@ impl Texts for Fr {
         }
     }
 
+    fn initiation_summary_warnings(&self, kinds: &[InitiationWarningKind]) -> String {
+        let names: Vec<String> = kinds
+            .iter()
+            .map(|k| {
+                match k {
+                    InitiationWarningKind::WeakExposure => {
+                        "alemtuzumab au dossier sans administration prouvée"
+                    }
+                    InitiationWarningKind::ImmuneReaction => {
+                        "réaction immunitaire grave sans alemtuzumab au dossier"
+                    }
+                    InitiationWarningKind::ConcurrentDmt => {
+                        "autre traitement de fond prescrit en même temps"
+                    }
+                }
+                .to_string()
+            })
+            .collect();
+        if names.is_empty() {
+            return "Alemtuzumab : éligibilité R1 à confirmer par le prescripteur".into();
+        }
+        fit_names(&names, |list| {
+            format!("Alemtuzumab : à vérifier avant l'instauration ({list})")
+        })
+    }
+
     fn criteria_failed_line(&self, names: &str) -> String {
         format!("**Critères non remplis** : {names}.")
     }
@@ -355,9 +442,8 @@ impl Texts for Fr {
     }
 
     fn age_known(&self, years: u32, birth_date: &str, adult_failed: bool) -> String {
-        let base = format!(
-            "Âge à la date de la prescription : {years} ans (date de naissance {birth_date})"
-        );
+        let base =
+            format!("Âge à la date d'évaluation : {years} ans (date de naissance {birth_date})");
         if adult_failed {
             format!("{base} — l'alemtuzumab n'est autorisé que chez l'adulte.")
         } else {
@@ -373,22 +459,43 @@ impl Texts for Fr {
         format!("Diagnostic de SEP-RR au dossier : {label}.")
     }
 
-    fn ms_only_progressive(&self, labels: &str) -> String {
+    fn ms_only_progressive(&self, labels: &str, earlier_rrms: Option<&str>) -> String {
+        match earlier_rrms {
+            Some(rrms) => format!(
+                "Forme actuelle de la SEP progressive : {labels}. Le diagnostic antérieur de \
+                 SEP-RR ({rrms}) est inactif ou résolu et suivi d'une forme progressive. \
+                 L'alemtuzumab n'est indiqué que dans la SEP-RR."
+            ),
+            None => format!(
+                "Seule une forme progressive de SEP est au dossier : {labels}. L'alemtuzumab \
+                 n'est indiqué que dans la SEP-RR."
+            ),
+        }
+    }
+
+    fn ms_conflicting(&self, rrms: &str, progressive: &str) -> String {
         format!(
-            "Seule une forme progressive de SEP est au dossier : {labels}. L'alemtuzumab n'est \
-             indiqué que dans la SEP-RR."
+            "Diagnostics de SEP contradictoires, tous deux actifs : SEP-RR ({rrms}) et forme \
+             progressive ({progressive}). La forme actuelle n'a pas pu être confirmée."
         )
     }
 
     fn ms_unspecified(&self, labels: &str) -> String {
         format!(
             "Sclérose en plaques sans forme précisée au dossier : {labels}. La forme \
-             récurrente-rémittente n'est pas confirmée."
+             rémittente-récurrente n'est pas confirmée."
         )
     }
 
-    fn ms_no_diagnosis(&self) -> &'static str {
-        "Aucun diagnostic de sclérose en plaques au dossier."
+    fn ms_no_diagnosis(&self, unrecognised: Option<&str>) -> String {
+        match unrecognised {
+            Some(list) => format!(
+                "Aucun diagnostic de sclérose en plaques reconnu au dossier. Diagnostics non \
+                 reconnus par la terminologie (une SEP codée localement peut en faire partie) : \
+                 {list}."
+            ),
+            None => "Aucun diagnostic de sclérose en plaques au dossier.".into(),
+        }
     }
 
     fn ms_unknown(&self) -> &'static str {
@@ -399,8 +506,84 @@ impl Texts for Fr {
         "Traitements de fond antérieurs au dossier :"
     }
 
-    fn dmt_none(&self) -> &'static str {
-        "Aucun traitement de fond antérieur au dossier."
+    fn dmt_none(&self, unrecognised: bool) -> &'static str {
+        if unrecognised {
+            "Aucun traitement de fond antérieur reconnu au dossier (voir les médicaments non \
+             reconnus ci-dessous)."
+        } else {
+            "Aucun traitement de fond antérieur au dossier."
+        }
+    }
+
+    fn unrecognised_medications_line(&self, labels: &str) -> String {
+        format!(
+            "Médicaments au dossier non reconnus par la terminologie (peut-être des traitements \
+             de fond, à vérifier) : {labels}."
+        )
+    }
+
+    fn heading_warnings(&self) -> &'static str {
+        "Points d'attention"
+    }
+
+    fn weak_exposure_record(&self, l: &WeakLine<'_>) -> String {
+        let source = match l.source {
+            MedicationSource::Request => "prescription",
+            MedicationSource::Statement => "déclaration de traitement",
+            MedicationSource::Administration => "administration",
+        };
+        let why = match l.why {
+            WeakExposureReason::Proposal => "simple proposition de prescription (intent proposal)",
+            WeakExposureReason::Plan => "plan de traitement, pas une prescription exécutée",
+            WeakExposureReason::OrderNotCompleted => {
+                "prescription jamais menée à terme (statut autre que « terminée »)"
+            }
+            WeakExposureReason::Campath => {
+                "produit Campath (oncologie), qui ne compte pas comme exposition dans la SEP"
+            }
+        };
+        format!(
+            "{} ({}, {source}, {}) : {why}",
+            l.label,
+            l.reference,
+            or_unknown(l.date.as_deref())
+        )
+    }
+
+    fn warning_weak_exposure(&self, record: &str) -> String {
+        format!(
+            "Alemtuzumab au dossier sans administration prouvée : {record}. Le patient est \
+             considéré comme un nouveau patient : vérifier qu'il n'a jamais reçu de cure."
+        )
+    }
+
+    fn warning_immune_reaction(
+        &self,
+        reaction: ImmuneReaction,
+        label: &str,
+        onset: Option<&str>,
+        reference: &str,
+    ) -> String {
+        format!(
+            "**{}** au dossier : {label} (début : {}) ({reference}), chez un patient sans \
+             alemtuzumab au dossier : possible cure antérieure non enregistrée (reçue \
+             ailleurs), ou maladie auto-immune (contre-indication selon le RCP 2020). À \
+             vérifier avant de débuter.",
+            self.immune_reaction_name(reaction),
+            or_unknown(onset)
+        )
+    }
+
+    fn warning_concurrent_dmt(&self, label: &str, reference: &str) -> String {
+        format!(
+            "Autre traitement de fond prescrit dans le même temps : {label} ({reference}). \
+             L'alemtuzumab s'administre seul, après la fenêtre thérapeutique du traitement \
+             précédent."
+        )
+    }
+
+    fn attest_warnings(&self) -> &'static str {
+        "que les points d'attention ci-dessus ont été vérifiés"
     }
 
     fn dmt_line(&self, c: &DmtLine<'_>) -> String {
@@ -437,7 +620,8 @@ impl Texts for Fr {
                 "**non compté** : durée insuffisante et arrêt non motivé par une inefficacité"
             }
             DmtCourseStatus::CountedCladribineCourse => {
-                "**compté** : cladribine comprimés, les deux années de traitement reçues (ou 12 mois depuis la première semaine)"
+                "**compté** : cladribine en comprimés, cure complète (les deux années de \
+                 traitement reçues, ou 12 mois écoulés depuis la première semaine)"
             }
             DmtCourseStatus::Undated => "**non compté** : aucune date, à préciser",
             DmtCourseStatus::SameIngredient => "**non compté** : même molécule déjà comptée",
@@ -469,8 +653,10 @@ impl Texts for Fr {
     fn attest_dmt_alternative(&self, profile: Profile) -> &'static str {
         match profile {
             Profile::Ansm2019 => {
-                "à défaut de traitements de fond antérieurs suffisants : que tous les autres \
-                 traitements de fond sont contre-indiqués ou inadaptés (motif de dérogation)"
+                "à défaut de traitements de fond antérieurs suffisants : que le patient fait \
+                 partie des « patients adultes atteints de SEP-RR très active pour lesquels tous \
+                 les autres traitements de fond sont contre-indiqués ou inadaptés » (motif de \
+                 dérogation)"
             }
             Profile::Ema2020 => {
                 "à défaut de traitement de fond antérieur suffisant : une SEP-RR sévère \
@@ -486,7 +672,7 @@ impl Texts for Fr {
     }
 
     fn attest_ms_type(&self) -> &'static str {
-        "la forme récurrente-rémittente de la sclérose en plaques"
+        "la forme rémittente-récurrente de la sclérose en plaques (SEP-RR)"
     }
 
     fn attest_undated(&self) -> &'static str {
@@ -499,7 +685,7 @@ impl Texts for Fr {
 
     // --- R2 ----------------------------------------------------------------------------------
     fn infusion_summary(&self) -> &'static str {
-        "Perfusion d'alemtuzumab : PA et fréquence cardiaque avant, au moins toutes les heures \
+        "Perfusion de l'alemtuzumab : PA et fréquence cardiaque avant, au moins toutes les heures \
          pendant, surveillance ≥ 2 h après"
     }
 
@@ -528,15 +714,30 @@ impl Texts for Fr {
         systolic: Option<&str>,
         diastolic: Option<&str>,
         date: Option<&str>,
+        age: BpAge,
         reference: &str,
     ) -> String {
-        format!(
-            "Dernière pression artérielle au dossier : {}/{} mmHg le {} ({reference}), valeur de \
-             référence pour la perfusion.",
+        let bp = format!(
+            "{}/{} mmHg",
             systolic.unwrap_or("?"),
-            diastolic.unwrap_or("?"),
-            or_unknown(date)
-        )
+            diastolic.unwrap_or("?")
+        );
+        let date = or_unknown(date);
+        match age {
+            BpAge::EvaluationDay => format!(
+                "Pression artérielle du jour : {bp} le {date} ({reference}), valeur de référence \
+                 pour la perfusion."
+            ),
+            BpAge::Older { days: Some(days) } => format!(
+                "Dernière pression artérielle au dossier : {bp} le {date}, il y a {days} jour{} \
+                 ({reference}) : mesurer une valeur de référence le jour de la perfusion.",
+                if days > 1 { "s" } else { "" }
+            ),
+            BpAge::Older { days: None } | BpAge::Undated => format!(
+                "Dernière pression artérielle au dossier : {bp} le {date} ({reference}) : \
+                 mesurer une valeur de référence le jour de la perfusion."
+            ),
+        }
     }
 
     fn baseline_bp_none(&self) -> &'static str {
@@ -558,20 +759,41 @@ impl Texts for Fr {
             LiverSummary::MonitoringOverdue {
                 last_panel: Some(date),
             } => format!(
-                "Surveillance hépatique mensuelle en retard après alemtuzumab : dernier bilan \
+                "Surveillance hépatique mensuelle en retard après l'alemtuzumab : dernier bilan \
                  complet le {date}"
             ),
             LiverSummary::MonitoringOverdue { last_panel: None } => {
-                "Surveillance hépatique mensuelle en retard après alemtuzumab : aucun bilan \
+                "Surveillance hépatique mensuelle en retard après l'alemtuzumab : aucun bilan \
                  complet au dossier"
                     .into()
             }
-            LiverSummary::Abnormal { tests: [] } => {
-                "Bilan hépatique anormal après alemtuzumab : résultat au-dessus de la normale"
+            LiverSummary::Abnormal { tests, exposed } => {
+                let when = if *exposed {
+                    "après l'alemtuzumab"
+                } else {
+                    "avant l'alemtuzumab"
+                };
+                if tests.is_empty() {
+                    format!("Bilan hépatique anormal {when} : résultat au-dessus de la normale")
+                } else {
+                    format!(
+                        "Bilan hépatique anormal {when} : {} au-dessus de la normale",
+                        tests.join(", ")
+                    )
+                }
+            }
+            LiverSummary::MonitoringUndated => {
+                "Alemtuzumab au dossier sans date : préciser la dernière perfusion et faire un \
+                 bilan hépatique"
                     .into()
             }
-            LiverSummary::Abnormal { tests } => format!(
-                "Bilan hépatique anormal après alemtuzumab : {} au-dessus de la normale",
+            LiverSummary::NotInterpretable { tests: [] } => {
+                "Bilan hépatique non interprétable (unité inconnue, sans intervalle de référence)"
+                    .into()
+            }
+            LiverSummary::NotInterpretable { tests } => format!(
+                "Bilan hépatique non interprétable : {} (unité inconnue, sans intervalle de \
+                 référence)",
                 tests.join(", ")
             ),
         }
@@ -590,7 +812,7 @@ impl Texts for Fr {
     ) -> Vec<String> {
         vec![
             format!(
-                "Dernière perfusion d'alemtuzumab : {last_infusion} ; surveillance hépatique \
+                "Dernière perfusion de l'alemtuzumab : {last_infusion} ; surveillance hépatique \
                  mensuelle jusqu'au {monitor_until}."
             ),
             match last_panel {
@@ -603,6 +825,40 @@ impl Texts for Fr {
                     .into(),
             },
         ]
+    }
+
+    fn liver_monitoring_source(&self, profile: Profile) -> Option<&'static str> {
+        match profile {
+            Profile::Ansm2019 => Some(
+                "La surveillance hépatique mensuelle jusqu'à 48 mois après la dernière perfusion \
+                 vient du RCP (2020), et non de la lettre de l'ANSM de 2019 qui demande une \
+                 évaluation avant et pendant le traitement.",
+            ),
+            Profile::Ema2020 => None,
+        }
+    }
+
+    fn liver_undated_lines(&self, last_panel: Option<&str>) -> Vec<String> {
+        vec![
+            "Alemtuzumab au dossier, mais sans aucune date d'administration : la surveillance \
+             hépatique mensuelle (jusqu'à 48 mois après la dernière perfusion) ne peut pas être \
+             datée. Préciser la date de la dernière perfusion."
+                .to_string(),
+            match last_panel {
+                Some(date) => format!(
+                    "Dernier bilan hépatique complet (ALAT, ASAT et bilirubine totale) : {date}."
+                ),
+                None => "Aucun bilan hépatique complet (ALAT, ASAT et bilirubine totale) au \
+                         dossier."
+                    .into(),
+            },
+        ]
+    }
+
+    fn liver_not_interpretable_intro(&self) -> &'static str {
+        "Résultats non interprétables (unité non convertible et pas d'intervalle de référence) : \
+         ils ne sont jamais considérés comme normaux ; les faire interpréter par le laboratoire \
+         ou refaire le bilan :"
     }
 
     fn liver_abnormal_intro(&self) -> &'static str {
@@ -636,6 +892,10 @@ impl Texts for Fr {
             Some(r) => format!(", soit {r} × LSN"),
             None => String::new(),
         };
+        let value = match &lab.original {
+            Some(original) => format!("{value} (converti depuis {original})"),
+            None => value,
+        };
         format!(
             "{} : {value} le {} ; {uln}{ratio} ({})",
             self.lab_test_name(lab.test),
@@ -649,7 +909,7 @@ impl Texts for Fr {
     }
 
     fn liver_order_description(&self) -> &'static str {
-        "Créer une demande d'examen en brouillon : bilan hépatique (ALAT, ASAT, bilirubine totale)"
+        "Créer une demande d'examen non signée : bilan hépatique (ALAT, ASAT, bilirubine totale)"
     }
 
     fn liver_panel_text(&self) -> &'static str {
@@ -679,25 +939,43 @@ impl Texts for Fr {
                 SignalKind::HysLaw => "loi de Hy".to_string(),
                 SignalKind::LiverLab => "signal hépatique".to_string(),
                 SignalKind::Diagnosis => "réaction immunitaire grave".to_string(),
-                SignalKind::CourseInterval => match minimum_months {
-                    Some(m) => format!("intervalle < {m} mois"),
-                    None => "intervalle trop court".to_string(),
-                },
+                SignalKind::CourseInterval => format!(
+                    "cure trop rapprochée (< {} mois depuis la cure précédente)",
+                    minimum_months.unwrap_or(12)
+                ),
                 SignalKind::LabNotAssessable => "bilan non interprétable".to_string(),
+                SignalKind::CourseDayCount => "jour de perfusion en trop dans la cure".to_string(),
+                SignalKind::FifthCourse => "cinquième cure".to_string(),
+                SignalKind::ConcurrentDmt => {
+                    "autre traitement de fond prescrit en même temps".to_string()
+                }
             })
             .collect();
-        let shown = names.len().min(3);
-        let mut list = names[..shown].join(", ");
-        if names.len() > shown {
-            list.push_str(&format!(", + {}", names.len() - shown));
+        let rigorous = kinds.iter().any(|k| k.needs_rigorous_evaluation());
+        match (names.is_empty(), rigorous) {
+            (true, _) => "Réadministration de l'alemtuzumab : nouvelle cure à vérifier avant \
+                          signature"
+                .into(),
+            (false, true) => {
+                fit_names(&names, |list| {
+                    format!("Réadministration de l'alemtuzumab : évaluation rigoureuse requise ({list})")
+                })
+            }
+            (false, false) => fit_names(&names, |list| {
+                format!("Réadministration de l'alemtuzumab à vérifier : {list}")
+            }),
         }
-        if list.is_empty() {
-            "Réadministration d'alemtuzumab : évaluation rigoureuse requise avant toute nouvelle \
-             cure"
-                .into()
-        } else {
-            format!("Réadministration d'alemtuzumab : évaluation rigoureuse requise ({list})")
-        }
+    }
+
+    fn readmin_measure_schedule(&self) -> &'static str {
+        "Les cures sont espacées d'au moins 12 mois : une première cure de 5 jours, une deuxième \
+         de 3 jours, puis au plus deux cures supplémentaires de 3 jours si nécessaire ; \
+         l'alemtuzumab s'administre seul."
+    }
+
+    fn readmin_weak_evidence_intro(&self) -> &'static str {
+        "Exposition à l'alemtuzumab non prouvée : aucun des enregistrements suivants ne montre \
+         une administration ; les signaux sont vérifiés par précaution :"
     }
 
     fn readmin_exposure(&self, first: Option<&str>, last: Option<&str>, courses: u32) -> String {
@@ -710,7 +988,8 @@ impl Texts for Fr {
     }
 
     fn readmin_signals_heading(&self) -> &'static str {
-        "Signaux survenus après la première exposition :"
+        "Signaux relevés (après la première exposition pour les signaux hépatiques et \
+         immunitaires) :"
     }
 
     fn readmin_no_signal(&self) -> &'static str {
@@ -752,15 +1031,69 @@ impl Texts for Fr {
 
     fn signal_interval(&self, last_course_end: &str, months: u32, minimum_months: u32) -> String {
         format!(
-            "Dernière cure terminée le {last_course_end} : {months} mois avant cette \
-             prescription, moins que les {minimum_months} mois requis entre deux cures."
+            "**Cure trop rapprochée** (< {minimum_months} mois depuis la cure précédente) : \
+             dernière cure terminée le {last_course_end}, {months} mois avant cette prescription."
         )
     }
 
-    fn readmin_attest(&self) -> &'static str {
-        "L'alemtuzumab ne peut être réadministré qu'après une évaluation rigoureuse de ces \
-         signaux : documentez-la dans le dossier, puis choisissez le motif « Évaluation \
-         rigoureuse réalisée et documentée »."
+    fn signal_day_count(
+        &self,
+        course_start: &str,
+        day: u32,
+        allowed_days: u32,
+        course_number: u32,
+    ) -> String {
+        let nth = if course_number == 1 {
+            "1re".to_string()
+        } else {
+            format!("{course_number}e")
+        };
+        format!(
+            "**Jour de perfusion en trop** : cette prescription serait le jour {day} de la \
+             {nth} cure, commencée le {course_start}, qui ne comporte que {allowed_days} jours."
+        )
+    }
+
+    fn signal_fifth_course(&self, course_number: u32) -> String {
+        format!(
+            "**{course_number}e cure** : le RCP prévoit 2 cures, puis au plus 2 cures \
+             supplémentaires si nécessaire (4 au total)."
+        )
+    }
+
+    fn signal_concurrent_dmt(&self, label: &str, reference: &str) -> String {
+        format!(
+            "**Autre traitement de fond prescrit dans le même temps** : {label} ({reference}). \
+             L'alemtuzumab s'administre seul."
+        )
+    }
+
+    fn readmin_attest(&self, rigorous: bool, schedule: bool, concurrent: bool) -> String {
+        let mut parts = Vec::new();
+        if rigorous {
+            parts.push(
+                "L'alemtuzumab ne peut être réadministré qu'après une évaluation rigoureuse des \
+                 signaux hépatiques et immunitaires : documentez-la dans le dossier, puis \
+                 choisissez le motif « Évaluation rigoureuse réalisée et documentée ».",
+            );
+        }
+        if schedule {
+            parts.push(
+                "Vérifier le calendrier des cures (intervalle, nombre de jours, nombre de \
+                 cures) ; si l'écart est voulu, le justifier dans le dossier et choisir le motif \
+                 « Calendrier des cures justifié et documenté ».",
+            );
+        }
+        if concurrent {
+            parts.push(
+                "Ne pas associer un autre traitement de fond à l'alemtuzumab : annuler l'une \
+                 des deux prescriptions ou documenter le motif.",
+            );
+        }
+        if parts.is_empty() {
+            parts.push("Vérifier le dossier avant toute nouvelle cure et documenter la décision.");
+        }
+        parts.join(" ")
     }
 
     // --- R5 ----------------------------------------------------------------------------------
@@ -825,7 +1158,16 @@ impl Texts for Fr {
     }
 
     fn contraindication_item(&self, kind: ContraindicationKind, evidence: &str) -> String {
-        format!("**{}** : {evidence}", self.contraindication_name(kind))
+        let source = match kind {
+            ContraindicationKind::Hypersensitivity | ContraindicationKind::Hiv => {
+                " — RCP rubrique 4.3, sous les deux profils"
+            }
+            _ => "",
+        };
+        format!(
+            "**{}**{source} : {evidence}",
+            self.contraindication_name(kind)
+        )
     }
 
     fn contraindication_none(&self) -> &'static str {
@@ -841,6 +1183,20 @@ impl Texts for Fr {
             "traitement antiagrégant plaquettaire ou anticoagulant en cours : {label} (depuis : \
              {}) ({reference})",
             or_unknown(start)
+        )
+    }
+
+    fn evidence_allergy(&self, label: &str, onset: Option<&str>, reference: &str) -> String {
+        format!(
+            "allergie ou intolérance au dossier : {label} (depuis : {}) ({reference})",
+            or_unknown(onset)
+        )
+    }
+
+    fn evidence_draft_order(&self, label: &str, reference: &str) -> String {
+        format!(
+            "anticoagulant ou antiagrégant plaquettaire prescrit dans le même temps que \
+             l'alemtuzumab (prescription non signée) : {label} ({reference})"
         )
     }
 
@@ -864,9 +1220,16 @@ impl Texts for Fr {
         )
     }
 
-    fn contraindication_attest(&self) -> &'static str {
-        "Ne pas administrer tant que la contre-indication persiste. Si elle est levée, ou si la \
-         balance bénéfice-risque a été évaluée, le documenter et choisir le motif correspondant."
+    fn contraindication_attest(&self, resolvable: bool) -> &'static str {
+        if resolvable {
+            "Ne pas administrer tant que la contre-indication persiste. Si elle est levée, ou si \
+             la balance bénéfice-risque a été évaluée, le documenter et choisir le motif \
+             correspondant."
+        } else {
+            "Ne pas administrer : un antécédent (AVC, angor, infarctus du myocarde, dissection \
+             artérielle) ne se résout pas. Si la balance bénéfice-risque a néanmoins été \
+             évaluée, le documenter et choisir le motif correspondant."
+        }
     }
 
     // --- Données indisponibles ---------------------------------------------------------------------

@@ -2,14 +2,18 @@
 //!
 //! The renderer (`cards/mod.rs`) decides *what* to say and the markdown layout; these files decide
 //! *how* it is said. Arguments that come from the EHR (labels, references) arrive already escaped
-//! for markdown; dates arrive as `YYYY-MM-DD` and numbers already formatted with the language's
-//! decimal separator, so a reviewer only has to read sentences.
+//! for markdown; dates arrive already formatted by the language's own [`Texts::fmt_date`]
+//! (French prose `25/11/2026`, English ISO `2026-11-25`) and numbers with the language's decimal
+//! separator, so a reviewer only has to read sentences.
+
+use chrono::NaiveDate;
 
 use crate::rules::{
     ContraindicationKind, Criterion, DataSet, DmtCourseStatus, GapReason, ImmuneReaction, LabTest,
-    MedicationSource, Profile, RuleCode, StopReason, UlnSource,
+    MedicationSource, Profile, RuleCode, StopReason, UlnSource, WeakExposureReason,
 };
 
+use super::format::SUMMARY_MAX_CHARS;
 use super::{Language, OverrideReason};
 
 mod en;
@@ -37,6 +41,8 @@ pub struct LabLine<'a> {
     pub ratio: Option<String>,
     /// Escaped `Observation/<id>`.
     pub reference: &'a str,
+    /// What the lab sent before unit conversion (formatted value and unit), when converted.
+    pub original: Option<String>,
 }
 
 /// One DMT course, ready to be put into words.
@@ -62,6 +68,75 @@ pub enum SignalKind {
     LabNotAssessable,
     Diagnosis,
     CourseInterval,
+    /// One infusion day too many in the course in progress.
+    CourseDayCount,
+    /// A fifth course.
+    FifthCourse,
+    /// Another DMT drafted in the same call.
+    ConcurrentDmt,
+}
+
+impl SignalKind {
+    /// Most serious first: the order of the summary.
+    pub const ORDER: [SignalKind; 8] = [
+        SignalKind::HysLaw,
+        SignalKind::LiverLab,
+        SignalKind::Diagnosis,
+        SignalKind::CourseInterval,
+        SignalKind::LabNotAssessable,
+        SignalKind::FifthCourse,
+        SignalKind::CourseDayCount,
+        SignalKind::ConcurrentDmt,
+    ];
+
+    /// Liver and immune signals: the ones R4's "rigorous evaluation" is about. The schedule
+    /// signals (interval, day count, fifth course) and a concurrent draft never ask for it
+    /// (clinical rules §5).
+    pub fn needs_rigorous_evaluation(self) -> bool {
+        matches!(
+            self,
+            SignalKind::HysLaw
+                | SignalKind::LiverLab
+                | SignalKind::Diagnosis
+                | SignalKind::LabNotAssessable
+        )
+    }
+
+    /// Course schedule signals.
+    pub fn is_schedule(self) -> bool {
+        matches!(
+            self,
+            SignalKind::CourseInterval | SignalKind::CourseDayCount | SignalKind::FifthCourse
+        )
+    }
+}
+
+/// The kinds of warning on the initiation card, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitiationWarningKind {
+    WeakExposure,
+    ImmuneReaction,
+    ConcurrentDmt,
+}
+
+/// An alemtuzumab record that does not prove administration, ready to be put into words.
+pub struct WeakLine<'a> {
+    pub label: &'a str,
+    pub reference: &'a str,
+    pub source: MedicationSource,
+    pub date: Option<String>,
+    pub why: WeakExposureReason,
+}
+
+/// How old the last blood pressure is, compared with the evaluation date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BpAge {
+    /// Measured on the evaluation date: the infusion baseline.
+    EvaluationDay,
+    /// Measured earlier (or the evaluation date is unknown): `days` before the evaluation date.
+    Older { days: Option<i64> },
+    /// No date on the reading.
+    Undated,
 }
 
 /// The R3 situations, for the summary.
@@ -74,9 +149,32 @@ pub enum LiverSummary<'a> {
     MonitoringOverdue {
         last_panel: Option<&'a str>,
     },
+    /// `exposed`: alemtuzumab on record (only then "after alemtuzumab").
     Abnormal {
         tests: &'a [&'static str],
+        exposed: bool,
     },
+    /// Exposed at an unknown date.
+    MonitoringUndated,
+    NotInterpretable {
+        tests: &'a [&'static str],
+    },
+}
+
+/// `render(list)` with as many of `names` as fit in a summary, the rest counted ("…, + 2").
+/// `names` must not be empty.
+pub(crate) fn fit_names(names: &[String], render: impl Fn(&str) -> String) -> String {
+    for shown in (1..=names.len()).rev() {
+        let mut list = names[..shown].join(", ");
+        if shown < names.len() {
+            list.push_str(&format!(", + {}", names.len() - shown));
+        }
+        let s = render(&list);
+        if s.chars().count() <= SUMMARY_MAX_CHARS || shown == 1 {
+            return s;
+        }
+    }
+    render("")
 }
 
 /// Every text of the cards. One implementation per language; a method per sentence or name.
@@ -84,6 +182,11 @@ pub trait Texts: Sync {
     // --- Names -----------------------------------------------------------------------------
     /// The decimal separator of the language.
     fn decimal_separator(&self) -> char;
+    /// A date in prose (French `25/11/2026`, English `2026-11-25`).
+    fn fmt_date(&self, date: NaiveDate) -> String;
+    /// A DMT ingredient: the keys come in English from the terminology (`rules/terminology.rs`
+    /// `default_dmts`); each language gives its INN spelling, unknown keys as they are.
+    fn ingredient_name(&self, key: &str) -> String;
     /// The service name shown in `source.label`.
     fn service_name(&self) -> &'static str;
     /// Short profile name, for `source.label` ("ANSM 2019").
@@ -115,7 +218,16 @@ pub trait Texts: Sync {
     fn heading_missing(&self) -> &'static str;
     fn heading_attest(&self) -> &'static str;
     fn profile_line(&self, profile: Profile) -> String;
-    fn order_line(&self, reference: &str, label: &str, date: &str) -> String;
+    /// `authored_on` is given only when it differs from the evaluation date `date`.
+    fn order_line(
+        &self,
+        reference: &str,
+        label: &str,
+        date: &str,
+        authored_on: Option<&str>,
+    ) -> String;
+    /// The order's Medication could not be read: recognised from the reference's display.
+    fn order_identified_by_display(&self) -> &'static str;
     fn list_separator(&self) -> &'static str;
     fn unknown_date(&self) -> &'static str;
     fn delete_label(&self) -> &'static str;
@@ -126,17 +238,37 @@ pub trait Texts: Sync {
     // --- R1 ----------------------------------------------------------------------------------
     fn initiation_summary_failed(&self, failed: &[Criterion]) -> String;
     fn initiation_summary_unconfirmed(&self, unconfirmed: &[Criterion]) -> String;
+    /// Every criterion met (or none failed/unconfirmed) but warnings to check.
+    fn initiation_summary_warnings(&self, kinds: &[InitiationWarningKind]) -> String;
     fn criteria_failed_line(&self, names: &str) -> String;
     fn criteria_unconfirmed_line(&self, names: &str) -> String;
     fn age_known(&self, years: u32, birth_date: &str, adult_failed: bool) -> String;
     fn age_unknown(&self) -> &'static str;
     fn ms_relapsing_remitting(&self, label: &str) -> String;
-    fn ms_only_progressive(&self, labels: &str) -> String;
+    /// `earlier_rrms`: the RRMS diagnoses a later progressive phenotype superseded.
+    fn ms_only_progressive(&self, labels: &str, earlier_rrms: Option<&str>) -> String;
+    fn ms_conflicting(&self, rrms: &str, progressive: &str) -> String;
     fn ms_unspecified(&self, labels: &str) -> String;
-    fn ms_no_diagnosis(&self) -> &'static str;
+    /// `unrecognised`: conditions on record the terminology did not recognise.
+    fn ms_no_diagnosis(&self, unrecognised: Option<&str>) -> String;
     fn ms_unknown(&self) -> &'static str;
     fn dmt_heading(&self) -> &'static str;
-    fn dmt_none(&self) -> &'static str;
+    /// `unrecognised`: medication records were present but not recognised.
+    fn dmt_none(&self, unrecognised: bool) -> &'static str;
+    fn unrecognised_medications_line(&self, labels: &str) -> String;
+    fn heading_warnings(&self) -> &'static str;
+    /// One alemtuzumab record that does not prove administration (R1 and R4).
+    fn weak_exposure_record(&self, line: &WeakLine<'_>) -> String;
+    fn warning_weak_exposure(&self, record: &str) -> String;
+    fn warning_immune_reaction(
+        &self,
+        reaction: ImmuneReaction,
+        label: &str,
+        onset: Option<&str>,
+        reference: &str,
+    ) -> String;
+    fn warning_concurrent_dmt(&self, label: &str, reference: &str) -> String;
+    fn attest_warnings(&self) -> &'static str;
     fn dmt_line(&self, course: &DmtLine<'_>) -> String;
     fn dmt_count_line(&self, counted: usize, required: u32, ingredients: &str) -> String;
     fn attest_highly_active(&self) -> &'static str;
@@ -149,11 +281,13 @@ pub trait Texts: Sync {
     // --- R2 ----------------------------------------------------------------------------------
     fn infusion_summary(&self) -> &'static str;
     fn infusion_plan(&self, profile: Profile) -> Vec<&'static str>;
+    /// Called the infusion baseline only when measured on the evaluation date.
     fn baseline_bp(
         &self,
         systolic: Option<&str>,
         diastolic: Option<&str>,
         date: Option<&str>,
+        age: BpAge,
         reference: &str,
     ) -> String;
     fn baseline_bp_none(&self) -> &'static str;
@@ -168,7 +302,12 @@ pub trait Texts: Sync {
         last_panel: Option<&str>,
         interval_days: u32,
     ) -> Vec<String>;
+    /// Where the monthly monitoring to 48 months comes from (the SmPC, 2020), said under
+    /// `ansm-2019` whose letter does not contain it.
+    fn liver_monitoring_source(&self, profile: Profile) -> Option<&'static str>;
+    fn liver_undated_lines(&self, last_panel: Option<&str>) -> Vec<String>;
     fn liver_abnormal_intro(&self) -> &'static str;
+    fn liver_not_interpretable_intro(&self) -> &'static str;
     fn liver_latest_heading(&self) -> &'static str;
     fn liver_no_results(&self) -> &'static str;
     fn lab_line(&self, lab: &LabLine<'_>) -> String;
@@ -182,6 +321,9 @@ pub trait Texts: Sync {
 
     // --- R4 ----------------------------------------------------------------------------------
     fn readmin_summary(&self, kinds: &[SignalKind], minimum_months: Option<u32>) -> String;
+    /// The R4 measure when no liver or immune signal is present (schedule, concurrent draft).
+    fn readmin_measure_schedule(&self) -> &'static str;
+    fn readmin_weak_evidence_intro(&self) -> &'static str;
     fn readmin_exposure(&self, first: Option<&str>, last: Option<&str>, courses: u32) -> String;
     fn readmin_signals_heading(&self) -> &'static str;
     fn readmin_no_signal(&self) -> &'static str;
@@ -196,7 +338,17 @@ pub trait Texts: Sync {
         reference: &str,
     ) -> String;
     fn signal_interval(&self, last_course_end: &str, months: u32, minimum_months: u32) -> String;
-    fn readmin_attest(&self) -> &'static str;
+    fn signal_day_count(
+        &self,
+        course_start: &str,
+        day: u32,
+        allowed_days: u32,
+        course_number: u32,
+    ) -> String;
+    fn signal_fifth_course(&self, course_number: u32) -> String;
+    fn signal_concurrent_dmt(&self, label: &str, reference: &str) -> String;
+    /// What to attest, by the kinds of signal present.
+    fn readmin_attest(&self, rigorous: bool, schedule: bool, concurrent: bool) -> String;
 
     // --- R5 ----------------------------------------------------------------------------------
     fn counselling_summary(&self) -> &'static str;
@@ -214,6 +366,8 @@ pub trait Texts: Sync {
     fn contraindication_none(&self) -> &'static str;
     fn evidence_condition(&self, label: &str, onset: Option<&str>, reference: &str) -> String;
     fn evidence_medication(&self, label: &str, start: Option<&str>, reference: &str) -> String;
+    fn evidence_allergy(&self, label: &str, onset: Option<&str>, reference: &str) -> String;
+    fn evidence_draft_order(&self, label: &str, reference: &str) -> String;
     fn evidence_blood_pressure(
         &self,
         systolic: Option<&str>,
@@ -223,7 +377,9 @@ pub trait Texts: Sync {
         diastolic_threshold: Option<&str>,
         reference: &str,
     ) -> String;
-    fn contraindication_attest(&self) -> &'static str;
+    /// `resolvable`: some item can resolve (a history of stroke, angina, infarction or
+    /// dissection does not).
+    fn contraindication_attest(&self, resolvable: bool) -> &'static str;
 
     // --- Data unavailable ----------------------------------------------------------------------
     fn data_unavailable_summary(&self, data: &DataSet, rules: &[RuleCode]) -> String;
