@@ -1150,8 +1150,8 @@ fn contraindication(ctx: &Ctx<'_>, d: &crate::rules::ContraindicationDetail, par
             .collect();
         parts.bullets(lines);
     }
-    // A history (stroke, angina, infarction, dissection) does not resolve: "contraindication
-    // resolved" is offered only when some item can.
+    // A history (stroke, angina, infarction, dissection) does not resolve, nor does HIV infection:
+    // "contraindication resolved" is offered only when some item can.
     let resolvable = d.items.iter().any(|i| !is_history(i.kind));
     parts.heading(t.heading_attest());
     parts.para(t.contraindication_attest(resolvable || d.items.is_empty()));
@@ -1170,7 +1170,8 @@ fn contraindication(ctx: &Ctx<'_>, d: &crate::rules::ContraindicationDetail, par
 fn is_history(kind: ContraindicationKind) -> bool {
     matches!(
         kind,
-        ContraindicationKind::Stroke
+        ContraindicationKind::Hiv
+            | ContraindicationKind::Stroke
             | ContraindicationKind::Angina
             | ContraindicationKind::MyocardialInfarction
             | ContraindicationKind::CervicocephalicArterialDissection

@@ -2597,6 +2597,7 @@ fn condition_item(kind: ContraindicationKind) -> ContraindicationItem {
 #[test]
 fn a_history_is_not_offered_contraindication_resolved() {
     let history = [
+        ContraindicationKind::Hiv,
         ContraindicationKind::Stroke,
         ContraindicationKind::Angina,
         ContraindicationKind::MyocardialInfarction,

@@ -1144,8 +1144,8 @@ impl Texts for En {
             "Do not give while the contraindication persists. If it has been lifted, or the \
              benefit-risk balance has been assessed, document it and choose the matching reason."
         } else {
-            "Do not give: a history (stroke, angina, myocardial infarction, arterial dissection) \
-             does not resolve. If the benefit-risk balance has nevertheless been assessed, \
+            "Do not give: an HIV infection or a history (stroke, angina, myocardial infarction, \
+             arterial dissection) does not resolve. If the benefit-risk balance has nevertheless been assessed, \
              document it and choose the matching reason."
         }
     }

@@ -1226,8 +1226,8 @@ impl Texts for Fr {
              la balance bénéfice-risque a été évaluée, le documenter et choisir le motif \
              correspondant."
         } else {
-            "Ne pas administrer : un antécédent (AVC, angor, infarctus du myocarde, dissection \
-             artérielle) ne se résout pas. Si la balance bénéfice-risque a néanmoins été \
+            "Ne pas administrer : une infection par le VIH ou un antécédent (AVC, angor, infarctus \
+             du myocarde, dissection artérielle) ne se résout pas. Si la balance bénéfice-risque a néanmoins été \
              évaluée, le documenter et choisir le motif correspondant."
         }
     }
