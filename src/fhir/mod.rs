@@ -22,7 +22,7 @@ use crate::rules::{
     DataGap, DataSet, DraftOrder, GapReason, HookKind, MedicationClass, PatientFacts,
 };
 use crate::wire::context::HookContext;
-use crate::wire::discovery::{templates_for, PrefetchTemplate};
+use crate::wire::discovery::{PrefetchTemplate, PrefetchTemplates};
 use crate::wire::request::HookRequest;
 
 use client::{fill_template, FhirClient, FhirTarget};
@@ -36,6 +36,20 @@ pub struct GatherSettings {
     pub terminology: Terminology,
     /// `rules.campath_orders`: treat Campath (oncology) products as alemtuzumab for MS.
     pub campath_is_alemtuzumab: bool,
+    /// The prefetch templates built from `terminology` (the `liverLabs` codes): what discovery
+    /// advertises and what is searched on `fhirServer` when a key is not prefetched.
+    pub templates: PrefetchTemplates,
+}
+
+impl GatherSettings {
+    pub fn new(terminology: Terminology, campath_is_alemtuzumab: bool) -> Self {
+        let templates = PrefetchTemplates::new(&terminology);
+        Self {
+            terminology,
+            campath_is_alemtuzumab,
+            templates,
+        }
+    }
 }
 
 /// Everything the rules need for one hook call.
@@ -81,6 +95,7 @@ pub fn data_set(key: &str) -> Option<DataSet> {
         "medicationAdministrations" => DataSet::MedicationAdministrations,
         "liverLabs" => DataSet::LiverLabs,
         "bloodPressure" => DataSet::BloodPressure,
+        "allergies" => DataSet::Allergies,
         _ => return None,
     })
 }
@@ -137,7 +152,9 @@ pub async fn gather(
     let mut gaps = Vec::new();
 
     // 1. What the prefetch holds, key by key.
-    let states: Vec<(&'static PrefetchTemplate, Prefetched)> = templates_for(hook)
+    let states: Vec<(&PrefetchTemplate, Prefetched)> = settings
+        .templates
+        .for_hook(hook)
         .map(|t| {
             let single = (t.key == "patient").then_some("Patient");
             (t, Prefetched::classify(prefetch.remove(t.key), single))
@@ -184,7 +201,7 @@ pub async fn gather(
         let key = t.key;
         let patient_id = &patient_id;
         Some(async move {
-            let query = fill_template(t.query, patient_id);
+            let query = fill_template(&t.query, patient_id);
             let resource_type = query.split(['?', '/']).next().unwrap_or("").to_owned();
             let (result, fetched, from_prefetch) = match state {
                 Prefetched::Null => (Ok(Vec::new()), false, true),
