@@ -19,7 +19,8 @@ use serde_json::{Map, Value};
 
 use crate::rules::terminology::Terminology;
 use crate::rules::{
-    DataGap, DataSet, DraftOrder, GapReason, HookKind, MedicationClass, PatientFacts,
+    DataGap, DataSet, DraftOrder, GapReason, HookKind, MedicationClass, MedicationStatus,
+    PatientFacts,
 };
 use crate::wire::context::HookContext;
 use crate::wire::discovery::{PrefetchTemplate, PrefetchTemplates};
@@ -327,6 +328,10 @@ pub async fn gather(
                 facts.blood_pressures.extend(bp);
                 None
             }
+            Resource::AllergyIntolerance(a) => {
+                facts.allergies.push(builder.allergy(a));
+                None
+            }
             Resource::MedicationRequest(r) => Some(builder.medication_request(r)),
             Resource::MedicationStatement(r) => Some(builder.medication_statement(r)),
             Resource::MedicationAdministration(r) => Some(builder.medication_administration(r)),
@@ -464,7 +469,12 @@ fn parse_draft_orders(
     out
 }
 
-/// Recognises alemtuzumab among the parsed draft orders.
+/// Recognises alemtuzumab among the parsed draft orders; the other drafts are classified like
+/// the history (`PatientFacts::other_drafts`, status `Draft`) when there is an alemtuzumab order.
+///
+/// A `medicationReference` that cannot be read but whose `display` names alemtuzumab/Lemtrada
+/// (terminology text matching) is an alemtuzumab order `identified_by_display`: the rules run
+/// and the Medication's gap still gives its data-unavailable card (issue 11 point 8), never a 412.
 fn classify_draft_orders(
     drafts: Vec<(String, DraftMedicationRequest)>,
     index: &MedicationIndex,
@@ -477,33 +487,63 @@ fn classify_draft_orders(
         medications: index,
         campath_is_alemtuzumab: settings.campath_is_alemtuzumab,
     };
+    let mut others = Vec::new();
     for (reference, mr) in drafts {
+        let authored_on: Option<NaiveDate> = mr
+            .authored_on
+            .as_ref()
+            .and_then(|d| d.value.as_deref())
+            .and_then(|s| facts::parse_date(s, false));
         let concept = match facts::resolve(facts::request_medication(&mr), &mr.contained, index) {
             Resolved::Found(c) => c,
             Resolved::Missing => continue,
             Resolved::Unresolved(med) => {
-                data.unidentified_orders.push(reference.clone());
                 // A failed read of that Medication is already a gap; `dedup_gaps` keeps the first.
                 gaps.push(DataGap {
                     data: DataSet::Medication(med),
                     reason: GapReason::NotProvided,
                 });
+                let display = facts::reference_display(&mr);
+                let by_display = display.as_ref().map(|d| {
+                    builder.classify(&facts::MedicationConcept {
+                        codes: Vec::new(),
+                        text: Some(d.clone()),
+                    })
+                });
+                match (display, by_display) {
+                    (Some(label), Some(MedicationClass::Alemtuzumab { campath })) => {
+                        data.orders.push(DraftOrder {
+                            reference,
+                            label,
+                            authored_on,
+                            campath,
+                            identified_by_display: true,
+                        });
+                    }
+                    _ => data.unidentified_orders.push(reference),
+                }
                 continue;
             }
         };
-        if let MedicationClass::Alemtuzumab { campath } = builder.classify(&concept) {
-            let date: Option<NaiveDate> = mr
-                .authored_on
-                .as_ref()
-                .and_then(|d| d.value.as_deref())
-                .and_then(|s| facts::parse_date(s, false));
-            data.orders.push(DraftOrder {
+        match builder.classify(&concept) {
+            MedicationClass::Alemtuzumab { campath } => data.orders.push(DraftOrder {
                 reference,
                 label: facts::label_of(&concept.codes, concept.text, "alemtuzumab"),
-                authored_on: date,
+                authored_on,
                 campath,
                 identified_by_display: false,
-            });
+            }),
+            _ => others.push((reference, mr)),
+        }
+    }
+    if data.orders.is_empty() {
+        return; // not an alemtuzumab call: the other drafts are not looked at (hot path)
+    }
+    for (reference, mr) in others {
+        if let Ok(mut fact) = builder.medication_request(&mr) {
+            fact.reference = reference;
+            fact.status = MedicationStatus::Draft;
+            data.facts.other_drafts.push(fact);
         }
     }
 }
