@@ -547,3 +547,195 @@ fn classify_draft_orders(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{ClinicalStatus, MedicationStatus};
+    use serde_json::{json, Value};
+
+    fn searchset(resources: Vec<Value>) -> Value {
+        json!({"resourceType": "Bundle", "type": "searchset",
+            "entry": resources.into_iter().map(|r| json!({"resource": r})).collect::<Vec<_>>()})
+    }
+
+    /// An order-sign call with every prefetch key (empty unless given) and no FHIR server.
+    fn order_sign(drafts: Vec<Value>, allergies: Vec<Value>) -> HookRequest {
+        let entries: Vec<Value> = drafts
+            .into_iter()
+            .map(|r| {
+                let id = r["id"].as_str().unwrap_or("").to_owned();
+                json!({"fullUrl": format!("MedicationRequest/{id}"), "resource": r})
+            })
+            .collect();
+        let body = json!({
+            "hook": "order-sign",
+            "hookInstance": "7b1c3c6e-9d2a-4c44-8a53-0f7d1c2b3a41",
+            "context": {"userId": "Practitioner/x", "patientId": "p",
+                "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": entries}},
+            "prefetch": {
+                "patient": {"resourceType": "Patient", "id": "p", "birthDate": "1990-01-01"},
+                "conditions": searchset(vec![]),
+                "medicationRequests": searchset(vec![]),
+                "medicationStatements": searchset(vec![]),
+                "medicationAdministrations": searchset(vec![]),
+                "liverLabs": searchset(vec![]),
+                "bloodPressure": searchset(vec![]),
+                "allergies": searchset(allergies),
+            }
+        });
+        HookRequest::from_value(body).expect("valid request")
+    }
+
+    fn draft(id: &str, medication: Value) -> Value {
+        let mut r = json!({"resourceType": "MedicationRequest", "id": id, "status": "draft",
+            "intent": "order", "subject": {"reference": "Patient/p"}, "authoredOn": "2026-11-20"});
+        let obj = r.as_object_mut().unwrap();
+        for (k, v) in medication.as_object().unwrap() {
+            obj.insert(k.clone(), v.clone());
+        }
+        r
+    }
+
+    fn lemtrada() -> Value {
+        json!({"medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1594658"}], "text": "Lemtrada 12 mg"}})
+    }
+
+    async fn run(req: HookRequest) -> HookData {
+        let settings = GatherSettings::new(Terminology::default(), false);
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        gather(req, HookKind::OrderSign, &settings, None, deadline).await
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_medication_named_lemtrada_by_its_display_is_an_alemtuzumab_order() {
+        let unreadable = |id: &str, display: &str| {
+            draft(
+                id,
+                json!({"medicationReference": {"reference": format!("Medication/{id}-med"), "display": display}}),
+            )
+        };
+        let data = run(order_sign(
+            vec![
+                unreadable("d1", "LEMTRADA 12 mg/1,2 mL, solution à diluer"),
+                unreadable("d2", "Tysabri 300 mg"),
+            ],
+            vec![],
+        ))
+        .await;
+        assert_eq!(data.orders.len(), 1, "{:?}", data.orders);
+        let order = &data.orders[0];
+        assert_eq!(order.reference, "MedicationRequest/d1");
+        assert!(order.identified_by_display);
+        assert_eq!(order.label, "LEMTRADA 12 mg/1,2 mL, solution à diluer");
+        assert_eq!(order.authored_on, NaiveDate::from_ymd_opt(2026, 11, 20));
+        assert!(!order.campath);
+        assert!(data.has_alemtuzumab_order());
+        // The Tysabri one cannot be classified: unidentified, and both Medications are gaps.
+        assert_eq!(data.unidentified_orders, ["MedicationRequest/d2"]);
+        for med in ["Medication/d1-med", "Medication/d2-med"] {
+            assert!(
+                data.facts.has_gap(&DataSet::Medication(med.to_owned())),
+                "{med}: {:?}",
+                data.facts.gaps
+            );
+        }
+        // Without a display naming alemtuzumab, nothing is an order (the 412 path).
+        let data = run(order_sign(
+            vec![draft(
+                "d3",
+                json!({"medicationReference": {"reference": "Medication/x"}}),
+            )],
+            vec![],
+        ))
+        .await;
+        assert!(data.orders.is_empty());
+        assert_eq!(data.unidentified_orders, ["MedicationRequest/d3"]);
+    }
+
+    #[tokio::test]
+    async fn the_other_drafts_of_an_alemtuzumab_call_are_classified_as_drafts() {
+        let rivaroxaban = draft(
+            "riva",
+            json!({"medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "B01AF01"}], "text": "Xarelto 20 mg"}}),
+        );
+        let fingolimod = draft(
+            "fingo",
+            json!({"medicationCodeableConcept": {"text": "fingolimod 0.5 mg"}}),
+        );
+        let paracetamol = draft(
+            "para",
+            json!({"medicationCodeableConcept": {"text": "paracetamol 1 g"}}),
+        );
+        let data = run(order_sign(
+            vec![
+                draft("alem", lemtrada()),
+                rivaroxaban.clone(),
+                fingolimod,
+                paracetamol,
+            ],
+            vec![],
+        ))
+        .await;
+        assert_eq!(data.orders.len(), 1);
+        let others = &data.facts.other_drafts;
+        let by_ref = |r: &str| others.iter().find(|m| m.reference == r).unwrap();
+        assert_eq!(others.len(), 3, "{others:?}");
+        assert_eq!(
+            by_ref("MedicationRequest/riva").class,
+            MedicationClass::Antithrombotic
+        );
+        assert!(matches!(
+            by_ref("MedicationRequest/fingo").class,
+            MedicationClass::Dmt { .. }
+        ));
+        assert_eq!(
+            by_ref("MedicationRequest/para").class,
+            MedicationClass::Other
+        );
+        for m in others {
+            assert_eq!(m.status, MedicationStatus::Draft, "{m:?}");
+            assert_eq!(m.start, NaiveDate::from_ymd_opt(2026, 11, 20));
+        }
+        // The drafts are not history.
+        assert!(data.facts.medications.is_empty());
+
+        // Without alemtuzumab, nothing is looked at (the hot path returns early).
+        let data = run(order_sign(vec![rivaroxaban], vec![])).await;
+        assert!(data.orders.is_empty());
+        assert!(data.facts.other_drafts.is_empty());
+        assert!(data.from_prefetch.is_empty());
+    }
+
+    #[tokio::test]
+    async fn prefetched_allergies_become_facts() {
+        let data = run(order_sign(
+            vec![draft("alem", lemtrada())],
+            vec![
+                json!({"resourceType": "AllergyIntolerance", "id": "al1",
+                    "patient": {"reference": "Patient/p"},
+                    "clinicalStatus": {"coding": [{"code": "active"}]},
+                    "code": {"text": "alemtuzumab"}}),
+                json!({"resourceType": "Condition", "id": "not-an-allergy"}),
+            ],
+        ))
+        .await;
+        assert!(data.from_prefetch.iter().any(|k| k == "allergies"));
+        assert_eq!(data.facts.allergies.len(), 1, "{:?}", data.facts.allergies);
+        let a = &data.facts.allergies[0];
+        assert_eq!(a.reference, "AllergyIntolerance/al1");
+        assert!(a.alemtuzumab);
+        assert_eq!(a.clinical_status, ClinicalStatus::Active);
+        assert!(data.facts.gaps.is_empty(), "{:?}", data.facts.gaps);
+
+        // Absent and no server: a gap on the allergies data set (a data-unavailable card).
+        let mut req = order_sign(vec![draft("alem", lemtrada())], vec![]);
+        req.prefetch.remove("allergies");
+        let data = run(req).await;
+        assert!(
+            data.facts.has_gap(&DataSet::Allergies),
+            "{:?}",
+            data.facts.gaps
+        );
+    }
+}
