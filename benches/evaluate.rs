@@ -79,6 +79,7 @@ fn patient() -> PatientFacts {
                 } else {
                     StopReason::None
                 },
+                intent: None,
             }
         })
         .collect();
@@ -112,6 +113,8 @@ fn patient() -> PatientFacts {
         medications,
         labs,
         blood_pressures,
+        allergies: Vec::new(),
+        other_drafts: Vec::new(),
         gaps: Vec::new(),
     }
 }
@@ -122,8 +125,9 @@ fn bench(c: &mut Criterion) {
     let orders = [DraftOrder {
         reference: "MedicationRequest/draft-1".into(),
         label: "Lemtrada 12 mg".into(),
-        date: Some(today),
+        authored_on: Some(today),
         campath: false,
+        identified_by_display: false,
     }];
     for profile in [Profile::Ansm2019, Profile::Ema2020] {
         let cfg = RuleConfig {
