@@ -605,10 +605,7 @@ impl RawSettings {
             log_level: self.log.level,
             rules,
             cards,
-            gather: GatherSettings {
-                terminology,
-                campath_is_alemtuzumab: r.campath_orders,
-            },
+            gather: GatherSettings::new(terminology, r.campath_orders),
             fhir: FhirSettings {
                 allowed_servers,
                 deadline: std::time::Duration::from_millis(f.deadline_ms),

@@ -9,18 +9,19 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use fhirbolt::model::r4::resources::{
-    Condition, ConditionOnset, Medication, MedicationAdministration,
-    MedicationAdministrationEffective, MedicationAdministrationMedication,
-    MedicationIngredientItem, MedicationRequest, MedicationRequestMedication, MedicationStatement,
-    MedicationStatementEffective, MedicationStatementMedication, Observation,
-    ObservationComponentValue, ObservationEffective, ObservationValue, Patient,
+    AllergyIntolerance, AllergyIntoleranceOnset, Condition, ConditionOnset, Medication,
+    MedicationAdministration, MedicationAdministrationEffective,
+    MedicationAdministrationMedication, MedicationIngredientItem, MedicationRequest,
+    MedicationRequestMedication, MedicationStatement, MedicationStatementEffective,
+    MedicationStatementMedication, Observation, ObservationComponentValue, ObservationEffective,
+    ObservationValue, Patient,
 };
 use fhirbolt::model::r4::types::{CodeableConcept, Quantity, Reference};
 use fhirbolt::model::r4::Resource;
 
 use crate::rules::terminology::{Terminology, VitalSign};
 use crate::rules::{
-    BloodPressureFact, ClinicalStatus, Code, ConditionFact, LabFact, MedicationClass,
+    AllergyFact, BloodPressureFact, ClinicalStatus, Code, ConditionFact, LabFact, MedicationClass,
     MedicationFact, MedicationSource, MedicationStatus, ObservationStatus, RequestIntent,
     StopReason, Verification,
 };
@@ -170,6 +171,32 @@ fn status_code(cc: Option<&CodeableConcept>) -> Option<&str> {
             .iter()
             .find_map(|c| c.code.as_ref()?.value.as_deref())
     })
+}
+
+/// `clinicalStatus` of a Condition or an AllergyIntolerance (the allergy codes are a subset).
+fn clinical_status(cc: Option<&CodeableConcept>) -> ClinicalStatus {
+    match status_code(cc).map(str::trim) {
+        Some("active") => ClinicalStatus::Active,
+        Some("recurrence") => ClinicalStatus::Recurrence,
+        Some("relapse") => ClinicalStatus::Relapse,
+        Some("inactive") => ClinicalStatus::Inactive,
+        Some("remission") => ClinicalStatus::Remission,
+        Some("resolved") => ClinicalStatus::Resolved,
+        _ => ClinicalStatus::Unknown,
+    }
+}
+
+/// `verificationStatus` of a Condition or an AllergyIntolerance (the allergy codes are a subset).
+fn verification(cc: Option<&CodeableConcept>) -> Verification {
+    match status_code(cc).map(str::trim) {
+        Some("confirmed") => Verification::Confirmed,
+        Some("provisional") => Verification::Provisional,
+        Some("differential") => Verification::Differential,
+        Some("unconfirmed") => Verification::Unconfirmed,
+        Some("refuted") => Verification::Refuted,
+        Some("entered-in-error") => Verification::EnteredInError,
+        _ => Verification::Unknown,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,6 +350,14 @@ fn administration_medication(ma: &MedicationAdministration) -> MedicationRef<'_>
     }
 }
 
+/// The `display` of a MedicationRequest's `medicationReference`, trimmed, if any.
+pub fn reference_display(mr: &MedicationRequest) -> Option<String> {
+    match &mr.medication {
+        MedicationRequestMedication::Reference(r) => text(&r.display).map(str::to_owned),
+        _ => None,
+    }
+}
+
 /// The `medicationReference` of a MedicationRequest that cannot be resolved locally.
 pub fn unresolved_request_reference(
     mr: &MedicationRequest,
@@ -446,6 +481,12 @@ impl FactBuilder<'_> {
             _ => MedicationStatus::Unknown,
         };
         let (start, end) = match &ms.effective {
+            // A single date on a statement still being taken means "taking since then"
+            // (lemtrada-rules.md §2, pulsed DMTs): ongoing, no end. A completed or stopped one
+            // keeps start = end (its length is unknown, never invented).
+            Some(MedicationStatementEffective::DateTime(d)) if status.is_ongoing() => {
+                (date_of(&d.value), None)
+            }
             Some(MedicationStatementEffective::DateTime(d)) => {
                 let d = date_of(&d.value);
                 (d, d)
@@ -525,24 +566,8 @@ impl FactBuilder<'_> {
     pub fn condition(&self, c: &Condition) -> ConditionFact {
         let (codes, label) = concept_opt(c.code.as_deref());
         let classes = self.terminology.condition_classes(&codes, label.as_deref());
-        let clinical_status = match status_code(c.clinical_status.as_deref()) {
-            Some("active") => ClinicalStatus::Active,
-            Some("recurrence") => ClinicalStatus::Recurrence,
-            Some("relapse") => ClinicalStatus::Relapse,
-            Some("inactive") => ClinicalStatus::Inactive,
-            Some("remission") => ClinicalStatus::Remission,
-            Some("resolved") => ClinicalStatus::Resolved,
-            _ => ClinicalStatus::Unknown,
-        };
-        let verification = match status_code(c.verification_status.as_deref()) {
-            Some("confirmed") => Verification::Confirmed,
-            Some("provisional") => Verification::Provisional,
-            Some("differential") => Verification::Differential,
-            Some("unconfirmed") => Verification::Unconfirmed,
-            Some("refuted") => Verification::Refuted,
-            Some("entered-in-error") => Verification::EnteredInError,
-            _ => Verification::Unknown,
-        };
+        let clinical_status = clinical_status(c.clinical_status.as_deref());
+        let verification = verification(c.verification_status.as_deref());
         let onset = match &c.onset {
             Some(ConditionOnset::DateTime(d)) => date_of(&d.value),
             Some(ConditionOnset::Period(p)) => p.start.as_ref().and_then(|d| date_of(&d.value)),
@@ -555,6 +580,42 @@ impl FactBuilder<'_> {
             classes,
             clinical_status,
             verification,
+            onset,
+        }
+    }
+
+    /// An AllergyIntolerance: `alemtuzumab` when its substance (`code`, else a
+    /// `reaction.substance`) is alemtuzumab for the terminology, Campath products included
+    /// whatever `rules.campath_orders` says (a hypersensitivity is to the molecule).
+    pub fn allergy(&self, a: &AllergyIntolerance) -> AllergyFact {
+        let (codes, label) = concept_opt(a.code.as_deref());
+        let is_alemtuzumab = |codes: &[Code], text: Option<&str>| {
+            matches!(
+                self.terminology.medication_class(codes, text),
+                MedicationClass::Alemtuzumab { .. }
+            )
+        };
+        let alemtuzumab = is_alemtuzumab(&codes, label.as_deref())
+            || a.reaction.iter().any(|r| {
+                r.substance.as_deref().is_some_and(|cc| {
+                    let (codes, text) = concept(cc);
+                    is_alemtuzumab(&codes, text.as_deref())
+                })
+            });
+        let onset = match &a.onset {
+            Some(AllergyIntoleranceOnset::DateTime(d)) => date_of(&d.value),
+            Some(AllergyIntoleranceOnset::Period(p)) => {
+                p.start.as_ref().and_then(|d| date_of(&d.value))
+            }
+            _ => None,
+        }
+        .or_else(|| a.recorded_date.as_ref().and_then(|d| date_of(&d.value)));
+        AllergyFact {
+            reference: reference_string("AllergyIntolerance", &a.id),
+            label: label_of(&codes, label, "AllergyIntolerance"),
+            alemtuzumab,
+            clinical_status: clinical_status(a.clinical_status.as_deref()),
+            verification: verification(a.verification_status.as_deref()),
             onset,
         }
     }
@@ -652,6 +713,165 @@ impl FactBuilder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fhir::parse::parse_resource;
+    use serde_json::{json, Value};
+
+    fn parsed(v: Value) -> Resource {
+        parse_resource(v).expect("valid test resource")
+    }
+
+    fn with_builder<T>(f: impl FnOnce(&FactBuilder) -> T) -> T {
+        let terminology = Terminology::default();
+        let medications = MedicationIndex::default();
+        f(&FactBuilder {
+            terminology: &terminology,
+            medications: &medications,
+            campath_is_alemtuzumab: false,
+        })
+    }
+
+    fn allergy(v: Value) -> AllergyFact {
+        let Resource::AllergyIntolerance(a) = parsed(v) else {
+            panic!("not an AllergyIntolerance")
+        };
+        with_builder(|b| b.allergy(&a))
+    }
+
+    const CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical";
+    const VERIFICATION: &str =
+        "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification";
+
+    #[test]
+    fn an_allergy_to_alemtuzumab_is_recognised_with_its_statuses_and_onset() {
+        let a = allergy(json!({
+            "resourceType": "AllergyIntolerance", "id": "a1",
+            "patient": {"reference": "Patient/p"},
+            "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "active"}]},
+            "verificationStatus": {"coding": [{"system": VERIFICATION, "code": "confirmed"}]},
+            "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "117055", "display": "alemtuzumab"}],
+                     "text": "Alemtuzumab (Lemtrada)"},
+            "onsetDateTime": "2024-03-05T10:00:00+01:00",
+            "recordedDate": "2024-04-01"
+        }));
+        assert_eq!(a.reference, "AllergyIntolerance/a1");
+        assert_eq!(a.label, "Alemtuzumab (Lemtrada)");
+        assert!(a.alemtuzumab);
+        assert_eq!(a.clinical_status, ClinicalStatus::Active);
+        assert_eq!(a.verification, Verification::Confirmed);
+        assert_eq!(a.onset, NaiveDate::from_ymd_opt(2024, 3, 5));
+        assert!(a.is_current());
+
+        // Campath counts (the molecule) even with campath orders off; text only; recordedDate.
+        let campath = allergy(json!({
+            "resourceType": "AllergyIntolerance", "id": "a2",
+            "patient": {"reference": "Patient/p"},
+            "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "resolved"}]},
+            "verificationStatus": {"coding": [{"system": VERIFICATION, "code": "refuted"}]},
+            "code": {"text": "MabCampath"},
+            "recordedDate": "2019-06"
+        }));
+        assert!(campath.alemtuzumab, "{campath:?}");
+        assert_eq!(campath.clinical_status, ClinicalStatus::Resolved);
+        assert_eq!(campath.verification, Verification::Refuted);
+        assert_eq!(campath.onset, NaiveDate::from_ymd_opt(2019, 6, 1));
+        assert!(!campath.is_current());
+
+        // A generic "drug allergy" whose reaction names the substance.
+        let by_reaction = allergy(json!({
+            "resourceType": "AllergyIntolerance", "id": "a3",
+            "patient": {"reference": "Patient/p"},
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "416098002"}], "text": "Drug allergy"},
+            "reaction": [{"substance": {"text": "Lemtrada"}, "manifestation": [{"text": "urticaria"}]}]
+        }));
+        assert!(by_reaction.alemtuzumab);
+        assert_eq!(by_reaction.clinical_status, ClinicalStatus::Unknown);
+        assert_eq!(by_reaction.verification, Verification::Unknown);
+        assert_eq!(by_reaction.onset, None);
+
+        // Another substance, no code at all: not alemtuzumab, a label all the same.
+        let penicillin = allergy(json!({
+            "resourceType": "AllergyIntolerance", "id": "a4",
+            "patient": {"reference": "Patient/p"},
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "764146007", "display": "Penicillin"}]},
+            "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "inactive"}]},
+            "onsetDateTime": "not a date"
+        }));
+        assert!(!penicillin.alemtuzumab);
+        assert_eq!(penicillin.label, "Penicillin");
+        assert_eq!(penicillin.clinical_status, ClinicalStatus::Inactive);
+        assert_eq!(penicillin.onset, None);
+        let uncoded = allergy(json!({
+            "resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/p"}
+        }));
+        assert_eq!(uncoded.reference, "AllergyIntolerance");
+        assert_eq!(uncoded.label, "AllergyIntolerance");
+        assert!(!uncoded.alemtuzumab);
+    }
+
+    #[test]
+    fn a_request_intent_is_read() {
+        for (code, want) in [
+            ("proposal", RequestIntent::Proposal),
+            ("plan", RequestIntent::Plan),
+            ("order", RequestIntent::Order),
+            ("original-order", RequestIntent::Order),
+            ("instance-order", RequestIntent::Order),
+            ("option", RequestIntent::Other),
+        ] {
+            let Resource::MedicationRequest(mr) = parsed(json!({
+                "resourceType": "MedicationRequest", "id": "r", "status": "active",
+                "intent": code, "subject": {"reference": "Patient/p"},
+                "medicationCodeableConcept": {"text": "Lemtrada"}
+            })) else {
+                panic!()
+            };
+            let fact = with_builder(|b| b.medication_request(&mr)).ok().unwrap();
+            assert_eq!(fact.intent, Some(want), "{code}");
+            assert_eq!(fact.status, MedicationStatus::Active);
+            assert_eq!(fact.class, MedicationClass::Alemtuzumab { campath: false });
+        }
+    }
+
+    /// An active (or on-hold) statement with only `effectiveDateTime` is "taking since then":
+    /// ongoing; a completed or stopped one keeps start = end.
+    #[test]
+    fn a_statement_with_only_a_date_is_ongoing_while_active() {
+        let day = NaiveDate::from_ymd_opt(2021, 9, 1);
+        for (status, end) in [
+            ("active", None),
+            ("on-hold", None),
+            ("completed", day),
+            ("stopped", day),
+            ("intended", day),
+        ] {
+            let Resource::MedicationStatement(ms) = parsed(json!({
+                "resourceType": "MedicationStatement", "id": "s", "status": status,
+                "subject": {"reference": "Patient/p"},
+                "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L04AE01"}], "text": "Gilenya"},
+                "effectiveDateTime": "2021-09-01"
+            })) else {
+                panic!()
+            };
+            let fact = with_builder(|b| b.medication_statement(&ms)).ok().unwrap();
+            assert_eq!(fact.start, day, "{status}");
+            assert_eq!(fact.end, end, "{status}");
+            assert!(
+                matches!(fact.class, MedicationClass::Dmt { .. }),
+                "{status}"
+            );
+        }
+        // A period is read as written, ongoing or not.
+        let Resource::MedicationStatement(ms) = parsed(json!({
+            "resourceType": "MedicationStatement", "id": "s", "status": "active",
+            "subject": {"reference": "Patient/p"},
+            "medicationCodeableConcept": {"text": "fingolimod"},
+            "effectivePeriod": {"start": "2020-01-01", "end": "2022-01-01"}
+        })) else {
+            panic!()
+        };
+        let fact = with_builder(|b| b.medication_statement(&ms)).ok().unwrap();
+        assert_eq!(fact.end, NaiveDate::from_ymd_opt(2022, 1, 1));
+    }
 
     #[test]
     fn dates_full_partial_and_malformed() {

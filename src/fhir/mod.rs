@@ -19,10 +19,11 @@ use serde_json::{Map, Value};
 
 use crate::rules::terminology::Terminology;
 use crate::rules::{
-    DataGap, DataSet, DraftOrder, GapReason, HookKind, MedicationClass, PatientFacts,
+    DataGap, DataSet, DraftOrder, GapReason, HookKind, MedicationClass, MedicationStatus,
+    PatientFacts,
 };
 use crate::wire::context::HookContext;
-use crate::wire::discovery::{templates_for, PrefetchTemplate};
+use crate::wire::discovery::{PrefetchTemplate, PrefetchTemplates};
 use crate::wire::request::HookRequest;
 
 use client::{fill_template, FhirClient, FhirTarget};
@@ -36,6 +37,20 @@ pub struct GatherSettings {
     pub terminology: Terminology,
     /// `rules.campath_orders`: treat Campath (oncology) products as alemtuzumab for MS.
     pub campath_is_alemtuzumab: bool,
+    /// The prefetch templates built from `terminology` (the `liverLabs` codes): what discovery
+    /// advertises and what is searched on `fhirServer` when a key is not prefetched.
+    pub templates: PrefetchTemplates,
+}
+
+impl GatherSettings {
+    pub fn new(terminology: Terminology, campath_is_alemtuzumab: bool) -> Self {
+        let templates = PrefetchTemplates::new(&terminology);
+        Self {
+            terminology,
+            campath_is_alemtuzumab,
+            templates,
+        }
+    }
 }
 
 /// Everything the rules need for one hook call.
@@ -81,6 +96,7 @@ pub fn data_set(key: &str) -> Option<DataSet> {
         "medicationAdministrations" => DataSet::MedicationAdministrations,
         "liverLabs" => DataSet::LiverLabs,
         "bloodPressure" => DataSet::BloodPressure,
+        "allergies" => DataSet::Allergies,
         _ => return None,
     })
 }
@@ -137,7 +153,9 @@ pub async fn gather(
     let mut gaps = Vec::new();
 
     // 1. What the prefetch holds, key by key.
-    let states: Vec<(&'static PrefetchTemplate, Prefetched)> = templates_for(hook)
+    let states: Vec<(&PrefetchTemplate, Prefetched)> = settings
+        .templates
+        .for_hook(hook)
         .map(|t| {
             let single = (t.key == "patient").then_some("Patient");
             (t, Prefetched::classify(prefetch.remove(t.key), single))
@@ -184,7 +202,7 @@ pub async fn gather(
         let key = t.key;
         let patient_id = &patient_id;
         Some(async move {
-            let query = fill_template(t.query, patient_id);
+            let query = fill_template(&t.query, patient_id);
             let resource_type = query.split(['?', '/']).next().unwrap_or("").to_owned();
             let (result, fetched, from_prefetch) = match state {
                 Prefetched::Null => (Ok(Vec::new()), false, true),
@@ -308,6 +326,10 @@ pub async fn gather(
                 let (lab, bp) = builder.observation(o);
                 facts.labs.extend(lab);
                 facts.blood_pressures.extend(bp);
+                None
+            }
+            Resource::AllergyIntolerance(a) => {
+                facts.allergies.push(builder.allergy(a));
                 None
             }
             Resource::MedicationRequest(r) => Some(builder.medication_request(r)),
@@ -447,7 +469,12 @@ fn parse_draft_orders(
     out
 }
 
-/// Recognises alemtuzumab among the parsed draft orders.
+/// Recognises alemtuzumab among the parsed draft orders; the other drafts are classified like
+/// the history (`PatientFacts::other_drafts`, status `Draft`) when there is an alemtuzumab order.
+///
+/// A `medicationReference` that cannot be read but whose `display` names alemtuzumab/Lemtrada
+/// (terminology text matching) is an alemtuzumab order `identified_by_display`: the rules run
+/// and the Medication's gap still gives its data-unavailable card (issue 11 point 8), never a 412.
 fn classify_draft_orders(
     drafts: Vec<(String, DraftMedicationRequest)>,
     index: &MedicationIndex,
@@ -460,33 +487,255 @@ fn classify_draft_orders(
         medications: index,
         campath_is_alemtuzumab: settings.campath_is_alemtuzumab,
     };
+    let mut others = Vec::new();
     for (reference, mr) in drafts {
+        let authored_on: Option<NaiveDate> = mr
+            .authored_on
+            .as_ref()
+            .and_then(|d| d.value.as_deref())
+            .and_then(|s| facts::parse_date(s, false));
         let concept = match facts::resolve(facts::request_medication(&mr), &mr.contained, index) {
             Resolved::Found(c) => c,
             Resolved::Missing => continue,
             Resolved::Unresolved(med) => {
-                data.unidentified_orders.push(reference.clone());
                 // A failed read of that Medication is already a gap; `dedup_gaps` keeps the first.
                 gaps.push(DataGap {
                     data: DataSet::Medication(med),
                     reason: GapReason::NotProvided,
                 });
+                let display = facts::reference_display(&mr);
+                let by_display = display.as_ref().map(|d| {
+                    builder.classify(&facts::MedicationConcept {
+                        codes: Vec::new(),
+                        text: Some(d.clone()),
+                    })
+                });
+                match (display, by_display) {
+                    (Some(label), Some(MedicationClass::Alemtuzumab { campath })) => {
+                        data.orders.push(DraftOrder {
+                            reference,
+                            label,
+                            authored_on,
+                            campath,
+                            identified_by_display: true,
+                        });
+                    }
+                    _ => data.unidentified_orders.push(reference),
+                }
                 continue;
             }
         };
-        if let MedicationClass::Alemtuzumab { campath } = builder.classify(&concept) {
-            let date: Option<NaiveDate> = mr
-                .authored_on
-                .as_ref()
-                .and_then(|d| d.value.as_deref())
-                .and_then(|s| facts::parse_date(s, false));
-            data.orders.push(DraftOrder {
+        match builder.classify(&concept) {
+            MedicationClass::Alemtuzumab { campath } => data.orders.push(DraftOrder {
                 reference,
                 label: facts::label_of(&concept.codes, concept.text, "alemtuzumab"),
-                authored_on: date,
+                authored_on,
                 campath,
                 identified_by_display: false,
-            });
+            }),
+            _ => others.push((reference, mr)),
         }
+    }
+    if data.orders.is_empty() {
+        return; // not an alemtuzumab call: the other drafts are not looked at (hot path)
+    }
+    for (reference, mr) in others {
+        if let Ok(mut fact) = builder.medication_request(&mr) {
+            fact.reference = reference;
+            fact.status = MedicationStatus::Draft;
+            data.facts.other_drafts.push(fact);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{ClinicalStatus, MedicationStatus};
+    use serde_json::{json, Value};
+
+    fn searchset(resources: Vec<Value>) -> Value {
+        json!({"resourceType": "Bundle", "type": "searchset",
+            "entry": resources.into_iter().map(|r| json!({"resource": r})).collect::<Vec<_>>()})
+    }
+
+    /// An order-sign call with every prefetch key (empty unless given) and no FHIR server.
+    fn order_sign(drafts: Vec<Value>, allergies: Vec<Value>) -> HookRequest {
+        let entries: Vec<Value> = drafts
+            .into_iter()
+            .map(|r| {
+                let id = r["id"].as_str().unwrap_or("").to_owned();
+                json!({"fullUrl": format!("MedicationRequest/{id}"), "resource": r})
+            })
+            .collect();
+        let body = json!({
+            "hook": "order-sign",
+            "hookInstance": "7b1c3c6e-9d2a-4c44-8a53-0f7d1c2b3a41",
+            "context": {"userId": "Practitioner/x", "patientId": "p",
+                "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": entries}},
+            "prefetch": {
+                "patient": {"resourceType": "Patient", "id": "p", "birthDate": "1990-01-01"},
+                "conditions": searchset(vec![]),
+                "medicationRequests": searchset(vec![]),
+                "medicationStatements": searchset(vec![]),
+                "medicationAdministrations": searchset(vec![]),
+                "liverLabs": searchset(vec![]),
+                "bloodPressure": searchset(vec![]),
+                "allergies": searchset(allergies),
+            }
+        });
+        HookRequest::from_value(body).expect("valid request")
+    }
+
+    fn draft(id: &str, medication: Value) -> Value {
+        let mut r = json!({"resourceType": "MedicationRequest", "id": id, "status": "draft",
+            "intent": "order", "subject": {"reference": "Patient/p"}, "authoredOn": "2026-11-20"});
+        let obj = r.as_object_mut().unwrap();
+        for (k, v) in medication.as_object().unwrap() {
+            obj.insert(k.clone(), v.clone());
+        }
+        r
+    }
+
+    fn lemtrada() -> Value {
+        json!({"medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1594658"}], "text": "Lemtrada 12 mg"}})
+    }
+
+    async fn run(req: HookRequest) -> HookData {
+        let settings = GatherSettings::new(Terminology::default(), false);
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        gather(req, HookKind::OrderSign, &settings, None, deadline).await
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_medication_named_lemtrada_by_its_display_is_an_alemtuzumab_order() {
+        let unreadable = |id: &str, display: &str| {
+            draft(
+                id,
+                json!({"medicationReference": {"reference": format!("Medication/{id}-med"), "display": display}}),
+            )
+        };
+        let data = run(order_sign(
+            vec![
+                unreadable("d1", "LEMTRADA 12 mg/1,2 mL, solution à diluer"),
+                unreadable("d2", "Tysabri 300 mg"),
+            ],
+            vec![],
+        ))
+        .await;
+        assert_eq!(data.orders.len(), 1, "{:?}", data.orders);
+        let order = &data.orders[0];
+        assert_eq!(order.reference, "MedicationRequest/d1");
+        assert!(order.identified_by_display);
+        assert_eq!(order.label, "LEMTRADA 12 mg/1,2 mL, solution à diluer");
+        assert_eq!(order.authored_on, NaiveDate::from_ymd_opt(2026, 11, 20));
+        assert!(!order.campath);
+        assert!(data.has_alemtuzumab_order());
+        // The Tysabri one cannot be classified: unidentified, and both Medications are gaps.
+        assert_eq!(data.unidentified_orders, ["MedicationRequest/d2"]);
+        for med in ["Medication/d1-med", "Medication/d2-med"] {
+            assert!(
+                data.facts.has_gap(&DataSet::Medication(med.to_owned())),
+                "{med}: {:?}",
+                data.facts.gaps
+            );
+        }
+        // Without a display naming alemtuzumab, nothing is an order (the 412 path).
+        let data = run(order_sign(
+            vec![draft(
+                "d3",
+                json!({"medicationReference": {"reference": "Medication/x"}}),
+            )],
+            vec![],
+        ))
+        .await;
+        assert!(data.orders.is_empty());
+        assert_eq!(data.unidentified_orders, ["MedicationRequest/d3"]);
+    }
+
+    #[tokio::test]
+    async fn the_other_drafts_of_an_alemtuzumab_call_are_classified_as_drafts() {
+        let rivaroxaban = draft(
+            "riva",
+            json!({"medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "B01AF01"}], "text": "Xarelto 20 mg"}}),
+        );
+        let fingolimod = draft(
+            "fingo",
+            json!({"medicationCodeableConcept": {"text": "fingolimod 0.5 mg"}}),
+        );
+        let paracetamol = draft(
+            "para",
+            json!({"medicationCodeableConcept": {"text": "paracetamol 1 g"}}),
+        );
+        let data = run(order_sign(
+            vec![
+                draft("alem", lemtrada()),
+                rivaroxaban.clone(),
+                fingolimod,
+                paracetamol,
+            ],
+            vec![],
+        ))
+        .await;
+        assert_eq!(data.orders.len(), 1);
+        let others = &data.facts.other_drafts;
+        let by_ref = |r: &str| others.iter().find(|m| m.reference == r).unwrap();
+        assert_eq!(others.len(), 3, "{others:?}");
+        assert_eq!(
+            by_ref("MedicationRequest/riva").class,
+            MedicationClass::Antithrombotic
+        );
+        assert!(matches!(
+            by_ref("MedicationRequest/fingo").class,
+            MedicationClass::Dmt { .. }
+        ));
+        assert_eq!(
+            by_ref("MedicationRequest/para").class,
+            MedicationClass::Other
+        );
+        for m in others {
+            assert_eq!(m.status, MedicationStatus::Draft, "{m:?}");
+            assert_eq!(m.start, NaiveDate::from_ymd_opt(2026, 11, 20));
+        }
+        // The drafts are not history.
+        assert!(data.facts.medications.is_empty());
+
+        // Without alemtuzumab, nothing is looked at (the hot path returns early).
+        let data = run(order_sign(vec![rivaroxaban], vec![])).await;
+        assert!(data.orders.is_empty());
+        assert!(data.facts.other_drafts.is_empty());
+        assert!(data.from_prefetch.is_empty());
+    }
+
+    #[tokio::test]
+    async fn prefetched_allergies_become_facts() {
+        let data = run(order_sign(
+            vec![draft("alem", lemtrada())],
+            vec![
+                json!({"resourceType": "AllergyIntolerance", "id": "al1",
+                    "patient": {"reference": "Patient/p"},
+                    "clinicalStatus": {"coding": [{"code": "active"}]},
+                    "code": {"text": "alemtuzumab"}}),
+                json!({"resourceType": "Condition", "id": "not-an-allergy"}),
+            ],
+        ))
+        .await;
+        assert!(data.from_prefetch.iter().any(|k| k == "allergies"));
+        assert_eq!(data.facts.allergies.len(), 1, "{:?}", data.facts.allergies);
+        let a = &data.facts.allergies[0];
+        assert_eq!(a.reference, "AllergyIntolerance/al1");
+        assert!(a.alemtuzumab);
+        assert_eq!(a.clinical_status, ClinicalStatus::Active);
+        assert!(data.facts.gaps.is_empty(), "{:?}", data.facts.gaps);
+
+        // Absent and no server: a gap on the allergies data set (a data-unavailable card).
+        let mut req = order_sign(vec![draft("alem", lemtrada())], vec![]);
+        req.prefetch.remove("allergies");
+        let data = run(req).await;
+        assert!(
+            data.facts.has_gap(&DataSet::Allergies),
+            "{:?}",
+            data.facts.gaps
+        );
     }
 }

@@ -1413,6 +1413,30 @@ impl Terminology {
             },
         )
     }
+
+    /// Every code [`Terminology::lab_test`] accepts, defaults and local codes, for the liver-test
+    /// queries (`wire::discovery::PrefetchTemplates`): a code accepted is a code asked for.
+    /// Deterministic order: ALT, AST, total bilirubin, each sorted by (system, code), no
+    /// duplicates. Systems are as matched (trimmed, lowercase, no trailing `/`); an ATC local code
+    /// is its prefix.
+    pub fn lab_codes(&self) -> Vec<Code> {
+        let mut out: Vec<Code> = Vec::new();
+        for (_, set) in &self.labs {
+            let mut codes: Vec<Code> = set
+                .exact
+                .iter()
+                .map(|(system, code)| Code::new(system.as_str(), code.as_str()))
+                .chain(set.atc.iter().map(|p| Code::new(ATC, p.as_str())))
+                .collect();
+            codes.sort_by(|a, b| (&a.system, &a.code).cmp(&(&b.system, &b.code)));
+            for c in codes {
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use crate::pipeline::{self, PipelineError};
 use crate::wire::discovery::{self, discovery as discovery_document};
 use crate::wire::request::HookRequest;
 
-/// `GET /cds-services`.
-pub async fn discovery() -> HttpResponse {
-    HttpResponse::Ok().json(discovery_document())
+/// `GET /cds-services`: the templates built at start-up from the configured terminology.
+pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(discovery_document(&state.settings.gather.templates))
 }
 
 /// Reads the body up to `limit` bytes (413 beyond), without trusting Content-Length alone.

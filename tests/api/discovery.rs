@@ -107,3 +107,35 @@ async fn every_example_in_cds_hooks_gives_its_documented_response() {
     }
     assert!(seen >= 3, "one example per hook");
 }
+
+/// The liverLabs template is built from the configured terminology: a hospital's local
+/// bilirubin code is asked for in discovery (and so in the EHR's prefetch).
+#[tokio::test]
+async fn discovery_lists_a_configured_local_liver_code() {
+    let app = crate::helpers::spawn_app_with(|raw| {
+        raw.terminology
+            .local_codes
+            .push(alemtuzumab_cds::config::RawLocalCode {
+                concept: "lab:total-bilirubin".to_owned(),
+                system: "urn:oid:1.2.250.1.213.1.1.5.99".to_owned(),
+                code: "BILT-LOC".to_owned(),
+            });
+    })
+    .await;
+    let body: serde_json::Value = app.get("/cds-services").await.json().await.unwrap();
+    for s in body["services"].as_array().unwrap() {
+        let q = s["prefetch"]["liverLabs"].as_str().unwrap();
+        assert!(q.contains("urn:oid:1.2.250.1.213.1.1.5.99|BILT-LOC"), "{q}");
+        assert!(q.contains("http://loinc.org|14631-6"), "{q}");
+        assert!(q.contains("http://loinc.org|1742-6"), "{q}");
+    }
+    // The default service does not list it.
+    let default: serde_json::Value = spawn_app()
+        .await
+        .get("/cds-services")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!default.to_string().contains("BILT-LOC"));
+}

@@ -97,9 +97,10 @@ async fn every_fhir_fault_is_a_data_unavailable_card_within_the_deadline() {
                 .filter(|r| r.target.contains("_page="))
                 .count();
             assert!(searches > 0, "{what}: the next links were not followed");
-            // At most `max_pages` pages per search (5 searches here, plus the Patient read).
+            // At most `max_pages` pages per search (7 searches of order-sign with `allergies`,
+            // plus the Patient read).
             assert!(
-                proxy.requests().len() <= 6 * 5 + 1,
+                proxy.requests().len() <= 7 * 5 + 1,
                 "{what}: {}",
                 proxy.requests().len()
             );

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use alemtuzumab_cds::fhir::client::fill_template;
 use alemtuzumab_cds::rules::HookKind;
-use alemtuzumab_cds::wire::discovery::templates_for;
+use alemtuzumab_cds::wire::discovery::PrefetchTemplates;
 use serde_json::{json, Value};
 
 use crate::fhir_proxy::{FhirProxy, Recorded};
@@ -46,8 +46,9 @@ pub fn template_queries(
     hook: HookKind,
     patient: &str,
 ) -> BTreeSet<(String, Vec<(String, String)>)> {
-    templates_for(hook)
-        .map(|t| normalise(&fill_template(t.query, patient)))
+    PrefetchTemplates::default()
+        .for_hook(hook)
+        .map(|t| normalise(&fill_template(&t.query, patient)))
         .collect()
 }
 
@@ -84,11 +85,12 @@ async fn first_pages(hfs_proxy: &FhirProxy, request: &Value) -> Value {
     let patient = patient_id(request);
     let mut prefetch = request["prefetch"].clone();
     let http = reqwest::Client::new();
-    for t in templates_for(hook).filter(|t| t.key != "patient") {
+    let templates = PrefetchTemplates::default();
+    for t in templates.for_hook(hook).filter(|t| t.key != "patient") {
         let url = format!(
             "{}/{}&_count=1",
             hfs_proxy.base,
-            fill_template(t.query, &patient)
+            fill_template(&t.query, &patient)
         );
         let page: Value = http
             .get(&url)
@@ -280,8 +282,8 @@ async fn hfs_answers_the_prefetch_templates_like_the_fixture_prefetch() {
     for name in fixture_hook_names() {
         let request = fixture_hook(&name);
         let patient = patient_id(&request);
-        for t in templates_for(hook_kind(&request)) {
-            let query = fill_template(t.query, &patient);
+        for t in PrefetchTemplates::default().for_hook(hook_kind(&request)) {
+            let query = fill_template(&t.query, &patient);
             let mut want = ids(&request["prefetch"][t.key]);
             if t.key == "patient" {
                 assert_eq!(ids(&hfs.get(&query).await), want, "{name} {query}");
@@ -352,10 +354,9 @@ async fn only_the_missing_prefetch_keys_are_queried() {
     assert_eq!(status, 200, "{body}");
     let got = recorded_set(&proxy.requests());
     let key_query = |key: &str| {
-        let t = templates_for(HookKind::OrderSign)
-            .find(|t| t.key == key)
-            .unwrap();
-        normalise(&fill_template(t.query, &patient))
+        let templates = PrefetchTemplates::default();
+        let t = templates.get(key).unwrap();
+        normalise(&fill_template(&t.query, &patient))
     };
     let want: BTreeSet<_> = ["patient", "liverLabs", "medicationStatements"]
         .into_iter()
@@ -490,8 +491,8 @@ async fn a_history_medication_only_on_the_server_is_read_once_and_recognised() {
     );
 }
 
-/// All queries of a hook call run concurrently: seven queries each answered after 700 ms fit a
-/// 3 s deadline (one after the other they would take 4.9 s).
+/// All queries of a hook call run concurrently: eight queries each answered after 700 ms fit a
+/// 3 s deadline (one after the other they would take 5.6 s).
 #[tokio::test]
 async fn the_queries_of_a_hook_call_run_concurrently() {
     let hfs = hfs_or_skip!();
@@ -509,7 +510,7 @@ async fn the_queries_of_a_hook_call_run_concurrently() {
     let elapsed = started.elapsed();
     assert_eq!(status, 200, "{body}");
     assert_eq!(card_texts(&body), card_texts(&want));
-    assert_eq!(proxy.requests().len(), 7, "{:?}", proxy.requests());
+    assert_eq!(proxy.requests().len(), 8, "{:?}", proxy.requests());
     assert!(
         elapsed < std::time::Duration::from_millis(2500),
         "{elapsed:?}"
@@ -543,4 +544,86 @@ async fn a_relative_next_link_in_the_prefetch_is_followed_on_the_fhir_server() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(card_texts(&body), card_texts(&want));
     assert!(proxy.requests().len() > 10, "{:?}", proxy.requests());
+}
+
+/// Issue 11 point 3: a re-treated patient whose only total bilirubin is LOINC 14631-6 (µmol/L,
+/// what French laboratories send) at > 2 × ULN after the first course. Nothing is prefetched:
+/// the liverLabs search built from the terminology fetches it from the real server and R4 gives
+/// its critical card (the old hand-written query asked only for 1742-6, 1920-8, 1975-2 and the
+/// result was never seen).
+#[tokio::test]
+async fn a_bilirubin_coded_only_14631_6_on_the_server_triggers_the_re_administration_card() {
+    let hfs = hfs_or_skip!();
+    let proxy = FhirProxy::start(Some(&hfs.base)).await;
+    let app = spawn_app().await;
+    let patient = "issue11-bilirubin-umol";
+    let subject = json!({"reference": format!("Patient/{patient}")});
+    let lemtrada = json!({"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+        "code": "1594658", "display": "alemtuzumab 10 MG/ML Injectable Solution [Lemtrada]"}],
+        "text": "Lemtrada 12 mg"});
+    let mut entries = vec![
+        json!({"resourceType": "Patient", "id": patient, "birthDate": "1986-04-02", "gender": "female"}),
+        json!({"resourceType": "Condition", "id": format!("{patient}-rrms"), "subject": subject,
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "426373005"}], "text": "RRMS"},
+            "onsetDateTime": "2019-03-01"}),
+    ];
+    // Course 1: five days in January 2025, 22 months before the order.
+    for day in 6..=10 {
+        entries.push(json!({"resourceType": "MedicationAdministration",
+            "id": format!("{patient}-c1-d{day}"), "status": "completed", "subject": subject,
+            "medicationCodeableConcept": lemtrada,
+            "effectiveDateTime": format!("2025-01-{day:02}T09:00:00+01:00")}));
+    }
+    // Liver tests after the course: ALT/AST normal, total bilirubin only as 14631-6, 3.3 × ULN.
+    let obs = |id: &str, code: &str, value: f64, unit: &str, high: f64, date: &str| {
+        json!({"resourceType": "Observation", "id": format!("{patient}-{id}"), "status": "final",
+            "subject": subject, "effectiveDateTime": date,
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "valueQuantity": {"value": value, "unit": unit},
+            "referenceRange": [{"high": {"value": high, "unit": unit}}]})
+    };
+    entries.push(obs("alt", "1742-6", 25.0, "U/L", 40.0, "2026-11-18"));
+    entries.push(obs("ast", "1920-8", 22.0, "U/L", 40.0, "2026-11-18"));
+    entries.push(obs("bili", "14631-6", 70.0, "umol/L", 21.0, "2026-11-18"));
+    let collection = json!({"resourceType": "Bundle", "type": "collection",
+        "entry": entries.iter().map(|r| json!({"resource": r})).collect::<Vec<_>>()});
+    hfs.transaction(&crate::fhir_server::as_transaction(&collection))
+        .await;
+
+    let draft = json!({"resourceType": "MedicationRequest", "id": format!("{patient}-draft"),
+        "status": "draft", "intent": "order", "subject": subject,
+        "authoredOn": FIXTURE_TODAY, "medicationCodeableConcept": lemtrada});
+    let request = json!({
+        "hook": "order-sign",
+        "hookInstance": "0d3c4a52-7d0e-4f49-9a4e-2b1b7f2f1101",
+        "fhirServer": proxy.base,
+        "fhirAuthorization": {"access_token": "issue11-token", "token_type": "Bearer",
+            "expires_in": 300, "scope": "patient/*.read", "subject": "alemtuzumab-cds"},
+        "context": {"userId": "Practitioner/example", "patientId": patient,
+            "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                "entry": [{"fullUrl": format!("MedicationRequest/{patient}-draft"), "resource": draft}]}}
+    });
+    let (status, body) = post(&app, &request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_valid_response(&body, &request);
+    let got = topics(&body);
+    assert!(
+        got.contains(&("re-administration".into(), "critical".into())),
+        "{got:?}\n{body}"
+    );
+    assert!(!got.iter().any(|(t, _)| t == "data-unavailable"), "{got:?}");
+    let liver = proxy
+        .requests()
+        .into_iter()
+        .find(|r| r.target.starts_with("Observation?") && r.target.contains("1742-6"))
+        .expect("the liverLabs search was sent");
+    let (_, query) = normalise(&liver.target);
+    let codes = query
+        .iter()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(codes.contains("http://loinc.org|14631-6"), "{codes}");
 }

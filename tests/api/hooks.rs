@@ -298,3 +298,47 @@ async fn a_local_dmt_code_from_configuration_is_counted() {
         "the local code was not counted: {got:?}"
     );
 }
+
+/// Issue 11 point 8: the same unreadable Medication, but the reference's `display` names
+/// Lemtrada. A high-risk order is never a silent 412: 200 with the reminders and a
+/// data-unavailable card for what could not be read.
+#[tokio::test]
+async fn an_unreadable_medication_whose_display_names_lemtrada_gives_cards_not_412() {
+    let app = spawn_app().await;
+    let mut request = fixture_hook("intolerance-short-course--order-sign.json");
+    let entries = request["context"]["draftOrders"]["entry"]
+        .as_array_mut()
+        .unwrap();
+    entries.retain(|e| e["resource"]["resourceType"] != "Medication");
+    let order = entries
+        .iter_mut()
+        .find(|e| e["resource"]["resourceType"] == "MedicationRequest")
+        .expect("the fixture has a draft order");
+    order["resource"]["medicationReference"]["display"] =
+        json!("LEMTRADA 12 mg, solution à diluer pour perfusion");
+    let response = app.post_hook("alemtuzumab-order-sign", &request).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_valid_response(&body, &request);
+    let got = topics(&body);
+    for want in [
+        ("infusion-monitoring", "info"),
+        ("patient-counselling", "info"),
+        ("data-unavailable", "warning"),
+    ] {
+        assert!(
+            got.contains(&(want.0.to_owned(), want.1.to_owned())),
+            "{want:?} missing: {got:?}"
+        );
+    }
+    let unavailable = body["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"]["topic"]["code"] == "data-unavailable")
+        .unwrap();
+    assert!(
+        unavailable.to_string().contains("Medication/"),
+        "the card names the unreadable Medication: {unavailable}"
+    );
+}
