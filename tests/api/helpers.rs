@@ -19,25 +19,9 @@ pub fn read_json(path: impl AsRef<Path>) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A fixture hook request. The fixtures predate the `allergies` prefetch key (order hooks,
-/// cds-contract.md §Prefetch templates): an order request without it gets an empty searchset
-/// (an EHR that prefetched "no allergy on record"), so the full-prefetch fixtures stay full and
-/// their cards unchanged. A fixture that carries the key is used as written.
+/// A fixture hook request, as written (every order fixture carries all eight prefetch keys).
 pub fn fixture_hook(name: &str) -> Value {
-    let mut request = read_json(repo().join("fixtures/hooks").join(name));
-    let order_hook = matches!(
-        request["hook"].as_str(),
-        Some("order-sign" | "order-select")
-    );
-    if let Some(prefetch) = request.get_mut("prefetch").and_then(Value::as_object_mut) {
-        if order_hook && !prefetch.contains_key("allergies") {
-            prefetch.insert(
-                "allergies".to_owned(),
-                serde_json::json!({"resourceType": "Bundle", "type": "searchset"}),
-            );
-        }
-    }
-    request
+    read_json(repo().join("fixtures/hooks").join(name))
 }
 
 /// Every fixture hook request file name, sorted.
