@@ -348,6 +348,22 @@ pub async fn gather(
         }
     }
     dedup_gaps(&mut gaps);
+    // The same record gives the same cards whatever order the prefetch or the server lists the
+    // resources in (a server's search order is not the EHR's prefetch order).
+    let facts = &mut data.facts;
+    facts
+        .conditions
+        .sort_by(|a, b| a.reference.cmp(&b.reference));
+    facts
+        .medications
+        .sort_by(|a, b| a.reference.cmp(&b.reference));
+    facts.labs.sort_by(|a, b| a.reference.cmp(&b.reference));
+    facts
+        .blood_pressures
+        .sort_by(|a, b| a.reference.cmp(&b.reference));
+    facts
+        .allergies
+        .sort_by(|a, b| a.reference.cmp(&b.reference));
     data.facts.gaps = gaps;
     data
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod clinical;
 mod discovery;
 mod errors;
 mod faults;
