@@ -81,6 +81,11 @@ impl KeyStore {
         self.issuers.contains_key(iss)
     }
 
+    /// The issuer's settings, when it is configured.
+    pub fn issuer(&self, iss: &str) -> Option<&IssuerSettings> {
+        self.issuers.get(iss).map(|i| &i.settings)
+    }
+
     /// Finds the key `kid` of issuer `iss`, from `jku` when given and allowed.
     /// `Ok(None)` when the issuer is not configured.
     pub async fn find(

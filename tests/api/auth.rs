@@ -163,6 +163,7 @@ pub async fn spawn_auth_app(server: &JwksServer, refresh_secs: u64) -> TestApp {
             jwks_url,
             jwks_file: String::new(),
             jku_allow: vec![jku],
+            audiences: vec![],
         }];
     })
     .await
@@ -598,5 +599,162 @@ async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval() {
         server.hits(),
         1,
         "no refetch within jwks_refresh_min_interval_secs"
+    );
+}
+
+/// A feedback body as the Sandbox sends it (for a card this service does not know: still `200`).
+fn feedback_body() -> String {
+    json!({"feedback": [{
+        "card": "e015d505-555f-477b-bb1c-01a99f30a4c8",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-25T01:10:23.110Z",
+        "overrideReason": {"reason": {"code": "not-relevant", "system": "http://example.org/reasons"}}
+    }]})
+    .to_string()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Endpoint {
+    Discovery,
+    Hook,
+    Feedback,
+}
+
+/// Calls `endpoint` of SERVICE with a fresh token whose `aud` is `audience`; the status.
+async fn call_with_aud(app: &TestApp, key: &TestKey, endpoint: Endpoint, audience: &str) -> u16 {
+    let mut c = claims(SERVICE);
+    c["aud"] = json!(audience);
+    let token = sign(key, &header(key), &c);
+    let r = match endpoint {
+        Endpoint::Discovery => app.client.get(format!("{}/cds-services", app.address)),
+        Endpoint::Hook => app
+            .client
+            .post(format!("{}/cds-services/{SERVICE}", app.address))
+            .header("Content-Type", "application/json")
+            .body(fixture_hook("naive-one-dmt--order-sign.json").to_string()),
+        Endpoint::Feedback => app
+            .client
+            .post(format!("{}/cds-services/{SERVICE}/feedback", app.address))
+            .header("Content-Type", "application/json")
+            .body(feedback_body()),
+    };
+    r.bearer_auth(token)
+        .send()
+        .await
+        .expect("request sent")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn each_endpoint_accepts_the_url_called_as_audience() {
+    let m = matrix().await;
+    let base = format!("{PUBLIC_URL}/cds-services");
+    for (endpoint, audience) in [
+        (Endpoint::Discovery, base.clone()),
+        (Endpoint::Hook, aud(SERVICE)),
+        // What the Sandbox sends for feedback ...
+        (Endpoint::Feedback, format!("{}/feedback", aud(SERVICE))),
+        // ... and the hook's URL, kept for compatibility.
+        (Endpoint::Feedback, aud(SERVICE)),
+    ] {
+        assert_eq!(
+            call_with_aud(&m.app, &m.ec, endpoint, &audience).await,
+            200,
+            "{endpoint:?} with aud {audience}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_endpoint_refuses_the_audiences_of_other_endpoints() {
+    let m = matrix().await;
+    let base = format!("{PUBLIC_URL}/cds-services");
+    let other = aud("alemtuzumab-patient-view");
+    let own_feedback = format!("{}/feedback", aud(SERVICE));
+    let other_feedback = format!("{other}/feedback");
+    for (endpoint, audiences) in [
+        (
+            Endpoint::Discovery,
+            vec![aud(SERVICE), own_feedback.clone(), PUBLIC_URL.to_owned()],
+        ),
+        (
+            Endpoint::Hook,
+            vec![
+                base.clone(),
+                own_feedback.clone(),
+                other.clone(),
+                PUBLIC_URL.to_owned(),
+            ],
+        ),
+        (
+            Endpoint::Feedback,
+            vec![base.clone(), other, other_feedback, PUBLIC_URL.to_owned()],
+        ),
+    ] {
+        for audience in audiences {
+            assert_eq!(
+                call_with_aud(&m.app, &m.ec, endpoint, &audience).await,
+                401,
+                "{endpoint:?} with aud {audience}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn discovery_verifies_a_token_it_is_sent_even_when_not_required() {
+    let m = matrix().await;
+    assert_eq!(m.app.get("/cds-services").await.status(), 200, "no token");
+    let mut c = claims(SERVICE);
+    c["aud"] = json!(format!("{PUBLIC_URL}/cds-services"));
+    let forged = sign(&ec_key("ec-1"), &header(&m.ec), &c);
+    for (token, what) in [
+        (forged, "forged signature"),
+        ("not-a-jwt".to_owned(), "garbage"),
+    ] {
+        let r = m
+            .app
+            .client
+            .get(format!("{}/cds-services", m.app.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_unauthorized(r, what).await;
+    }
+}
+
+#[tokio::test]
+async fn an_issuers_extra_audiences_are_accepted_on_every_endpoint() {
+    let ec = ec_key("ec-1");
+    let server = JwksServer::start(jwks(&[&ec])).await;
+    let url = server.url();
+    let app = spawn_app_with(move |raw| {
+        raw.server.public_url = PUBLIC_URL.to_owned();
+        raw.auth.issuers = vec![alemtuzumab_cds::config::RawIssuer {
+            iss: ISS.to_owned(),
+            jwks_url: url,
+            audiences: vec!["urn:epic:alemtuzumab-cds".to_owned()],
+            ..Default::default()
+        }];
+    })
+    .await;
+    for endpoint in [Endpoint::Discovery, Endpoint::Hook, Endpoint::Feedback] {
+        assert_eq!(
+            call_with_aud(&app, &ec, endpoint, "urn:epic:alemtuzumab-cds").await,
+            200,
+            "{endpoint:?}"
+        );
+        assert_eq!(
+            call_with_aud(&app, &ec, endpoint, "urn:epic:something-else").await,
+            401,
+            "{endpoint:?}"
+        );
+    }
+    // The URL called is still accepted.
+    assert_eq!(
+        call_with_aud(&app, &ec, Endpoint::Hook, &aud(SERVICE)).await,
+        200
     );
 }
