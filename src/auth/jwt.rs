@@ -2,7 +2,8 @@
 //!
 //! Order of checks: header (`alg` in the configured set, so `none` and HS* never reach a key;
 //! `kid` required; `typ` JWT when present), `iss` a configured issuer (read before the signature
-//! only to pick the keys), the key (`jku` on the issuer's allow-list), then signature, `exp`, `nbf`, `aud` (one of the audiences of the
+//! only to pick the keys), the key (the issuer's configured keys, then a `jku` on its
+//! allow-list: `super::jwks`), then signature, `exp`, `nbf`, `aud` (one of the audiences of the
 //! endpoint called, or of the issuer's configured `audiences`) and `iss` by jsonwebtoken
 //! ([`build_validation`]), then `iat` not in the future,
 //! lifetime at most `auth.max_token_lifetime_secs`, `jti` present and not seen before.

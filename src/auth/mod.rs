@@ -8,7 +8,7 @@
 //! | `auth.algorithms` | `["ES384", "RS384"]` | accepted JWT `alg`; `ES256`, `RS256` opt-in; HS* and `none` refused |
 //! | `auth.leeway_secs` | 60 | clock skew allowed on `exp`, `iat`, `nbf` |
 //! | `auth.max_token_lifetime_secs` | 3600 | `exp - iat` beyond this is refused |
-//! | `auth.jwks_refresh_min_interval_secs` | 300 | an unknown `kid` refetches an issuer's JWKS at most this often |
+//! | `auth.jwks_refresh_min_interval_secs` | 300 | an unknown `kid` refetches an issuer's JWKS at most this often (a failed fetch is retried after a short backoff instead, see `jwks`) |
 //! | `auth.discovery_requires_auth` | false | require a JWT on `GET /cds-services` too |
 //! | `auth.allowed_origins` | `[]` | CORS origins (local mode: any loopback origin) |
 
