@@ -9,7 +9,7 @@
 //! | Key | Default | Meaning |
 //! |---|---|---|
 //! | `server.bind` | `127.0.0.1:8080` | listen address; port 0 picks a free port |
-//! | `server.public_url` | `http://<bind>` | this service's public base URL (JWT `aud` = it + `/cds-services/{id}`) |
+//! | `server.public_url` | `http://<bind>` | this service's public base URL (JWT `aud` = it + the path called, `crate::web::auth`) |
 //! | `server.body_limit_bytes` | 5 MiB | larger hook bodies get 413 |
 //! | `server.workers` | 0 (one per core) | actix worker threads |
 //! | `server.shutdown_timeout_secs` | 30 | grace period on SIGTERM |
@@ -837,13 +837,20 @@ mod tests {
              [[auth.issuers]]\niss = \"https://ehr.example\"\njwks_file = {:?}\n\
              [[auth.issuers]]\niss = \"https://sandbox.cds-hooks.org\"\n\
              jwks_url = \"https://sandbox.cds-hooks.org/.well-known/jwks.json\"\n\
-             jku_allow = [\"https://sandbox.cds-hooks.org/.well-known/jwks.json\"]",
+             jku_allow = [\"https://sandbox.cds-hooks.org/.well-known/jwks.json\"]\n\
+             audiences = [\" https://cds.example \", \"urn:epic:cds\", \"urn:epic:cds\"]",
             jwks.display().to_string()
         ))
         .unwrap();
         assert!(!s.local_mode());
         assert_eq!(s.public_url, "https://cds.example");
         assert_eq!(s.auth.issuers.len(), 2);
+        assert!(s.auth.issuers[0].audiences.is_empty());
+        // Trimmed, duplicates dropped.
+        assert_eq!(
+            s.auth.issuers[1].audiences,
+            vec!["https://cds.example", "urn:epic:cds"]
+        );
         assert_eq!(
             s.auth.algorithms,
             vec![
@@ -877,6 +884,14 @@ mod tests {
                 "auth.issuers[0].jku_allow[0]",
             ),
             ("[[auth.issuers]]\njwks_url = \"https://e/j\"", "auth.issuers[0].iss"),
+            (
+                "[[auth.issuers]]\niss = \"https://e\"\njwks_url = \"https://e/j\"\naudiences = [\"https://a\", \" \"]",
+                "auth.issuers[0].audiences[1]",
+            ),
+            (
+                "[[auth.issuers]]\niss = \"https://e\"\njwks_url = \"https://e/j\"\naudiences = [\"two words\"]",
+                "auth.issuers[0].audiences[0]",
+            ),
             ("[auth]\nallowed_origins = [\"not a url\"]", "auth.allowed_origins[0]"),
             ("[server]\nmax_concurrent_hooks = 0", "server.max_concurrent_hooks"),
             ("[server]\nrequest_timeout_ms = 1", "server.request_timeout_ms"),

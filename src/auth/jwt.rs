@@ -2,8 +2,10 @@
 //!
 //! Order of checks: header (`alg` in the configured set, so `none` and HS* never reach a key;
 //! `kid` required; `typ` JWT when present), `iss` a configured issuer (read before the signature
-//! only to pick the keys), the key (`jku` on the issuer's allow-list), then signature, `exp`,
-//! `nbf`, `aud` and `iss` by jsonwebtoken ([`build_validation`]), then `iat` not in the future,
+//! only to pick the keys), the key (the issuer's configured keys, then a `jku` on its
+//! allow-list: `super::jwks`), then signature, `exp`, `nbf`, `aud` (one of the audiences of the
+//! endpoint called, or of the issuer's configured `audiences`) and `iss` by jsonwebtoken
+//! ([`build_validation`]), then `iat` not in the future,
 //! lifetime at most `auth.max_token_lifetime_secs`, `jti` present and not seen before.
 
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
@@ -98,15 +100,21 @@ struct Claims {
     tenant: Option<String>,
 }
 
-/// The jsonwebtoken validation for one call: `alg` only, `aud` = the service's URL, `iss` =
-/// the issuer whose key verifies, `exp`, `iss`, `aud` required, `nbf` honoured when present.
-pub fn build_validation(alg: Algorithm, audience: &str, issuer: &str, leeway: u64) -> Validation {
+/// The jsonwebtoken validation for one call: `alg` only, `aud` one of `audiences` (the URL
+/// called and its accepted alternatives), `iss` = the issuer whose key verifies, `exp`, `iss`,
+/// `aud` required, `nbf` honoured when present.
+pub fn build_validation(
+    alg: Algorithm,
+    audiences: &[String],
+    issuer: &str,
+    leeway: u64,
+) -> Validation {
     let mut v = Validation::new(alg);
     v.leeway = leeway;
     v.validate_exp = true;
     v.validate_nbf = true;
     v.validate_aud = true;
-    v.set_audience(&[audience]);
+    v.set_audience(audiences);
     v.set_issuer(&[issuer]);
     v.set_required_spec_claims(&["exp", "iss", "aud"]);
     v
@@ -130,11 +138,12 @@ impl Authenticator {
         })
     }
 
-    /// Verifies the `Authorization` header value for a call whose audience is `audience`.
+    /// Verifies the `Authorization` header value for a call whose accepted audiences are
+    /// `audiences` (besides the issuer's configured extra `audiences`).
     pub async fn verify(
         &self,
         authorization: Option<&str>,
-        audience: &str,
+        audiences: &[String],
         replay: &dyn ReplayStore,
     ) -> Result<Verified, AuthError> {
         let header_value = authorization.ok_or(AuthError::Missing)?;
@@ -180,7 +189,16 @@ impl Authenticator {
             .ok_or_else(|| AuthError::UnknownIssuer(iss.clone()))?;
         let key = decoding_key(&jwk, header.alg)
             .ok_or_else(|| AuthError::KeyMismatch(kid.chars().take(200).collect(), header.alg))?;
-        let validation = build_validation(header.alg, audience, &iss, self.leeway);
+        let mut accepted: Vec<String> = audiences.to_vec();
+        if let Some(extra) = self.keys.issuer(&iss).map(|i| &i.audiences) {
+            accepted.extend(extra.iter().cloned());
+        }
+        if accepted.is_empty() {
+            return Err(AuthError::Invalid(
+                "no audience is accepted here".to_owned(),
+            ));
+        }
+        let validation = build_validation(header.alg, &accepted, &iss, self.leeway);
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| AuthError::Invalid(format!("{:?}", e.kind())))?;
         let claims = data.claims;
@@ -240,7 +258,7 @@ mod tests {
     fn audience_issuer_and_expiry_are_required_claims() {
         let v = build_validation(
             Algorithm::ES384,
-            "https://cds.example/cds-services/alemtuzumab-order-sign",
+            &["https://cds.example/cds-services/alemtuzumab-order-sign".to_owned()],
             "https://ehr.example",
             60,
         );

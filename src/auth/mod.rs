@@ -4,11 +4,11 @@
 //!
 //! | Key | Default | Meaning |
 //! |---|---|---|
-//! | `auth.issuers` | `[]` | `[[auth.issuers]]` tables: `iss`, `jwks_url` or `jwks_file`, `jku_allow`; one or more turns authentication on |
+//! | `auth.issuers` | `[]` | `[[auth.issuers]]` tables: `iss`, `jwks_url` or `jwks_file`, `jku_allow`, `audiences`; one or more turns authentication on |
 //! | `auth.algorithms` | `["ES384", "RS384"]` | accepted JWT `alg`; `ES256`, `RS256` opt-in; HS* and `none` refused |
 //! | `auth.leeway_secs` | 60 | clock skew allowed on `exp`, `iat`, `nbf` |
 //! | `auth.max_token_lifetime_secs` | 3600 | `exp - iat` beyond this is refused |
-//! | `auth.jwks_refresh_min_interval_secs` | 300 | an unknown `kid` refetches an issuer's JWKS at most this often |
+//! | `auth.jwks_refresh_min_interval_secs` | 300 | an unknown `kid` refetches an issuer's JWKS at most this often (a failed fetch is retried after a short backoff instead, see `jwks`) |
 //! | `auth.discovery_requires_auth` | false | require a JWT on `GET /cds-services` too |
 //! | `auth.allowed_origins` | `[]` | CORS origins (local mode: any loopback origin) |
 
@@ -62,6 +62,8 @@ pub struct RawIssuer {
     pub jwks_url: String,
     pub jwks_file: String,
     pub jku_allow: Vec<String>,
+    /// Extra JWT `aud` values accepted from this issuer on every endpoint, besides the URL called.
+    pub audiences: Vec<String>,
 }
 
 /// Where an issuer's keys come from.
@@ -78,8 +80,10 @@ pub enum KeySource {
 pub struct IssuerSettings {
     pub iss: String,
     pub keys: KeySource,
-    /// `jku` header values accepted for this issuer (exact URLs).
+    /// `jku` header values accepted for this issuer (exact URLs), an additional key source.
     pub jku_allow: Vec<Url>,
+    /// Extra `aud` values accepted from this issuer on every endpoint.
+    pub audiences: Vec<String>,
 }
 
 /// Validated `[auth]`.
@@ -207,10 +211,28 @@ impl RawAuth {
             for (j, u) in r.jku_allow.iter().enumerate() {
                 jku_allow.push(jwks_url(&format!("{}[{j}]", key("jku_allow")), u)?);
             }
+            let mut audiences: Vec<String> = Vec::new();
+            for (j, a) in r.audiences.iter().enumerate() {
+                let key = format!("{}[{j}]", key("audiences"));
+                let a = a.trim();
+                if a.is_empty() || a.len() > 2048 {
+                    return Err(invalid(&key, "must be between 1 and 2048 characters"));
+                }
+                if a.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(invalid(
+                        &key,
+                        format!("`{a}` contains white space or control characters"),
+                    ));
+                }
+                if !audiences.iter().any(|x| x == a) {
+                    audiences.push(a.to_owned());
+                }
+            }
             issuers.push(IssuerSettings {
                 iss,
                 keys,
                 jku_allow,
+                audiences,
             });
         }
         let mut allowed_origins = Vec::new();

@@ -1,7 +1,13 @@
 //! The JWT guard: an app-wide `from_fn` middleware. Default deny: with issuers configured every
-//! request needs a valid JWT except CORS preflights, `/healthz`, `/readyz`, `/metrics` and (unless
-//! `auth.discovery_requires_auth`) `GET /cds-services`. The audience of `/cds-services/{id}` and
-//! `/cds-services/{id}/feedback` is `server.public_url` + `/cds-services/{id}`.
+//! request needs a valid JWT except CORS preflights, `/healthz`, `/readyz` and `/metrics`;
+//! discovery (`GET /cds-services`) needs one only with `auth.discovery_requires_auth`, but a
+//! token sent there anyway is verified.
+//!
+//! The `aud` accepted is the URL called (CDS Hooks 2.0: `public_url` + path): discovery
+//! `{public_url}/cds-services`, a hook `{public_url}/cds-services/{id}`, feedback
+//! `{public_url}/cds-services/{id}/feedback` and, for compatibility with clients that sign feedback
+//! with the hook's URL, `{public_url}/cds-services/{id}`. An issuer's configured `audiences` are
+//! accepted too (`crate::auth::jwt`).
 //!
 //! A refusal is `401` with `WWW-Authenticate: Bearer` and an OperationOutcome that says
 //! "unauthorized" and nothing more; the reason goes to the log (never the token).
@@ -14,27 +20,55 @@ use actix_web::{web, HttpResponse};
 
 use super::AppState;
 
-/// The audience a request must carry, or `None` when it needs no JWT.
-pub fn required_audience(
+/// What a request must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    /// The `aud` values accepted for this endpoint (the first is the URL called).
+    pub audiences: Vec<String>,
+    /// `false`: a call without `Authorization` passes, one with it is verified.
+    pub token_required: bool,
+}
+
+/// What a request must carry, or `None` when no JWT is looked at.
+pub fn requirement(
     method: &Method,
     path: &str,
     public_url: &str,
     discovery_requires_auth: bool,
-) -> Option<String> {
+) -> Option<Requirement> {
     if method == Method::OPTIONS {
         return None;
     }
     if matches!(path, "/healthz" | "/readyz" | "/metrics") {
         return None;
     }
+    let required = |audiences: Vec<String>| {
+        Some(Requirement {
+            audiences,
+            token_required: true,
+        })
+    };
     if path == "/cds-services" || path == "/cds-services/" {
-        return discovery_requires_auth.then(|| format!("{public_url}/cds-services"));
+        let mut audiences = vec![format!("{public_url}/cds-services")];
+        if path.ends_with('/') {
+            audiences.push(format!("{public_url}{path}"));
+        }
+        return Some(Requirement {
+            audiences,
+            token_required: discovery_requires_auth,
+        });
     }
     if let Some(rest) = path.strip_prefix("/cds-services/") {
-        let id = rest.split('/').next().unwrap_or("");
-        return Some(format!("{public_url}/cds-services/{id}"));
+        let mut parts = rest.splitn(2, '/');
+        let id = parts.next().unwrap_or("");
+        if parts.next() == Some("feedback") {
+            return required(vec![
+                format!("{public_url}/cds-services/{id}/feedback"),
+                format!("{public_url}/cds-services/{id}"),
+            ]);
+        }
     }
-    Some(format!("{public_url}{path}"))
+    required(vec![format!("{public_url}{path}")])
 }
 
 /// The 401 answer.
@@ -61,7 +95,7 @@ pub async fn require_jwt(
             .map(ServiceResponse::map_into_boxed_body);
     };
     let settings = &state.settings;
-    let Some(audience) = required_audience(
+    let Some(requirement) = requirement(
         req.method(),
         req.path(),
         &settings.public_url,
@@ -72,12 +106,17 @@ pub async fn require_jwt(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let present = req.headers().get(header::AUTHORIZATION);
+    if present.is_none() && !requirement.token_required {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    // A header that is not visible ASCII counts as malformed, not as absent.
+    let authorization = present.map(|v| v.to_str().unwrap_or("\u{fffd}"));
     match auth
-        .verify(authorization, &audience, state.replay.as_ref())
+        .verify(authorization, &requirement.audiences, state.replay.as_ref())
         .await
     {
         Ok(v) => {
@@ -99,30 +138,55 @@ pub async fn require_jwt(
 mod tests {
     use super::*;
 
+    fn auds(r: Option<Requirement>) -> Vec<String> {
+        r.map(|r| r.audiences).unwrap_or_default()
+    }
+
     #[test]
-    fn audiences_name_the_service_called_and_probes_are_open() {
+    fn audiences_are_the_url_called_and_probes_are_open() {
         let p = "https://cds.example";
         let post = Method::POST;
         assert_eq!(
-            required_audience(&post, "/cds-services/alemtuzumab-order-sign", p, false).as_deref(),
-            Some("https://cds.example/cds-services/alemtuzumab-order-sign")
+            auds(requirement(
+                &post,
+                "/cds-services/alemtuzumab-order-sign",
+                p,
+                false
+            )),
+            vec!["https://cds.example/cds-services/alemtuzumab-order-sign"]
         );
+        // Feedback: the URL called, and the hook's URL for compatibility.
         assert_eq!(
-            required_audience(&post, "/cds-services/x/feedback", p, false).as_deref(),
-            Some("https://cds.example/cds-services/x")
+            auds(requirement(&post, "/cds-services/x/feedback", p, false)),
+            vec![
+                "https://cds.example/cds-services/x/feedback",
+                "https://cds.example/cds-services/x"
+            ]
         );
+        let discovery = requirement(&Method::GET, "/cds-services", p, false);
         assert_eq!(
-            required_audience(&Method::GET, "/cds-services", p, false),
-            None
+            discovery,
+            Some(Requirement {
+                audiences: vec!["https://cds.example/cds-services".to_owned()],
+                token_required: false,
+            })
         );
-        assert!(required_audience(&Method::GET, "/cds-services", p, true).is_some());
+        assert!(
+            requirement(&Method::GET, "/cds-services", p, true).is_some_and(|r| r.token_required)
+        );
         for probe in ["/healthz", "/readyz", "/metrics"] {
-            assert_eq!(required_audience(&Method::GET, probe, p, true), None);
+            assert_eq!(requirement(&Method::GET, probe, p, true), None);
         }
         assert_eq!(
-            required_audience(&Method::OPTIONS, "/cds-services/x", p, true),
+            requirement(&Method::OPTIONS, "/cds-services/x", p, true),
             None
         );
-        assert!(required_audience(&Method::GET, "/anything", p, false).is_some());
+        let other = requirement(&Method::GET, "/anything", p, false);
+        assert!(other.as_ref().is_some_and(|r| r.token_required));
+        assert_eq!(auds(other), vec!["https://cds.example/anything"]);
+        assert_eq!(
+            auds(requirement(&post, "/cds-services/x/other", p, false)),
+            vec!["https://cds.example/cds-services/x/other"]
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! loopback server the test controls (so keys can rotate). Every refusal is asserted
 //! separately: 401, `WWW-Authenticate: Bearer`, diagnostics exactly "unauthorized".
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::encoding::AsDer;
@@ -99,11 +99,14 @@ pub fn jwks(keys: &[&TestKey]) -> String {
     .unwrap()
 }
 
-/// A loopback HTTP server answering every GET with the current JWKS body, counting requests.
+/// A loopback HTTP server answering every GET with the current JWKS body (or `503` while
+/// failing), counting requests and recording their paths.
 pub struct JwksServer {
     pub base: String,
     pub body: Arc<Mutex<String>>,
     pub hits: Arc<AtomicUsize>,
+    pub failing: Arc<AtomicBool>,
+    pub paths: Arc<Mutex<Vec<String>>>,
 }
 
 impl JwksServer {
@@ -112,10 +115,12 @@ impl JwksServer {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let body = Arc::new(Mutex::new(body));
         let hits = Arc::new(AtomicUsize::new(0));
-        let (b, h) = (body.clone(), hits.clone());
+        let failing = Arc::new(AtomicBool::new(false));
+        let paths = Arc::new(Mutex::new(Vec::new()));
+        let (b, h, f, p) = (body.clone(), hits.clone(), failing.clone(), paths.clone());
         tokio::spawn(async move {
             while let Ok((mut sock, _)) = listener.accept().await {
-                let (b, h) = (b.clone(), h.clone());
+                let (b, h, f, p) = (b.clone(), h.clone(), f.clone(), p.clone());
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 1024];
@@ -125,10 +130,17 @@ impl JwksServer {
                             Ok(n) => buf.extend_from_slice(&chunk[..n]),
                         }
                     }
+                    let head = String::from_utf8_lossy(&buf);
+                    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
+                    p.lock().unwrap().push(path);
                     h.fetch_add(1, Ordering::SeqCst);
-                    let body = b.lock().unwrap().clone();
+                    let (status, body) = if f.load(Ordering::SeqCst) {
+                        ("503 Service Unavailable", "down".to_owned())
+                    } else {
+                        ("200 OK", b.lock().unwrap().clone())
+                    };
                     let resp = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                         body.len()
                     );
                     let _ = sock.write_all(resp.as_bytes()).await;
@@ -136,7 +148,13 @@ impl JwksServer {
                 });
             }
         });
-        Self { base, body, hits }
+        Self {
+            base,
+            body,
+            hits,
+            failing,
+            paths,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -149,6 +167,15 @@ impl JwksServer {
 
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
+    }
+
+    /// While failing, every request gets `503`.
+    pub fn fail(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    pub fn paths(&self) -> Vec<String> {
+        self.paths.lock().unwrap().clone()
     }
 }
 
@@ -163,6 +190,7 @@ pub async fn spawn_auth_app(server: &JwksServer, refresh_secs: u64) -> TestApp {
             jwks_url,
             jwks_file: String::new(),
             jku_allow: vec![jku],
+            audiences: vec![],
         }];
     })
     .await
@@ -371,17 +399,127 @@ async fn a_missing_kid_is_refused() {
 }
 
 #[tokio::test]
-async fn a_jku_off_the_allow_list_is_refused() {
+async fn a_jku_off_the_allow_list_is_never_fetched_nor_trusted() {
     let m = matrix().await;
-    // The same server serves the right keys at every path: only the allow-list refuses it.
-    let mut h = header(&m.ec);
-    h.jku = Some(format!("{}/attacker.json", m._server.base));
+    // The attacker's JWKS, named by jku but not on the allow-list.
+    let attacker = ec_key("attacker-kid");
+    let evil = JwksServer::start(jwks(&[&attacker])).await;
+    let mut h = header(&attacker);
+    h.jku = Some(evil.url());
     assert_refused(
         &m.app,
-        &sign(&m.ec, &h, &claims(SERVICE)),
-        "jku off the list",
+        &sign(&attacker, &h, &claims(SERVICE)),
+        "unknown kid, jku off the list",
     )
     .await;
+    // The attacker's key under the issuer's kid: the configured key does not verify it.
+    let evil_same_kid = ec_key("ec-1");
+    evil.set(jwks(&[&evil_same_kid]));
+    let mut h = header(&evil_same_kid);
+    h.jku = Some(evil.url());
+    assert_refused(
+        &m.app,
+        &sign(&evil_same_kid, &h, &claims(SERVICE)),
+        "forged key under a configured kid, jku off the list",
+    )
+    .await;
+    assert_eq!(evil.hits(), 0, "a jku off the list is never fetched");
+}
+
+#[tokio::test]
+async fn a_jku_off_the_allow_list_does_not_override_the_configured_jwks_url() {
+    let m = matrix().await;
+    let mut h = header(&m.ec);
+    h.jku = Some(format!("{}/attacker.json", m._server.base));
+    assert_accepted(
+        &m.app,
+        &sign(&m.ec, &h, &claims(SERVICE)),
+        "configured kid, jku off the list",
+    )
+    .await;
+    assert_eq!(
+        m._server.paths(),
+        vec!["/jwks.json"],
+        "only jwks_url fetched"
+    );
+}
+
+/// An app whose issuer has its keys in a `jwks_file` and `jku_allow = allow`.
+async fn spawn_file_app(keys: &[&TestKey], allow: Vec<String>) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ehr-jwks.json");
+    std::fs::write(&path, jwks(keys)).unwrap();
+    let file = path.display().to_string();
+    let app = spawn_app_with(move |raw| {
+        raw.server.public_url = PUBLIC_URL.to_owned();
+        raw.auth.issuers = vec![alemtuzumab_cds::config::RawIssuer {
+            iss: ISS.to_owned(),
+            jwks_file: file,
+            jku_allow: allow,
+            ..Default::default()
+        }];
+    })
+    .await;
+    (app, dir)
+}
+
+/// The Sandbox's `jku` (unreachable offline, behind a hospital firewall or here).
+const SANDBOX_JKU: &str = "https://sandbox.cds-hooks.org/.well-known/jwks.json";
+
+#[tokio::test]
+async fn a_jwks_file_key_verifies_a_token_whose_jku_is_off_the_allow_list() {
+    // As the CDS Hooks Sandbox signs: ES384, kid, jku naming its public JWKS.
+    let ec = ec_key("44823f3d-0b01-4a6c-a80e-b9d3e8a7226f");
+    let elsewhere = JwksServer::start(jwks(&[&ec])).await;
+    let (app, _dir) = spawn_file_app(&[&ec], vec![]).await;
+    for jku in [SANDBOX_JKU.to_owned(), elsewhere.url()] {
+        let mut h = header(&ec);
+        h.jku = Some(jku.clone());
+        assert_accepted(
+            &app,
+            &sign(&ec, &h, &claims(SERVICE)),
+            &format!("file key, jku {jku}"),
+        )
+        .await;
+    }
+    assert_eq!(elsewhere.hits(), 0, "nothing fetched");
+    let stranger = ec_key("not-in-the-file");
+    elsewhere.set(jwks(&[&stranger]));
+    let mut h = header(&stranger);
+    h.jku = Some(elsewhere.url());
+    assert_refused(
+        &app,
+        &sign(&stranger, &h, &claims(SERVICE)),
+        "kid unknown to the configured keys, jku off the list",
+    )
+    .await;
+    assert_eq!(elsewhere.hits(), 0, "still nothing fetched");
+}
+
+#[tokio::test]
+async fn a_jku_on_the_allow_list_is_fetched_only_for_a_kid_the_configured_keys_lack() {
+    let ec = ec_key("file-key");
+    let extra = ec_key("jku-key");
+    let listed = JwksServer::start(jwks(&[&extra])).await;
+    let (app, _dir) = spawn_file_app(&[&ec], vec![listed.url()]).await;
+    let mut h = header(&ec);
+    h.jku = Some(listed.url());
+    assert_accepted(
+        &app,
+        &sign(&ec, &h, &claims(SERVICE)),
+        "file key, allowed jku",
+    )
+    .await;
+    assert_eq!(listed.hits(), 0, "the configured keys sufficed");
+    let mut h = header(&extra);
+    h.jku = Some(listed.url());
+    assert_accepted(
+        &app,
+        &sign(&extra, &h, &claims(SERVICE)),
+        "jku key, allowed jku",
+    )
+    .await;
+    assert_eq!(listed.hits(), 1);
 }
 
 #[tokio::test]
@@ -599,4 +737,232 @@ async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval() {
         1,
         "no refetch within jwks_refresh_min_interval_secs"
     );
+}
+
+/// A feedback body as the Sandbox sends it (for a card this service does not know: still `200`).
+fn feedback_body() -> String {
+    json!({"feedback": [{
+        "card": "e015d505-555f-477b-bb1c-01a99f30a4c8",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-25T01:10:23.110Z",
+        "overrideReason": {"reason": {"code": "not-relevant", "system": "http://example.org/reasons"}}
+    }]})
+    .to_string()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Endpoint {
+    Discovery,
+    Hook,
+    Feedback,
+}
+
+/// Calls `endpoint` of SERVICE with a fresh token whose `aud` is `audience`; the status.
+async fn call_with_aud(app: &TestApp, key: &TestKey, endpoint: Endpoint, audience: &str) -> u16 {
+    let mut c = claims(SERVICE);
+    c["aud"] = json!(audience);
+    let token = sign(key, &header(key), &c);
+    let r = match endpoint {
+        Endpoint::Discovery => app.client.get(format!("{}/cds-services", app.address)),
+        Endpoint::Hook => app
+            .client
+            .post(format!("{}/cds-services/{SERVICE}", app.address))
+            .header("Content-Type", "application/json")
+            .body(fixture_hook("naive-one-dmt--order-sign.json").to_string()),
+        Endpoint::Feedback => app
+            .client
+            .post(format!("{}/cds-services/{SERVICE}/feedback", app.address))
+            .header("Content-Type", "application/json")
+            .body(feedback_body()),
+    };
+    r.bearer_auth(token)
+        .send()
+        .await
+        .expect("request sent")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn each_endpoint_accepts_the_url_called_as_audience() {
+    let m = matrix().await;
+    let base = format!("{PUBLIC_URL}/cds-services");
+    for (endpoint, audience) in [
+        (Endpoint::Discovery, base.clone()),
+        (Endpoint::Hook, aud(SERVICE)),
+        // What the Sandbox sends for feedback ...
+        (Endpoint::Feedback, format!("{}/feedback", aud(SERVICE))),
+        // ... and the hook's URL, kept for compatibility.
+        (Endpoint::Feedback, aud(SERVICE)),
+    ] {
+        assert_eq!(
+            call_with_aud(&m.app, &m.ec, endpoint, &audience).await,
+            200,
+            "{endpoint:?} with aud {audience}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_endpoint_refuses_the_audiences_of_other_endpoints() {
+    let m = matrix().await;
+    let base = format!("{PUBLIC_URL}/cds-services");
+    let other = aud("alemtuzumab-patient-view");
+    let own_feedback = format!("{}/feedback", aud(SERVICE));
+    let other_feedback = format!("{other}/feedback");
+    for (endpoint, audiences) in [
+        (
+            Endpoint::Discovery,
+            vec![aud(SERVICE), own_feedback.clone(), PUBLIC_URL.to_owned()],
+        ),
+        (
+            Endpoint::Hook,
+            vec![
+                base.clone(),
+                own_feedback.clone(),
+                other.clone(),
+                PUBLIC_URL.to_owned(),
+            ],
+        ),
+        (
+            Endpoint::Feedback,
+            vec![base.clone(), other, other_feedback, PUBLIC_URL.to_owned()],
+        ),
+    ] {
+        for audience in audiences {
+            assert_eq!(
+                call_with_aud(&m.app, &m.ec, endpoint, &audience).await,
+                401,
+                "{endpoint:?} with aud {audience}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn discovery_verifies_a_token_it_is_sent_even_when_not_required() {
+    let m = matrix().await;
+    assert_eq!(m.app.get("/cds-services").await.status(), 200, "no token");
+    let mut c = claims(SERVICE);
+    c["aud"] = json!(format!("{PUBLIC_URL}/cds-services"));
+    let forged = sign(&ec_key("ec-1"), &header(&m.ec), &c);
+    for (token, what) in [
+        (forged, "forged signature"),
+        ("not-a-jwt".to_owned(), "garbage"),
+    ] {
+        let r = m
+            .app
+            .client
+            .get(format!("{}/cds-services", m.app.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_unauthorized(r, what).await;
+    }
+}
+
+#[tokio::test]
+async fn an_issuers_extra_audiences_are_accepted_on_every_endpoint() {
+    let ec = ec_key("ec-1");
+    let server = JwksServer::start(jwks(&[&ec])).await;
+    let url = server.url();
+    let app = spawn_app_with(move |raw| {
+        raw.server.public_url = PUBLIC_URL.to_owned();
+        raw.auth.issuers = vec![alemtuzumab_cds::config::RawIssuer {
+            iss: ISS.to_owned(),
+            jwks_url: url,
+            audiences: vec!["urn:epic:alemtuzumab-cds".to_owned()],
+            ..Default::default()
+        }];
+    })
+    .await;
+    for endpoint in [Endpoint::Discovery, Endpoint::Hook, Endpoint::Feedback] {
+        assert_eq!(
+            call_with_aud(&app, &ec, endpoint, "urn:epic:alemtuzumab-cds").await,
+            200,
+            "{endpoint:?}"
+        );
+        assert_eq!(
+            call_with_aud(&app, &ec, endpoint, "urn:epic:something-else").await,
+            401,
+            "{endpoint:?}"
+        );
+    }
+    // The URL called is still accepted.
+    assert_eq!(
+        call_with_aud(&app, &ec, Endpoint::Hook, &aud(SERVICE)).await,
+        200
+    );
+}
+
+/// Posts fresh tokens signed by `key` until one is accepted; the number of calls refused first.
+/// Bounded: fails after `max` attempts (the backoff after one failure is 1 s).
+async fn refused_until_accepted(app: &TestApp, key: &TestKey, max: usize) -> usize {
+    for refused in 0..max {
+        let t = sign(key, &header(key), &claims(SERVICE));
+        let r = app.post_hook_with_token(SERVICE, Some(&t)).await;
+        if r.status() == 200 {
+            return refused;
+        }
+        assert_eq!(r.status(), 401);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("still refused after {max} attempts");
+}
+
+#[tokio::test]
+async fn a_failed_first_jwks_fetch_is_retried_after_a_short_backoff_not_the_refresh_interval() {
+    let ec = ec_key("2026-01");
+    let server = JwksServer::start(jwks(&[&ec])).await;
+    server.fail(true);
+    // A 300 s refresh interval: before the fix, one failed fetch blocked every call for it.
+    let app = spawn_auth_app(&server, 300).await;
+    assert_refused(
+        &app,
+        &sign(&ec, &header(&ec), &claims(SERVICE)),
+        "JWKS unreachable",
+    )
+    .await;
+    assert_eq!(server.hits(), 1);
+    server.fail(false);
+    refused_until_accepted(&app, &ec, 150).await;
+    assert_eq!(
+        server.hits(),
+        2,
+        "one failed fetch, then one retry after the backoff"
+    );
+}
+
+#[tokio::test]
+async fn while_the_jwks_url_fails_the_last_good_keys_keep_serving() {
+    let old = ec_key("2026-01");
+    let new = ec_key("2026-02");
+    let server = JwksServer::start(jwks(&[&old])).await;
+    let app = spawn_auth_app(&server, 0).await;
+    assert_accepted(
+        &app,
+        &sign(&old, &header(&old), &claims(SERVICE)),
+        "old key",
+    )
+    .await;
+    server.fail(true);
+    assert_refused(
+        &app,
+        &sign(&new, &header(&new), &claims(SERVICE)),
+        "new key while the JWKS fails",
+    )
+    .await;
+    let hits = server.hits();
+    assert_eq!(hits, 2);
+    assert_accepted(
+        &app,
+        &sign(&old, &header(&old), &claims(SERVICE)),
+        "old key from the last good set",
+    )
+    .await;
+    assert_eq!(server.hits(), hits, "a known kid fetches nothing");
+    server.set(jwks(&[&old, &new]));
+    server.fail(false);
+    refused_until_accepted(&app, &new, 150).await;
 }

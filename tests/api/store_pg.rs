@@ -292,6 +292,7 @@ async fn a_jwt_replayed_on_another_replica_sharing_postgres_is_refused() {
                 jwks_url,
                 jwks_file: String::new(),
                 jku_allow: vec![],
+                audiences: vec![],
             }];
         })
     };
