@@ -10,7 +10,7 @@ use alemtuzumab_cds::wire::discovery::PrefetchTemplates;
 use serde_json::{json, Value};
 
 use crate::fhir_proxy::{FhirProxy, Recorded};
-use crate::fhir_server::{hfs_or_skip, Hfs};
+use crate::fhir_server::{hfs, Hfs};
 use crate::helpers::*;
 
 /// A request's hook as the service sees it.
@@ -158,7 +158,7 @@ fn medications_not_in_request(request: &Value) -> HashSet<String> {
 }
 
 async fn prefetch_server_and_first_pages_agree(profile: &str) {
-    let hfs = hfs_or_skip!();
+    let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
     let app = spawn_app_with(|raw| {
         raw.rules.profile = profile.to_owned();
@@ -263,11 +263,19 @@ async fn prefetch_server_and_first_pages_agree(profile: &str) {
     assert!(next_pages_read > 100, "{next_pages_read} next pages read");
 }
 
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
 #[tokio::test]
 async fn every_fixture_gives_the_same_cards_from_prefetch_server_and_first_pages_ansm_2019() {
     prefetch_server_and_first_pages_agree("ansm-2019").await;
 }
 
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
 #[tokio::test]
 async fn every_fixture_gives_the_same_cards_from_prefetch_server_and_first_pages_ema_2020() {
     prefetch_server_and_first_pages_agree("ema-2020").await;
@@ -318,9 +326,13 @@ async fn all_pages(hfs: &Hfs, query: &str) -> (Vec<String>, usize) {
 
 /// What the fixtures' prefetch holds is what hfs answers to the templates: `patient=`,
 /// `code=system|code,system|code`, `_sort=-date`, `_count` and `next` paging all work there.
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
 #[tokio::test]
 async fn hfs_answers_the_prefetch_templates_like_the_fixture_prefetch() {
-    let hfs = hfs_or_skip!();
+    let hfs = hfs().await;
     for name in fixture_hook_names() {
         let request = fixture_hook(&name);
         let patient = patient_id(&request);
@@ -371,9 +383,13 @@ async fn hfs_answers_the_prefetch_templates_like_the_fixture_prefetch() {
 }
 
 /// Prefetch keys `null`, absent and OperationOutcome: only the absent and failed ones are asked.
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
 #[tokio::test]
 async fn only_the_missing_prefetch_keys_are_queried() {
-    let hfs = hfs_or_skip!();
+    let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
     let app = spawn_app().await;
     let name = "naive-eligible-two-dmts--order-sign.json";
@@ -437,9 +453,13 @@ async fn only_the_missing_prefetch_keys_are_queried() {
 }
 
 /// A draft order whose `medicationReference` points at a Medication that only the server has.
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
 #[tokio::test]
 async fn a_draft_order_medication_only_on_the_server_is_read_and_recognised() {
-    let hfs = hfs_or_skip!();
+    let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
     let app = spawn_app().await;
     let name = "intolerance-short-course--order-sign.json";
@@ -477,9 +497,13 @@ async fn a_draft_order_medication_only_on_the_server_is_read_and_recognised() {
 
 /// History records (MedicationAdministration) whose medication is a reference to a Medication
 /// only on the server: read once (deduplicated) and recognised as prior alemtuzumab.
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
 #[tokio::test]
 async fn a_history_medication_only_on_the_server_is_read_once_and_recognised() {
-    let hfs = hfs_or_skip!();
+    let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
     let app = spawn_app().await;
     let name = "retreated-short-interval--order-sign.json";
@@ -535,9 +559,13 @@ async fn a_history_medication_only_on_the_server_is_read_once_and_recognised() {
 
 /// All queries of a hook call run concurrently: eight queries each answered after 700 ms fit a
 /// 3 s deadline (one after the other they would take 5.6 s).
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
 #[tokio::test]
 async fn the_queries_of_a_hook_call_run_concurrently() {
-    let hfs = hfs_or_skip!();
+    let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
     proxy.set(crate::fhir_proxy::Behaviour::Delay(
         std::time::Duration::from_millis(700),
@@ -561,9 +589,13 @@ async fn the_queries_of_a_hook_call_run_concurrently() {
 
 /// A prefetched first page whose `next` link is relative (Bundle.link.url is a `uri`) is
 /// continued on `fhirServer`.
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
 #[tokio::test]
 async fn a_relative_next_link_in_the_prefetch_is_followed_on_the_fhir_server() {
-    let hfs = hfs_or_skip!();
+    let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
     let app = spawn_app().await;
     let name = "retreated-liver-injury--order-sign.json";
@@ -593,9 +625,13 @@ async fn a_relative_next_link_in_the_prefetch_is_followed_on_the_fhir_server() {
 /// the liverLabs search built from the terminology fetches it from the real server and R4 gives
 /// its critical card (the old hand-written query asked only for 1742-6, 1920-8, 1975-2 and the
 /// result was never seen).
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
 #[tokio::test]
 async fn a_bilirubin_coded_only_14631_6_on_the_server_triggers_the_re_administration_card() {
-    let hfs = hfs_or_skip!();
+    let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
     let app = spawn_app().await;
     let patient = "issue11-bilirubin-umol";
