@@ -230,12 +230,38 @@ pub fn render(report: &Report, format: Format) -> String {
     }
 }
 
+/// One CSV cell. A cell starting with `=`, `+`, `-`, `@`, TAB or CR is a formula to a
+/// spreadsheet: comments, reason codings, card ids and `hookInstance` come from the EHR and its
+/// users, so such a cell gets a leading `'` (OWASP "CSV injection"; issue 17 item 1). Numbers
+/// and timestamps this service writes never start with those characters.
 fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
+}
+
+/// Text for the `table` format, which is read in a terminal: control characters (line breaks,
+/// TAB, ESC of ANSI sequences, C1) and bidirectional overrides are written as `\u{…}` escapes
+/// (`\n` for a line break), so a comment can neither fake a line of the report nor restyle or
+/// reorder the terminal (issue 17 item 1).
+fn plain(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        let bidi = matches!(ch, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if ch.is_control() || bidi {
+            out.extend(ch.escape_default());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 fn csv_row(out: &mut String, fields: &[&str]) {
@@ -345,7 +371,7 @@ fn table(report: &Report) -> String {
         let _ = writeln!(
             out,
             "{:<24} {:>6} {:>9} {:>9} {:>12} {:>10}",
-            r.rule,
+            plain(&r.rule),
             r.cards_shown,
             r.critical_cards,
             r.accepted,
@@ -354,17 +380,17 @@ fn table(report: &Report) -> String {
         );
     }
     for r in report.rules.iter().filter(|r| r.overrides > 0) {
-        let _ = writeln!(out, "\nOverrides of {}:", r.rule);
+        let _ = writeln!(out, "\nOverrides of {}:", plain(&r.rule));
         for reason in &r.overrides_by_reason {
             let _ = writeln!(
                 out,
                 "  {:>4} × {}{}",
                 reason.count,
-                reason.code,
+                plain(&reason.code),
                 reason
                     .display
                     .as_deref()
-                    .map(|d| format!(" ({d})"))
+                    .map(|d| format!(" ({})", plain(d)))
                     .unwrap_or_default()
             );
         }
@@ -372,22 +398,24 @@ fn table(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "  - {} card {} order {} hookInstance {} reason {}{}{}",
-                d.outcome_time,
-                d.card_uuid,
-                d.order_id.as_deref().unwrap_or("-"),
-                d.hook_instance.as_deref().unwrap_or("-"),
-                d.reason
-                    .as_ref()
-                    .map(|c| c.code.as_str())
-                    .unwrap_or("(none)"),
+                plain(&d.outcome_time),
+                plain(&d.card_uuid),
+                plain(d.order_id.as_deref().unwrap_or("-")),
+                plain(d.hook_instance.as_deref().unwrap_or("-")),
+                plain(
+                    d.reason
+                        .as_ref()
+                        .map(|c| c.code.as_str())
+                        .unwrap_or("(none)")
+                ),
                 d.user_comment
                     .as_deref()
-                    .map(|c| format!(" comment \"{c}\""))
+                    .map(|c| format!(" comment \"{}\"", plain(c)))
                     .unwrap_or_default(),
                 if d.flags.is_empty() {
                     String::new()
                 } else {
-                    format!(" [{}]", d.flags.join(", "))
+                    format!(" [{}]", plain(&d.flags.join(", ")))
                 }
             );
         }
@@ -502,6 +530,63 @@ mod tests {
         assert!(table.contains("committee-approved"), "{table}");
         let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
         assert_eq!(json["rules"][0]["overrides"], 2);
+    }
+
+    /// Issue 17 item 1: what a prescriber or an EHR writes cannot run in the committee's
+    /// spreadsheet (CSV formula injection) nor rewrite its terminal (table format).
+    #[test]
+    fn hostile_text_is_neutralised_in_csv_and_escaped_in_the_table() {
+        let mut c1 = card("=cmd|' /C calc'!A0", "initiation-eligibility", "critical");
+        c1.hook_instance = "+hi-evil".into();
+        let mut f1 = fb(Some(c1.clone()), "=cmd|' /C calc'!A0", Some("-other"));
+        f1.record.feedback.user_comment = Some("=HYPERLINK(\"http://x\",\"y\")".into());
+        if let Some(r) = f1.record.feedback.reason.as_mut() {
+            r.system = Some("@SUM(1+1)".into());
+            r.display = Some("\tdisplay".into());
+        }
+        let mut f2 = fb(Some(c1.clone()), "=cmd|' /C calc'!A0", Some("\rcode"));
+        f2.record.feedback.user_comment = Some("\x1b[31mrouge\x1b[0m\nfake line\u{202e}".into());
+        let r = build(&[c1], &[f1, f2], None, None);
+
+        let csv = render(&r, Format::Csv);
+        let mut cells = Vec::new();
+        // Split on commas outside quotes; a quoted cell may hold newlines.
+        let (mut cell, mut quoted) = (String::new(), false);
+        for ch in csv.chars() {
+            match ch {
+                '"' => {
+                    quoted = !quoted;
+                    cell.push(ch);
+                }
+                ',' | '\n' if !quoted => cells.push(std::mem::take(&mut cell)),
+                _ => cell.push(ch),
+            }
+        }
+        for cell in &cells {
+            let value = cell
+                .strip_prefix('"')
+                .and_then(|c| c.strip_suffix('"'))
+                .unwrap_or(cell);
+            assert!(
+                !value.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "cell {cell:?} would be evaluated: {csv}"
+            );
+        }
+        assert!(csv.contains("'=HYPERLINK("), "{csv}");
+        assert!(csv.contains("'+hi-evil"), "{csv}");
+        assert!(csv.contains("'@SUM(1+1)"), "{csv}");
+        assert!(csv.contains("'-other"), "{csv}");
+
+        let table = render(&r, Format::Table);
+        assert!(!table.contains('\x1b'), "{table:?}");
+        assert!(!table.contains('\r'), "{table:?}");
+        assert!(!table.contains('\t'), "{table:?}");
+        assert!(!table.contains('\u{202e}'), "{table:?}");
+        assert!(
+            !table.lines().any(|l| l.starts_with("fake line")),
+            "a comment cannot start a line of its own: {table}"
+        );
+        assert!(table.contains("rouge"), "{table}");
     }
 
     #[test]
