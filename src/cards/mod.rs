@@ -173,6 +173,16 @@ impl OverrideReason {
         OverrideReason::OtherDocumented,
     ];
 
+    /// The reason with this code, if the cards offer it.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The display offered on the cards in `language`.
+    pub fn display(self, language: Language) -> &'static str {
+        text::for_language(language).override_display(self)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             OverrideReason::AllOtherDmtsContraindicated => "all-other-dmts-contraindicated",

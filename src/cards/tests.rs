@@ -1224,10 +1224,13 @@ fn language_and_settings() {
         Some("https://hospital.example/reasons")
     );
     for r in OverrideReason::ALL {
+        assert_eq!(OverrideReason::from_code(r.code()), Some(r));
         for l in LANGS {
             assert!(!text::for_language(l).override_display(r).is_empty());
+            assert_eq!(r.display(l), text::for_language(l).override_display(r));
         }
     }
+    assert_eq!(OverrideReason::from_code("not-relevant"), None);
 }
 
 #[test]
