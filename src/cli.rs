@@ -116,7 +116,7 @@ fn report(
         let cards = store.cards_between(from, to).await?;
         let feedback = store.feedback_between(from, to).await?;
         store.close().await;
-        let report = crate::report::build(&cards, &feedback, since, until);
+        let report = crate::report::build(&cards, &feedback, since, until, &settings.cards);
         Ok(crate::report::render(&report, format))
     })
 }

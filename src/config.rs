@@ -25,6 +25,8 @@
 //! | `rules.language` | `fr` | card language, `fr` or `en` |
 //! | `rules.topic_system` | `urn:alemtuzumab-cds:rule` | system of `source.topic` |
 //! | `rules.override_reason_system` | `urn:alemtuzumab-cds:override-reason` | system of override reasons |
+//! | `rules.source_url_ansm_2019` | the ANSM letter's page | `source.url` of `ansm-2019` cards (absolute https URL) |
+//! | `rules.source_url_ema_2020` | EMA's Lemtrada page | `source.url` of `ema-2020` cards (absolute https URL) |
 //! | `rules.campath_orders` | true | treat Campath products as alemtuzumab |
 //! | `rules.<threshold>` | see `RuleConfig` | every threshold of the rules (config.example.toml) |
 //! | `terminology.local_codes` | `[]` | `{ concept, system, code }` local codes added to the value sets |
@@ -131,6 +133,8 @@ pub struct RawRules {
     pub language: String,
     pub topic_system: String,
     pub override_reason_system: String,
+    pub source_url_ansm_2019: String,
+    pub source_url_ema_2020: String,
     pub campath_orders: bool,
     pub min_age_years: u32,
     pub required_dmts_ansm_2019: u32,
@@ -166,6 +170,8 @@ impl Default for RawRules {
             language: c.language.as_str().to_owned(),
             topic_system: c.topic_system,
             override_reason_system: c.override_reason_system,
+            source_url_ansm_2019: c.source_url_ansm_2019,
+            source_url_ema_2020: c.source_url_ema_2020,
             campath_orders: true,
             min_age_years: r.min_age_years,
             required_dmts_ansm_2019: r.required_dmts_ansm_2019,
@@ -474,6 +480,21 @@ impl RawSettings {
                 return Err(invalid(key, "must be a URI"));
             }
         }
+        // Each card's `source.url`, which the EHR shows as a link: an absolute https URL.
+        for (key, v) in [
+            ("rules.source_url_ansm_2019", &r.source_url_ansm_2019),
+            ("rules.source_url_ema_2020", &r.source_url_ema_2020),
+        ] {
+            match url::Url::parse(v.trim()) {
+                Ok(u) if u.scheme() == "https" && u.host().is_some() => {}
+                _ => {
+                    return Err(invalid(
+                        key,
+                        format!("`{v}`: must be an absolute https URL"),
+                    ))
+                }
+            }
+        }
         let positive = [
             ("rules.transaminase_uln_factor", r.transaminase_uln_factor),
             ("rules.bilirubin_uln_factor", r.bilirubin_uln_factor),
@@ -557,6 +578,8 @@ impl RawSettings {
             profile,
             topic_system: r.topic_system,
             override_reason_system: r.override_reason_system,
+            source_url_ansm_2019: r.source_url_ansm_2019.trim().to_owned(),
+            source_url_ema_2020: r.source_url_ema_2020.trim().to_owned(),
             ..CardSettings::default()
         };
         cards.liver_panel_code = terminology.liver_panel_order_code();
@@ -656,6 +679,18 @@ mod tests {
                 "server.fixed_today",
             ),
             ("[log]\nformat = \"xml\"", "log.format"),
+            (
+                "[rules]\nsource_url_ansm_2019 = \"http://ansm.sante.fr/x\"",
+                "rules.source_url_ansm_2019",
+            ),
+            (
+                "[rules]\nsource_url_ema_2020 = \"lemtrada.pdf\"",
+                "rules.source_url_ema_2020",
+            ),
+            (
+                "[rules]\nsource_url_ema_2020 = \"\"",
+                "rules.source_url_ema_2020",
+            ),
         ] {
             let err = from_toml(toml).unwrap_err().to_string();
             assert!(err.contains(key), "{toml}: {err}");
@@ -808,12 +843,21 @@ mod tests {
     fn profile_language_and_thresholds_are_read() {
         let s = from_toml(
             "[rules]\nprofile = \"ema-2020\"\nlanguage = \"en\"\nmin_age_years = 21\n\
+             source_url_ema_2020 = \"https://intranet.example/ema.pdf\"\n\
              [fhir]\nallowed_servers = [\"https://ehr.example/fhir/r4\", \"http://127.0.0.1:9/fhir\"]",
         )
         .unwrap();
         assert_eq!(s.rules.profile, Profile::Ema2020);
         assert_eq!(s.cards.language, Language::En);
         assert_eq!(s.rules.min_age_years, 21);
+        assert_eq!(
+            s.cards.source_url_ema_2020,
+            "https://intranet.example/ema.pdf"
+        );
+        assert_eq!(
+            s.cards.source_url_ansm_2019,
+            crate::cards::DEFAULT_SOURCE_URL_ANSM_2019
+        );
         assert_eq!(s.fhir.allowed_servers.len(), 2);
     }
 

@@ -1,17 +1,29 @@
 //! `alemtuzumab-cds report`: what the drug committee reviews (issue 6 §4). Per rule (the card's
-//! `source.topic.code`): cards shown, critical cards, feedback accepted and suggestions accepted,
-//! overrides by reason, and each override linked to its decision (hookInstance, order, card).
+//! `source.topic.code`): cards shown, distinct draft orders, critical cards, feedback accepted and
+//! suggestions accepted, overrides by reason, and each override linked to its decision
+//! (hookInstance, order, card).
+//!
+//! It reads as people speak (issue 12 item 5):
+//! - An override reason is named by its display as well as its code: for a reason the cards
+//!   offer (src/cards/mod.rs `OverrideReason`), the display in the configured `rules.language`;
+//!   otherwise the display offered on the card, else the one the EHR sent.
+//! - `distinctOrders` counts each draft order once per period (patient and `MedicationRequest`
+//!   reference) beside the raw `cardsShown`: the CDS Hooks Sandbox re-sends `order-select` on
+//!   every edit of the same draft, and `order-sign` of that draft is the same order too. Cards
+//!   without a draft order (`patient-view`) are in `cardsShown` only. The Sandbox names every
+//!   draft `MedicationRequest/request-123`, so two successive drafts for one patient count once.
 //!
 //! Cards count in the period they were issued, feedback in the period it was received. Feedback
 //! about a card this service has no record of (never issued, or purged) is reported under
 //! `(unknown card)`, never left out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::cards::{CardSettings, OverrideReason, DEFAULT_OVERRIDE_REASON_SYSTEM};
 use crate::rules::RuleCode;
 use crate::store::db::{FeedbackRow, IssuedCard};
 use crate::store::model::{FeedbackOutcome, ReasonCode};
@@ -43,6 +55,8 @@ pub struct Report {
 pub struct RuleReport {
     pub rule: String,
     pub cards_shown: u64,
+    /// Distinct draft orders (patient and order reference) the cards were about in the period.
+    pub distinct_orders: u64,
     pub critical_cards: u64,
     /// Feedback items with outcome `accepted`.
     pub accepted: u64,
@@ -60,6 +74,7 @@ pub struct ReasonCount {
     pub system: Option<String>,
     /// The reason code, or `(none)` for an override with only a comment.
     pub code: String,
+    /// What the prescriber read: see the module documentation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display: Option<String>,
     pub count: u64,
@@ -84,8 +99,12 @@ pub struct OverrideDecision {
     /// `outcomeTimestamp` as the EHR sent it (UTC).
     pub outcome_time: String,
     pub received_time: String,
+    /// The reason as the EHR sent it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<ReasonCode>,
+    /// The reason's display as the prescriber read it (see the module documentation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_display: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_comment: Option<String>,
     pub flags: Vec<String>,
@@ -115,17 +134,69 @@ pub fn parse_bound(text: &str, is_until: bool) -> Result<DateTime<Utc>, String> 
         .map_err(|_| format!("`{t}` is neither YYYY-MM-DD nor an RFC 3339 instant"))
 }
 
-/// Builds the report from the cards issued and the feedback received in the period.
+fn non_blank(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The reason the cards offer that `reason` names: one of our codes, with our system (default
+/// or configured) or none.
+fn our_reason(reason: &ReasonCode, settings: &CardSettings) -> Option<OverrideReason> {
+    let ours = match non_blank(reason.system.as_deref()) {
+        None => true,
+        Some(s) => {
+            s == DEFAULT_OVERRIDE_REASON_SYSTEM
+                || Some(s) == non_blank(Some(&settings.override_reason_system))
+        }
+    };
+    if ours {
+        OverrideReason::from_code(reason.code.trim())
+    } else {
+        None
+    }
+}
+
+/// The display of an override reason as the prescriber read it: the configured language's for a
+/// reason the cards offer, else the one offered on the card, else the one the EHR sent.
+fn reason_display(
+    reason: &ReasonCode,
+    card: Option<&IssuedCard>,
+    settings: &CardSettings,
+) -> Option<String> {
+    if let Some(r) = our_reason(reason, settings) {
+        return Some(r.display(settings.language).to_owned());
+    }
+    let system = non_blank(reason.system.as_deref());
+    let offered = card.and_then(|c| {
+        c.card
+            .override_reasons
+            .iter()
+            .find(|o| {
+                o.code == reason.code
+                    && (system.is_none() || non_blank(o.system.as_deref()) == system)
+            })
+            .and_then(|o| non_blank(o.display.as_deref()))
+    });
+    offered
+        .or_else(|| non_blank(reason.display.as_deref()))
+        .map(str::to_owned)
+}
+
+/// Builds the report from the cards issued and the feedback received in the period; `settings`
+/// gives the language and override reason system of the reasons' displays.
 pub fn build(
     cards: &[IssuedCard],
     feedback: &[FeedbackRow],
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    settings: &CardSettings,
 ) -> Report {
     let mut rules: BTreeMap<String, RuleReport> = BTreeMap::new();
+    // (rule, patient, order) of every card about a draft order.
+    let mut orders: BTreeSet<(&str, Option<&str>, &str)> = BTreeSet::new();
     let new_rule = |rule: &str| RuleReport {
         rule: rule.to_owned(),
         cards_shown: 0,
+        distinct_orders: 0,
         critical_cards: 0,
         accepted: 0,
         accepted_suggestions: 0,
@@ -144,6 +215,12 @@ pub fn build(
         if c.card.indicator == "critical" {
             r.critical_cards += 1;
         }
+        if let Some(order) = non_blank(c.card.order_ref.as_deref()) {
+            let patient = non_blank(c.patient_id.as_deref());
+            if orders.insert((&c.card.topic, patient, order)) {
+                r.distinct_orders += 1;
+            }
+        }
     }
     for row in feedback {
         let rule = row
@@ -160,20 +237,40 @@ pub fn build(
             }
             FeedbackOutcome::Overridden => {
                 r.overrides += 1;
-                let (system, code, display) = match &f.reason {
-                    Some(c) => (c.system.clone(), c.code.clone(), c.display.clone()),
-                    None => (None, "(none)".to_owned(), None),
+                let display = f
+                    .reason
+                    .as_ref()
+                    .and_then(|c| reason_display(c, row.card.as_ref(), settings));
+                // One of our reasons counts as one, sent with our system or without one.
+                let (system, code) = match &f.reason {
+                    Some(c) => match our_reason(c, settings) {
+                        Some(ours) => (
+                            Some(
+                                non_blank(Some(&settings.override_reason_system))
+                                    .unwrap_or(DEFAULT_OVERRIDE_REASON_SYSTEM)
+                                    .to_owned(),
+                            ),
+                            ours.code().to_owned(),
+                        ),
+                        None => (c.system.clone(), c.code.clone()),
+                    },
+                    None => (None, "(none)".to_owned()),
                 };
                 match r
                     .overrides_by_reason
                     .iter_mut()
                     .find(|x| x.code == code && x.system == system)
                 {
-                    Some(x) => x.count += 1,
+                    Some(x) => {
+                        x.count += 1;
+                        if x.display.is_none() {
+                            x.display.clone_from(&display);
+                        }
+                    }
                     None => r.overrides_by_reason.push(ReasonCount {
                         system,
                         code,
-                        display,
+                        display: display.clone(),
                         count: 1,
                     }),
                 }
@@ -187,6 +284,7 @@ pub fn build(
                     outcome_time: rfc3339(f.outcome_timestamp),
                     received_time: rfc3339(row.record.received_at),
                     reason: f.reason.clone(),
+                    reason_display: display,
                     user_comment: f.user_comment.clone(),
                     flags: row
                         .record
@@ -230,12 +328,38 @@ pub fn render(report: &Report, format: Format) -> String {
     }
 }
 
+/// One CSV cell. A cell starting with `=`, `+`, `-`, `@`, TAB or CR is a formula to a
+/// spreadsheet: comments, reason codings, card ids and `hookInstance` come from the EHR and its
+/// users, so such a cell gets a leading `'` (OWASP "CSV injection"; issue 17 item 1). Numbers
+/// and timestamps this service writes never start with those characters.
 fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
+}
+
+/// Text for the `table` format, which is read in a terminal: control characters (line breaks,
+/// TAB, ESC of ANSI sequences, C1) and bidirectional overrides are written as `\u{…}` escapes
+/// (`\n` for a line break), so a comment can neither fake a line of the report nor restyle or
+/// reorder the terminal (issue 17 item 1).
+fn plain(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        let bidi = matches!(ch, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if ch.is_control() || bidi {
+            out.extend(ch.escape_default());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 fn csv_row(out: &mut String, fields: &[&str]) {
@@ -244,10 +368,11 @@ fn csv_row(out: &mut String, fields: &[&str]) {
     out.push('\n');
 }
 
-const CSV_HEADER: [&str; 18] = [
+const CSV_HEADER: [&str; 19] = [
     "record",
     "rule",
     "cards_shown",
+    "distinct_orders",
     "critical_cards",
     "accepted",
     "accepted_suggestions",
@@ -267,65 +392,73 @@ const CSV_HEADER: [&str; 18] = [
 
 /// One CSV: `rule` rows (the counts), `reason` rows (overrides per reason), `override` rows
 /// (each override with its decision). Filter on the first column in a spreadsheet.
+/// `reason_display` is what the prescriber read (see the module documentation).
 fn csv(report: &Report) -> String {
     let mut out = String::new();
     csv_row(&mut out, &CSV_HEADER);
     for r in &report.rules {
         let n = |v: u64| v.to_string();
-        let (shown, critical, accepted, sugg, overrides) = (
+        let (shown, orders, critical, accepted, sugg, overrides) = (
             n(r.cards_shown),
+            n(r.distinct_orders),
             n(r.critical_cards),
             n(r.accepted),
             n(r.accepted_suggestions),
             n(r.overrides),
         );
-        let mut row = [""; 18];
+        let mut row = [""; 19];
         row[0] = "rule";
         row[1] = &r.rule;
         row[2] = &shown;
-        row[3] = &critical;
-        row[4] = &accepted;
-        row[5] = &sugg;
-        row[6] = &overrides;
+        row[3] = &orders;
+        row[4] = &critical;
+        row[5] = &accepted;
+        row[6] = &sugg;
+        row[7] = &overrides;
         csv_row(&mut out, &row);
         for reason in &r.overrides_by_reason {
             let count = reason.count.to_string();
-            let mut row = [""; 18];
+            let mut row = [""; 19];
             row[0] = "reason";
             row[1] = &r.rule;
-            row[7] = reason.system.as_deref().unwrap_or("");
-            row[8] = &reason.code;
-            row[9] = reason.display.as_deref().unwrap_or("");
-            row[10] = &count;
+            row[8] = reason.system.as_deref().unwrap_or("");
+            row[9] = &reason.code;
+            row[10] = reason.display.as_deref().unwrap_or("");
+            row[11] = &count;
             csv_row(&mut out, &row);
         }
         for d in &r.override_decisions {
             let flags = d.flags.join(" ");
-            let mut row = [""; 18];
+            let mut row = [""; 19];
             row[0] = "override";
             row[1] = &r.rule;
-            row[7] = d
+            row[8] = d
                 .reason
                 .as_ref()
                 .and_then(|c| c.system.as_deref())
                 .unwrap_or("");
-            row[8] = d.reason.as_ref().map(|c| c.code.as_str()).unwrap_or("");
-            row[9] = d
-                .reason
-                .as_ref()
-                .and_then(|c| c.display.as_deref())
-                .unwrap_or("");
-            row[11] = &d.card_uuid;
-            row[12] = d.hook_instance.as_deref().unwrap_or("");
-            row[13] = d.order_id.as_deref().unwrap_or("");
-            row[14] = d.decision_time.as_deref().unwrap_or("");
-            row[15] = &d.outcome_time;
-            row[16] = d.user_comment.as_deref().unwrap_or("");
-            row[17] = &flags;
+            row[9] = d.reason.as_ref().map(|c| c.code.as_str()).unwrap_or("");
+            row[10] = d.reason_display.as_deref().unwrap_or("");
+            row[12] = &d.card_uuid;
+            row[13] = d.hook_instance.as_deref().unwrap_or("");
+            row[14] = d.order_id.as_deref().unwrap_or("");
+            row[15] = d.decision_time.as_deref().unwrap_or("");
+            row[16] = &d.outcome_time;
+            row[17] = d.user_comment.as_deref().unwrap_or("");
+            row[18] = &flags;
             csv_row(&mut out, &row);
         }
     }
     out
+}
+
+/// A reason as people speak: its display, then its code in brackets (the code alone when no
+/// display is known).
+fn spoken_reason(code: &str, display: Option<&str>) -> String {
+    match display {
+        Some(d) => format!("{} [{}]", plain(d), plain(code)),
+        None => plain(code),
+    }
 }
 
 fn table(report: &Report) -> String {
@@ -333,20 +466,27 @@ fn table(report: &Report) -> String {
     let _ = writeln!(
         out,
         "Alemtuzumab CDS report, {} to {}",
-        report.since.as_deref().unwrap_or("the beginning"),
-        report.until.as_deref().unwrap_or("now")
+        plain(report.since.as_deref().unwrap_or("the beginning")),
+        plain(report.until.as_deref().unwrap_or("now"))
     );
     let _ = writeln!(
         out,
-        "\n{:<24} {:>6} {:>9} {:>9} {:>12} {:>10}",
-        "rule", "cards", "critical", "accepted", "suggestions", "overrides"
+        "\n{:<24} {:>11} {:>15} {:>9} {:>9} {:>12} {:>10}",
+        "rule",
+        "cards shown",
+        "distinct orders",
+        "critical",
+        "accepted",
+        "suggestions",
+        "overrides"
     );
     for r in &report.rules {
         let _ = writeln!(
             out,
-            "{:<24} {:>6} {:>9} {:>9} {:>12} {:>10}",
-            r.rule,
+            "{:<24} {:>11} {:>15} {:>9} {:>9} {:>12} {:>10}",
+            plain(&r.rule),
             r.cards_shown,
+            r.distinct_orders,
             r.critical_cards,
             r.accepted,
             r.accepted_suggestions,
@@ -354,40 +494,36 @@ fn table(report: &Report) -> String {
         );
     }
     for r in report.rules.iter().filter(|r| r.overrides > 0) {
-        let _ = writeln!(out, "\nOverrides of {}:", r.rule);
+        let _ = writeln!(out, "\nOverrides of {}:", plain(&r.rule));
         for reason in &r.overrides_by_reason {
             let _ = writeln!(
                 out,
-                "  {:>4} × {}{}",
+                "  {:>4} × {}",
                 reason.count,
-                reason.code,
-                reason
-                    .display
-                    .as_deref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default()
+                spoken_reason(&reason.code, reason.display.as_deref())
             );
         }
         for d in &r.override_decisions {
+            let reason = match &d.reason {
+                Some(c) => spoken_reason(&c.code, d.reason_display.as_deref()),
+                None => "(none)".to_owned(),
+            };
             let _ = writeln!(
                 out,
                 "  - {} card {} order {} hookInstance {} reason {}{}{}",
-                d.outcome_time,
-                d.card_uuid,
-                d.order_id.as_deref().unwrap_or("-"),
-                d.hook_instance.as_deref().unwrap_or("-"),
-                d.reason
-                    .as_ref()
-                    .map(|c| c.code.as_str())
-                    .unwrap_or("(none)"),
+                plain(&d.outcome_time),
+                plain(&d.card_uuid),
+                plain(d.order_id.as_deref().unwrap_or("-")),
+                plain(d.hook_instance.as_deref().unwrap_or("-")),
+                reason,
                 d.user_comment
                     .as_deref()
-                    .map(|c| format!(" comment \"{c}\""))
+                    .map(|c| format!(" comment \"{}\"", plain(c)))
                     .unwrap_or_default(),
                 if d.flags.is_empty() {
                     String::new()
                 } else {
-                    format!(" [{}]", d.flags.join(", "))
+                    format!(" [{}]", plain(&d.flags.join(", ")))
                 }
             );
         }
@@ -398,6 +534,7 @@ fn table(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cards::Language;
     use crate::store::model::{CardRecord, Feedback, FeedbackFlag, FeedbackRecord};
 
     fn card(uuid: &str, topic: &str, indicator: &str) -> IssuedCard {
@@ -413,6 +550,7 @@ mod tests {
             hook_instance: "hi-1".into(),
             service: "alemtuzumab-order-sign".into(),
             issued_at: Utc::now(),
+            patient_id: Some("p-1".into()),
         }
     }
 
@@ -463,7 +601,13 @@ mod tests {
             fb(Some(c3.clone()), "c3", None),
             fb(None, "zz", Some("other")),
         ];
-        let r = build(&[c1, c2, c3], &feedback, None, None);
+        let r = build(
+            &[c1, c2, c3],
+            &feedback,
+            None,
+            None,
+            &CardSettings::default(),
+        );
         let init = &r.rules[0];
         assert_eq!(init.rule, "initiation-eligibility");
         assert_eq!(
@@ -502,6 +646,190 @@ mod tests {
         assert!(table.contains("committee-approved"), "{table}");
         let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
         assert_eq!(json["rules"][0]["overrides"], 2);
+    }
+
+    fn reason(system: Option<&str>, code: &str, display: Option<&str>) -> ReasonCode {
+        ReasonCode {
+            system: system.map(str::to_owned),
+            code: code.into(),
+            display: display.map(str::to_owned),
+        }
+    }
+
+    /// Issue 12 item 5: order-select re-sends count once per draft order (patient and order),
+    /// beside the raw count; reasons are named as the prescriber read them.
+    #[test]
+    fn distinct_orders_and_reasons_as_the_prescriber_read_them() {
+        let topic = "initiation-eligibility";
+        let mut cards = Vec::new();
+        // The Sandbox re-sends order-select on every edit of one draft: three calls, one order.
+        for i in 0..3 {
+            let mut c = card(&format!("sel-{i}"), topic, "critical");
+            c.service = "alemtuzumab-order-select".into();
+            c.hook_instance = format!("hi-sel-{i}");
+            c.card.order_ref = Some("MedicationRequest/request-123".into());
+            cards.push(c);
+        }
+        // Then order-sign of that draft: the same order.
+        let mut signed = card("sign", topic, "critical");
+        signed.card.order_ref = Some("MedicationRequest/request-123".into());
+        cards.push(signed);
+        // Another patient's draft, which the Sandbox gives the same id.
+        let mut other = card("other", topic, "critical");
+        other.patient_id = Some("p-2".into());
+        other.card.order_ref = Some("MedicationRequest/request-123".into());
+        cards.push(other);
+        // A patient-view card is about no draft order.
+        let mut view = card("view", "liver-function", "warning");
+        view.card.order_ref = None;
+        cards.push(view);
+        // The card offered a hospital reason with its display.
+        cards[0].card.override_reasons = vec![reason(
+            Some("https://hospital.example/reasons"),
+            "rcp",
+            Some("Avis de la RCP"),
+        )];
+
+        let ours = OverrideReason::AllOtherDmtsContraindicated;
+        let mut feedback = vec![
+            // Our code, no display sent (as many EHRs send it).
+            fb(Some(cards[0].clone()), "sel-0", Some(ours.code())),
+            // Our code with our system and a display the EHR made up.
+            fb(Some(cards[1].clone()), "sel-1", Some(ours.code())),
+            // A reason offered on the card with its display, sent without it.
+            fb(Some(cards[0].clone()), "sel-0", Some("rcp")),
+            // A reason the card never offered: the EHR's display.
+            fb(Some(cards[2].clone()), "sel-2", Some("not-relevant")),
+        ];
+        feedback[1].record.feedback.reason = Some(reason(
+            Some(DEFAULT_OVERRIDE_REASON_SYSTEM),
+            ours.code(),
+            Some("whatever the EHR shows"),
+        ));
+        feedback[2].record.feedback.reason = Some(reason(
+            Some("https://hospital.example/reasons"),
+            "rcp",
+            None,
+        ));
+        feedback[3].record.feedback.reason = Some(reason(
+            Some("http://example.org/reasons"),
+            "not-relevant",
+            Some("Not relevant"),
+        ));
+
+        for language in [Language::Fr, Language::En] {
+            let settings = CardSettings {
+                language,
+                ..CardSettings::default()
+            };
+            let r = build(&cards, &feedback, None, None, &settings);
+            let init = r.rules.iter().find(|x| x.rule == topic).unwrap();
+            assert_eq!((init.cards_shown, init.distinct_orders), (5, 2));
+            let liver = r.rules.iter().find(|x| x.rule == "liver-function").unwrap();
+            assert_eq!((liver.cards_shown, liver.distinct_orders), (1, 0));
+
+            let spoken = ours.display(language);
+            let by_code = |code: &str| {
+                init.overrides_by_reason
+                    .iter()
+                    .find(|x| x.code == code)
+                    .unwrap_or_else(|| panic!("{code}: {init:?}"))
+            };
+            // Both sendings of our code are one reason (system absent or ours), named in the
+            // configured language.
+            let c = &init.overrides_by_reason[0];
+            assert_eq!((c.code.as_str(), c.count), (ours.code(), 2));
+            assert_eq!(c.system.as_deref(), Some(DEFAULT_OVERRIDE_REASON_SYSTEM));
+            assert_eq!(c.display.as_deref(), Some(spoken));
+            assert_eq!(by_code("rcp").display.as_deref(), Some("Avis de la RCP"));
+            assert_eq!(
+                by_code("not-relevant").display.as_deref(),
+                Some("Not relevant")
+            );
+            let d = &init.override_decisions;
+            assert_eq!(d[0].reason_display.as_deref(), Some(spoken));
+            assert_eq!(d[1].reason_display.as_deref(), Some(spoken));
+            assert_eq!(
+                d[1].reason.as_ref().and_then(|c| c.display.as_deref()),
+                Some("whatever the EHR shows"),
+                "what the EHR sent is kept"
+            );
+            assert_eq!(d[2].reason_display.as_deref(), Some("Avis de la RCP"));
+
+            let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+            assert_eq!(json["rules"][0]["distinctOrders"], 2);
+            assert_eq!(
+                json["rules"][0]["overrideDecisions"][0]["reasonDisplay"],
+                spoken
+            );
+            let csv = render(&r, Format::Csv);
+            assert!(csv.contains(",distinct_orders,"), "{csv}");
+            assert!(csv.contains(&format!("rule,{topic},5,2,5,")), "{csv}");
+            assert!(csv.contains(spoken), "{csv}");
+            let table = render(&r, Format::Table);
+            assert!(table.contains("distinct orders"), "{table}");
+            assert!(
+                table.contains(&format!("{spoken} [{}]", ours.code())),
+                "{table}"
+            );
+        }
+    }
+
+    /// Issue 17 item 1: what a prescriber or an EHR writes cannot run in the committee's
+    /// spreadsheet (CSV formula injection) nor rewrite its terminal (table format).
+    #[test]
+    fn hostile_text_is_neutralised_in_csv_and_escaped_in_the_table() {
+        let mut c1 = card("=cmd|' /C calc'!A0", "initiation-eligibility", "critical");
+        c1.hook_instance = "+hi-evil".into();
+        let mut f1 = fb(Some(c1.clone()), "=cmd|' /C calc'!A0", Some("-other"));
+        f1.record.feedback.user_comment = Some("=HYPERLINK(\"http://x\",\"y\")".into());
+        if let Some(r) = f1.record.feedback.reason.as_mut() {
+            r.system = Some("@SUM(1+1)".into());
+            r.display = Some("\tdisplay".into());
+        }
+        let mut f2 = fb(Some(c1.clone()), "=cmd|' /C calc'!A0", Some("\rcode"));
+        f2.record.feedback.user_comment = Some("\x1b[31mrouge\x1b[0m\nfake line\u{202e}".into());
+        let r = build(&[c1], &[f1, f2], None, None, &CardSettings::default());
+
+        let csv = render(&r, Format::Csv);
+        let mut cells = Vec::new();
+        // Split on commas outside quotes; a quoted cell may hold newlines.
+        let (mut cell, mut quoted) = (String::new(), false);
+        for ch in csv.chars() {
+            match ch {
+                '"' => {
+                    quoted = !quoted;
+                    cell.push(ch);
+                }
+                ',' | '\n' if !quoted => cells.push(std::mem::take(&mut cell)),
+                _ => cell.push(ch),
+            }
+        }
+        for cell in &cells {
+            let value = cell
+                .strip_prefix('"')
+                .and_then(|c| c.strip_suffix('"'))
+                .unwrap_or(cell);
+            assert!(
+                !value.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "cell {cell:?} would be evaluated: {csv}"
+            );
+        }
+        assert!(csv.contains("'=HYPERLINK("), "{csv}");
+        assert!(csv.contains("'+hi-evil"), "{csv}");
+        assert!(csv.contains("'@SUM(1+1)"), "{csv}");
+        assert!(csv.contains("'-other"), "{csv}");
+
+        let table = render(&r, Format::Table);
+        assert!(!table.contains('\x1b'), "{table:?}");
+        assert!(!table.contains('\r'), "{table:?}");
+        assert!(!table.contains('\t'), "{table:?}");
+        assert!(!table.contains('\u{202e}'), "{table:?}");
+        assert!(
+            !table.lines().any(|l| l.starts_with("fake line")),
+            "a comment cannot start a line of its own: {table}"
+        );
+        assert!(table.contains("rouge"), "{table}");
     }
 
     #[test]

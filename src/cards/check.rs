@@ -113,6 +113,13 @@ pub fn check_card(card: &Card) -> Result<(), String> {
 
     // Source: label and topic with one of the rule codes.
     non_blank("source.label", Some(&card.source.label))?;
+    // source.url: the profile's reference document, an absolute URL (issue 12 item 4).
+    let url = card.source.url.as_deref().ok_or("source.url missing")?;
+    non_blank("source.url", Some(url))?;
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => {}
+        _ => return Err(format!("source.url {url:?} is not an absolute http(s) URL")),
+    }
     let topic = card.source.topic.as_ref().ok_or("source.topic missing")?;
     non_blank("source.topic.system", topic.system.as_deref())?;
     let rule = RuleCode::ALL

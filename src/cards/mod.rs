@@ -52,6 +52,15 @@ pub const DEFAULT_TOPIC_SYSTEM: &str = "urn:alemtuzumab-cds:rule";
 /// Default system of the override reason codes.
 pub const DEFAULT_OVERRIDE_REASON_SYSTEM: &str = "urn:alemtuzumab-cds:override-reason";
 const LOINC: &str = "http://loinc.org";
+/// Default `source.url` of `ansm-2019` cards: the ANSM safety information page carrying the
+/// letter to health professionals (DHPC) that restricted Lemtrada's use (the `ansm-2019`
+/// profile's source, src/rules/facts.rs `Profile::Ansm2019`).
+pub const DEFAULT_SOURCE_URL_ANSM_2019: &str = "https://ansm.sante.fr/informations-de-securite/lemtrada-alemtuzumab-restrictions-dutilisation-en-raison-deffets-indesirables-graves";
+/// Default `source.url` of `ema-2020` cards: EMA's European public assessment report page for
+/// Lemtrada, which holds the current SmPC and the 2020 referral outcome (the `ema-2020`
+/// profile's source, src/rules/facts.rs `Profile::Ema2020`).
+pub const DEFAULT_SOURCE_URL_EMA_2020: &str =
+    "https://www.ema.europa.eu/en/medicines/human/EPAR/lemtrada";
 
 /// The language of the cards (configuration `rules.language`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -92,6 +101,23 @@ pub struct CardSettings {
     /// The configured rule profile, named on cards whose finding has none of its own
     /// (`data-unavailable`).
     pub profile: Profile,
+    /// `source.url` of cards under `ansm-2019` (default [`DEFAULT_SOURCE_URL_ANSM_2019`]).
+    pub source_url_ansm_2019: String,
+    /// `source.url` of cards under `ema-2020` (default [`DEFAULT_SOURCE_URL_EMA_2020`]).
+    pub source_url_ema_2020: String,
+}
+
+impl CardSettings {
+    /// The `source.url` of a card under `profile`: the configured URL, or the default when it is
+    /// blank (CDS Hooks 2.0.1 forbids empty strings).
+    pub fn source_url(&self, profile: Profile) -> &str {
+        match profile {
+            Profile::Ansm2019 => {
+                non_blank(&self.source_url_ansm_2019, DEFAULT_SOURCE_URL_ANSM_2019)
+            }
+            Profile::Ema2020 => non_blank(&self.source_url_ema_2020, DEFAULT_SOURCE_URL_EMA_2020),
+        }
+    }
 }
 
 impl Default for CardSettings {
@@ -102,6 +128,8 @@ impl Default for CardSettings {
             override_reason_system: DEFAULT_OVERRIDE_REASON_SYSTEM.to_string(),
             liver_panel_code: Code::new(LOINC, "24325-3"),
             profile: Profile::default(),
+            source_url_ansm_2019: DEFAULT_SOURCE_URL_ANSM_2019.to_string(),
+            source_url_ema_2020: DEFAULT_SOURCE_URL_EMA_2020.to_string(),
         }
     }
 }
@@ -144,6 +172,16 @@ impl OverrideReason {
         OverrideReason::ContraindicationResolved,
         OverrideReason::OtherDocumented,
     ];
+
+    /// The reason with this code, if the cards offer it.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The display offered on the cards in `language`.
+    pub fn display(self, language: Language) -> &'static str {
+        text::for_language(language).override_display(self)
+    }
 
     pub fn code(self) -> &'static str {
         match self {
@@ -542,7 +580,7 @@ pub(crate) fn render_one(
         indicator,
         source: Source {
             label: format!("{} ({})", t.service_name(), t.profile_short(profile)),
-            url: None,
+            url: Some(settings.source_url(profile).to_string()),
             icon: None,
             topic: Some(Coding {
                 system: Some(non_blank(&settings.topic_system, DEFAULT_TOPIC_SYSTEM).to_string()),

@@ -1118,6 +1118,79 @@ fn serialised_response_has_no_null_and_unique_uuids() {
     }
 }
 
+/// Issue 12 item 4: every card links its profile's source, the configured URL or the default.
+#[test]
+fn source_url_links_the_profiles_reference_document_and_is_configurable() {
+    let defaults = CardSettings::default();
+    let custom = CardSettings {
+        source_url_ansm_2019: "https://intranet.hopital.example/ansm-2019.pdf".into(),
+        source_url_ema_2020: " https://intranet.hopital.example/ema-2020.pdf ".into(),
+        ..CardSettings::default()
+    };
+    let blank = CardSettings {
+        source_url_ansm_2019: " ".into(),
+        source_url_ema_2020: String::new(),
+        ..CardSettings::default()
+    };
+    let mut seen = std::collections::HashSet::new();
+    for f in all_findings() {
+        let profile = match &f.detail {
+            Detail::Initiation(d) => d.profile,
+            Detail::InfusionMonitoring(d) => d.profile,
+            Detail::Liver(d) => d.profile,
+            Detail::ReAdministration(d) => d.profile,
+            Detail::Counselling(d) => d.profile,
+            Detail::Contraindication(d) => d.profile,
+            Detail::DataUnavailable(_) => continue,
+        };
+        seen.insert(profile);
+        let (default_url, custom_url) = match profile {
+            Profile::Ansm2019 => (
+                DEFAULT_SOURCE_URL_ANSM_2019,
+                "https://intranet.hopital.example/ansm-2019.pdf",
+            ),
+            Profile::Ema2020 => (
+                DEFAULT_SOURCE_URL_EMA_2020,
+                "https://intranet.hopital.example/ema-2020.pdf",
+            ),
+        };
+        for l in LANGS {
+            let s = CardSettings {
+                language: l,
+                ..defaults.clone()
+            };
+            let card = render_one(&f, "p", &s, Profile::Ansm2019).1;
+            assert_eq!(card.source.url.as_deref(), Some(default_url));
+            check_card(&card).unwrap();
+        }
+        let card = render_one(&f, "p", &custom, Profile::Ansm2019).1;
+        assert_eq!(card.source.url.as_deref(), Some(custom_url), "trimmed");
+        // Never an empty string (CDS Hooks 2.0.1): a blank setting falls back to the default.
+        let card = render_one(&f, "p", &blank, Profile::Ansm2019).1;
+        assert_eq!(card.source.url.as_deref(), Some(default_url));
+    }
+    assert_eq!(seen.len(), 2, "both profiles exercised");
+    assert!(DEFAULT_SOURCE_URL_ANSM_2019.starts_with("https://ansm.sante.fr/"));
+    assert!(DEFAULT_SOURCE_URL_EMA_2020.starts_with("https://www.ema.europa.eu/"));
+    // A data-unavailable card links the source of the profile it is rendered under.
+    let gap = all_findings()
+        .into_iter()
+        .find(|f| matches!(f.detail, Detail::DataUnavailable(_)));
+    if let Some(gap) = gap {
+        let card = render_one(&gap, "p", &custom, Profile::Ema2020).1;
+        assert_eq!(
+            card.source.url.as_deref(),
+            Some("https://intranet.hopital.example/ema-2020.pdf")
+        );
+    }
+    // check_card refuses a card whose source.url is missing, blank or relative.
+    let mut card = render_one(&all_findings()[0], "p", &defaults, Profile::Ansm2019).1;
+    for bad in [None, Some(""), Some("lemtrada.pdf")] {
+        card.source.url = bad.map(str::to_owned);
+        assert!(check_card(&card).is_err(), "{bad:?}");
+    }
+}
+
 #[test]
 fn language_and_settings() {
     assert_eq!(Language::parse("fr"), Some(Language::Fr));
@@ -1151,10 +1224,13 @@ fn language_and_settings() {
         Some("https://hospital.example/reasons")
     );
     for r in OverrideReason::ALL {
+        assert_eq!(OverrideReason::from_code(r.code()), Some(r));
         for l in LANGS {
             assert!(!text::for_language(l).override_display(r).is_empty());
+            assert_eq!(r.display(l), text::for_language(l).override_display(r));
         }
     }
+    assert_eq!(OverrideReason::from_code("not-relevant"), None);
 }
 
 #[test]

@@ -115,6 +115,10 @@ pub struct IssuedCard {
     pub hook_instance: String,
     pub service: String,
     pub issued_at: DateTime<Utc>,
+    /// The decision's `context.patientId`; read by [`Store::cards_between`] only (the report
+    /// tells draft orders apart by patient and order: the CDS Hooks Sandbox names every draft
+    /// `MedicationRequest/request-123`).
+    pub patient_id: Option<String>,
 }
 
 impl Store {
@@ -399,9 +403,11 @@ impl Store {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<IssuedCard>, StoreError> {
-        let sql = "SELECT card_uuid, recorded_at, hook_instance, service, topic, indicator, \
-                   order_ref, suggestion_uuids, override_reasons FROM decision_cards \
-                   WHERE recorded_at >= $1 AND recorded_at < $2 ORDER BY recorded_at, card_uuid";
+        let sql = "SELECT c.card_uuid, c.recorded_at, c.hook_instance, c.service, c.topic, \
+                   c.indicator, c.order_ref, c.suggestion_uuids, c.override_reasons, d.patient_id \
+                   FROM decision_cards c LEFT JOIN decisions d ON d.id = c.decision_id \
+                   WHERE c.recorded_at >= $1 AND c.recorded_at < $2 \
+                   ORDER BY c.recorded_at, c.card_uuid";
         on_pool!(self, pool => {
             let rows = sqlx::query(sql)
                 .bind(ms(since))
@@ -410,7 +416,11 @@ impl Store {
                 .await
                 .map_err(|e| self.db(e))?;
             rows.iter()
-                .map(issued_card_from_row)
+                .map(|r| -> Result<IssuedCard, sqlx::Error> {
+                    let mut card = issued_card_from_row(r)?;
+                    card.patient_id = r.try_get("patient_id")?;
+                    Ok(card)
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| self.db(e))
         })
@@ -475,6 +485,7 @@ where
         hook_instance: r.try_get("hook_instance")?,
         service: r.try_get("service")?,
         issued_at: from_ms(r.try_get("recorded_at")?),
+        patient_id: None,
     })
 }
 

@@ -171,15 +171,18 @@ pub async fn suite_round_trip(backend: &Backend) {
     // Assert
     let init = rule(&report, "initiation-eligibility");
     assert_eq!(init["cardsShown"], 3, "{report}");
+    // Three calls about one draft order of one patient (issue 12 item 5).
+    assert_eq!(init["distinctOrders"], 1, "{report}");
     assert_eq!(init["criticalCards"], 3, "{report}");
     assert_eq!(init["overrides"], 2, "{report}");
     assert_eq!(init["accepted"], 1, "{report}");
     assert_eq!(init["acceptedSuggestions"], 1, "{report}");
     let reasons = init["overridesByReason"].as_array().expect("reasons");
+    // Each reason named as the prescriber read it on the card (issue 12 item 5).
     assert!(
-        reasons
-            .iter()
-            .any(|r| r["code"] == offered["code"] && r["count"] == 1),
+        reasons.iter().any(|r| r["code"] == offered["code"]
+            && r["display"] == offered["display"]
+            && r["count"] == 1),
         "{report}"
     );
     let decisions = init["overrideDecisions"].as_array().expect("decisions");
@@ -188,6 +191,7 @@ pub async fn suite_round_trip(backend: &Backend) {
         .find(|d| d["cardUuid"] == overridden["uuid"])
         .unwrap_or_else(|| panic!("override not linked: {report}"));
     assert_eq!(d["hookInstance"], hi_overridden.as_str());
+    assert_eq!(d["reasonDisplay"], offered["display"], "{report}");
     assert_eq!(d["orderId"], "MedicationRequest/p02-draft-alemtuzumab");
     assert_eq!(d["flags"], json!([]));
     assert!(d["userComment"].as_str().unwrap_or("").contains("RCP"));
@@ -328,6 +332,72 @@ pub async fn suite_jti_replay(settings: &alemtuzumab_cds::store::config::StoreSe
 #[tokio::test]
 async fn sqlite_feedback_round_trip_shows_in_the_report() {
     suite_round_trip(&Backend::Sqlite).await;
+}
+
+/// Issue 12 item 5: the CDS Hooks Sandbox re-sends order-select on every edit of a draft and
+/// names every draft `MedicationRequest/request-123`: the report counts one order per patient
+/// and draft beside the raw cards shown, in every format.
+#[tokio::test]
+async fn order_select_repeats_count_once_per_draft_order_in_the_report() {
+    let backend = Backend::Sqlite;
+    let app = spawn(&backend).await;
+    let as_sandbox = |fixture: &str, draft: &str| -> Value {
+        let text = serde_json::to_string(&fixture_hook(fixture))
+            .expect("JSON")
+            .replace(draft, "request-123");
+        let mut req: Value = serde_json::from_str(&text).expect("JSON");
+        req["hookInstance"] = json!(uuid::Uuid::new_v4().to_string());
+        req
+    };
+    for req in [
+        as_sandbox("naive-one-dmt--order-select.json", "p02-draft-alemtuzumab"),
+        as_sandbox("naive-one-dmt--order-select.json", "p02-draft-alemtuzumab"),
+        as_sandbox("naive-one-dmt--order-select.json", "p02-draft-alemtuzumab"),
+        as_sandbox(
+            "naive-eligible-two-dmts--order-select.json",
+            "p01-draft-alemtuzumab",
+        ),
+    ] {
+        let resp = app.post_hook("alemtuzumab-order-select", &req).await;
+        assert_eq!(resp.status(), 200);
+    }
+    // The audit writer batches: wait until the report sees every card.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        let report = report_json(&backend.env(&app), &[]).await;
+        if rule(&report, "patient-counselling")["cardsShown"] == 4 {
+            break report;
+        }
+        assert!(Instant::now() < deadline, "cards not stored: {report}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let init = rule(&report, "initiation-eligibility");
+    assert_eq!(
+        (&init["cardsShown"], &init["distinctOrders"]),
+        (&json!(3), &json!(1)),
+        "{report}"
+    );
+    let counselling = rule(&report, "patient-counselling");
+    assert_eq!(
+        counselling["distinctOrders"], 2,
+        "two patients' drafts: {report}"
+    );
+
+    let mut cmd = binary();
+    cmd.args(["report", "--format", "table"])
+        .envs(backend.env(&app));
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("report task")
+        .expect("report runs");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("distinct orders"), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("patient-counselling "))
+        .unwrap_or_else(|| panic!("{table}"));
+    let numbers: Vec<&str> = row.split_whitespace().skip(1).take(2).collect();
+    assert_eq!(numbers, ["4", "2"], "cards shown, distinct orders: {table}");
 }
 
 #[tokio::test]

@@ -342,3 +342,31 @@ async fn an_unreadable_medication_whose_display_names_lemtrada_gives_cards_not_4
         "the card names the unreadable Medication: {unavailable}"
     );
 }
+
+/// Issue 12 item 4: every card of every hook answer links its profile's source, as configured
+/// (`[rules] source_url_ansm_2019` / `source_url_ema_2020`), so the EHR's "Source" link works.
+#[tokio::test]
+async fn every_card_links_the_configured_source_of_its_profile() {
+    const ANSM: &str = "https://intranet.hopital.example/docs/lemtrada-ansm-2019.pdf";
+    const EMA: &str = "https://intranet.hopital.example/docs/lemtrada-ema-2020.pdf";
+    for (profile, url) in [("ansm-2019", ANSM), ("ema-2020", EMA)] {
+        let app = spawn_app_with(|raw| {
+            raw.rules.profile = profile.to_owned();
+            raw.rules.source_url_ansm_2019 = ANSM.to_owned();
+            raw.rules.source_url_ema_2020 = EMA.to_owned();
+        })
+        .await;
+        let mut cards = 0;
+        for name in fixture_hook_names() {
+            let request = fixture_hook(&name);
+            let response = app.post_hook(service_for(&request), &request).await;
+            assert_eq!(response.status(), 200, "{name}");
+            let body: Value = response.json().await.unwrap();
+            for card in body["cards"].as_array().unwrap() {
+                assert_eq!(card["source"]["url"], url, "{name} ({profile}): {card}");
+                cards += 1;
+            }
+        }
+        assert!(cards > 0, "{profile}: the fixtures give cards");
+    }
+}
