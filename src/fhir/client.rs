@@ -214,9 +214,11 @@ impl FhirClient {
         resource_type: &str,
     ) -> Result<Value, GapReason> {
         let started = Instant::now();
+        // The closed set in the log too: a reference's type is the record writer's text.
+        let label = metric_label(resource_type);
         let span = tracing::info_span!(
             "fhir",
-            resource_type,
+            resource_type = label,
             status = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
@@ -281,12 +283,35 @@ impl FhirClient {
             Err(GapReason::NotFhirJson) => "not_fhir",
             Err(_) => "error",
         };
-        metrics::counter!("cds_fhir_requests_total", "resource_type" => resource_type.to_owned(), "outcome" => outcome)
+        metrics::counter!("cds_fhir_requests_total", "resource_type" => label, "outcome" => outcome)
             .increment(1);
-        metrics::histogram!("cds_fhir_request_duration_seconds", "resource_type" => resource_type.to_owned())
+        metrics::histogram!("cds_fhir_request_duration_seconds", "resource_type" => label)
             .record(elapsed.as_secs_f64());
         result
     }
+}
+
+/// The resource types the service queries: the only values of the `resource_type` metric label.
+const METRIC_TYPES: [&str; 8] = [
+    "Patient",
+    "Condition",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicationAdministration",
+    "Medication",
+    "Observation",
+    "AllergyIntolerance",
+];
+
+/// The `resource_type` label of the FHIR metrics: a closed set, `other` for anything else. The
+/// type of a read comes from a reference written by the EHR (or whoever wrote the record), so
+/// used as is it would grow `/metrics` without bound (issue 17 item 3).
+fn metric_label(resource_type: &str) -> &'static str {
+    METRIC_TYPES
+        .iter()
+        .find(|t| **t == resource_type)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// The resource type of a read URL: `…/Type/id` or `…/Type/id/_history/v`.
@@ -359,6 +384,16 @@ mod tests {
         assert!(c
             .check_server("https://user:pw@ehr.example/fhir/r4")
             .is_err());
+    }
+
+    #[test]
+    fn metric_labels_are_a_closed_set() {
+        for t in METRIC_TYPES {
+            assert_eq!(metric_label(t), t);
+        }
+        for t in ["Zzz", "Resource", "", "patient", "Medication\n", "Binary"] {
+            assert_eq!(metric_label(t), "other", "{t:?}");
+        }
     }
 
     #[test]

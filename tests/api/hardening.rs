@@ -1,0 +1,98 @@
+//! Issue 17 (security review): bounded metric labels.
+
+use serde_json::{json, Value};
+
+use crate::fhir_proxy::{Behaviour, FhirProxy};
+use crate::helpers::*;
+
+/// The only values the `resource_type` label of the FHIR metrics may take.
+const CLOSED_SET: [&str; 9] = [
+    "Patient",
+    "Condition",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicationAdministration",
+    "Medication",
+    "Observation",
+    "AllergyIntolerance",
+    "other",
+];
+
+/// The service binary with JSON logs at `level`, its own store directory and `/metrics` (a
+/// process of its own: the metrics recorder is global to a process).
+fn serve(level: &str) -> (ServedBinary, tempfile::TempDir) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut cmd = binary();
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
+        .env("ALEMTUZUMAB_CDS__LOG__LEVEL", level)
+        .env("ALEMTUZUMAB_CDS__SERVER__FIXED_TODAY", FIXTURE_TODAY)
+        .env("ALEMTUZUMAB_CDS__STORE__DATA_DIR", data_dir.path())
+        .env("ALEMTUZUMAB_CDS__FHIR__DEADLINE_MS", "3000");
+    (ServedBinary::start(cmd), data_dir)
+}
+
+/// Every value of a `resource_type` label in a Prometheus text exposition.
+fn resource_type_labels(metrics: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in metrics.lines().filter(|l| l.starts_with("cds_fhir_")) {
+        let mut rest = line;
+        while let Some(i) = rest.find("resource_type=\"") {
+            rest = &rest[i + "resource_type=\"".len()..];
+            let end = rest.find('"').unwrap_or(rest.len());
+            out.push(rest[..end].to_owned());
+            rest = &rest[end..];
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[tokio::test]
+async fn made_up_reference_types_do_not_grow_the_fhir_metric_labels() {
+    let (served, _dir) = serve("info");
+    let app = served.app();
+    let proxy = FhirProxy::start(None).await;
+    proxy.set(Behaviour::Body(
+        json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]})
+            .to_string(),
+    ));
+    let mut request = fixture_hook("naive-eligible-two-dmts--order-sign.json");
+    request["fhirServer"] = json!(proxy.base);
+    let entries = request["context"]["draftOrders"]["entry"]
+        .as_array_mut()
+        .unwrap();
+    for i in 0..30 {
+        let id = format!("made-up-{i}");
+        entries.push(json!({
+            "fullUrl": format!("MedicationRequest/{id}"),
+            "resource": {
+                "resourceType": "MedicationRequest", "id": id, "status": "draft",
+                "intent": "order", "subject": {"reference": "Patient/p01-patient"},
+                "medicationReference": {"reference": format!("Zq{i}Madeup/m{i}")},
+            },
+        }));
+    }
+    let r = app.post_hook("alemtuzumab-order-sign", &request).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["cards"].is_array(), "{body}");
+    assert!(
+        proxy.requests().iter().any(|r| r.target.contains("Madeup")),
+        "the made-up references were read: {:?}",
+        proxy.requests()
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let labels = resource_type_labels(&metrics);
+    assert!(
+        labels.contains(&"other".to_owned()),
+        "{labels:?}\n{metrics}"
+    );
+    for l in &labels {
+        assert!(
+            CLOSED_SET.contains(&l.as_str()),
+            "label `{l}` outside the closed set"
+        );
+    }
+}
