@@ -20,6 +20,7 @@ use url::Url;
 use super::is_loopback_host;
 use super::prefetch::{bundle_entries, next_link, outcome_text, Entry};
 use crate::config::FhirSettings;
+use crate::redact::redact_url;
 use crate::rules::GapReason;
 
 /// A pooled FHIR client; cheap to clone.
@@ -75,10 +76,13 @@ impl FhirClient {
         &self.settings
     }
 
-    /// Checks `fhirServer` against the allow-list; the error names the refused host.
+    /// Checks `fhirServer` against the allow-list; the error names the refused host, or the
+    /// unparseable string without userinfo and query ([`redact_url`]): it is shown in the card
+    /// and the log.
     pub fn check_server(&self, fhir_server: &str) -> Result<Url, GapReason> {
         let refused = |u: &str| GapReason::ServerNotAllowed(u.to_owned());
-        let mut url = Url::parse(fhir_server.trim()).map_err(|_| refused(fhir_server))?;
+        let mut url =
+            Url::parse(fhir_server.trim()).map_err(|_| refused(&redact_url(fhir_server)))?;
         let host = url.host_str().unwrap_or("").to_owned();
         let loopback = is_loopback_host(&url);
         match url.scheme() {
@@ -370,6 +374,24 @@ mod tests {
         assert!(c.check_server("http://10.0.0.5/fhir").is_err());
         assert!(c.check_server("file:///etc/passwd").is_err());
         assert!(c.check_server("not a url").is_err());
+    }
+
+    #[test]
+    fn a_refused_fhir_server_is_named_without_credentials() {
+        let c = client(&["https://ehr.example/fhir"]);
+        for raw in [
+            "https://user:secret@ehr example/fhir?token=secret",
+            "https://user:secret@ehr.example/fhir?token=secret",
+            "https://user:secret@other.example/fhir",
+        ] {
+            match c.check_server(raw) {
+                Err(GapReason::ServerNotAllowed(shown)) => {
+                    assert!(!shown.contains("secret"), "{raw} → {shown}");
+                    assert!(shown.contains("example"), "{raw} → {shown}");
+                }
+                other => panic!("{raw}: {other:?}"),
+            }
+        }
     }
 
     #[test]

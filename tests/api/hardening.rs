@@ -1,4 +1,4 @@
-//! Issue 17 (security review): bounded metric labels.
+//! Issue 17 (security review): bounded metric labels, redacted `fhirServer`.
 
 use serde_json::{json, Value};
 
@@ -94,5 +94,63 @@ async fn made_up_reference_types_do_not_grow_the_fhir_metric_labels() {
             CLOSED_SET.contains(&l.as_str()),
             "label `{l}` outside the closed set"
         );
+    }
+}
+
+/// Asserts no line of the log and nothing in the answer holds one of the secrets.
+fn assert_nothing_secret(what: &str, body: &str, lines: &[String]) {
+    for secret in ["secret", "s3cr3t", "tok3n"] {
+        assert!(
+            !body.contains(secret),
+            "{what}: `{secret}` in the answer: {body}"
+        );
+        for line in lines {
+            assert!(
+                !line.contains(secret),
+                "{what}: `{secret}` in the log: {line}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_credential_bearing_fhir_server_is_never_shown_whole() {
+    let (mut served, _dir) = serve("trace");
+    let app = served.app();
+    let servers = [
+        // Unparseable (a space in the host): was echoed whole in the card and the log.
+        "https://user:secret@ehr example/fhir?token=tok3n",
+        // Unparseable port, password with a slash.
+        "https://admin:s3cr3t/x@ehr.example:99999/fhir#tok3n",
+        // Parseable, off the allow-list.
+        "https://user:secret@ehr.example/fhir?access_token=tok3n",
+    ];
+    let mut bodies = Vec::new();
+    for server in servers {
+        let mut request = fixture_hook("naive-one-dmt--order-sign.json");
+        request.as_object_mut().unwrap().remove("prefetch");
+        request["fhirServer"] = json!(server);
+        let r = app.post_hook("alemtuzumab-order-sign", &request).await;
+        assert_eq!(r.status(), 200, "{server}");
+        let body: Value = r.json().await.unwrap();
+        let t = topics(&body);
+        assert!(
+            t.contains(&("data-unavailable".into(), "warning".into())),
+            "{server}: {t:?}"
+        );
+        bodies.push((server, body.to_string()));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let lines = served.stop();
+    assert!(
+        lines.iter().any(|l| l.contains("allowed_servers")),
+        "the refusal is logged: {lines:#?}"
+    );
+    for (server, body) in &bodies {
+        assert!(
+            body.contains("ehr"),
+            "{server}: the host is still named: {body}"
+        );
+        assert_nothing_secret(server, body, &lines);
     }
 }
