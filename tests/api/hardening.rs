@@ -1,7 +1,8 @@
-//! Issue 17 (security review): bounded metric labels, redacted `fhirServer`.
+//! Issue 17 (security review): bounded metric labels, redacted `fhirServer`, JWS `crit`.
 
 use serde_json::{json, Value};
 
+use crate::auth::{claims, ec_key, header, jwks, sign, spawn_auth_app, JwksServer};
 use crate::fhir_proxy::{Behaviour, FhirProxy};
 use crate::helpers::*;
 
@@ -152,5 +153,27 @@ async fn a_credential_bearing_fhir_server_is_never_shown_whole() {
             "{server}: the host is still named: {body}"
         );
         assert_nothing_secret(server, body, &lines);
+    }
+}
+
+#[tokio::test]
+async fn a_jws_with_a_crit_header_is_refused() {
+    let ec = ec_key("crit-key");
+    let server = JwksServer::start(jwks(&[&ec])).await;
+    let app = spawn_auth_app(&server, 300).await;
+    let service = "alemtuzumab-order-sign";
+    // The same token without `crit` is accepted (the refusal is for `crit` alone).
+    let ok = sign(&ec, &header(&ec), &claims(service));
+    let r = app.post_hook_with_token(service, Some(&ok)).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    for crit in [vec!["exp".to_owned()], vec!["b64".to_owned()], vec![]] {
+        let mut h = header(&ec);
+        h.crit = Some(crit.clone());
+        let t = sign(&ec, &h, &claims(service));
+        crate::auth::assert_unauthorized(
+            app.post_hook_with_token(service, Some(&t)).await,
+            &format!("crit {crit:?}"),
+        )
+        .await;
     }
 }
