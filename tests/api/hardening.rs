@@ -1,4 +1,5 @@
-//! Issue 17 (security review): bounded metric labels, redacted `fhirServer`, JWS `crit`.
+//! Issue 17 (security review): bounded metric labels, redacted `fhirServer`, JWS `crit`, the
+//! SQLite file's mode.
 
 use serde_json::{json, Value};
 
@@ -176,4 +177,32 @@ async fn a_jws_with_a_crit_header_is_refused() {
         )
         .await;
     }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_store_file_is_created_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("store");
+    let settings = test_settings(|raw| raw.store.data_dir = data_dir.display().to_string());
+    let store = alemtuzumab_cds::store::Store::open(&settings.store)
+        .await
+        .expect("the store opens");
+    // Written to, so the WAL exists too.
+    let exp = chrono::Utc::now().timestamp() + 60;
+    store
+        .check_and_record_jti("https://iss.example", "jti-0600", exp)
+        .await
+        .expect("a write");
+    let file = data_dir.join(alemtuzumab_cds::store::config::DEFAULT_SQLITE_FILE);
+    for path in [file.clone(), file.with_extension("db-wal")] {
+        if path.exists() {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}: {mode:o}", path.display());
+        } else {
+            assert_ne!(path, file, "the store file was created");
+        }
+    }
+    store.close().await;
 }
