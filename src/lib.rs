@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod fhir;
 pub mod pipeline;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod simulate;

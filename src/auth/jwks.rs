@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use url::Url;
 
+use crate::redact::redact_url;
+
 use super::{parse_jwks, IssuerSettings, KeySource};
 
 /// A JWKS response larger than this is refused.
@@ -170,11 +172,11 @@ impl KeyStore {
                 _ => {
                     tracing::debug!(
                         iss,
-                        jku = %truncate(jku),
+                        jku = %redact_url(jku),
                         "jku not on the issuer's jku_allow list: ignored, not fetched; \
                          the configured keys are used"
                     );
-                    off_list_jku = Some(truncate(jku));
+                    off_list_jku = Some(redact_url(jku));
                     None
                 }
             },
@@ -201,7 +203,7 @@ impl KeyStore {
         }) {
             return Err(KeyError::Fetch {
                 kid,
-                url: url.to_owned(),
+                url: redact_url(url),
                 reason,
             });
         }
@@ -250,7 +252,7 @@ impl KeyStore {
         }
         match self.fetch(url).await {
             Ok(set) => {
-                tracing::info!(iss, url = %url, keys = set.keys.len(), "JWKS fetched");
+                tracing::info!(iss, url = %redact_url(url.as_str()), keys = set.keys.len(), "JWKS fetched");
                 *state = FetchState {
                     last_success: Some(Instant::now()),
                     ..FetchState::default()
@@ -266,7 +268,7 @@ impl KeyStore {
                 state.last_error = Some(reason.clone());
                 tracing::warn!(
                     iss,
-                    url = %url,
+                    url = %redact_url(url.as_str()),
                     reason = %reason,
                     failures = state.failures,
                     retry_in_secs = wait.as_secs_f32(),
@@ -292,13 +294,18 @@ impl KeyStore {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            // Without the URL: it is logged redacted beside the reason.
+            .map_err(|e| e.without_url().to_string())?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status()));
         }
         let mut body = Vec::new();
         let mut resp = resp;
-        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| e.without_url().to_string())?
+        {
             if body.len() + chunk.len() > MAX_JWKS_BYTES {
                 return Err(format!("larger than {MAX_JWKS_BYTES} bytes"));
             }

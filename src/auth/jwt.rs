@@ -1,7 +1,7 @@
 //! JWT verification of a CDS client (CDS Hooks 2.0 §Trusting CDS Clients).
 //!
 //! Order of checks: header (`alg` in the configured set, so `none` and HS* never reach a key;
-//! `kid` required; `typ` JWT when present), `iss` a configured issuer (read before the signature
+//! `kid` required; `typ` JWT when present; no `crit`), `iss` a configured issuer (read before the signature
 //! only to pick the keys), the key (the issuer's configured keys, then a `jku` on its
 //! allow-list: `super::jwks`), then signature, `exp`, `nbf`, `aud` (one of the audiences of the
 //! endpoint called, or of the issuer's configured `audiences`) and `iss` by jsonwebtoken
@@ -31,6 +31,8 @@ pub enum AuthError {
     MissingKid,
     #[error("JWT typ `{0}` is not JWT")]
     Typ(String),
+    #[error("JWT header has crit {0}: no extension is understood here")]
+    Crit(String),
     #[error("JWT iss is missing or not a configured issuer: `{0}`")]
     UnknownIssuer(String),
     #[error(transparent)]
@@ -58,7 +60,10 @@ impl AuthError {
     pub fn label(&self) -> &'static str {
         match self {
             AuthError::Missing | AuthError::NotBearer => "missing",
-            AuthError::Malformed(_) | AuthError::Typ(_) | AuthError::MissingKid => "malformed",
+            AuthError::Malformed(_)
+            | AuthError::Typ(_)
+            | AuthError::Crit(_)
+            | AuthError::MissingKid => "malformed",
             AuthError::Algorithm(_) => "algorithm",
             AuthError::UnknownIssuer(_) => "issuer",
             AuthError::Key(_) | AuthError::KeyMismatch(..) => "key",
@@ -166,6 +171,13 @@ impl Authenticator {
             if !typ.eq_ignore_ascii_case("JWT") {
                 return Err(AuthError::Typ(typ.chars().take(40).collect()));
             }
+        }
+        // RFC 7515 §4.1.11: a recipient MUST reject a JWS whose `crit` names an extension it
+        // does not understand; this service understands none (and an empty list is itself
+        // invalid).
+        if let Some(crit) = &header.crit {
+            let shown: String = format!("{crit:?}").chars().take(200).collect();
+            return Err(AuthError::Crit(shown));
         }
         let kid = header
             .kid

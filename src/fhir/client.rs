@@ -20,6 +20,7 @@ use url::Url;
 use super::is_loopback_host;
 use super::prefetch::{bundle_entries, next_link, outcome_text, Entry};
 use crate::config::FhirSettings;
+use crate::redact::redact_url;
 use crate::rules::GapReason;
 
 /// A pooled FHIR client; cheap to clone.
@@ -75,10 +76,13 @@ impl FhirClient {
         &self.settings
     }
 
-    /// Checks `fhirServer` against the allow-list; the error names the refused host.
+    /// Checks `fhirServer` against the allow-list; the error names the refused host, or the
+    /// unparseable string without userinfo and query ([`redact_url`]): it is shown in the card
+    /// and the log.
     pub fn check_server(&self, fhir_server: &str) -> Result<Url, GapReason> {
         let refused = |u: &str| GapReason::ServerNotAllowed(u.to_owned());
-        let mut url = Url::parse(fhir_server.trim()).map_err(|_| refused(fhir_server))?;
+        let mut url =
+            Url::parse(fhir_server.trim()).map_err(|_| refused(&redact_url(fhir_server)))?;
         let host = url.host_str().unwrap_or("").to_owned();
         let loopback = is_loopback_host(&url);
         match url.scheme() {
@@ -214,9 +218,11 @@ impl FhirClient {
         resource_type: &str,
     ) -> Result<Value, GapReason> {
         let started = Instant::now();
+        // The closed set in the log too: a reference's type is the record writer's text.
+        let label = metric_label(resource_type);
         let span = tracing::info_span!(
             "fhir",
-            resource_type,
+            resource_type = label,
             status = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
@@ -281,12 +287,35 @@ impl FhirClient {
             Err(GapReason::NotFhirJson) => "not_fhir",
             Err(_) => "error",
         };
-        metrics::counter!("cds_fhir_requests_total", "resource_type" => resource_type.to_owned(), "outcome" => outcome)
+        metrics::counter!("cds_fhir_requests_total", "resource_type" => label, "outcome" => outcome)
             .increment(1);
-        metrics::histogram!("cds_fhir_request_duration_seconds", "resource_type" => resource_type.to_owned())
+        metrics::histogram!("cds_fhir_request_duration_seconds", "resource_type" => label)
             .record(elapsed.as_secs_f64());
         result
     }
+}
+
+/// The resource types the service queries: the only values of the `resource_type` metric label.
+const METRIC_TYPES: [&str; 8] = [
+    "Patient",
+    "Condition",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicationAdministration",
+    "Medication",
+    "Observation",
+    "AllergyIntolerance",
+];
+
+/// The `resource_type` label of the FHIR metrics: a closed set, `other` for anything else. The
+/// type of a read comes from a reference written by the EHR (or whoever wrote the record), so
+/// used as is it would grow `/metrics` without bound (issue 17 item 3).
+fn metric_label(resource_type: &str) -> &'static str {
+    METRIC_TYPES
+        .iter()
+        .find(|t| **t == resource_type)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// The resource type of a read URL: `…/Type/id` or `…/Type/id/_history/v`.
@@ -348,6 +377,24 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_fhir_server_is_named_without_credentials() {
+        let c = client(&["https://ehr.example/fhir"]);
+        for raw in [
+            "https://user:secret@ehr example/fhir?token=secret",
+            "https://user:secret@ehr.example/fhir?token=secret",
+            "https://user:secret@other.example/fhir",
+        ] {
+            match c.check_server(raw) {
+                Err(GapReason::ServerNotAllowed(shown)) => {
+                    assert!(!shown.contains("secret"), "{raw} → {shown}");
+                    assert!(shown.contains("example"), "{raw} → {shown}");
+                }
+                other => panic!("{raw}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn the_allow_list_is_a_prefix_on_a_path_boundary_and_https_is_required() {
         let c = client(&["https://ehr.example/fhir/r4"]);
         let base = c.check_server("https://ehr.example/fhir/r4").unwrap();
@@ -359,6 +406,16 @@ mod tests {
         assert!(c
             .check_server("https://user:pw@ehr.example/fhir/r4")
             .is_err());
+    }
+
+    #[test]
+    fn metric_labels_are_a_closed_set() {
+        for t in METRIC_TYPES {
+            assert_eq!(metric_label(t), t);
+        }
+        for t in ["Zzz", "Resource", "", "patient", "Medication\n", "Binary"] {
+            assert_eq!(metric_label(t), "other", "{t:?}");
+        }
     }
 
     #[test]

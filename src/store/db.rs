@@ -100,6 +100,25 @@ fn from_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
     serde_json::from_str(s).unwrap_or_default()
 }
 
+/// Creates the SQLite file readable and writable by the service's user only (`0600` on unix)
+/// when it does not exist; an existing file is left as it is. SQLite gives the `-wal` and `-shm`
+/// files the database file's permissions. The store holds patient ids and prescribers'
+/// comments: with the usual umask 022 SQLite would create it world-readable (issue 17 item 14).
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// A feedback joined with the card it names, for the report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedbackRow {
@@ -137,6 +156,8 @@ impl Store {
                         open_err(format!("cannot create directory `{}`: {e}", dir.display()))
                     })?;
                 }
+                create_private(path)
+                    .map_err(|e| open_err(format!("cannot create `{}`: {e}", path.display())))?;
                 // WAL lets the hook path read while the audit writer writes; FULL syncs the WAL
                 // at each commit, so a feedback answered 200 survives a crash (issue 6 §5).
                 let options = SqliteConnectOptions::new()

@@ -12,6 +12,7 @@ mod fhir_fetch;
 mod fhir_proxy;
 mod fhir_server;
 mod fuzz;
+mod hardening;
 mod helpers;
 mod hooks;
 mod real_client;
