@@ -19,8 +19,11 @@ pub const BASE_PATH: &str = "/fhir/r4";
 pub enum Behaviour {
     /// Forward to the upstream hfs.
     Forward,
-    /// Wait, then forward.
+    /// Wait, then forward; a client that hangs up meanwhile is counted ([`FhirProxy::hung_up`]).
     Delay(Duration),
+    /// Hold every request until this many have arrived, then forward: passes only if they are
+    /// all in flight at once. A client that hangs up meanwhile is counted.
+    HoldUntil(usize),
     /// Answer this status with an OperationOutcome body.
     Status(u16),
     /// `200` with an HTML page (a login page, a proxy's error page).
@@ -49,6 +52,10 @@ struct State {
     requests: Mutex<Vec<Recorded>>,
     connections: AtomicUsize,
     pages: AtomicUsize,
+    /// The number of requests recorded, for [`Behaviour::HoldUntil`].
+    arrived: tokio::sync::watch::Sender<usize>,
+    /// Requests whose client closed the connection before it was answered.
+    hung_up: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -72,6 +79,8 @@ impl FhirProxy {
             requests: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
             pages: AtomicUsize::new(0),
+            arrived: tokio::sync::watch::Sender::new(0),
+            hung_up: AtomicUsize::new(0),
         });
         let st = state.clone();
         tokio::spawn(async move {
@@ -98,6 +107,24 @@ impl FhirProxy {
 
     pub fn clear(&self) {
         self.state.requests.lock().unwrap().clear();
+    }
+
+    /// Requests whose client (the service) closed the connection while the proxy was holding
+    /// them ([`Behaviour::Delay`], [`Behaviour::HoldUntil`]): the requests the service cut.
+    pub fn hung_up(&self) -> usize {
+        self.state.hung_up.load(Ordering::SeqCst)
+    }
+
+    /// Polls (bounded) until `n` requests were cut; a hang-up reaches the proxy a moment after
+    /// the service has answered. Asserts on the count, never on a duration.
+    pub async fn wait_hung_up(&self, n: usize) -> usize {
+        for _ in 0..200 {
+            if self.hung_up() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.hung_up()
     }
 
     /// TCP connections accepted so far.
@@ -141,6 +168,7 @@ async fn serve(
         target: target.clone(),
         authorization: authorization.clone(),
     });
+    st.arrived.send_modify(|n| *n += 1);
     let behaviour = st.behaviour.lock().unwrap().clone();
     let is_search = target.contains('?') || !target.contains('/');
     let (status, content_type, body) = match behaviour {
@@ -175,7 +203,19 @@ async fn serve(
             .to_string(),
         ),
         Behaviour::Delay(d) => {
-            tokio::time::sleep(d).await;
+            if !hold(&mut socket, &st, tokio::time::sleep(d)).await {
+                return Ok(());
+            }
+            forward(&st, &http, &method, &target, authorization).await
+        }
+        Behaviour::HoldUntil(n) => {
+            let mut arrived = st.arrived.subscribe();
+            let all_there = async move {
+                let _ = arrived.wait_for(|a| *a >= n).await;
+            };
+            if !hold(&mut socket, &st, all_there).await {
+                return Ok(());
+            }
             forward(&st, &http, &method, &target, authorization).await
         }
         _ => forward(&st, &http, &method, &target, authorization).await,
@@ -193,6 +233,23 @@ async fn serve(
     );
     socket.write_all(response.as_bytes()).await?;
     socket.shutdown().await
+}
+
+/// Waits for `until` unless the client hangs up first (then counts it and returns false).
+async fn hold(
+    socket: &mut TcpStream,
+    st: &State,
+    until: impl std::future::Future<Output = ()>,
+) -> bool {
+    let mut byte = [0u8; 1];
+    tokio::select! {
+        () = until => true,
+        // A client waiting for its answer sends nothing more: EOF or an error is a hang-up.
+        _ = socket.read(&mut byte) => {
+            st.hung_up.fetch_add(1, Ordering::SeqCst);
+            false
+        }
+    }
 }
 
 async fn forward(
