@@ -1,6 +1,6 @@
 //! CORS (the Sandbox's preflights), limits (concurrency, timeout) and log hygiene.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -99,17 +99,20 @@ async fn configured_origins_are_allowed_and_a_401_still_carries_cors_headers() {
     assert_eq!(header_of(&r, "access-control-allow-origin"), sandbox);
 }
 
-/// A FHIR server that accepts connections and never answers.
-async fn silent_fhir_server() -> String {
+/// A FHIR server that accepts connections and never answers, and the count of connections it
+/// has accepted (a call holding its hook slot is waiting on one of them).
+async fn silent_fhir_server() -> (String, tokio::sync::watch::Receiver<usize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/fhir", listener.local_addr().unwrap());
+    let (accepted, rx) = tokio::sync::watch::channel(0usize);
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((sock, _)) = listener.accept().await {
             held.push(sock);
+            accepted.send_modify(|n| *n += 1);
         }
     });
-    base
+    (base, rx)
 }
 
 fn hook_without_prefetch(fhir: &str) -> Value {
@@ -119,33 +122,50 @@ fn hook_without_prefetch(fhir: &str) -> Value {
     body
 }
 
-async fn assert_503(r: reqwest::Response) {
+/// A 503 OperationOutcome whose diagnostics name `why` (src/web/limits.rs).
+async fn assert_503(r: reqwest::Response, why: &str) {
     assert_eq!(r.status(), 503);
+    assert_eq!(header_of(&r, "retry-after"), "1");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+    assert_eq!(body["issue"][0]["code"], "transient", "{body}");
+    assert_eq!(body["issue"][0]["diagnostics"], why, "{body}");
+}
+
+/// The value of `cds_hook_rejected_total{reason=…}` in `/metrics` (0 when absent).
+async fn rejected(app: &TestApp, reason: &str) -> f64 {
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let series = format!("cds_hook_rejected_total{{reason=\"{reason}\"}}");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 #[tokio::test]
 async fn a_call_over_the_request_timeout_gets_503() {
-    let fhir = silent_fhir_server().await;
+    let (fhir, _) = silent_fhir_server().await;
+    // The FHIR deadline, far beyond the request timeout, would end in a 200 with a
+    // data-unavailable card: only the request timeout answers 503 with this diagnostic.
     let app = spawn_app_with(|raw| {
         raw.server.request_timeout_ms = 300;
-        raw.fhir.deadline_ms = 10_000;
+        raw.fhir.deadline_ms = 60_000;
     })
     .await;
-    let started = Instant::now();
+    let before = rejected(&app, "timeout").await;
     let r = app
         .post_hook("alemtuzumab-order-sign", &hook_without_prefetch(&fhir))
         .await;
-    assert!(started.elapsed() < Duration::from_secs(5));
-    assert_503(r).await;
+    assert_503(r, "the call took longer than the configured timeout").await;
+    assert!(rejected(&app, "timeout").await > before, "not counted");
     // The service still answers.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
 #[tokio::test]
 async fn calls_beyond_max_concurrent_hooks_get_503_at_once() {
-    let fhir = silent_fhir_server().await;
+    let (fhir, mut accepted) = silent_fhir_server().await;
     let app = spawn_app_with(|raw| {
         raw.server.max_concurrent_hooks = 1;
         raw.fhir.deadline_ms = 2_000;
@@ -165,16 +185,19 @@ async fn calls_beyond_max_concurrent_hooks_get_503_at_once() {
                 .map(|r| r.status().as_u16())
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = Instant::now();
+    // The first call holds the only slot once it is waiting on the silent FHIR server.
+    accepted.wait_for(|n| *n >= 1).await.unwrap();
+    let before = rejected(&app, "concurrency").await;
     let r = app
         .post_hook(
             "alemtuzumab-order-sign",
             &fixture_hook("naive-one-dmt--order-sign.json"),
         )
         .await;
-    assert!(started.elapsed() < Duration::from_secs(1), "not queued");
-    assert_503(r).await;
+    // Refused, not queued: queued behind the first, it would have been answered 200 once the
+    // first call ended.
+    assert_503(r, "too many calls in progress; retry shortly").await;
+    assert!(rejected(&app, "concurrency").await > before, "not counted");
     assert_eq!(
         first.await.unwrap().unwrap(),
         200,
