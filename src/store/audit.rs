@@ -310,17 +310,25 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_drops_and_counts_instead_of_waiting() {
         // No writer drains this queue: the second record finds it full.
-        let (queue, _rx) = AuditQueue::new(1);
+        let (queue, mut rx) = AuditQueue::new(1);
         assert_eq!(
             queue.record(decision_record(call(), None)),
             Enqueued::Queued
         );
-        let started = Instant::now();
-        assert_eq!(
-            queue.record(decision_record(call(), None)),
-            Enqueued::Dropped
+        // `record` is not async: it cannot wait for room. The drop is counted, and the queue
+        // still holds the first record only.
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let metrics = recorder.handle();
+        let dropped =
+            metrics::with_local_recorder(&recorder, || queue.record(decision_record(call(), None)));
+        assert_eq!(dropped, Enqueued::Dropped);
+        let rendered = metrics.render();
+        assert!(
+            rendered.lines().any(|l| l == format!("{DROPPED_METRIC} 1")),
+            "{rendered}"
         );
-        assert!(started.elapsed() < Duration::from_millis(100));
+        assert!(matches!(rx.try_recv(), Ok(AuditMsg::Record(r)) if r.hook_instance == "hi-1"));
+        assert!(rx.try_recv().is_err(), "the dropped record was queued");
     }
 
     #[tokio::test]
