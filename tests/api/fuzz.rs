@@ -27,20 +27,31 @@ fn seeds() -> Vec<(String, Value)> {
             (format!("/cds-services/{}", service_for(&v)), v)
         })
         .collect();
-    let captured = repo().join("../shared/real-client/cds-hooks-sandbox-requests.json");
-    if captured.exists() {
-        let captured = read_json(captured);
-        for r in captured["requests"].as_array().into_iter().flatten() {
-            let (Some(path), Some(body)) = (r["path"].as_str(), r.get("body")) else {
-                continue;
-            };
-            if r["method"] != "POST" {
-                continue;
-            }
-            let path = path.replace("/example-", "/alemtuzumab-");
-            seeds.push((path, body.clone()));
+    // The captured Sandbox requests are committed (tests/data/real-client/): a missing or
+    // unreadable file fails the test (read_json panics naming it), never silently fewer seeds.
+    let captured = read_json(repo().join(crate::real_client::SANDBOX_REQUESTS));
+    let requests = captured["requests"].as_array().unwrap_or_else(|| {
+        panic!(
+            "{}: no `requests` array",
+            crate::real_client::SANDBOX_REQUESTS
+        )
+    });
+    let before = seeds.len();
+    for r in requests {
+        let (Some(path), Some(body)) = (r["path"].as_str(), r.get("body")) else {
+            continue;
+        };
+        if r["method"] != "POST" {
+            continue;
         }
+        let path = path.replace("/example-", "/alemtuzumab-");
+        seeds.push((path, body.clone()));
     }
+    assert!(
+        seeds.len() > before,
+        "no POST seed in {}",
+        crate::real_client::SANDBOX_REQUESTS
+    );
     seeds
 }
 

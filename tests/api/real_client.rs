@@ -1,11 +1,16 @@
-//! The requests of the official CDS Hooks Sandbox, exactly as captured (shared/real-client/).
+//! The requests of the official CDS Hooks Sandbox, exactly as captured
+//! (`tests/data/real-client/`, see the README there).
 
 use serde_json::Value;
 
 use crate::helpers::*;
 
+/// The captured Sandbox requests, committed with the tests.
+pub const SANDBOX_REQUESTS: &str = "tests/data/real-client/cds-hooks-sandbox-requests.json";
+
 fn sandbox_requests() -> Vec<(String, Value)> {
-    let captured = read_json(repo().join("../shared/real-client/cds-hooks-sandbox-requests.json"));
+    // read_json fails the test, naming the file, if it is missing.
+    let captured = read_json(repo().join(SANDBOX_REQUESTS));
     captured["requests"]
         .as_array()
         .unwrap()
