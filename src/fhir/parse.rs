@@ -5,7 +5,7 @@
 //! calls [`parse_resource`].
 //!
 //! Known deviations normalised before the typed parse (seen from the official CDS Hooks Sandbox
-//! and EHR sandboxes, shared/real-client/):
+//! and EHR sandboxes, tests/data/real-client/):
 //! - `null` values (fhirbolt rejects them in every mode): dropped;
 //! - a single object where R4 has an array (`reasonCode`, `category`, `coding`, …): wrapped here
 //!   (the array elements of the resource types the rules read, and `coding` anywhere);

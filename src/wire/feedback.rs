@@ -2,7 +2,7 @@
 //! with `{"feedback": [...]}`, read into [`Feedback`] values. Every error names its field, e.g.
 //! `feedback[0].outcome`. Unknown fields are ignored, as everywhere on input.
 //!
-//! What a CDS Hooks Sandbox sends (shared/real-client): `acceptedSuggestions` with an accepted
+//! What a CDS Hooks Sandbox sends (tests/data/real-client/): `acceptedSuggestions` with an accepted
 //! outcome; an `overrideReason` whose `reason` has no `display`, and no `userComment`.
 
 use chrono::{DateTime, Utc};
@@ -187,7 +187,7 @@ mod tests {
 
     #[test]
     fn the_sandbox_feedback_calls_are_read() {
-        // Bodies exactly as the CDS Hooks Sandbox sent them (shared/real-client).
+        // Bodies exactly as the CDS Hooks Sandbox sent them (tests/data/real-client/).
         let accepted = json!({"feedback": [{
             "card": "e015d505-555f-477b-bb1c-01a99f30a4c8",
             "outcome": "accepted",
