@@ -358,6 +358,73 @@ mod tests {
         assert_eq!(run(&facts, &RuleConfig::default()), None);
     }
 
+    /// Every `ema-2020` diagnosis class, alone on an otherwise eligible patient, under each
+    /// clinical status: one critical finding of that kind exactly when the status counts (a
+    /// history for angina and arterial dissection, unless resolved for coagulopathy, only when
+    /// active for a severe infection, uncontrolled hypertension or long-term antithrombotic use),
+    /// and none under `ansm-2019`.
+    #[test]
+    fn each_ema_2020_diagnosis_class_is_a_contraindication_of_its_kind() {
+        use ClinicalStatus::*;
+        use ContraindicationKind::*;
+        let all = [
+            Active, Recurrence, Relapse, Inactive, Remission, Resolved, Unknown,
+        ];
+        let cases: [(ContraindicationKind, &[ClinicalStatus]); 9] = [
+            (Angina, &all),
+            (CervicocephalicArterialDissection, &all),
+            (Stroke, &all),
+            (MyocardialInfarction, &all),
+            (
+                Coagulopathy,
+                &[Active, Recurrence, Relapse, Inactive, Remission, Unknown],
+            ),
+            (
+                OtherAutoimmuneDisease,
+                &[Active, Recurrence, Relapse, Inactive, Remission, Unknown],
+            ),
+            (
+                SevereActiveInfection,
+                &[Active, Recurrence, Relapse, Unknown],
+            ),
+            (
+                UncontrolledHypertension,
+                &[Active, Recurrence, Relapse, Unknown],
+            ),
+            (
+                AntithromboticTherapy,
+                &[Active, Recurrence, Relapse, Unknown],
+            ),
+        ];
+        for (kind, counting) in cases {
+            for status in all {
+                let facts = FactsBuilder::eligible().cond(ci(kind, status)).build();
+                let got = run(&facts, &ema());
+                if counting.contains(&status) {
+                    let f = got.unwrap_or_else(|| panic!("{kind:?} {status:?}: no finding"));
+                    assert_eq!(f.severity, Severity::Critical, "{kind:?} {status:?}");
+                    assert_eq!(f.rule, RuleCode::Contraindication, "{kind:?} {status:?}");
+                    assert_eq!(kinds(&f), vec![kind], "{kind:?} {status:?}");
+                    assert!(
+                        matches!(
+                            &f.detail,
+                            Detail::Contraindication(d)
+                                if matches!(d.items[0].evidence, ContraindicationEvidence::Condition { .. })
+                        ),
+                        "{kind:?} {status:?}: {f:?}"
+                    );
+                } else {
+                    assert_eq!(got, None, "{kind:?} {status:?}");
+                }
+                assert_eq!(
+                    run(&facts, &RuleConfig::default()),
+                    None,
+                    "{kind:?} {status:?} under ansm-2019"
+                );
+            }
+        }
+    }
+
     #[test]
     fn eligible_patient_has_none() {
         assert_eq!(run(&FactsBuilder::eligible().build(), &ema()), None);
