@@ -1451,6 +1451,48 @@ mod tests {
         term.condition_classes(&[c(system, code)], None)
     }
 
+    /// The two `ema-2020` classes that had no test by code (issue 18 item 3): angina (SNOMED
+    /// 194828000, ICD-10 I20) and cervicocephalic arterial dissection (SNOMED 230730001, ICD-10
+    /// I72.0 / I72.6 / I67.0, ICD-10-CM I77.71 / I77.74), each to its contraindication kind and
+    /// nothing else; neighbouring codes are not.
+    #[test]
+    fn angina_and_cervicocephalic_arterial_dissection_by_code() {
+        use ContraindicationKind::*;
+        let t = Terminology::default();
+        let ci = ConditionClass::Contraindication;
+        for (system, code) in [
+            (SNOMED, "194828000"),
+            (ICD10, "I20"),
+            (ICD10, "I20.0"),
+            (ICD10, "I20.9"),
+            (ICD10_CM, "I20.9"),
+        ] {
+            assert_eq!(ms(&t, system, code), vec![ci(Angina)], "{system}|{code}");
+        }
+        for (system, code) in [
+            (SNOMED, "230730001"),
+            (ICD10, "I72.0"),
+            (ICD10, "I72.6"),
+            (ICD10, "I67.0"),
+            (ICD10_CM, "I77.71"),
+            (ICD10_CM, "I77.74"),
+        ] {
+            assert_eq!(
+                ms(&t, system, code),
+                vec![ci(CervicocephalicArterialDissection)],
+                "{system}|{code}"
+            );
+        }
+        // Chronic ischaemic heart disease, an upper-limb artery aneurysm, a cerebral aneurysm.
+        for (system, code) in [(ICD10, "I25.1"), (ICD10, "I72.1"), (ICD10, "I67.1")] {
+            let got = ms(&t, system, code);
+            assert!(
+                !got.contains(&ci(Angina)) && !got.contains(&ci(CervicocephalicArterialDissection)),
+                "{system}|{code}: {got:?}"
+            );
+        }
+    }
+
     #[test]
     fn alemtuzumab_and_campath() {
         let t = Terminology::default();

@@ -2,7 +2,7 @@
 //! topic. `hooks.rs` checks every fixture's topics and indicators; these check the content that
 //! makes each case safe.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -129,4 +129,79 @@ async fn an_anticoagulant_drafted_with_alemtuzumab_is_an_ema_2020_contraindicati
     assert!(ansm
         .iter()
         .all(|c| c["source"]["topic"]["code"] != "contraindication"));
+}
+
+/// Issue 18 item 3: angina and cervicocephalic arterial dissection, coded as an EHR records them
+/// (SNOMED CT or ICD-10) and only a history (`inactive`), on an otherwise eligible patient: under
+/// ema-2020 a critical contraindication card naming the kind and the Condition; under ansm-2019
+/// none.
+#[tokio::test]
+async fn angina_and_arterial_dissection_by_code_are_ema_2020_contraindications() {
+    let app_for = |profile: &'static str| {
+        spawn_app_with(move |raw| {
+            raw.rules.profile = profile.to_owned();
+            raw.rules.language = "en".to_owned();
+        })
+    };
+    let (ema, ansm) = (app_for("ema-2020").await, app_for("ansm-2019").await);
+    let angina = "history of angina pectoris";
+    let dissection = "history of cervicocephalic arterial dissection";
+    for (system, code, kind) in [
+        ("http://snomed.info/sct", "194828000", angina),
+        ("http://hl7.org/fhir/sid/icd-10", "I20.9", angina),
+        ("http://snomed.info/sct", "230730001", dissection),
+        ("http://hl7.org/fhir/sid/icd-10", "I72.0", dissection),
+        ("http://hl7.org/fhir/sid/icd-10", "I72.6", dissection),
+        ("http://hl7.org/fhir/sid/icd-10", "I67.0", dissection),
+    ] {
+        let mut request = fixture_hook("naive-eligible-two-dmts--order-sign.json");
+        let id = format!("p01-history-{}", code.replace('.', "-"));
+        let conditions = &mut request["prefetch"]["conditions"];
+        conditions["entry"].as_array_mut().unwrap().push(json!({
+            "fullUrl": format!("Condition/{id}"),
+            "resource": {
+                "resourceType": "Condition",
+                "id": id,
+                "clinicalStatus": {"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "inactive"
+                }]},
+                "verificationStatus": {"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                    "code": "confirmed"
+                }]},
+                "code": {"coding": [{"system": system, "code": code}]},
+                "subject": {"reference": "Patient/p01-patient"},
+                "onsetDateTime": "2015-03-02"
+            },
+            "search": {"mode": "match"}
+        }));
+        conditions["total"] = json!(2);
+
+        let r = ema.post_hook(service_for(&request), &request).await;
+        assert_eq!(r.status(), 200, "{code}");
+        let body: Value = r.json().await.unwrap();
+        assert_valid_response(&body, &request);
+        let cards = body["cards"].as_array().cloned().unwrap_or_default();
+        let ci = card(&cards, "contraindication");
+        assert_eq!(ci["indicator"], "critical", "{code}: {ci:#}");
+        let text = detail(ci);
+        assert!(
+            text.to_lowercase().contains(kind),
+            "{code}: {kind:?} not in {text}"
+        );
+        assert!(text.contains(&format!("Condition/{id}")), "{code}: {text}");
+
+        let r = ansm.post_hook(service_for(&request), &request).await;
+        assert_eq!(r.status(), 200, "{code}");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["cards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["source"]["topic"]["code"] != "contraindication"),
+            "{code} under ansm-2019: {body}"
+        );
+    }
 }
