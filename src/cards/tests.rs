@@ -1927,25 +1927,59 @@ fn arbitrary_findings_render_valid_cards() {
     }
 }
 
-/// `PRINT_CARDS=1 cargo test --lib cards::tests::print_sample_cards -- --nocapture` prints one
-/// card per rule in both languages, for review.
+/// One card per rule and indicator in both languages: every rule is sampled in each language,
+/// and each sample is a valid card on its rule's topic whose detail opens with that language's
+/// rule title and states the profile in that language (so the French and English cards of one
+/// finding differ). `PRINT_CARDS=1 cargo test --lib cards::tests::sample_cards -- --nocapture`
+/// also prints them, for review.
 #[test]
-fn print_sample_cards() {
-    if std::env::var("PRINT_CARDS").is_err() {
-        return;
-    }
+fn sample_cards_cover_every_rule_in_both_languages() {
+    let print = std::env::var("PRINT_CARDS").is_ok();
     let findings = all_findings();
     let mut seen: Vec<(RuleCode, Indicator, Language)> = Vec::new();
     for f in &findings {
+        let rule = rule_of(&f.detail);
+        let profile = profile_of(&f.detail).unwrap_or(Profile::Ansm2019);
+        let mut details = Vec::new();
         for lang in LANGS {
             let card = render1(f, lang).1;
-            let key = (rule_of(&f.detail), card.indicator, lang);
+            let t = text::for_language(lang);
+            if let Err(e) = check_card(&card) {
+                panic!("{lang:?} {rule:?}: {e}\n{card:#?}");
+            }
+            assert_eq!(
+                card.source.topic.as_ref().map(|c| c.code.as_str()),
+                Some(rule.as_str()),
+                "{lang:?}: {f:?}"
+            );
+            let detail = card.detail.clone().unwrap_or_default();
+            assert!(
+                detail.starts_with(&format!("**{}** — ", t.rule_title(rule))),
+                "{lang:?} {rule:?}: {detail}"
+            );
+            assert!(
+                detail.contains(&t.profile_line(profile)),
+                "{lang:?} {rule:?}: no profile line in {detail}"
+            );
+            details.push(detail);
+            let key = (rule, card.indicator, lang);
             if seen.contains(&key) {
                 continue;
             }
             seen.push(key);
-            println!("{}\n", serde_json::to_string_pretty(&card).unwrap());
-            println!("{}\n\n==========\n", card.detail.unwrap_or_default());
+            if print {
+                println!("{}\n", serde_json::to_string_pretty(&card).unwrap());
+                println!("{}\n\n==========\n", card.detail.unwrap_or_default());
+            }
+        }
+        assert_ne!(details[0], details[1], "same text in both languages: {f:?}");
+    }
+    for lang in LANGS {
+        for rule in RuleCode::ALL {
+            assert!(
+                seen.iter().any(|(r, _, l)| *r == rule && *l == lang),
+                "{rule:?} never sampled in {lang:?}"
+            );
         }
     }
 }
