@@ -498,12 +498,74 @@ async fn the_audit_keeps_no_token_and_no_patient_name() {
     assert!(!text.contains("Marchand") && !text.contains("Julien"));
 }
 
+/// The value of the unlabelled counter `name` in a Prometheus text exposition.
+fn counter(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The audit counters are at 0 from the start (so an alert can be written before the first
+/// drop) and `cds_audit_written_total` moves when a hook call is audited. The service runs as its
+/// own process: the in-process test apps share one metrics recorder.
 #[tokio::test]
-async fn audit_counters_are_exposed_in_metrics() {
-    let app = spawn(&Backend::Sqlite).await;
-    let metrics = app.get("/metrics").await.text().await.expect("text");
-    assert!(metrics.contains("cds_audit_dropped_total"), "{metrics}");
-    assert!(metrics.contains("cds_audit_written_total"), "{metrics}");
+async fn audit_counters_start_at_zero_and_count_a_written_record() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let served = serve(dir.path());
+    let base = format!("http://127.0.0.1:{}", served.port);
+    let client = reqwest::Client::new();
+    let metrics = || async {
+        client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    };
+    let before = metrics().await;
+    assert_eq!(
+        counter(&before, "cds_audit_written_total"),
+        Some(0.0),
+        "{before}"
+    );
+    assert_eq!(
+        counter(&before, "cds_audit_dropped_total"),
+        Some(0.0),
+        "{before}"
+    );
+
+    let mut req = fixture_hook("naive-one-dmt--order-sign.json");
+    req["hookInstance"] = json!(uuid::Uuid::new_v4().to_string());
+    let status = client
+        .post(format!("{base}/cds-services/alemtuzumab-order-sign"))
+        .json(&req)
+        .send()
+        .await
+        .expect("hook call")
+        .status();
+    assert_eq!(status, 200);
+
+    // The writer commits in batches off the answer path: poll, bounded by a count of tries.
+    let mut after = metrics().await;
+    for _ in 0..300 {
+        if counter(&after, "cds_audit_written_total").unwrap_or(0.0) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = metrics().await;
+    }
+    assert_eq!(
+        counter(&after, "cds_audit_written_total"),
+        Some(1.0),
+        "{after}"
+    );
+    assert_eq!(
+        counter(&after, "cds_audit_dropped_total"),
+        Some(0.0),
+        "{after}"
+    );
 }
 
 /// Starts `serve` on port 0 with its store in `data_dir`.
