@@ -82,16 +82,11 @@ impl Application {
         } else {
             None
         };
-        // With PostgreSQL (several replicas) the `jti` replay check goes to the shared store so
-        // replicas agree; a single SQLite-backed process keeps it in memory.
-        let replay: Arc<dyn crate::auth::replay::ReplayStore> = if matches!(
-            settings.store.backend,
-            crate::store::config::Backend::Postgres { .. }
-        ) {
-            Arc::new(store.clone())
-        } else {
-            Arc::new(crate::auth::replay::MemoryReplayStore::default())
-        };
+        // The `jti` replay check goes to the store (the `jti_seen` table) with SQLite as with
+        // PostgreSQL: replicas agree, and a token refused as a replay is still refused after a
+        // restart (issue 17 item 6; in memory it was forgotten). Fails closed: a store that
+        // cannot answer refuses authenticated calls (`/readyz` says `store` then).
+        let replay: Arc<dyn crate::auth::replay::ReplayStore> = Arc::new(store.clone());
         let state = AppState {
             hook_slots: web::limits::hook_slots(settings.max_concurrent_hooks),
             settings: Arc::new(settings),

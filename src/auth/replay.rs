@@ -1,7 +1,8 @@
 //! `jti` replay protection: a token may be used once within its lifetime.
 //!
-//! [`ReplayStore`] is the seam: [`MemoryReplayStore`] (one process) is the default; a shared
-//! store (SQL, the feedback store) makes replicas agree.
+//! [`ReplayStore`] is the seam. The service uses the feedback store (`src/store/mod.rs`, the
+//! `jti_seen` table, SQLite or PostgreSQL), so replicas agree and a restart forgets nothing;
+//! [`MemoryReplayStore`] (one process, forgotten on restart) is for embedding and tests.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;

@@ -1,18 +1,20 @@
 //! The outbound FHIR client: reqwest on rustls, one pool for the whole process.
 //!
 //! Guard-rails (cds-contract.md §Outbound FHIR): requests go only to `fhirServer` base URLs on
-//! the allow-list (local mode: loopback only), `https` unless loopback; redirects are followed
-//! only within the same origin; `next` links only on the same origin, never twice, at most
-//! `fhir.max_pages` pages; bodies are capped at `fhir.max_response_bytes` and parsed only as
-//! JSON; every request of a hook call shares one deadline. A failure is a [`GapReason`], which
-//! the rules show as "could not check", never an error of the hook call.
+//! the allow-list (local mode: loopback only), `https` unless loopback. Every outbound URL —
+//! searches, `next` links, reads of references, redirects (followed here, not by reqwest, at
+//! most [`MAX_REDIRECTS`]) — must lie under that base on a path boundary ([`under_base`]), not
+//! merely on its origin (issue 17 item 5); `next` links never twice, at most `fhir.max_pages`
+//! pages; bodies are capped at `fhir.max_response_bytes` and parsed only as JSON; every request
+//! of a hook call shares one deadline. A failure is a [`GapReason`], which the rules show as
+//! "could not check", never an error of the hook call.
 //!
 //! The bearer token (`fhirAuthorization.access_token`) is sent on every request and never logged.
 
 use std::collections::HashSet;
 use std::time::Instant;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION};
+use reqwest::header::{ACCEPT, AUTHORIZATION, LOCATION};
 use serde_json::Value;
 use tracing::Instrument;
 use url::Url;
@@ -49,19 +51,10 @@ impl std::fmt::Debug for FhirTarget {
 
 impl FhirClient {
     pub fn new(settings: &FhirSettings) -> Result<Self, reqwest::Error> {
-        let policy = reqwest::redirect::Policy::custom(|attempt| {
-            let same_origin = attempt
-                .previous()
-                .first()
-                .is_some_and(|first| first.origin() == attempt.url().origin());
-            if same_origin && attempt.previous().len() <= 3 {
-                attempt.follow()
-            } else {
-                attempt.stop()
-            }
-        });
+        // Redirects are followed in `get_json`, which knows the base they must stay under: a
+        // reqwest policy sees only the URLs, and keeps the token on any same-origin redirect.
         let http = reqwest::Client::builder()
-            .redirect(policy)
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(settings.deadline)
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .user_agent(concat!("alemtuzumab-cds/", env!("CARGO_PKG_VERSION")))
@@ -84,6 +77,11 @@ impl FhirClient {
         let mut url =
             Url::parse(fhir_server.trim()).map_err(|_| refused(&redact_url(fhir_server)))?;
         let host = url.host_str().unwrap_or("").to_owned();
+        // An encoded `/` or `\` is a separator to many servers and proxies but not to the
+        // boundary check: `…/fhir/r4%2F..%2Fadmin` would pass as under `/fhir/r4/`.
+        if has_encoded_separator(fhir_server) {
+            return Err(refused(&host));
+        }
         let loopback = is_loopback_host(&url);
         match url.scheme() {
             "https" => {}
@@ -100,14 +98,15 @@ impl FhirClient {
             url.set_path(&p);
         }
         let allowed = if self.settings.allowed_servers.is_empty() {
-            loopback
+            loopback && under_base(&url, &url)
         } else {
             self.settings.allowed_servers.iter().any(|a| {
-                let mut prefix = a.as_str().to_owned();
-                if !prefix.ends_with('/') {
-                    prefix.push('/');
+                let mut base = a.clone();
+                if !base.path().ends_with('/') {
+                    let p = format!("{}/", base.path());
+                    base.set_path(&p);
                 }
-                a.origin() == url.origin() && url.as_str().starts_with(&prefix)
+                under_base(&base, &url)
             })
         };
         if allowed {
@@ -135,8 +134,8 @@ impl FhirClient {
         first: Vec<Entry>,
         resource_type: &str,
     ) -> Result<Vec<Entry>, GapReason> {
-        // `Bundle.link.url` is a `uri`: a relative one is on `fhirServer` (the origin is checked
-        // in `pages` either way).
+        // `Bundle.link.url` is a `uri`: a relative one is on `fhirServer` (whether it stays
+        // under the base is checked in `pages` either way).
         let url = target.base.join(next).map_err(|_| GapReason::BadNextLink)?;
         self.pages(target, url, first, resource_type).await
     }
@@ -152,10 +151,10 @@ impl FhirClient {
         let mut url = first_url;
         let mut pages = 0u32;
         loop {
-            if url.origin() != target.base.origin() {
+            if !under_base(&target.base, &url) {
                 tracing::warn!(
-                    host = url.host_str().unwrap_or(""),
-                    "next link to another origin refused"
+                    url = %redact_url(url.as_str()),
+                    "next link outside fhirServer refused"
                 );
                 return Err(GapReason::BadNextLink);
             }
@@ -191,10 +190,10 @@ impl FhirClient {
             .base
             .join(reference.trim_start_matches('/'))
             .map_err(|e| GapReason::Unreadable(e.to_string()))?;
-        if url.origin() != target.base.origin() {
-            return Err(GapReason::ServerNotAllowed(
-                url.host_str().unwrap_or("").to_owned(),
-            ));
+        if !under_base(&target.base, &url) {
+            let shown = redact_url(url.as_str());
+            tracing::warn!(url = %shown, "reference outside fhirServer not read");
+            return Err(GapReason::ServerNotAllowed(shown));
         }
         let resource_type = read_type(&url).unwrap_or("Resource").to_owned();
         let v = self.get_json(target, url, &resource_type).await?;
@@ -232,16 +231,33 @@ impl FhirClient {
                 .checked_duration_since(Instant::now())
                 .filter(|d| !d.is_zero())
                 .ok_or(GapReason::Timeout)?;
-            let mut request = self
-                .http
-                .get(url)
-                .header(ACCEPT, "application/fhir+json, application/json;q=0.9")
-                .timeout(remaining);
-            if let Some(token) = &target.token {
-                request = request.header(AUTHORIZATION, format!("Bearer {token}"));
-            }
             let fut = async {
-                let mut response = request.send().await.map_err(request_error)?;
+                let mut url = url;
+                let mut redirects = 0;
+                let mut response = loop {
+                    let mut request = self
+                        .http
+                        .get(url.clone())
+                        .header(ACCEPT, "application/fhir+json, application/json;q=0.9")
+                        .timeout(remaining);
+                    if let Some(token) = &target.token {
+                        request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+                    }
+                    let response = request.send().await.map_err(request_error)?;
+                    let Some(next) = redirect_target(&url, &response) else {
+                        break response;
+                    };
+                    if redirects >= MAX_REDIRECTS {
+                        break response; // its 3xx status is the gap
+                    }
+                    if !under_base(&target.base, &next) {
+                        let shown = redact_url(next.as_str());
+                        tracing::warn!(url = %shown, "redirect outside fhirServer not followed");
+                        return Err(GapReason::ServerNotAllowed(shown));
+                    }
+                    redirects += 1;
+                    url = next;
+                };
                 let status = response.status();
                 tracing::Span::current().record("status", status.as_u16());
                 if matches!(status.as_u16(), 401 | 403) {
@@ -293,6 +309,57 @@ impl FhirClient {
             .record(elapsed.as_secs_f64());
         result
     }
+}
+
+/// Redirects followed per request (each one checked by [`under_base`]).
+const MAX_REDIRECTS: u32 = 3;
+
+/// Where a redirect response points, resolved against the URL that answered; `None` when the
+/// response is not a redirect to follow (its status is then the answer).
+fn redirect_target(from: &Url, response: &reqwest::Response) -> Option<Url> {
+    if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response.headers().get(LOCATION)?.to_str().ok()?;
+    from.join(location).ok()
+}
+
+/// Whether `raw` holds a percent-encoded `/` or `\` (any case).
+fn has_encoded_separator(raw: &str) -> bool {
+    let lower = raw.to_ascii_lowercase();
+    lower.contains("%2f") || lower.contains("%5c")
+}
+
+/// Whether `url` may be asked with the token of a call whose `fhirServer` is `base` (a
+/// directory URL, its path ending in `/`): same scheme, host and port, no userinfo, and a path
+/// under the base's on a segment boundary. The `url` crate has already resolved `.` and `..`
+/// segments (`%2e` ones included) and turned `\` into `/`; what it keeps encoded and a server may
+/// still decode into a separator or a dot segment (`%2F`, `%5C`, `%2E`, and `%25`, which a
+/// second decoding turns into any of them) is refused outright: FHIR paths (types, ids
+/// `[A-Za-z0-9.-]`, `_history`) never need them.
+pub(crate) fn under_base(base: &Url, url: &Url) -> bool {
+    if base.origin() != url.origin()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || !base.path().ends_with('/')
+    {
+        return false;
+    }
+    let path = url.path();
+    let lower = path.to_ascii_lowercase();
+    if ["%2f", "%5c", "%2e", "%25"]
+        .iter()
+        .any(|e| lower.contains(e))
+    {
+        return false;
+    }
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return false;
+    }
+    path.starts_with(base.path())
 }
 
 /// The resource types the service queries: the only values of the `resource_type` metric label.
@@ -406,6 +473,137 @@ mod tests {
         assert!(c
             .check_server("https://user:pw@ehr.example/fhir/r4")
             .is_err());
+    }
+
+    #[test]
+    fn a_fhir_server_with_an_encoded_separator_is_refused() {
+        let c = client(&["https://ehr.example/fhir/r4"]);
+        for raw in [
+            "https://ehr.example/fhir/r4/..%2Fadmin",
+            "https://ehr.example/fhir/r4/..%2fadmin",
+            "https://ehr.example/fhir/r4/..%5Cadmin",
+            "https://ehr.example/fhir/r4/..%5cadmin",
+            "https://ehr.example/fhir/r4/%2e%2e%2Fadmin",
+            "https://ehr.example/fhir/r4/x%252F..%252Fadmin",
+        ] {
+            assert_eq!(
+                c.check_server(raw),
+                Err(GapReason::ServerNotAllowed("ehr.example".into())),
+                "{raw}"
+            );
+        }
+        // Dot segments are resolved before the boundary is checked.
+        assert!(c
+            .check_server("https://ehr.example/fhir/r4/../admin")
+            .is_err());
+        assert!(c.check_server("https://ehr.example/fhir/r4/x/..").is_ok());
+        let local = client(&[]);
+        assert!(local.check_server("http://127.0.0.1:9/fhir%2F..").is_err());
+    }
+
+    #[test]
+    fn outbound_urls_stay_under_the_base_on_a_path_boundary() {
+        let base = Url::parse("https://ehr.example/fhir/r4/").unwrap();
+        let under = |u: &str| under_base(&base, &base.join(u).unwrap());
+        for ok in [
+            "Medication/m1",
+            "Condition?patient=p&_count=50",
+            "https://ehr.example/fhir/r4/Medication/m1/_history/2",
+            "Observation?code=http%3A%2F%2Floinc.org%7C1742-6",
+            "x/../Medication/m1",
+        ] {
+            assert!(under(ok), "{ok}");
+        }
+        for refused in [
+            "../admin/Medication/m1",
+            "/admin/x",
+            "/fhir/r4x/Medication/m1",
+            "/fhir/r4",
+            "https://ehr.example/fhir/admin",
+            "https://ehr.example:8443/fhir/r4/Medication/m1",
+            "http://ehr.example/fhir/r4/Medication/m1",
+            "https://other.example/fhir/r4/Medication/m1",
+            "https://u:p@ehr.example/fhir/r4/Medication/m1",
+            "..%2Fadmin",
+            "Medication%2F..%2F..%2Fadmin",
+            "Medication%2f..%2f..%2fadmin",
+            "Medication%5C..%5C..%5Cadmin",
+            "%2e%2e/admin",
+            "Medication/.%2E/.%2e/admin",
+            "Medication%252F..%252Fadmin",
+            "..\\admin\\x",
+        ] {
+            assert!(
+                !under(refused),
+                "{refused} → {}",
+                base.join(refused).unwrap()
+            );
+        }
+    }
+
+    /// A target on a closed loopback port: a request sent would be `Unreachable`, so a
+    /// `ServerNotAllowed` or `BadNextLink` answer means nothing was sent.
+    fn closed_target() -> FhirTarget {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        FhirTarget {
+            base: Url::parse(&format!("http://127.0.0.1:{port}/fhir/r4/")).unwrap(),
+            token: Some("secret".into()),
+            deadline: Instant::now() + std::time::Duration::from_secs(3),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_outside_the_base_is_not_sent() {
+        let c = client(&[]);
+        let t = closed_target();
+        for reference in [
+            "../admin/Medication/m1",
+            "../../admin/Medication/m1",
+            "Medication%2F..%2F..%2Fadmin",
+        ] {
+            match c.read(&t, reference).await {
+                Err(GapReason::ServerNotAllowed(shown)) => {
+                    assert!(!shown.contains("secret"), "{shown}")
+                }
+                other => panic!("{reference}: {other:?}"),
+            }
+        }
+        // Inside the base, the request is sent (and fails: nothing listens).
+        assert_eq!(
+            c.read(&t, "Medication/m1").await,
+            Err(GapReason::Unreachable)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_next_link_outside_the_base_is_not_followed() {
+        let c = client(&[]);
+        let t = closed_target();
+        let admin = format!(
+            "http://{}/admin/Condition?page=2",
+            t.base.host_str().unwrap_or("")
+        );
+        for next in [
+            "../admin/Condition?page=2",
+            "/admin/Condition?page=2",
+            admin.as_str(),
+            "Condition%2F..%2F..%2Fadmin?page=2",
+        ] {
+            assert_eq!(
+                c.remaining_pages(&t, next, Vec::new(), "Condition").await,
+                Err(GapReason::BadNextLink),
+                "{next}"
+            );
+        }
+        assert_eq!(
+            c.remaining_pages(&t, "Condition?page=2", Vec::new(), "Condition")
+                .await,
+            Err(GapReason::Unreachable)
+        );
     }
 
     #[test]

@@ -246,6 +246,17 @@ impl Store {
         .map_err(|e| self.db(e))
     }
 
+    /// When this process's readiness probe last wrote (Unix ms), if it ever did.
+    #[cfg(test)]
+    pub(crate) async fn probe_checked_at(&self) -> Result<Option<i64>, StoreError> {
+        let sql = "SELECT checked_at FROM store_probe WHERE instance = $1";
+        on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(self.instance.as_ref())
+            .fetch_optional(pool)
+            .await)
+        .map_err(|e| self.db(e))
+    }
+
     /// Writes a batch of decisions and their cards in one transaction. Idempotent: a batch
     /// retried after a failed commit does not duplicate rows.
     pub async fn write_decisions(&self, batch: &[DecisionRecord]) -> Result<(), StoreError> {

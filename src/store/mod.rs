@@ -2,8 +2,9 @@
 //! JWT `jti`s for replay detection, in SQLite by default or PostgreSQL for replicas.
 //!
 //! [`StoreService`] is what the web layer holds. It opens the store in the background, so the
-//! service starts even when the database is late; `/readyz` answers 503 naming the SQLite file
-//! or the server until the store is open and takes writes. Feedback waits for the store and is
+//! service starts even when the database is late; `/readyz` answers 503 (the log names the
+//! SQLite file or the server) until the store is open and takes writes; that write is made at
+//! most once per [`READINESS_TTL`], not per probe. Feedback waits for the store and is
 //! answered only once committed; the decision audit goes through a bounded queue
 //! ([`audit::AuditQueue`]) and never waits. All database work runs on the runtime that started
 //! the service, not on the HTTP workers' runtimes, so pooled connections stay on one reactor.
@@ -15,7 +16,7 @@ pub mod model;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::watch;
@@ -38,6 +39,10 @@ struct Inner {
     audit: AuditQueue,
     runtime: tokio::runtime::Handle,
     target: String,
+    /// The last readiness write probe and when it ran: `/readyz` needs no authentication, so
+    /// it must not cost a database write per call (issue 17 item 9).
+    readiness: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+    readiness_ttl: Duration,
 }
 
 /// The store as the running service sees it. Cheap to clone.
@@ -49,10 +54,17 @@ pub struct StoreService {
 /// How long a caller waits for a store that is still opening before giving up.
 const OPENING_WAIT: Duration = Duration::from_secs(3);
 
+/// How long a readiness write probe's result is reused.
+pub const READINESS_TTL: Duration = Duration::from_secs(5);
+
 impl StoreService {
     /// Starts opening the store on the current tokio runtime, with the audit writer and the
     /// retention task behind it. Fails only when called outside a runtime.
     pub fn start(settings: &StoreSettings) -> std::io::Result<Self> {
+        Self::start_with(settings, READINESS_TTL)
+    }
+
+    fn start_with(settings: &StoreSettings, readiness_ttl: Duration) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
         let (status_tx, status) = watch::channel(Status::Opening);
         let (queue, rx) = AuditQueue::new(settings.audit_queue_capacity);
@@ -99,6 +111,8 @@ impl StoreService {
                 audit: queue,
                 runtime,
                 target,
+                readiness: tokio::sync::Mutex::new(None),
+                readiness_ttl,
             }),
         })
     }
@@ -156,19 +170,32 @@ impl StoreService {
             .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
 
-    /// Readiness: the store is open and takes a write. `Ok` carries `sqlite` or `postgres`.
-    pub async fn readiness(&self) -> Result<&'static str, StoreError> {
-        self.with_store(|store| async move {
-            match tokio::time::timeout(Duration::from_secs(5), store.probe()).await {
-                Ok(Ok(())) => Ok(store.kind()),
-                Ok(Err(e)) => Err(e),
-                Err(_) => Err(StoreError::Unavailable(format!(
-                    "{} did not answer within 5 s",
-                    store.target()
-                ))),
+    /// Readiness: the store is open and takes a write. The error is for the log only (it names
+    /// the SQLite file or the PostgreSQL server). An open store's write probe runs at most once
+    /// per [`READINESS_TTL`]; concurrent callers wait for it and share its result. A store not
+    /// open yet is reported at once, uncached, so readiness follows as soon as it opens.
+    pub async fn readiness(&self) -> Result<(), String> {
+        self.store().await.map_err(|e| e.to_string())?;
+        let mut cached = self.inner.readiness.lock().await;
+        if let Some((at, result)) = cached.as_ref() {
+            if at.elapsed() < self.inner.readiness_ttl {
+                return result.clone();
             }
-        })
-        .await
+        }
+        let result = self
+            .with_store(|store| async move {
+                match tokio::time::timeout(Duration::from_secs(5), store.probe()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(StoreError::Unavailable(format!(
+                        "{} did not answer within 5 s",
+                        store.target()
+                    ))),
+                }
+            })
+            .await
+            .map_err(|e| e.to_string());
+        *cached = Some((Instant::now(), result.clone()));
+        result
     }
 
     /// The SQLite file or PostgreSQL server, for messages.
@@ -227,5 +254,46 @@ impl crate::auth::replay::ReplayStore for StoreService {
             .await
             .map_err(|e| crate::auth::replay::ReplayError(e.to_string()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(dir: &std::path::Path) -> StoreSettings {
+        config::RawStore {
+            data_dir: dir.to_string_lossy().into_owned(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    /// Issue 17 item 9: an unauthenticated `/readyz` does not write to the database per call.
+    #[tokio::test]
+    async fn readiness_writes_at_most_once_per_ttl() {
+        let dir = tempfile::tempdir().unwrap();
+        let service =
+            StoreService::start_with(&sqlite(dir.path()), Duration::from_secs(3600)).unwrap();
+        assert_eq!(service.readiness().await, Ok(()));
+        let store = service.store().await.unwrap();
+        let first = store.probe_checked_at().await.unwrap();
+        assert!(first.is_some());
+        for _ in 0..5 {
+            // Past the millisecond the first probe wrote, so a second write would show.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert_eq!(service.readiness().await, Ok(()));
+        }
+        assert_eq!(store.probe_checked_at().await.unwrap(), first);
+
+        // Past the TTL, the probe runs again.
+        let service = StoreService::start_with(&sqlite(dir.path()), Duration::ZERO).unwrap();
+        assert_eq!(service.readiness().await, Ok(()));
+        let store = service.store().await.unwrap();
+        let before = store.probe_checked_at().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(service.readiness().await, Ok(()));
+        assert_ne!(store.probe_checked_at().await.unwrap(), before);
     }
 }

@@ -26,7 +26,7 @@ pub struct AppState {
     pub store: crate::store::StoreService,
     /// JWT verification; `None` in local mode.
     pub auth: Option<Arc<crate::auth::jwt::Authenticator>>,
-    /// `jti` replay store (in memory unless a shared one is configured).
+    /// `jti` replay store: the feedback store (SQLite or PostgreSQL), so it survives restarts.
     pub replay: Arc<dyn crate::auth::replay::ReplayStore>,
     /// Slots of concurrent hook and feedback calls (`server.max_concurrent_hooks`).
     pub hook_slots: Arc<tokio::sync::Semaphore>,

@@ -162,21 +162,17 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: configuration loaded and the store open and writable (503 naming the SQLite
-/// file or the PostgreSQL server otherwise).
+/// `GET /readyz`: configuration loaded and the store open and writable. It needs no
+/// authentication, so it says only ready or not and which component is not: the SQLite path or
+/// the PostgreSQL user, host and database are in the log, never in the answer (issue 17 item 9).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.store.readiness().await {
-        Ok(store) => HttpResponse::Ok().json(serde_json::json!({
-            "status": "ready",
-            "profile": state.settings.rules.profile.as_str(),
-            "language": state.settings.cards.language.as_str(),
-            "store": store,
-        })),
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
         Err(e) => {
-            tracing::warn!(error = %e, "not ready: store unavailable");
+            tracing::warn!(component = "store", error = %e, "not ready: store unavailable");
             HttpResponse::ServiceUnavailable().json(serde_json::json!({
                 "status": "unavailable",
-                "store": e.to_string(),
+                "component": "store",
             }))
         }
     }

@@ -205,6 +205,100 @@ async fn a_next_link_to_another_origin_is_not_followed() {
     assert_eq!(elsewhere.connections(), 0, "the other origin was contacted");
 }
 
+/// Issue 17 item 5: the base path of `fhirServer` is a boundary for every request, not only the
+/// first: `next` links (prefetched or from the server), redirects and `medicationReference`
+/// reads that lead elsewhere on the same origin (`../admin`, `/admin`, encoded separators) are
+/// not sent, so the token never leaves the base.
+#[tokio::test]
+async fn no_request_leaves_the_fhir_server_base_path() {
+    let app = faulty_app().await;
+    let proxy = FhirProxy::start(upstream().await.as_deref()).await;
+    let origin = proxy
+        .base
+        .trim_end_matches(crate::fhir_proxy::BASE_PATH)
+        .to_owned();
+    let outside = [
+        "../admin/Condition?page=2".to_owned(),
+        "/admin/Condition?page=2".to_owned(),
+        format!("{origin}/admin/Condition?page=2"),
+        format!("{}/../admin/Condition?page=2", proxy.base),
+        "Condition%2F..%2F..%2Fadmin?page=2".to_owned(),
+        "Condition%5C..%5C..%5Cadmin?page=2".to_owned(),
+    ];
+    // A prefetched first page whose `next` link leads out of the base.
+    for next in &outside {
+        let mut request = pointed_at("naive-eligible-two-dmts--order-sign.json", &proxy.base);
+        request["prefetch"]["conditions"]["link"] = json!([{"relation": "next", "url": next}]);
+        assert_could_not_check(&app, &request, &format!("prefetched next {next}")).await;
+    }
+    // A server's `next` link out of the base.
+    for next in &outside {
+        proxy.set(Behaviour::NextTo(next.clone()));
+        let request = order_without_prefetch(&proxy.base);
+        assert_could_not_check(&app, &request, &format!("next {next}")).await;
+    }
+    // A redirect out of the base (same origin).
+    proxy.set(Behaviour::RedirectTo("/admin/".to_owned()));
+    let request = order_without_prefetch(&proxy.base);
+    assert_could_not_check(&app, &request, "redirect to /admin/").await;
+    // A draft order's `medicationReference` out of the base.
+    proxy.set(Behaviour::Forward);
+    for reference in [
+        "../admin/Medication/m1",
+        "../../admin/Medication/m1",
+        "Medication%2F..%2F..%2Fadmin",
+    ] {
+        let mut request = pointed_at("naive-eligible-two-dmts--order-sign.json", &proxy.base);
+        let order = &mut request["context"]["draftOrders"]["entry"][0]["resource"];
+        order
+            .as_object_mut()
+            .unwrap()
+            .remove("medicationCodeableConcept");
+        order["medicationReference"] = json!({"reference": reference, "display": "Lemtrada 12 mg"});
+        assert_could_not_check(&app, &request, &format!("medicationReference {reference}")).await;
+    }
+    let requests = proxy.requests();
+    assert!(!requests.is_empty(), "the server was never asked");
+    for r in &requests {
+        let path = r.path.split('?').next().unwrap_or("");
+        let lower = path.to_ascii_lowercase();
+        assert!(
+            path.starts_with("/fhir/r4/") && !lower.contains("%2f") && !lower.contains("%5c"),
+            "a request left the base, token {:?}: {}",
+            r.authorization,
+            r.path
+        );
+    }
+}
+
+/// A redirect that stays under the base is still followed, with the token.
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
+#[tokio::test]
+async fn a_redirect_under_the_base_is_followed() {
+    let app = faulty_app().await;
+    let proxy = FhirProxy::start(upstream().await.as_deref()).await;
+    let request = pointed_at("naive-eligible-two-dmts--order-sign.json", &proxy.base);
+    let want = app.post_hook(service_for(&request), &request).await;
+    let want: Value = want.json().await.unwrap();
+    proxy.set(Behaviour::RedirectTo("/fhir/r4/moved/".to_owned()));
+    let request = order_without_prefetch(&proxy.base);
+    let got = app.post_hook(service_for(&request), &request).await;
+    assert_eq!(got.status().as_u16(), 200);
+    let got: Value = got.json().await.unwrap();
+    assert_eq!(card_texts(&got), card_texts(&want));
+    let requests = proxy.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path.starts_with("/fhir/r4/moved/")
+                && r.authorization.as_deref() == Some("Bearer fixture-token-1")),
+        "{requests:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_fhir_server_off_the_allow_list_is_never_contacted() {
     let app = spawn_app_with(|raw| {

@@ -273,13 +273,25 @@ pub async fn suite_malformed_feedback(backend: &Backend) {
     );
 }
 
-/// `/readyz` says which store answers.
-pub async fn suite_readiness(backend: &Backend, kind: &str) {
+/// `/readyz` (no authentication) says ready and nothing about the store: not its kind, not the
+/// SQLite path, not the PostgreSQL user, host or database (issue 17 item 9).
+pub async fn suite_readiness(backend: &Backend) {
     let app = spawn(backend).await;
     let resp = app.get("/readyz").await;
     assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.expect("JSON");
-    assert_eq!(body["store"], kind, "{body}");
+    let text = resp.text().await.expect("text");
+    let body: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(body, json!({"status": "ready"}));
+    let mut secrets = vec![app.data_dir.path().to_string_lossy().into_owned()];
+    if let Backend::Postgres(url) = backend {
+        let u = url::Url::parse(url).expect("a PostgreSQL URL");
+        secrets.push(u.username().to_owned());
+        secrets.push(u.host_str().unwrap_or("").to_owned());
+        secrets.push(u.path().trim_start_matches('/').to_owned());
+    }
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        assert!(!text.contains(secret.as_str()), "{secret} in {text}");
+    }
 }
 
 /// `jti` replay across two store instances sharing one database (two replicas).
@@ -406,8 +418,8 @@ async fn sqlite_malformed_feedback_is_a_400_naming_the_field() {
 }
 
 #[tokio::test]
-async fn sqlite_readiness_names_the_store() {
-    suite_readiness(&Backend::Sqlite, "sqlite").await;
+async fn sqlite_readiness_says_ready_without_naming_the_store() {
+    suite_readiness(&Backend::Sqlite).await;
 }
 
 #[tokio::test]
@@ -421,7 +433,7 @@ async fn sqlite_jti_replay_is_rejected_across_two_store_instances() {
 }
 
 #[tokio::test]
-async fn a_corrupt_sqlite_file_fails_readiness_naming_the_file() {
+async fn a_corrupt_sqlite_file_fails_readiness_naming_the_file_in_the_log_only() {
     // Arrange: garbage where the database should be.
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("alemtuzumab-cds.db");
@@ -432,12 +444,14 @@ async fn a_corrupt_sqlite_file_fails_readiness_naming_the_file() {
     // Act
     let resp = app.get("/readyz").await;
 
-    // Assert
+    // Assert: not ready, the component named, the file not (issue 17 item 9).
     assert_eq!(resp.status(), 503);
     let body: Value = resp.json().await.expect("JSON");
-    let message = body["store"].as_str().unwrap_or("");
-    assert!(message.contains(&*file.to_string_lossy()), "{body}");
-    assert!(message.contains("not a database"), "{body}");
+    assert_eq!(
+        body,
+        json!({"status": "unavailable", "component": "store"}),
+        "{body}"
+    );
     // Feedback is refused, not lost: the EHR sees a 503 and can retry.
     let resp = app
         .post_feedback(
@@ -456,6 +470,19 @@ async fn a_corrupt_sqlite_file_fails_readiness_naming_the_file() {
     assert_eq!(
         app.post_hook("alemtuzumab-order-sign", &req).await.status(),
         200
+    );
+
+    // The log, not the answer, names the file and what is wrong with it.
+    let mut served = serve(dir.path());
+    let resp = served.app().get("/readyz").await;
+    assert_eq!(resp.status(), 503);
+    let text = resp.text().await.expect("text");
+    assert!(!text.contains(&*file.to_string_lossy()), "{text}");
+    let log = served.stop();
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&*file.to_string_lossy()) && l.contains("not a database")),
+        "{log:#?}"
     );
 }
 

@@ -36,12 +36,18 @@ pub enum Behaviour {
     Close,
     /// `200` with this FHIR JSON body, whatever was asked.
     Body(String),
+    /// `302` to this path prefix followed by the request's own target (`/admin/` sends
+    /// `/fhir/r4/Condition?…` to `/admin/Condition?…`); a request already under the prefix is
+    /// forwarded without it.
+    RedirectTo(String),
 }
 
 #[derive(Debug, Clone)]
 pub struct Recorded {
     /// Path and query after the base path, e.g. `Condition?patient=p01-patient`.
     pub target: String,
+    /// The request target as sent, e.g. `/fhir/r4/Condition?patient=p01-patient`.
+    pub path: String,
     pub authorization: Option<String>,
 }
 
@@ -166,6 +172,7 @@ async fn serve(
         .to_owned();
     st.requests.lock().unwrap().push(Recorded {
         target: target.clone(),
+        path: path.clone(),
         authorization: authorization.clone(),
     });
     st.arrived.send_modify(|n| *n += 1);
@@ -173,6 +180,16 @@ async fn serve(
     let is_search = target.contains('?') || !target.contains('/');
     let (status, content_type, body) = match behaviour {
         Behaviour::Close => return Ok(()),
+        Behaviour::RedirectTo(prefix) => match path.strip_prefix(&prefix) {
+            Some(rest) => forward(&st, &http, &method, rest, authorization).await,
+            None => {
+                let response = format!(
+                    "HTTP/1.1 302 Found\r\nLocation: {prefix}{target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                socket.write_all(response.as_bytes()).await?;
+                return socket.shutdown().await;
+            }
+        },
         Behaviour::Status(code) => (
             code,
             "application/fhir+json",

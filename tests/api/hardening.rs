@@ -206,3 +206,71 @@ async fn the_sqlite_store_file_is_created_0600() {
     }
     store.close().await;
 }
+
+/// Issue 17 item 6: with SQLite, a token accepted once is still a replay after the process is
+/// killed and restarted on the same data directory (the `jti` was only in memory).
+#[tokio::test]
+async fn a_jti_is_still_a_replay_after_a_restart_with_sqlite() {
+    let ec = ec_key("restart-key");
+    let dir = tempfile::tempdir().unwrap();
+    let jwks_file = dir.path().join("ehr-jwks.json");
+    std::fs::write(&jwks_file, jwks(&[&ec])).unwrap();
+    let config = dir.path().join("config.toml");
+    let toml = format!(
+        "[server]\npublic_url = {public_url:?}\n\n[[auth.issuers]]\niss = {iss:?}\njwks_file = {file:?}\n",
+        public_url = crate::auth::PUBLIC_URL,
+        iss = crate::auth::ISS,
+        file = jwks_file.display().to_string(),
+    );
+    std::fs::write(&config, toml).unwrap();
+    let data_dir = dir.path().join("data");
+    let serve = || {
+        let mut cmd = binary();
+        cmd.args(["serve", "--bind", "127.0.0.1:0"])
+            .env("ALEMTUZUMAB_CDS_CONFIG", &config)
+            .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
+            .env("ALEMTUZUMAB_CDS__STORE__DATA_DIR", &data_dir);
+        ServedBinary::start(cmd)
+    };
+    let service = "alemtuzumab-order-sign";
+    let token = sign(&ec, &header(&ec), &claims(service));
+
+    let mut first = serve();
+    let r = first
+        .app()
+        .post_hook_with_token(service, Some(&token))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    // In the same process, a replay (as before).
+    crate::auth::assert_unauthorized(
+        first
+            .app()
+            .post_hook_with_token(service, Some(&token))
+            .await,
+        "replay in the same process",
+    )
+    .await;
+    first.stop(); // SIGKILL: nothing flushed on the way out
+
+    let mut second = serve();
+    crate::auth::assert_unauthorized(
+        second
+            .app()
+            .post_hook_with_token(service, Some(&token))
+            .await,
+        "replay after a restart",
+    )
+    .await;
+    // A fresh token is accepted: the restarted service works.
+    let fresh = sign(&ec, &header(&ec), &claims(service));
+    let r = second
+        .app()
+        .post_hook_with_token(service, Some(&fresh))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let log = second.stop();
+    assert!(
+        log.iter().any(|l| l.contains("replay")),
+        "the refusal names the replay: {log:#?}"
+    );
+}

@@ -224,9 +224,9 @@ async fn postgres_malformed_feedback_is_a_400_naming_the_field() {
     skip_real_servers,
     ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs PostgreSQL"
 )]
-async fn postgres_readiness_names_the_store() {
+async fn postgres_readiness_says_ready_without_naming_the_store() {
     let (_pg, backend) = backend().await;
-    feedback::suite_readiness(&backend, "postgres").await;
+    feedback::suite_readiness(&backend).await;
 }
 
 #[tokio::test]
