@@ -451,14 +451,18 @@ fn parse_draft_orders(
 ) -> Vec<(String, DraftMedicationRequest)> {
     let entries = bundle_entries(Value::Object(bundle));
     index_medications(&entries, index, gaps);
+    // Indexed once, each entry looked up once: linear in `selections` + entries (issue 17
+    // item 4; both are bounded in src/wire/context.rs). A selection is `MedicationRequest/<id>`
+    // or the bare id.
+    let selections: Option<HashSet<String>> = selections.map(|s| s.into_iter().collect());
     let selected = |reference: &str| match &selections {
         None => true,
-        Some(sel) => sel.iter().any(|s| {
-            s == reference
+        Some(sel) => {
+            sel.contains(reference)
                 || reference
                     .strip_prefix("MedicationRequest/")
-                    .is_some_and(|id| s == id)
-        }),
+                    .is_some_and(|id| sel.contains(id))
+        }
     };
     let mut out = Vec::new();
     for entry in entries {
@@ -753,5 +757,47 @@ mod tests {
             "{:?}",
             data.facts.gaps
         );
+    }
+
+    #[test]
+    fn selections_match_both_a_reference_and_a_bare_id() {
+        let entries: Vec<Value> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|id| {
+                json!({"resource": {"resourceType": "MedicationRequest", "id": id,
+                "status": "draft", "intent": "order", "subject": {"reference": "Patient/p"},
+                "medicationCodeableConcept": {"text": "x"}}})
+            })
+            .collect();
+        let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": entries});
+        let Value::Object(bundle) = bundle else {
+            unreachable!()
+        };
+        let mut index = MedicationIndex::default();
+        let mut data = HookData::default();
+        let mut gaps = Vec::new();
+        let selections = vec![
+            "MedicationRequest/a".to_owned(),
+            "c".to_owned(),
+            "MedicationRequest/zz".to_owned(),
+        ];
+        let drafts = parse_draft_orders(
+            bundle.clone(),
+            Some(selections),
+            &mut index,
+            &mut data,
+            &mut gaps,
+        );
+        let refs: Vec<&str> = drafts.iter().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(refs, ["MedicationRequest/a", "MedicationRequest/c"]);
+        assert_eq!(
+            data.draft_orders,
+            ["MedicationRequest/a", "MedicationRequest/c"]
+        );
+        // order-sign: every draft.
+        let mut data = HookData::default();
+        let drafts = parse_draft_orders(bundle, None, &mut index, &mut data, &mut gaps);
+        assert_eq!(drafts.len(), 4);
+        assert!(gaps.is_empty(), "{gaps:?}");
     }
 }

@@ -5,6 +5,13 @@ use serde_json::{Map, Value};
 
 use super::request::{json_type, optional_string, required_string, FieldError};
 
+/// Most `context.selections` an order-select call may carry (issue 17 item 4): a clinician
+/// selects a few orders; 300 000 of them made the matching a CPU-bound denial of service.
+pub const MAX_SELECTIONS: usize = 1000;
+
+/// Most entries in `context.draftOrders` (issue 17 item 4), for the same reason.
+pub const MAX_DRAFT_ORDER_ENTRIES: usize = 1000;
+
 /// `order-sign`: "fires when a clinician is ready to sign one or more orders for a patient".
 #[derive(Debug)]
 pub struct OrderSignContext {
@@ -73,6 +80,12 @@ impl HookContext {
                     None | Some(Value::Null) => {
                         return Err(FieldError::missing("context.selections"))
                     }
+                    Some(Value::Array(items)) if items.len() > MAX_SELECTIONS => {
+                        return Err(FieldError::new(
+                            "context.selections",
+                            format!("more than {MAX_SELECTIONS} selections"),
+                        ))
+                    }
                     Some(Value::Array(items)) => items
                         .into_iter()
                         .enumerate()
@@ -140,6 +153,12 @@ fn draft_orders(c: &mut Map<String, Value>) -> Result<Map<String, Value>, FieldE
                 ));
             }
             match b.get("entry") {
+                Some(Value::Array(entries)) if entries.len() > MAX_DRAFT_ORDER_ENTRIES => {
+                    Err(FieldError::new(
+                        "context.draftOrders.entry",
+                        format!("more than {MAX_DRAFT_ORDER_ENTRIES} entries"),
+                    ))
+                }
                 None | Some(Value::Array(_)) | Some(Value::Null) => Ok(b),
                 Some(other) => Err(FieldError::new(
                     "context.draftOrders.entry",
@@ -184,6 +203,28 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.field, "context.selections");
+    }
+
+    #[test]
+    fn selections_and_draft_order_entries_are_bounded() {
+        let entries = |n: usize| {
+            (0..n)
+                .map(|i| json!({"resource": {"resourceType": "MedicationRequest", "id": format!("m{i}")}}))
+                .collect::<Vec<_>>()
+        };
+        let call = |sel: usize, n: usize| {
+            HookContext::from_object(
+                "order-select",
+                obj(json!({"patientId": "p",
+                    "draftOrders": {"resourceType": "Bundle", "entry": entries(n)},
+                    "selections": (0..sel).map(|i| format!("MedicationRequest/m{i}")).collect::<Vec<_>>()})),
+            )
+        };
+        assert!(call(MAX_SELECTIONS, MAX_DRAFT_ORDER_ENTRIES).is_ok());
+        let err = call(MAX_SELECTIONS + 1, 1).unwrap_err();
+        assert_eq!(err.field, "context.selections");
+        let err = call(1, MAX_DRAFT_ORDER_ENTRIES + 1).unwrap_err();
+        assert_eq!(err.field, "context.draftOrders.entry");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! with reqwest. One integration binary (as ripgrep and zero-to-production do).
 
 mod auth;
+mod bounds;
 mod cli;
 mod clinical;
 mod discovery;
