@@ -34,6 +34,7 @@
 //! | `fhir.deadline_ms` | 3000 | all FHIR queries of one hook call share this deadline |
 //! | `fhir.max_pages` | 10 | `next` links followed per query |
 //! | `fhir.max_response_bytes` | 20 MiB | FHIR response bodies larger than this are refused |
+//! | `fhir.max_medication_reads` | 50 | distinct `Medication` reads per hook call; the rest is one gap |
 //! | `store.url` | empty: SQLite `<data_dir>/alemtuzumab-cds.db` | or `sqlite://FILE`, or `postgres://…` for replicas |
 //! | `store.data_dir` | `./data` | directory of the default SQLite file |
 //! | `store.audit_retention_days` | 3650 | decisions, cards and feedback older than this are purged; 0 keeps all |
@@ -221,6 +222,7 @@ pub struct RawFhir {
     pub deadline_ms: u64,
     pub max_pages: u32,
     pub max_response_bytes: u64,
+    pub max_medication_reads: u32,
 }
 
 impl Default for RawFhir {
@@ -230,6 +232,7 @@ impl Default for RawFhir {
             deadline_ms: 3000,
             max_pages: 10,
             max_response_bytes: 20 * 1024 * 1024,
+            max_medication_reads: 50,
         }
     }
 }
@@ -310,6 +313,9 @@ pub struct FhirSettings {
     pub deadline: std::time::Duration,
     pub max_pages: u32,
     pub max_response_bytes: u64,
+    /// Distinct `medicationReference` reads per hook call (issue 17 item 2): the references
+    /// beyond are not read and become one `data-unavailable` gap.
+    pub max_medication_reads: u32,
 }
 
 /// The validated configuration.
@@ -608,6 +614,12 @@ impl RawSettings {
         if f.max_pages == 0 {
             return Err(invalid("fhir.max_pages", "must be at least 1"));
         }
+        if f.max_medication_reads > 10_000 {
+            return Err(invalid(
+                "fhir.max_medication_reads",
+                "must be between 0 and 10000",
+            ));
+        }
         let store = self.store.validate()?;
 
         Ok(Settings {
@@ -634,6 +646,7 @@ impl RawSettings {
                 deadline: std::time::Duration::from_millis(f.deadline_ms),
                 max_pages: f.max_pages,
                 max_response_bytes: f.max_response_bytes,
+                max_medication_reads: f.max_medication_reads,
             },
             store,
             source,
@@ -679,6 +692,10 @@ mod tests {
                 "server.fixed_today",
             ),
             ("[log]\nformat = \"xml\"", "log.format"),
+            (
+                "[fhir]\nmax_medication_reads = 10001",
+                "fhir.max_medication_reads",
+            ),
             (
                 "[rules]\nsource_url_ansm_2019 = \"http://ansm.sante.fr/x\"",
                 "rules.source_url_ansm_2019",

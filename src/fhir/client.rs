@@ -424,6 +424,7 @@ mod tests {
             deadline: std::time::Duration::from_secs(3),
             max_pages: 10,
             max_response_bytes: 1024,
+            max_medication_reads: 50,
         })
         .unwrap()
     }

@@ -151,6 +151,8 @@ pub async fn gather(
     };
     let mut data = HookData::default();
     let mut gaps = Vec::new();
+    let max_reads = client.map_or(0, |c| c.settings().max_medication_reads);
+    let mut reads_left = max_reads as usize;
 
     // 1. What the prefetch holds, key by key.
     let states: Vec<(&PrefetchTemplate, Prefetched)> = settings
@@ -186,7 +188,16 @@ pub async fn gather(
             .iter()
             .filter_map(|(_, mr)| facts::unresolved_request_reference(mr, &index))
             .collect();
-        read_medications(missing, client, &target, &mut index, &mut data, &mut gaps).await;
+        read_medications(
+            missing,
+            client,
+            &target,
+            &mut reads_left,
+            &mut index,
+            &mut data,
+            &mut gaps,
+        )
+        .await;
         classify_draft_orders(drafts, &index, settings, &mut data, &mut gaps);
         if data.orders.is_empty() && data.unidentified_orders.is_empty() {
             // Nothing to check: no history parsed, no query sent (the hot path for the many
@@ -303,7 +314,16 @@ pub async fn gather(
         .iter()
         .filter_map(|r| facts::unresolved_reference(r, &index))
         .collect();
-    read_medications(missing, client, &target, &mut index, &mut data, &mut gaps).await;
+    read_medications(
+        missing,
+        client,
+        &target,
+        &mut reads_left,
+        &mut index,
+        &mut data,
+        &mut gaps,
+    )
+    .await;
 
     // 6. Facts.
     let builder = FactBuilder {
@@ -348,6 +368,7 @@ pub async fn gather(
         }
     }
     dedup_gaps(&mut gaps);
+    group_medication_gaps(&mut gaps, max_reads);
     // The same record gives the same cards whatever order the prefetch or the server lists the
     // resources in (a server's search order is not the EHR's prefetch order).
     let facts = &mut data.facts;
@@ -368,15 +389,28 @@ pub async fn gather(
     data
 }
 
-/// Reads `Medication`s by reference, deduplicated and concurrently; failures become gaps.
+/// `Medication` reads of one hook call in flight at once (issue 17 item 2): 1 000 references
+/// all started together exhausted the process's file descriptors.
+pub const MEDICATION_READ_CONCURRENCY: usize = 8;
+
+/// Distinct `Medication` gaps of a call named one by one; beyond, they are grouped into one
+/// gap ([`group_medication_gaps`]), so one card rather than one per reference.
+pub const MEDICATION_GAPS_NAMED: usize = 3;
+
+/// Reads `Medication`s by reference, deduplicated, at most [`MEDICATION_READ_CONCURRENCY`] at a
+/// time and at most `reads_left` for the whole call (`fhir.max_medication_reads`, shared by
+/// both calls of [`gather`]); the references beyond are not read. Every failure is a gap.
 async fn read_medications(
     mut references: Vec<String>,
     client: Option<&FhirClient>,
     target: &Result<FhirTarget, GapReason>,
+    reads_left: &mut usize,
     index: &mut MedicationIndex,
     data: &mut HookData,
     gaps: &mut Vec<DataGap>,
 ) {
+    use futures::StreamExt;
+
     references.sort();
     references.dedup();
     if references.is_empty() {
@@ -394,11 +428,21 @@ async fn read_medications(
         }
         return;
     };
+    let n = references.len().min(*reads_left);
+    *reads_left -= n;
+    let over = references.split_off(n);
+    // `client.read` keeps the base-path boundary check of every read (issue 17 item 5).
     let reads = references.into_iter().map(|r| async move {
         let result = client.read(target, &r).await;
         (r, result)
     });
-    for (reference, result) in futures::future::join_all(reads).await {
+    let mut results: Vec<(String, Result<Value, GapReason>)> = futures::stream::iter(reads)
+        .buffer_unordered(MEDICATION_READ_CONCURRENCY)
+        .collect()
+        .await;
+    // Completion order is the network's: the gaps keep the references' order.
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    for (reference, result) in results {
         data.from_fhir.push(reference.clone());
         let parsed = result.and_then(|v| parse_resource(v).map_err(GapReason::Unreadable));
         match parsed {
@@ -415,6 +459,73 @@ async fn read_medications(
             }),
         }
     }
+    // After those read, so the gaps keep the references' order.
+    for r in over {
+        gaps.push(DataGap {
+            data: DataSet::Medication(r),
+            reason: GapReason::Unreadable(read_limit_text(client.settings().max_medication_reads)),
+        });
+    }
+}
+
+fn read_limit_text(max: u32) -> String {
+    format!("not read: at most {max} Medication reads per hook call (fhir.max_medication_reads)")
+}
+
+/// Replaces the `Medication` gaps of a call by one when there are more than
+/// [`MEDICATION_GAPS_NAMED`]: it names how many were not obtained, the first few references, and
+/// how many were over `fhir.max_medication_reads`. Its reason is that limit when it was reached,
+/// else the first gap's. Call after [`dedup_gaps`].
+fn group_medication_gaps(gaps: &mut Vec<DataGap>, max_reads: u32) {
+    let count = gaps
+        .iter()
+        .filter(|g| matches!(g.data, DataSet::Medication(_)))
+        .count();
+    if count <= MEDICATION_GAPS_NAMED {
+        return;
+    }
+    let limit = read_limit_text(max_reads);
+    let mut named = Vec::new();
+    let mut over_limit = 0usize;
+    let mut first_reason = None;
+    let mut at = None;
+    let mut i = 0;
+    gaps.retain(|g| {
+        let keep = match &g.data {
+            DataSet::Medication(r) => {
+                if named.len() < MEDICATION_GAPS_NAMED {
+                    named.push(r.clone());
+                }
+                if matches!(&g.reason, GapReason::Unreadable(t) if *t == limit) {
+                    over_limit += 1;
+                }
+                first_reason.get_or_insert_with(|| g.reason.clone());
+                at.get_or_insert(i);
+                false
+            }
+            _ => true,
+        };
+        i += 1;
+        keep
+    });
+    let reason = if over_limit > 0 {
+        GapReason::Unreadable(format!(
+            "{over_limit} of them not read: at most {max_reads} Medication reads per hook call \
+             (fhir.max_medication_reads)"
+        ))
+    } else {
+        first_reason.unwrap_or(GapReason::NotProvided)
+    };
+    let grouped = DataGap {
+        data: DataSet::Medication(format!(
+            "{count} referenced Medications not obtained: {}, …",
+            named.join(", ")
+        )),
+        reason,
+    };
+    // Where the first one was: the other gaps keep their order.
+    let at = at.unwrap_or(0).min(gaps.len());
+    gaps.insert(at, grouped);
 }
 
 fn dedup_gaps(gaps: &mut Vec<DataGap>) {
@@ -757,6 +868,136 @@ mod tests {
             "{:?}",
             data.facts.gaps
         );
+    }
+
+    /// A FHIR server on loopback that answers every read 404 (after a short pause, so reads
+    /// overlap), counting the requests and the most in flight at once.
+    async fn counting_server() -> (
+        String,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/fhir", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let (r, p) = (requests.clone(), peak.clone());
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let (r, p, f) = (r.clone(), p.clone(), in_flight.clone());
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    r.fetch_add(1, Ordering::SeqCst);
+                    let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+                    p.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    let body = r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"}]}"#;
+                    let answer = format!(
+                        "HTTP/1.1 404 Not Found\r\ncontent-type: application/fhir+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    f.fetch_sub(1, Ordering::SeqCst);
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+        (base, requests, peak)
+    }
+
+    #[tokio::test]
+    async fn medication_reads_are_capped_bounded_in_concurrency_and_their_gaps_grouped() {
+        use std::sync::atomic::Ordering;
+        let (base, requests, peak) = counting_server().await;
+        let mut drafts = vec![draft("alem", lemtrada())];
+        for i in 0..200 {
+            drafts.push(draft(
+                &format!("d{i}"),
+                json!({"medicationReference": {"reference": format!("Medication/m{i:03}")}}),
+            ));
+        }
+        let mut req = order_sign(drafts, vec![]);
+        req.fhir_server = Some(base);
+        let settings = GatherSettings::new(Terminology::default(), false);
+        let client = FhirClient::new(&crate::config::FhirSettings {
+            allowed_servers: Vec::new(),
+            deadline: std::time::Duration::from_secs(20),
+            max_pages: 10,
+            max_response_bytes: 1 << 20,
+            max_medication_reads: 50,
+        })
+        .unwrap();
+        let deadline = Instant::now() + std::time::Duration::from_secs(20);
+        let data = gather(req, HookKind::OrderSign, &settings, Some(&client), deadline).await;
+
+        assert_eq!(requests.load(Ordering::SeqCst), 50, "reads sent");
+        let most = peak.load(Ordering::SeqCst);
+        assert!(
+            (1..=MEDICATION_READ_CONCURRENCY).contains(&most),
+            "{most} reads at once"
+        );
+        let medication_gaps: Vec<&DataGap> = data
+            .facts
+            .gaps
+            .iter()
+            .filter(|g| matches!(g.data, DataSet::Medication(_)))
+            .collect();
+        assert_eq!(medication_gaps.len(), 1, "{medication_gaps:?}");
+        let gap = medication_gaps[0];
+        assert!(
+            gap.data.key().starts_with("200 referenced Medications"),
+            "{:?}",
+            gap.data
+        );
+        assert!(gap.data.key().contains("Medication/m000"), "{:?}", gap.data);
+        match &gap.reason {
+            GapReason::Unreadable(t) => {
+                assert!(t.starts_with("150 of them not read"), "{t}");
+                assert!(t.contains("fhir.max_medication_reads"), "{t}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The alemtuzumab order is still checked.
+        assert_eq!(data.orders.len(), 1);
+    }
+
+    #[test]
+    fn a_few_medication_gaps_stay_named_one_by_one() {
+        let gap = |r: &str| DataGap {
+            data: DataSet::Medication(r.to_owned()),
+            reason: GapReason::Timeout,
+        };
+        let mut gaps = vec![
+            DataGap {
+                data: DataSet::Conditions,
+                reason: GapReason::Timeout,
+            },
+            gap("Medication/a"),
+            gap("Medication/b"),
+        ];
+        let before = gaps.clone();
+        group_medication_gaps(&mut gaps, 50);
+        assert_eq!(gaps, before);
+        gaps.extend(["Medication/c", "Medication/d"].map(gap));
+        group_medication_gaps(&mut gaps, 50);
+        assert_eq!(gaps.len(), 2, "{gaps:?}");
+        assert_eq!(gaps[0].data, DataSet::Conditions);
+        assert_eq!(
+            gaps[1].data.key(),
+            "4 referenced Medications not obtained: Medication/a, Medication/b, Medication/c, …"
+        );
+        assert_eq!(gaps[1].reason, GapReason::Timeout);
     }
 
     #[test]

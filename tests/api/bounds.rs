@@ -1,9 +1,63 @@
-//! Issue 17 item 4: what one hook call may make the service do is bounded. Counts only,
+//! Issue 17 items 2 and 4: what one hook call may make the service do is bounded. Counts only,
 //! never durations (README §Tests).
 
 use serde_json::{json, Value};
 
+use crate::fhir_fetch::{card_texts, pointed_at};
+use crate::fhir_proxy::{Behaviour, FhirProxy};
 use crate::helpers::*;
+
+/// Item 2: 200 draft orders, each pointing at its own Medication on the server, beside an
+/// alemtuzumab order with everything prefetched. At most `fhir.max_medication_reads` reads reach
+/// the server, and the Medications not obtained are one `data-unavailable` card, not 200.
+#[tokio::test]
+async fn two_hundred_medication_references_are_capped_and_shown_in_one_card() {
+    let proxy = FhirProxy::start(None).await;
+    proxy.set(Behaviour::Status(404));
+    let app = spawn_app_with(|raw| raw.fhir.max_medication_reads = 20).await;
+    let mut request = pointed_at("naive-eligible-two-dmts--order-sign.json", &proxy.base);
+    let entries = request["context"]["draftOrders"]["entry"]
+        .as_array_mut()
+        .unwrap();
+    for i in 0..200 {
+        let id = format!("extra-{i:03}");
+        entries.push(
+            json!({"fullUrl": format!("MedicationRequest/{id}"), "resource": {
+            "resourceType": "MedicationRequest", "id": id, "status": "draft", "intent": "order",
+            "subject": {"reference": "Patient/p01-patient"},
+            "medicationReference": {"reference": format!("Medication/m{i:03}")}}}),
+        );
+    }
+    let r = app.post_hook(service_for(&request), &request).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_valid_response(&body, &request);
+
+    let reads: Vec<String> = proxy
+        .requests()
+        .into_iter()
+        .map(|q| q.target)
+        .filter(|t| t.starts_with("Medication/"))
+        .collect();
+    assert!(!reads.is_empty(), "no Medication read was sent");
+    assert!(reads.len() <= 20, "{} reads: {reads:?}", reads.len());
+
+    let cards = card_texts(&body);
+    let medication_cards: Vec<_> = cards
+        .iter()
+        .filter(|c| c.0 == "data-unavailable" && c.3.contains("Medication/m"))
+        .collect();
+    assert_eq!(medication_cards.len(), 1, "{medication_cards:#?}");
+    let detail = &medication_cards[0].3;
+    assert!(detail.contains("200"), "{detail}");
+    assert!(
+        detail.contains("fhir.max\\_medication\\_reads")
+            || detail.contains("fhir.max_medication_reads"),
+        "{detail}"
+    );
+    // The answer stays small: a handful of cards, not one per reference.
+    assert!(cards.len() < 15, "{} cards", cards.len());
+}
 
 /// Item 4: `selections` and draft order entries are bounded; over the bound is a 400 naming the
 /// field, before any matching.
