@@ -34,6 +34,7 @@
 //! | `fhir.deadline_ms` | 3000 | all FHIR queries of one hook call share this deadline |
 //! | `fhir.max_pages` | 10 | `next` links followed per query |
 //! | `fhir.max_response_bytes` | 20 MiB | FHIR response bodies larger than this are refused |
+//! | `fhir.max_call_response_bytes` | 64 MiB | FHIR response bytes of one hook call, all responses together |
 //! | `fhir.max_medication_reads` | 50 | distinct `Medication` reads per hook call; the rest is one gap |
 //! | `store.url` | empty: SQLite `<data_dir>/alemtuzumab-cds.db` | or `sqlite://FILE`, or `postgres://…` for replicas |
 //! | `store.data_dir` | `./data` | directory of the default SQLite file |
@@ -222,6 +223,7 @@ pub struct RawFhir {
     pub deadline_ms: u64,
     pub max_pages: u32,
     pub max_response_bytes: u64,
+    pub max_call_response_bytes: u64,
     pub max_medication_reads: u32,
 }
 
@@ -232,6 +234,7 @@ impl Default for RawFhir {
             deadline_ms: 3000,
             max_pages: 10,
             max_response_bytes: 20 * 1024 * 1024,
+            max_call_response_bytes: 64 * 1024 * 1024,
             max_medication_reads: 50,
         }
     }
@@ -313,6 +316,9 @@ pub struct FhirSettings {
     pub deadline: std::time::Duration,
     pub max_pages: u32,
     pub max_response_bytes: u64,
+    /// FHIR response bytes one hook call may read, all its responses together (issue 17 item 2:
+    /// 60 references to 8 MiB Medications took the process from 18 MiB to 1.1 GiB).
+    pub max_call_response_bytes: u64,
     /// Distinct `medicationReference` reads per hook call (issue 17 item 2): the references
     /// beyond are not read and become one `data-unavailable` gap.
     pub max_medication_reads: u32,
@@ -614,6 +620,12 @@ impl RawSettings {
         if f.max_pages == 0 {
             return Err(invalid("fhir.max_pages", "must be at least 1"));
         }
+        if f.max_call_response_bytes == 0 {
+            return Err(invalid(
+                "fhir.max_call_response_bytes",
+                "must be at least 1",
+            ));
+        }
         if f.max_medication_reads > 10_000 {
             return Err(invalid(
                 "fhir.max_medication_reads",
@@ -646,6 +658,7 @@ impl RawSettings {
                 deadline: std::time::Duration::from_millis(f.deadline_ms),
                 max_pages: f.max_pages,
                 max_response_bytes: f.max_response_bytes,
+                max_call_response_bytes: f.max_call_response_bytes,
                 max_medication_reads: f.max_medication_reads,
             },
             store,
@@ -692,6 +705,10 @@ mod tests {
                 "server.fixed_today",
             ),
             ("[log]\nformat = \"xml\"", "log.format"),
+            (
+                "[fhir]\nmax_call_response_bytes = 0",
+                "fhir.max_call_response_bytes",
+            ),
             (
                 "[fhir]\nmax_medication_reads = 10001",
                 "fhir.max_medication_reads",

@@ -12,6 +12,8 @@
 //! The bearer token (`fhirAuthorization.access_token`) is sent on every request and never logged.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, LOCATION};
@@ -38,6 +40,9 @@ pub struct FhirTarget {
     pub base: Url,
     pub token: Option<String>,
     pub deadline: Instant,
+    /// Response bytes read so far by the hook call, shared by its concurrent requests and
+    /// capped at `fhir.max_call_response_bytes` (issue 17 item 2).
+    pub spent: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for FhirTarget {
@@ -279,6 +284,19 @@ impl FhirClient {
                             "response larger than {max} bytes"
                         )));
                     }
+                    let n = chunk.len() as u64;
+                    let budget = self.settings.max_call_response_bytes;
+                    if target
+                        .spent
+                        .fetch_add(n, Ordering::Relaxed)
+                        .saturating_add(n)
+                        > budget
+                    {
+                        return Err(GapReason::Unreadable(format!(
+                            "the responses of this hook call exceed {budget} bytes in all \
+                             (fhir.max_call_response_bytes)"
+                        )));
+                    }
                     body.extend_from_slice(&chunk);
                 }
                 if !status.is_success() {
@@ -424,6 +442,7 @@ mod tests {
             deadline: std::time::Duration::from_secs(3),
             max_pages: 10,
             max_response_bytes: 1024,
+            max_call_response_bytes: 1500,
             max_medication_reads: 50,
         })
         .unwrap()
@@ -554,6 +573,7 @@ mod tests {
             base: Url::parse(&format!("http://127.0.0.1:{port}/fhir/r4/")).unwrap(),
             token: Some("secret".into()),
             deadline: Instant::now() + std::time::Duration::from_secs(3),
+            spent: Default::default(),
         }
     }
 
@@ -641,5 +661,58 @@ mod tests {
             base.join(&q).unwrap().as_str(),
             "https://ehr.example/fhir/r4/Condition?patient=a+b%26c"
         );
+    }
+
+    #[tokio::test]
+    async fn the_responses_of_a_call_share_one_byte_budget() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    // About 600 bytes: under the 1024 per response; the third one is over the 1500 per call.
+                    let body = format!(
+                        r#"{{"resourceType":"Medication","id":"m","text":{{"div":"{}"}}}}"#,
+                        "x".repeat(550)
+                    );
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+        let c = client(&[]);
+        let t = FhirTarget {
+            base: Url::parse(&format!("http://127.0.0.1:{port}/fhir/")).unwrap(),
+            token: None,
+            deadline: Instant::now() + std::time::Duration::from_secs(10),
+            spent: Default::default(),
+        };
+        assert!(c.read(&t, "Medication/m1").await.is_ok());
+        assert!(c.read(&t, "Medication/m2").await.is_ok());
+        match c.read(&t, "Medication/m3").await {
+            Err(GapReason::Unreadable(why)) => {
+                assert!(why.contains("fhir.max_call_response_bytes"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Another call has its own budget.
+        let fresh = FhirTarget {
+            spent: Default::default(),
+            ..t
+        };
+        assert!(c.read(&fresh, "Medication/m4").await.is_ok());
     }
 }

@@ -139,6 +139,7 @@ pub async fn gather(
                 base,
                 token: fhir_authorization.map(|a| a.access_token),
                 deadline,
+                spent: Default::default(),
             }),
             Err(e) => {
                 if let GapReason::ServerNotAllowed(host) = &e {
@@ -935,6 +936,7 @@ mod tests {
             deadline: std::time::Duration::from_secs(20),
             max_pages: 10,
             max_response_bytes: 1 << 20,
+            max_call_response_bytes: 64 << 20,
             max_medication_reads: 50,
         })
         .unwrap();
