@@ -292,10 +292,11 @@ impl FhirClient {
                         .saturating_add(n)
                         > budget
                     {
-                        return Err(GapReason::Unreadable(format!(
-                            "the responses of this hook call exceed {budget} bytes in all \
-                             (fhir.max_call_response_bytes)"
-                        )));
+                        return Err(GapReason::CallLimit {
+                            setting: "fhir.max_call_response_bytes",
+                            limit: budget,
+                            not_read: 1,
+                        });
                     }
                     body.extend_from_slice(&chunk);
                 }
@@ -703,8 +704,8 @@ mod tests {
         assert!(c.read(&t, "Medication/m1").await.is_ok());
         assert!(c.read(&t, "Medication/m2").await.is_ok());
         match c.read(&t, "Medication/m3").await {
-            Err(GapReason::Unreadable(why)) => {
-                assert!(why.contains("fhir.max_call_response_bytes"), "{why}")
+            Err(GapReason::CallLimit { setting, limit, .. }) => {
+                assert_eq!((setting, limit), ("fhir.max_call_response_bytes", 1500))
             }
             other => panic!("{other:?}"),
         }

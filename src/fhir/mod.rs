@@ -464,13 +464,17 @@ async fn read_medications(
     for r in over {
         gaps.push(DataGap {
             data: DataSet::Medication(r),
-            reason: GapReason::Unreadable(read_limit_text(client.settings().max_medication_reads)),
+            reason: read_limit(client.settings().max_medication_reads, 1),
         });
     }
 }
 
-fn read_limit_text(max: u32) -> String {
-    format!("not read: at most {max} Medication reads per hook call (fhir.max_medication_reads)")
+fn read_limit(max: u32, not_read: u32) -> GapReason {
+    GapReason::CallLimit {
+        setting: "fhir.max_medication_reads",
+        limit: u64::from(max),
+        not_read,
+    }
 }
 
 /// Replaces the `Medication` gaps of a call by one when there are more than
@@ -485,7 +489,6 @@ fn group_medication_gaps(gaps: &mut Vec<DataGap>, max_reads: u32) {
     if count <= MEDICATION_GAPS_NAMED {
         return;
     }
-    let limit = read_limit_text(max_reads);
     let mut named = Vec::new();
     let mut over_limit = 0usize;
     let mut first_reason = None;
@@ -497,7 +500,13 @@ fn group_medication_gaps(gaps: &mut Vec<DataGap>, max_reads: u32) {
                 if named.len() < MEDICATION_GAPS_NAMED {
                     named.push(r.clone());
                 }
-                if matches!(&g.reason, GapReason::Unreadable(t) if *t == limit) {
+                if matches!(
+                    &g.reason,
+                    GapReason::CallLimit {
+                        setting: "fhir.max_medication_reads",
+                        ..
+                    }
+                ) {
                     over_limit += 1;
                 }
                 first_reason.get_or_insert_with(|| g.reason.clone());
@@ -510,10 +519,7 @@ fn group_medication_gaps(gaps: &mut Vec<DataGap>, max_reads: u32) {
         keep
     });
     let reason = if over_limit > 0 {
-        GapReason::Unreadable(format!(
-            "{over_limit} of them not read: at most {max_reads} Medication reads per hook call \
-             (fhir.max_medication_reads)"
-        ))
+        read_limit(max_reads, u32::try_from(over_limit).unwrap_or(u32::MAX))
     } else {
         first_reason.unwrap_or(GapReason::NotProvided)
     };
@@ -963,13 +969,14 @@ mod tests {
             gap.data
         );
         assert!(gap.data.key().contains("Medication/m000"), "{:?}", gap.data);
-        match &gap.reason {
-            GapReason::Unreadable(t) => {
-                assert!(t.starts_with("150 of them not read"), "{t}");
-                assert!(t.contains("fhir.max_medication_reads"), "{t}");
+        assert_eq!(
+            gap.reason,
+            GapReason::CallLimit {
+                setting: "fhir.max_medication_reads",
+                limit: 50,
+                not_read: 150,
             }
-            other => panic!("{other:?}"),
-        }
+        );
         // The alemtuzumab order is still checked.
         assert_eq!(data.orders.len(), 1);
     }

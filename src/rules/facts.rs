@@ -551,4 +551,11 @@ pub enum GapReason {
     Unreadable(String),
     /// `fhirServer` is not on the allow-list (the host).
     ServerNotAllowed(String),
+    /// Not read: a per-call limit was reached (`setting` = `limit`); `not_read` resources were left
+    /// out (`fhir.max_medication_reads`, `fhir.max_call_response_bytes`).
+    CallLimit {
+        setting: &'static str,
+        limit: u64,
+        not_read: u32,
+    },
 }

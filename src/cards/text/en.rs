@@ -239,6 +239,14 @@ impl Texts for En {
             GapReason::ServerNotAllowed(_) => {
                 format!("the FHIR server {text} is not on the allow-list")
             }
+            GapReason::CallLimit {
+                setting,
+                limit,
+                not_read,
+            } => format!(
+                "not read: this hook call's limit was reached ({setting} = {limit}); \
+                 {not_read} left unread"
+            ),
         }
     }
 

@@ -265,6 +265,14 @@ impl Texts for Fr {
             GapReason::ServerNotAllowed(_) => {
                 format!("le serveur FHIR {text} n'est pas dans la liste des serveurs autorisés")
             }
+            GapReason::CallLimit {
+                setting,
+                limit,
+                not_read,
+            } => format!(
+                "non lu : la limite de cet appel est atteinte ({setting} = {limit}) ; \
+                 {not_read} non lu(s)"
+            ),
         }
     }
 
