@@ -44,6 +44,19 @@ async fn missing_hook_hook_instance_or_context_is_400_naming_it() {
     }
 }
 
+/// Issue 17 item 8: a `hookInstance` over 200 characters is 400 naming it; 200 is accepted.
+#[tokio::test]
+async fn a_hook_instance_over_200_characters_is_400_naming_it() {
+    let app = spawn_app().await;
+    let mut body = valid();
+    body["hookInstance"] = json!("h".repeat(201));
+    let r = app.post_hook("alemtuzumab-order-sign", &body).await;
+    assert_outcome(r, 400, "hookInstance").await;
+    body["hookInstance"] = json!("h".repeat(200));
+    let r = app.post_hook("alemtuzumab-order-sign", &body).await;
+    assert_eq!(r.status(), 200);
+}
+
 #[tokio::test]
 async fn a_context_without_what_the_hook_requires_is_400_naming_it() {
     let app = spawn_app().await;

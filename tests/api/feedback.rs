@@ -243,6 +243,33 @@ pub async fn suite_malformed_feedback(backend: &Backend) {
             with("acceptedSuggestions", json!("all")),
             "feedback[1].acceptedSuggestions",
         ),
+        // Issue 17 item 8: lengths and counts are bounded.
+        (
+            with(
+                "overrideReason",
+                json!({"reason": {"code": "c".repeat(257)}}),
+            ),
+            "feedback[1].overrideReason.reason.code",
+        ),
+        (
+            with(
+                "overrideReason",
+                json!({"reason": {"code": "c", "system": "s".repeat(501)}}),
+            ),
+            "feedback[1].overrideReason.reason.system",
+        ),
+        (
+            with(
+                "overrideReason",
+                json!({"reason": {"code": "c", "display": "d".repeat(501)}}),
+            ),
+            "feedback[1].overrideReason.reason.display",
+        ),
+        (
+            with("overrideReason", json!({"userComment": "u".repeat(4001)})),
+            "feedback[1].overrideReason.userComment",
+        ),
+        (json!({ "feedback": vec![ok.clone(); 101] }), "feedback"),
     ];
     for (body, field) in cases {
         let resp = app.post_feedback("alemtuzumab-order-sign", &body).await;
