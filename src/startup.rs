@@ -100,6 +100,7 @@ impl Application {
             let state = state.clone();
             App::new()
                 .wrap(middleware::from_fn(web::limits::limit_hooks))
+                .wrap(middleware::from_fn(web::guard::check_headers))
                 .wrap(middleware::from_fn(web::auth::require_jwt))
                 .wrap(web::cors::cors(&state.settings))
                 .wrap(middleware::Compress::default())

@@ -12,16 +12,24 @@ pub const EHR_TEXT_MAX_CHARS: usize = 300;
 /// Escapes text that comes from the EHR (labels, references, diagnostics) so that it shows as
 /// written in GitHub-flavoured markdown: every markdown-active ASCII punctuation character gets a
 /// backslash (CommonMark allows a backslash before any ASCII punctuation), line breaks and other
-/// control characters become spaces (a label never starts a new block), and the text is capped
-/// at [`EHR_TEXT_MAX_CHARS`].
+/// control characters become spaces (a label never starts a new block), bidi and zero-width
+/// characters are dropped, what a GFM renderer would autolink (URL, `www.`, e-mail) is broken
+/// with a backslash, and the text is capped at [`EHR_TEXT_MAX_CHARS`].
 pub fn escape_md(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 8);
     let mut truncated = false;
     let mut last_space = false;
-    for (count, ch) in raw.trim().chars().enumerate() {
+    let text = raw.trim();
+    for (count, (at, ch)) in text.char_indices().enumerate() {
+        let rest = text.get(at + ch.len_utf8()..).unwrap_or("");
         if count >= EHR_TEXT_MAX_CHARS {
             truncated = true;
             break;
+        }
+        // Bidi controls and zero-width characters (issue 17 item 13): they can reorder or hide
+        // what the clinician reads; they are dropped.
+        if is_invisible_format(ch) {
+            continue;
         }
         if ch.is_control() || ch == '\u{2028}' || ch == '\u{2029}' {
             if !last_space {
@@ -56,7 +64,7 @@ pub fn escape_md(raw: &str) -> String {
         );
         let block_start = at_start && matches!(ch, '-' | '+' | '=');
         let ordered_marker = after_leading_digits && ch == '.';
-        if inline_active || block_start || ordered_marker {
+        if inline_active || block_start || ordered_marker || breaks_autolink(&out, ch, rest) {
             out.push('\\');
         }
         out.push(ch);
@@ -65,6 +73,49 @@ pub fn escape_md(raw: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// Bidi embedding/override/isolate marks, LRM/RLM/ALM, zero-width space/joiners, word joiner
+/// and BOM: invisible, and able to make a label read otherwise than it is.
+fn is_invisible_format(ch: char) -> bool {
+    matches!(
+        ch,
+        '\u{061C}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// Whether `ch` (about to follow `out`, with `rest` after it) is where a GFM autolink would
+/// start (issue 17 item 13), so that a backslash before it keeps EHR text from becoming a link:
+/// every `@` (e-mail addresses), the `:` of `scheme://`, and the `.` of a `www.` that starts a
+/// word. cmark-gfm and markdown-it see an escaped character as its own text, not part of a link.
+fn breaks_autolink(out: &str, ch: char, rest: &str) -> bool {
+    match ch {
+        '@' => true,
+        ':' => rest
+            .chars()
+            .filter(|c| !is_invisible_format(*c))
+            .take(2)
+            .eq("//".chars()),
+        '.' => {
+            let Some(i) = out.len().checked_sub(3) else {
+                return false;
+            };
+            let (Some(head), Some(before)) = (out.get(..i), out.get(i..)) else {
+                return false;
+            };
+            let word_start = head
+                .chars()
+                .next_back()
+                .map_or(true, |c| !c.is_alphanumeric());
+            before.eq_ignore_ascii_case("www") && word_start
+        }
+        _ => false,
+    }
 }
 
 /// `YYYY-MM-DD`.
@@ -162,7 +213,7 @@ mod tests {
     fn escaping_neutralises_markdown() {
         assert_eq!(escape_md("a*b_c"), "a\\*b\\_c");
         assert_eq!(escape_md("x\n# y"), "x \\# y");
-        assert_eq!(escape_md("[l](http://x)"), "\\[l\\]\\(http://x\\)");
+        assert_eq!(escape_md("[l](http://x)"), "\\[l\\]\\(http\\://x\\)");
         assert_eq!(escape_md("- 1. bêta-1a"), "\\- 1. bêta-1a");
         assert_eq!(escape_md("12. x"), "12\\. x");
         assert_eq!(escape_md("<script>"), "\\<script\\>");
@@ -170,6 +221,32 @@ mod tests {
         let e = escape_md(&long);
         assert_eq!(e.chars().count(), EHR_TEXT_MAX_CHARS + 1);
         assert!(e.ends_with('…'));
+    }
+
+    /// Issue 17 item 13: text from the record never becomes a link, and invisible bidi or
+    /// zero-width characters are dropped.
+    #[test]
+    fn escaping_keeps_urls_www_and_emails_from_becoming_links() {
+        assert_eq!(
+            escape_md("see https://evil.example/x"),
+            "see https\\://evil.example/x"
+        );
+        assert_eq!(escape_md("HTTP://a.b"), "HTTP\\://a.b");
+        assert_eq!(escape_md("www.evil.example"), "www\\.evil.example");
+        assert_eq!(escape_md("go WWW.evil.example"), "go WWW\\.evil.example");
+        assert_eq!(escape_md("awww.x"), "awww.x");
+        assert_eq!(escape_md("dr@evil.example"), "dr\\@evil.example");
+        assert_eq!(escape_md("ratio 1:2 at 10:30"), "ratio 1:2 at 10:30");
+        assert_eq!(escape_md("LEMTRADA 12 mg"), "LEMTRADA 12 mg");
+    }
+
+    #[test]
+    fn escaping_drops_bidi_and_zero_width_characters() {
+        assert_eq!(escape_md("abc\u{202E}fed"), "abcfed");
+        assert_eq!(escape_md("a\u{200B}b\u{200D}c\u{FEFF}"), "abc");
+        assert_eq!(escape_md("\u{2066}x\u{2069}\u{200F}"), "x");
+        assert_eq!(escape_md("w\u{200B}ww.evil.example"), "www\\.evil.example");
+        assert_eq!(escape_md("http:\u{200B}//x"), "http\\://x");
     }
 
     #[test]

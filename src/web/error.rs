@@ -7,6 +7,8 @@
 //! | unknown service id | 404 | `not-found` |
 //! | FHIR data unobtainable and no alemtuzumab order (or `strict_412`) | 412 | `incomplete` |
 //! | body over `server.body_limit_bytes` | 413 | `too-long` |
+//! | `POST` whose `Content-Type` is not JSON (src/web/guard.rs) | 415 | `not-supported` |
+//! | local mode, `Host` not loopback (src/web/guard.rs) | 403 | `forbidden` |
 //! | feedback store not open or not writable | 503 | `transient` |
 //!
 //! A rule that could not check is never an error: it is a `data-unavailable` card.
@@ -34,6 +36,12 @@ pub enum ApiError {
     /// The feedback could not be stored durably: the client should retry (issue 6 §5).
     #[error("the feedback store is unavailable, nothing was stored; retry later ({0})")]
     StoreUnavailable(String),
+    /// Issue 17 item 11: a page can POST `text/plain` without a CORS preflight.
+    #[error("Content-Type `{0}` is not accepted: send application/json or application/fhir+json")]
+    UnsupportedMediaType(String),
+    /// Issue 17 item 11: in local mode only a loopback `Host` is served (DNS rebinding).
+    #[error("Host `{0}` is not loopback: without authentication configured, only localhost, 127.0.0.1 or [::1] is served")]
+    NotLoopbackHost(String),
 }
 
 impl ApiError {
@@ -46,6 +54,8 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => ("incomplete", Some("prefetch")),
             ApiError::TooLarge { .. } => ("too-long", Some("(body)")),
             ApiError::StoreUnavailable(_) => ("transient", None),
+            ApiError::UnsupportedMediaType(_) => ("not-supported", Some("Content-Type")),
+            ApiError::NotLoopbackHost(_) => ("forbidden", Some("Host")),
         }
     }
 
@@ -74,6 +84,8 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotLoopbackHost(_) => StatusCode::FORBIDDEN,
         }
     }
 

@@ -69,5 +69,6 @@ pub async fn feedback(
         }
     }
     tracing::info!(service = service.id, items = n, "feedback stored");
-    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+    // CDS Hooks 2.0.1: `200` with no body (an empty `{}` is an empty element, issue 17).
+    Ok(HttpResponse::Ok().finish())
 }

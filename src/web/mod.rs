@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cors;
 pub mod error;
 pub mod feedback;
+pub mod guard;
 pub mod limits;
 pub mod routes;
 

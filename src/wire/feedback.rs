@@ -8,13 +8,31 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::request::{json_type, optional_string, required_string, FieldError};
+use super::request::{check_len, json_type, optional_string, required_string, FieldError};
 use crate::store::model::{Feedback, FeedbackOutcome, ReasonCode};
 
 /// The longest `userComment` kept: a comment is a sentence or two, not a document.
 pub const MAX_USER_COMMENT_CHARS: usize = 4000;
 /// The longest identifier (card uuid, suggestion id, code) accepted.
 const MAX_ID_CHARS: usize = 256;
+/// The longest override reason `system` or `display` accepted (issue 17 item 8).
+pub const MAX_REASON_TEXT_CHARS: usize = 500;
+/// The most `feedback[]` items one call may carry: an EHR sends one per card acted on
+/// (issue 17 item 8: 10 000 items gave 10 005 warning lines).
+pub const MAX_FEEDBACK_ITEMS: usize = 100;
+
+/// An optional string no longer than [`MAX_REASON_TEXT_CHARS`].
+fn reason_text(
+    obj: &mut Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>, FieldError> {
+    let s = optional_string(obj, key, path)?;
+    if let Some(text) = &s {
+        check_len(text, MAX_REASON_TEXT_CHARS, path)?;
+    }
+    Ok(s)
+}
 
 fn object(v: Value, path: &str) -> Result<Map<String, Value>, FieldError> {
     match v {
@@ -44,6 +62,12 @@ pub fn parse_feedback(body: Value) -> Result<Vec<Feedback>, FieldError> {
         None | Some(Value::Null) => return Err(FieldError::missing("feedback")),
         Some(Value::Array(a)) if a.is_empty() => {
             return Err(FieldError::new("feedback", "must not be empty"))
+        }
+        Some(Value::Array(a)) if a.len() > MAX_FEEDBACK_ITEMS => {
+            return Err(FieldError::new(
+                "feedback",
+                format!("has more than {MAX_FEEDBACK_ITEMS} items"),
+            ))
         }
         Some(Value::Array(a)) => a,
         Some(other) => {
@@ -114,8 +138,8 @@ fn parse_item(v: Value, path: &str) -> Result<Feedback, FieldError> {
                     let mut c = object(v, &p)?;
                     Some(ReasonCode {
                         code: id(&mut c, "code", &format!("{p}.code"))?,
-                        system: optional_string(&mut c, "system", &format!("{p}.system"))?,
-                        display: optional_string(&mut c, "display", &format!("{p}.display"))?,
+                        system: reason_text(&mut c, "system", &format!("{p}.system"))?,
+                        display: reason_text(&mut c, "display", &format!("{p}.display"))?,
                     })
                 }
             };

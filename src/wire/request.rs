@@ -102,6 +102,21 @@ pub(crate) fn required_string(
     }
 }
 
+/// The longest `hookInstance` accepted: a UUID is 36 characters (issue 17 item 8: a 1 MiB one
+/// went into every log line and audit row of its call).
+pub const MAX_HOOK_INSTANCE_CHARS: usize = 200;
+
+/// `Err` naming `path` when `s` has more than `max` characters.
+pub(crate) fn check_len(s: &str, max: usize, path: &str) -> Result<(), FieldError> {
+    if s.chars().count() > max {
+        return Err(FieldError::new(
+            path,
+            format!("is longer than {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// An optional string field: absent and `null` are `None`; another type is an error.
 pub(crate) fn optional_string(
     obj: &mut Map<String, Value>,
@@ -133,6 +148,7 @@ impl HookRequest {
         };
         let hook = required_string(&mut obj, "hook", "hook")?;
         let hook_instance = required_string(&mut obj, "hookInstance", "hookInstance")?;
+        check_len(&hook_instance, MAX_HOOK_INSTANCE_CHARS, "hookInstance")?;
         let fhir_server = optional_string(&mut obj, "fhirServer", "fhirServer")?;
         let fhir_authorization = match obj.remove("fhirAuthorization") {
             None | Some(Value::Null) => None,

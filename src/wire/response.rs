@@ -4,14 +4,15 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The body of a hook response: `{"cards": [...], "systemActions": []}`.
+/// The body of a hook response: `{"cards": [...]}`; `systemActions` only when there are some
+/// (CDS Hooks 2.0.1: no empty arrays other than `cards`, issue 17).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CdsResponse {
     /// An array of Cards. Cards can provide a combination of information, suggested actions, and links.
     pub cards: Vec<Card>,
     /// An array of Actions that the CDS Service proposes to auto-apply.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub system_actions: Vec<Action>,
 }
 

@@ -44,6 +44,19 @@ async fn missing_hook_hook_instance_or_context_is_400_naming_it() {
     }
 }
 
+/// Issue 17 item 8: a `hookInstance` over 200 characters is 400 naming it; 200 is accepted.
+#[tokio::test]
+async fn a_hook_instance_over_200_characters_is_400_naming_it() {
+    let app = spawn_app().await;
+    let mut body = valid();
+    body["hookInstance"] = json!("h".repeat(201));
+    let r = app.post_hook("alemtuzumab-order-sign", &body).await;
+    assert_outcome(r, 400, "hookInstance").await;
+    body["hookInstance"] = json!("h".repeat(200));
+    let r = app.post_hook("alemtuzumab-order-sign", &body).await;
+    assert_eq!(r.status(), 200);
+}
+
 #[tokio::test]
 async fn a_context_without_what_the_hook_requires_is_400_naming_it() {
     let app = spawn_app().await;
@@ -146,4 +159,111 @@ async fn patient_view_with_no_data_and_no_fhir_server_is_412() {
     });
     let r = app.post_hook("alemtuzumab-patient-view", &body).await;
     assert_outcome(r, 412, "medicationRequests").await;
+}
+
+/// Issue 17 item 11: a POST whose Content-Type is not JSON is 415 naming Content-Type (a web
+/// page can send `text/plain` without a preflight); JSON with parameters is accepted.
+#[tokio::test]
+async fn a_post_that_is_not_json_by_content_type_is_415() {
+    let app = spawn_app().await;
+    let hook = valid().to_string();
+    let feedback = json!({"feedback": [{"card": "c", "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-25T01:10:23.110Z",
+        "overrideReason": {"userComment": "forged"}}]})
+    .to_string();
+    let hook_path = "/cds-services/alemtuzumab-order-sign";
+    let feedback_path = "/cds-services/alemtuzumab-order-sign/feedback";
+    for (path, body) in [(hook_path, &hook), (feedback_path, &feedback)] {
+        for content_type in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            None,
+        ] {
+            let mut r = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .body(body.clone());
+            if let Some(ct) = content_type {
+                r = r.header("Content-Type", ct);
+            }
+            let resp = r.send().await.expect("sent");
+            assert_outcome(resp, 415, "Content-Type").await;
+        }
+        for content_type in ["application/json; charset=utf-8", "application/fhir+json"] {
+            let resp = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .header("Content-Type", content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(resp.status(), 200, "{path} {content_type}");
+        }
+    }
+}
+
+/// Issue 17 item 11: in local mode (no auth) a Host that is not loopback is 403 naming Host
+/// (DNS rebinding); localhost, 127.x and [::1], with a port, are served, and probes stay open.
+#[tokio::test]
+async fn local_mode_serves_only_a_loopback_host() {
+    let app = spawn_app().await;
+    let send = |host: &'static str, path: &'static str| {
+        let r = app
+            .client
+            .post(format!("{}{path}", app.address))
+            .header("Host", host)
+            .header("Content-Type", "application/json")
+            .body(valid().to_string());
+        async move { r.send().await.expect("sent") }
+    };
+    let hook_path = "/cds-services/alemtuzumab-order-sign";
+    for host in [
+        "evil.example",
+        "evil.example:8080",
+        "10.0.0.1:8080",
+        "127.0.0.1.nip.io",
+    ] {
+        assert_outcome(send(host, hook_path).await, 403, "Host").await;
+        let r = app
+            .client
+            .get(format!("{}/cds-services", app.address))
+            .header("Host", host)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 403, "{host}");
+        let r = app
+            .client
+            .get(format!("{}/healthz", app.address))
+            .header("Host", host)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 200, "{host}");
+    }
+    for host in ["localhost:8080", "localhost", "127.0.0.1:9", "[::1]:8080"] {
+        assert_eq!(send(host, hook_path).await.status(), 200, "{host}");
+    }
+}
+
+/// A closed test bench (`auth.allow_unauthenticated`) is reached by its own host name: only
+/// the Content-Type check applies there (issue 17 item 11).
+#[tokio::test]
+async fn a_test_bench_serves_its_own_host_name_but_still_requires_json() {
+    let app = spawn_app_with(|raw| raw.auth.allow_unauthenticated = true).await;
+    let post = |content_type: &'static str| {
+        app.client
+            .post(format!(
+                "{}/cds-services/alemtuzumab-order-sign",
+                app.address
+            ))
+            .header("Host", "bench.hospital.example:8080")
+            .header("Content-Type", content_type)
+            .body(valid().to_string())
+            .send()
+    };
+    assert_eq!(post("application/json").await.expect("sent").status(), 200);
+    assert_outcome(post("text/plain").await.expect("sent"), 415, "Content-Type").await;
 }

@@ -164,7 +164,10 @@ pub async fn suite_round_trip(backend: &Backend) {
     }]});
     for body in [&override_body, &accept_body, &sandbox_body, &unknown_body] {
         let resp = app.post_feedback("alemtuzumab-order-sign", body).await;
-        assert_eq!(resp.status(), 200, "{body}: {:?}", resp.text().await);
+        assert_eq!(resp.status(), 200, "{body}");
+        // CDS Hooks 2.0.1: `200` with an empty body, not `{}` (issue 17).
+        let text = resp.text().await.expect("a body");
+        assert_eq!(text, "", "{body}");
     }
     let report = report_json(&backend.env(&app), &[]).await;
 
@@ -240,6 +243,33 @@ pub async fn suite_malformed_feedback(backend: &Backend) {
             with("acceptedSuggestions", json!("all")),
             "feedback[1].acceptedSuggestions",
         ),
+        // Issue 17 item 8: lengths and counts are bounded.
+        (
+            with(
+                "overrideReason",
+                json!({"reason": {"code": "c".repeat(257)}}),
+            ),
+            "feedback[1].overrideReason.reason.code",
+        ),
+        (
+            with(
+                "overrideReason",
+                json!({"reason": {"code": "c", "system": "s".repeat(501)}}),
+            ),
+            "feedback[1].overrideReason.reason.system",
+        ),
+        (
+            with(
+                "overrideReason",
+                json!({"reason": {"code": "c", "display": "d".repeat(501)}}),
+            ),
+            "feedback[1].overrideReason.reason.display",
+        ),
+        (
+            with("overrideReason", json!({"userComment": "u".repeat(4001)})),
+            "feedback[1].overrideReason.userComment",
+        ),
+        (json!({ "feedback": vec![ok.clone(); 101] }), "feedback"),
     ];
     for (body, field) in cases {
         let resp = app.post_feedback("alemtuzumab-order-sign", &body).await;

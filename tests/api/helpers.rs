@@ -152,10 +152,38 @@ pub fn assert_no_nulls(v: &Value, path: &str) {
     }
 }
 
+/// CDS Hooks 2.0.1: no attribute value is null, an empty string, an empty array or an empty
+/// object, anywhere, except the top-level `cards` (issue 17).
+pub fn assert_no_empty(v: &Value, path: &str) {
+    match v {
+        Value::Null => panic!("null at {path}"),
+        Value::String(s) if s.is_empty() => panic!("empty string at {path}"),
+        Value::Array(a) => {
+            assert!(!a.is_empty() || path == "$.cards", "empty array at {path}");
+            a.iter()
+                .enumerate()
+                .for_each(|(i, x)| assert_no_empty(x, &format!("{path}[{i}]")));
+        }
+        Value::Object(o) => {
+            assert!(!o.is_empty(), "empty object at {path}");
+            o.iter()
+                .for_each(|(k, x)| assert_no_empty(x, &format!("{path}.{k}")));
+        }
+        _ => {}
+    }
+}
+
 /// Checks every contract invariant on every card of a hook response; returns the parsed cards.
 pub fn assert_valid_response(body: &Value, request: &Value) {
     assert_no_nulls(body, "$");
-    assert!(body["systemActions"].is_array(), "systemActions: {body}");
+    assert_no_empty(body, "$");
+    assert!(body["cards"].is_array(), "cards: {body}");
+    if let Some(actions) = body.get("systemActions") {
+        assert!(
+            actions.as_array().is_some_and(|a| !a.is_empty()),
+            "systemActions present but not a non-empty array: {body}"
+        );
+    }
     let resp: alemtuzumab_cds::wire::CdsResponse =
         serde_json::from_value(body.clone()).expect("a CDS Hooks response");
     let drafts: Vec<String> = request["context"]["draftOrders"]["entry"]
