@@ -43,13 +43,22 @@ struct Embedded;
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
         Box::pin(async {
-            Ok(vec![Migration::new(
-                1,
-                Cow::Borrowed("store"),
-                MigrationType::Simple,
-                Cow::Borrowed(include_str!("../../migrations/0001_store.sql")),
-                false,
-            )])
+            Ok(vec![
+                Migration::new(
+                    1,
+                    Cow::Borrowed("store"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../../migrations/0001_store.sql")),
+                    false,
+                ),
+                Migration::new(
+                    2,
+                    Cow::Borrowed("feedback dedup"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../../migrations/0002_feedback_dedup.sql")),
+                    false,
+                ),
+            ])
         })
     }
 }
@@ -326,35 +335,85 @@ impl Store {
     }
 
     /// Stores validated feedback items in one transaction; returns once committed (durable:
-    /// SQLite syncs the WAL at commit, PostgreSQL's commit is durable by default).
-    pub async fn insert_feedback(&self, records: &[FeedbackRecord]) -> Result<(), StoreError> {
+    /// SQLite syncs the WAL at commit, PostgreSQL's commit is durable by default). Idempotent
+    /// (issue 17 item 7): an item already stored (same [`Feedback::dedup_key`]) is not stored
+    /// again; the answer says, item by item, whether it was stored now.
+    pub async fn insert_feedback(
+        &self,
+        records: &[FeedbackRecord],
+    ) -> Result<Vec<bool>, StoreError> {
+        self.insert_feedback_before(records, None).await
+    }
+
+    /// [`Store::insert_feedback`], rolled back (nothing stored, an error returned) unless the
+    /// rows are written before `deadline`. Once the commit starts it is waited for, so the
+    /// caller can answer what was stored: committed, or rolled back (issue 17 item 7).
+    pub async fn insert_feedback_before(
+        &self,
+        records: &[FeedbackRecord],
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Vec<bool>, StoreError> {
         let sql = "INSERT INTO feedback (id, received_at, service, card_uuid, outcome, \
                    accepted_suggestions, reason_system, reason_code, reason_display, \
-                   user_comment, outcome_timestamp, flags) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+                   user_comment, outcome_timestamp, flags, dedup_key) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                   ON CONFLICT (dedup_key) DO NOTHING";
+        let late = || {
+            StoreError::Unavailable(
+                "feedback not stored (rolled back): the call took longer than the configured \
+                 timeout"
+                    .to_owned(),
+            )
+        };
         on_pool!(self, pool => {
             let mut tx = pool.begin().await.map_err(|e| self.db(e))?;
-            for r in records {
-                let f = &r.feedback;
-                let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
-                sqlx::query(sql)
-                    .bind(&r.id)
-                    .bind(ms(r.received_at))
-                    .bind(&r.service)
-                    .bind(&f.card)
-                    .bind(f.outcome.as_str())
-                    .bind(to_json(&f.accepted_suggestions))
-                    .bind(f.reason.as_ref().and_then(|c| c.system.clone()))
-                    .bind(f.reason.as_ref().map(|c| c.code.clone()))
-                    .bind(f.reason.as_ref().and_then(|c| c.display.clone()))
-                    .bind(&f.user_comment)
-                    .bind(f.outcome_timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                    .bind(to_json(&flags))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| self.db(e))?;
+            let writes = async {
+                let mut stored = Vec::with_capacity(records.len());
+                for r in records {
+                    let f = &r.feedback;
+                    let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
+                    let n = sqlx::query(sql)
+                        .bind(&r.id)
+                        .bind(ms(r.received_at))
+                        .bind(&r.service)
+                        .bind(&f.card)
+                        .bind(f.outcome.as_str())
+                        .bind(to_json(&f.accepted_suggestions))
+                        .bind(f.reason.as_ref().and_then(|c| c.system.clone()))
+                        .bind(f.reason.as_ref().map(|c| c.code.clone()))
+                        .bind(f.reason.as_ref().and_then(|c| c.display.clone()))
+                        .bind(&f.user_comment)
+                        .bind(f.outcome_timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                        .bind(to_json(&flags))
+                        .bind(f.dedup_key())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.db(e))?
+                        .rows_affected();
+                    stored.push(n == 1);
+                }
+                Ok::<_, StoreError>(stored)
+            };
+            let written = match deadline {
+                Some(at) => tokio::time::timeout_at(at, writes).await.unwrap_or_else(|_| Err(late())),
+                None => writes.await,
+            };
+            let in_time = match deadline {
+                Some(at) => tokio::time::Instant::now() < at,
+                None => true,
+            };
+            match written {
+                Ok(stored) if in_time => {
+                    tx.commit().await.map_err(|e| self.db(e))?;
+                    Ok(stored)
+                }
+                other => {
+                    if let Err(e) = tx.rollback().await {
+                        tracing::warn!(error = %e, "feedback rollback failed; the transaction is dropped");
+                    }
+                    Err(other.err().unwrap_or_else(late))
+                }
             }
-            tx.commit().await.map_err(|e| self.db(e))
         })
     }
 
@@ -564,4 +623,104 @@ where
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::config::RawStore;
+
+    async fn sqlite(dir: &std::path::Path) -> Store {
+        let settings = RawStore {
+            data_dir: dir.to_string_lossy().into_owned(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        Store::open(&settings).await.unwrap()
+    }
+
+    fn record(comment: &str) -> FeedbackRecord {
+        FeedbackRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            received_at: Utc::now(),
+            service: "alemtuzumab-order-sign".into(),
+            feedback: Feedback {
+                card: "c1".into(),
+                outcome: FeedbackOutcome::Overridden,
+                accepted_suggestions: vec![],
+                reason: Some(ReasonCode {
+                    system: None,
+                    code: "committee-approved".into(),
+                    display: None,
+                }),
+                user_comment: Some(comment.into()),
+                outcome_timestamp: Utc.timestamp_millis_opt(1_700_000_000_000).unwrap(),
+            },
+            flags: vec![FeedbackFlag::UnknownCard],
+        }
+    }
+
+    async fn all_feedback(store: &Store) -> Vec<FeedbackRow> {
+        store
+            .feedback_between(
+                DateTime::<Utc>::UNIX_EPOCH,
+                Utc::now() + chrono::Duration::days(1),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Issue 17 item 7: the same item sent again (an EHR's retry) is stored once.
+    #[tokio::test]
+    async fn the_same_feedback_item_is_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(dir.path()).await;
+        assert_eq!(
+            store.insert_feedback(&[record("first")]).await.unwrap(),
+            [true]
+        );
+        // A retry, and the same item twice in one call: nothing new.
+        assert_eq!(
+            store.insert_feedback(&[record("retry")]).await.unwrap(),
+            [false]
+        );
+        let mut other = record("another decision");
+        other.feedback.outcome_timestamp += chrono::Duration::seconds(1);
+        assert_eq!(
+            store
+                .insert_feedback(&[other.clone(), other])
+                .await
+                .unwrap(),
+            [true, false]
+        );
+        let rows = all_feedback(&store).await;
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows.iter()
+                .filter(|r| r.record.feedback.user_comment.as_deref() == Some("first"))
+                .count(),
+            1
+        );
+    }
+
+    /// Issue 17 item 7: a write past its deadline is rolled back, so its 503 tells the truth.
+    #[tokio::test]
+    async fn feedback_past_its_deadline_is_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(dir.path()).await;
+        let past = tokio::time::Instant::now();
+        let err = store
+            .insert_feedback_before(&[record("late")], Some(past))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not stored"), "{err}");
+        assert!(all_feedback(&store).await.is_empty());
+        // Not kept as already stored either: the retry is stored.
+        assert_eq!(
+            store.insert_feedback(&[record("retry")]).await.unwrap(),
+            [true]
+        );
+        assert_eq!(all_feedback(&store).await.len(), 1);
+    }
 }

@@ -156,6 +156,31 @@ impl Feedback {
         }
         flags
     }
+
+    /// What makes two feedback items the same (issue 17 item 7): card uuid, outcome, override
+    /// reason code, accepted suggestion ids (as a set) and `outcomeTimestamp`. The comment, the
+    /// reason's display and system are not part of it: an EHR retrying a call sends the same
+    /// item, and a second decision on a card has its own `outcomeTimestamp`. A SHA-256 in hex,
+    /// so the unique index stays small whatever the lengths sent.
+    pub fn dedup_key(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut accepted: Vec<&str> = self
+            .accepted_suggestions
+            .iter()
+            .map(String::as_str)
+            .collect();
+        accepted.sort_unstable();
+        accepted.dedup();
+        let parts = serde_json::json!([
+            self.card,
+            self.outcome.as_str(),
+            self.reason.as_ref().map(|r| r.code.as_str()),
+            accepted,
+            self.outcome_timestamp
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        ]);
+        format!("{:x}", Sha256::digest(parts.to_string().as_bytes()))
+    }
 }
 
 /// A feedback as stored.
@@ -203,6 +228,38 @@ mod tests {
             }),
             user_comment: None,
             outcome_timestamp: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn the_same_item_has_the_same_key_and_any_identifying_field_changes_it() {
+        let base = feedback(Some(("committee-approved", None)), &["s1", "s2"]);
+        let mut same = base.clone();
+        same.accepted_suggestions = vec!["s2".into(), "s1".into()];
+        same.user_comment = Some("sent again".into());
+        assert_eq!(base.dedup_key(), same.dedup_key());
+        let mut other_card = base.clone();
+        other_card.card = "c2".into();
+        let mut other_reason = base.clone();
+        other_reason.reason = Some(ReasonCode {
+            system: None,
+            code: "not-relevant".into(),
+            display: None,
+        });
+        let mut other_time = base.clone();
+        other_time.outcome_timestamp += chrono::Duration::milliseconds(1);
+        let mut other_outcome = base.clone();
+        other_outcome.outcome = FeedbackOutcome::Accepted;
+        let mut other_suggestions = base.clone();
+        other_suggestions.accepted_suggestions = vec!["s1".into()];
+        for other in [
+            other_card,
+            other_reason,
+            other_time,
+            other_outcome,
+            other_suggestions,
+        ] {
+            assert_ne!(base.dedup_key(), other.dedup_key(), "{other:?}");
         }
     }
 

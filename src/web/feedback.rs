@@ -1,5 +1,10 @@
 //! `POST /cds-services/{id}/feedback` (CDS Hooks 2.0 §Feedback): validates, flags what does not
 //! match an issued card, stores, and answers 200 only once the store has committed (issue 6 §1).
+//!
+//! `server.request_timeout_ms` is applied here, not in src/web/limits.rs: past it, before the
+//! rows are written, the transaction is rolled back and the answer is 503 (nothing stored);
+//! once the commit has started it is waited for and the answer is 200 (issue 17 item 7).
+//! Storing is idempotent: an item already stored is not stored again, so a retry answers 200.
 
 use std::time::Duration;
 
@@ -22,20 +27,30 @@ pub async fn feedback(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let deadline = tokio::time::Instant::now() + state.settings.request_timeout;
     let id = path.into_inner();
     let Some(service) = discovery::service(&id) else {
         return Err(ApiError::UnknownService(id));
     };
-    let body = read_body(payload, state.settings.body_limit_bytes).await?;
+    let body = tokio::time::timeout_at(
+        deadline,
+        read_body(payload, state.settings.body_limit_bytes),
+    )
+    .await
+    .map_err(|_| timed_out())??;
     let value: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::NotJson(e.to_string()))?;
     let items = parse_feedback(value)?;
     let store = &state.store;
-    if !store.flush_audit(AUDIT_FLUSH_WAIT).await {
+    let flush_by = deadline.min(tokio::time::Instant::now() + AUDIT_FLUSH_WAIT);
+    let flush_wait = flush_by.saturating_duration_since(tokio::time::Instant::now());
+    if !store.flush_audit(flush_wait).await {
         tracing::debug!("audit not flushed before feedback; flags may say unknown-card");
     }
     let service_id = service.id.to_owned();
     let n = items.len();
+    // Not cut off by the deadline: the write is rolled back inside if late, so the answer
+    // below says what the store holds. Opening the store waits a few seconds at most.
     let stored = store
         .with_store(move |store| async move {
             let received_at = Utc::now();
@@ -51,8 +66,14 @@ pub async fn feedback(
                     flags,
                 });
             }
-            store.insert_feedback(&records).await?;
-            Ok(records)
+            let new = store
+                .insert_feedback_before(&records, Some(deadline))
+                .await?;
+            Ok(records
+                .into_iter()
+                .zip(new)
+                .filter_map(|(r, new)| new.then_some(r))
+                .collect::<Vec<_>>())
         })
         .await
         .map_err(|e| {
@@ -68,7 +89,20 @@ pub async fn feedback(
             tracing::warn!(card = %r.feedback.card, flags = ?flags, "feedback stored with flags");
         }
     }
-    tracing::info!(service = service.id, items = n, "feedback stored");
+    tracing::info!(
+        service = service.id,
+        items = n,
+        new = stored.len(),
+        "feedback stored (items already stored are not stored again)"
+    );
     // CDS Hooks 2.0.1: `200` with no body (an empty `{}` is an empty element, issue 17).
     Ok(HttpResponse::Ok().finish())
+}
+
+/// The 503 of a feedback call past `server.request_timeout_ms` before anything was stored.
+fn timed_out() -> ApiError {
+    metrics::counter!("cds_hook_rejected_total", "reason" => "timeout").increment(1);
+    ApiError::StoreUnavailable(
+        "feedback not stored: the call took longer than the configured timeout".to_owned(),
+    )
 }

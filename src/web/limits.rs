@@ -67,6 +67,20 @@ pub async fn limit_hooks(
         return Ok(req.into_response(unavailable("too many calls in progress; retry shortly")));
     };
     let timeout = state.settings.request_timeout;
+    let is_feedback = req
+        .path()
+        .strip_prefix("/cds-services/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(_, tail)| tail == "feedback");
+    if is_feedback {
+        // Feedback applies the timeout itself (src/web/feedback.rs): cut off here, a write
+        // already handed to the store would commit behind a 503, and the EHR's retry would
+        // count the override twice (issue 17 item 7).
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
     match tokio::time::timeout(timeout, next.call(req)).await {
         Ok(res) => res.map(ServiceResponse::map_into_boxed_body),
         Err(_) => {

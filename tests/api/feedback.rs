@@ -216,6 +216,39 @@ pub async fn suite_round_trip(backend: &Backend) {
     assert_eq!(rule(&old, "initiation-eligibility")["cardsShown"], 0);
 }
 
+/// The same feedback posted twice (an EHR retrying after a timeout or a lost answer) answers
+/// 200 both times, is stored once and counts one override in the report (issue 17 item 7).
+pub async fn suite_feedback_is_idempotent(backend: &Backend) {
+    // Arrange
+    let app = spawn(backend).await;
+    let (card, _) = critical_card(&app).await;
+    let offered = &card["overrideReasons"][0];
+    let body = json!({"feedback": [{
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "overrideReason": {"reason": {"system": offered["system"], "code": offered["code"]}},
+        "outcomeTimestamp": now()
+    }]});
+    // The same item twice in one call, too.
+    let doubled = json!({"feedback": [body["feedback"][0], body["feedback"][0]]});
+
+    // Act
+    for b in [&body, &body, &doubled] {
+        let resp = app.post_feedback("alemtuzumab-order-sign", b).await;
+        assert_eq!(resp.status(), 200, "{b}");
+    }
+    let report = report_json(&backend.env(&app), &[]).await;
+
+    // Assert
+    let init = rule(&report, "initiation-eligibility");
+    assert_eq!(init["overrides"], 1, "{report}");
+    assert_eq!(
+        init["overrideDecisions"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+}
+
 /// Malformed feedback: 400 with an OperationOutcome naming the field; nothing is stored.
 pub async fn suite_malformed_feedback(backend: &Backend) {
     let app = spawn(backend).await;
@@ -440,6 +473,11 @@ async fn order_select_repeats_count_once_per_draft_order_in_the_report() {
         .unwrap_or_else(|| panic!("{table}"));
     let numbers: Vec<&str> = row.split_whitespace().skip(1).take(2).collect();
     assert_eq!(numbers, ["4", "2"], "cards shown, distinct orders: {table}");
+}
+
+#[tokio::test]
+async fn sqlite_the_same_feedback_posted_twice_is_stored_once() {
+    suite_feedback_is_idempotent(&Backend::Sqlite).await;
 }
 
 #[tokio::test]

@@ -214,6 +214,16 @@ async fn postgres_feedback_round_trip_shows_in_the_report() {
     skip_real_servers,
     ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs PostgreSQL"
 )]
+async fn postgres_the_same_feedback_posted_twice_is_stored_once() {
+    let (_pg, backend) = backend().await;
+    feedback::suite_feedback_is_idempotent(&backend).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs PostgreSQL"
+)]
 async fn postgres_malformed_feedback_is_a_400_naming_the_field() {
     let (_pg, backend) = backend().await;
     feedback::suite_malformed_feedback(&backend).await;
