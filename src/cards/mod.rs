@@ -1190,7 +1190,7 @@ fn contraindication(ctx: &Ctx<'_>, d: &crate::rules::ContraindicationDetail, par
     }
     // A history (stroke, angina, infarction, dissection) does not resolve, nor does HIV infection:
     // "contraindication resolved" is offered only when some item can.
-    let resolvable = d.items.iter().any(|i| !is_history(i.kind));
+    let resolvable = d.items.iter().any(|i| !never_resolves(i.kind));
     parts.heading(t.heading_attest());
     parts.para(t.contraindication_attest(resolvable || d.items.is_empty()));
     if ctx.indicator == Indicator::Critical {
@@ -1205,7 +1205,7 @@ fn contraindication(ctx: &Ctx<'_>, d: &crate::rules::ContraindicationDetail, par
 }
 
 /// Contraindications that are a history: they never resolve.
-fn is_history(kind: ContraindicationKind) -> bool {
+fn never_resolves(kind: ContraindicationKind) -> bool {
     matches!(
         kind,
         ContraindicationKind::Hiv

@@ -88,6 +88,13 @@ impl PatientFacts {
         self.labs.iter().filter(|l| l.status.is_valid())
     }
 
+    /// The other draft orders of this call that are DMTs (alemtuzumab is given alone).
+    pub fn concurrent_dmt_drafts(&self) -> impl Iterator<Item = &MedicationFact> {
+        self.other_drafts
+            .iter()
+            .filter(|m| matches!(m.class, MedicationClass::Dmt { .. }))
+    }
+
     /// True when a data set that `rule` needs could not be obtained.
     pub fn has_gap_for(&self, rule: crate::rules::RuleCode) -> bool {
         self.gaps.iter().any(|g| g.data.blocks().contains(&rule))
@@ -118,10 +125,7 @@ pub struct ConditionFact {
 
 impl ConditionFact {
     pub fn is_on_record(&self) -> bool {
-        !matches!(
-            self.verification,
-            Verification::Refuted | Verification::EnteredInError
-        )
+        self.verification.is_on_record()
     }
 
     /// Active for contraindication purposes: active, recurrence, relapse, or no status at all
@@ -226,6 +230,13 @@ pub enum Verification {
     EnteredInError,
     #[default]
     Unknown,
+}
+
+impl Verification {
+    /// Refuted and entered-in-error records are not on record; every other status is.
+    pub fn is_on_record(self) -> bool {
+        !matches!(self, Verification::Refuted | Verification::EnteredInError)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,13 +429,11 @@ pub struct AllergyFact {
 impl AllergyFact {
     /// On record and not resolved: refuted, entered-in-error, inactive and resolved ones do not count.
     pub fn is_current(&self) -> bool {
-        !matches!(
-            self.verification,
-            Verification::Refuted | Verification::EnteredInError
-        ) && !matches!(
-            self.clinical_status,
-            ClinicalStatus::Inactive | ClinicalStatus::Resolved
-        )
+        self.verification.is_on_record()
+            && !matches!(
+                self.clinical_status,
+                ClinicalStatus::Inactive | ClinicalStatus::Resolved
+            )
     }
 }
 

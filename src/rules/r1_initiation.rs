@@ -219,6 +219,26 @@ fn is_progressive(t: MsType) -> bool {
     matches!(t, MsType::PrimaryProgressive | MsType::SecondaryProgressive)
 }
 
+/// RRMS and progressive diagnoses (labels) of the same standing: RRMS alone is met, progressive
+/// alone fails (naming `earlier_rrms`, superseded), both is a conflict, neither decides nothing.
+fn phenotype(
+    rrms: Vec<String>,
+    progressive: Vec<String>,
+    earlier_rrms: Vec<String>,
+) -> Option<MsCheck> {
+    match (rrms.first(), progressive.is_empty()) {
+        (None, true) => None,
+        (Some(label), true) => Some(MsCheck::RelapsingRemitting {
+            label: label.clone(),
+        }),
+        (None, false) => Some(MsCheck::OnlyProgressive {
+            labels: progressive,
+            earlier_rrms,
+        }),
+        (Some(_), false) => Some(MsCheck::Conflicting { rrms, progressive }),
+    }
+}
+
 fn ms_check(facts: &PatientFacts) -> MsCheck {
     let ms: Vec<(&ConditionFact, MsType)> = facts
         .conditions_on_record()
@@ -234,20 +254,11 @@ fn ms_check(facts: &PatientFacts) -> MsCheck {
     let prog_current = labels(&|c, t| is_progressive(t) && is_current_phenotype(c));
     let rrms_old = labels(&|c, t| t == MsType::RelapsingRemitting && !is_current_phenotype(c));
 
-    let decided = match (rrms_current.is_empty(), prog_current.is_empty()) {
-        (false, true) => Some(MsCheck::RelapsingRemitting {
-            label: rrms_current[0].clone(),
-        }),
-        (true, false) => Some(MsCheck::OnlyProgressive {
-            labels: prog_current,
-            earlier_rrms: rrms_old,
-        }),
-        (false, false) => Some(MsCheck::Conflicting {
-            rrms: rrms_current,
-            progressive: prog_current,
-        }),
-        (true, true) => {
-            // No current subtype: the most recent dated subtype diagnosis decides.
+    let decided = match phenotype(rrms_current, prog_current, rrms_old.clone()) {
+        Some(check) => Some(check),
+        None => {
+            // No current subtype: the most recent dated subtype diagnosis decides; with only
+            // undated ones, the same rule as for current ones.
             let subtyped: Vec<&(&ConditionFact, MsType)> = ms
                 .iter()
                 .filter(|(_, t)| *t != MsType::Unspecified)
@@ -265,30 +276,18 @@ fn ms_check(facts: &PatientFacts) -> MsCheck {
                     label: c.label.clone(),
                 }),
                 None => {
-                    let rr: Vec<String> = subtyped
-                        .iter()
-                        .filter(|(_, t)| *t == MsType::RelapsingRemitting)
-                        .map(|(c, _)| c.label.clone())
-                        .collect();
-                    let prog: Vec<String> = subtyped
-                        .iter()
-                        .filter(|(_, t)| is_progressive(*t))
-                        .map(|(c, _)| c.label.clone())
-                        .collect();
-                    match (rr.is_empty(), prog.is_empty()) {
-                        (true, true) => None,
-                        (false, true) => Some(MsCheck::RelapsingRemitting {
-                            label: rr[0].clone(),
-                        }),
-                        (true, false) => Some(MsCheck::OnlyProgressive {
-                            labels: prog,
-                            earlier_rrms: Vec::new(),
-                        }),
-                        (false, false) => Some(MsCheck::Conflicting {
-                            rrms: rr,
-                            progressive: prog,
-                        }),
-                    }
+                    let labels_where = |pred: fn(MsType) -> bool| -> Vec<String> {
+                        subtyped
+                            .iter()
+                            .filter(|(_, t)| pred(*t))
+                            .map(|(c, _)| c.label.clone())
+                            .collect()
+                    };
+                    phenotype(
+                        labels_where(|t| t == MsType::RelapsingRemitting),
+                        labels_where(is_progressive),
+                        Vec::new(),
+                    )
                 }
             }
         }
@@ -360,14 +359,14 @@ fn warnings(facts: &PatientFacts, exposure: &Exposure) -> Vec<InitiationWarning>
             }
         }
     }
-    for m in &facts.other_drafts {
-        if matches!(m.class, MedicationClass::Dmt { .. }) {
-            out.push(InitiationWarning::ConcurrentDmtDraft {
+    out.extend(
+        facts
+            .concurrent_dmt_drafts()
+            .map(|m| InitiationWarning::ConcurrentDmtDraft {
                 reference: m.reference.clone(),
                 label: m.label.clone(),
-            });
-        }
-    }
+            }),
+    );
     out
 }
 

@@ -32,7 +32,7 @@ use chrono::NaiveDate;
 
 use super::calendar::{add_months, days_between, whole_months};
 use super::exposure::Exposure;
-use super::facts::{ConditionClass, ImmuneReaction, LabTest, MedicationClass, PatientFacts};
+use super::facts::{ConditionClass, ImmuneReaction, LabTest, PatientFacts};
 use super::findings::{
     Detail, Finding, LabValue, OrderRef, ReAdministrationDetail, ReAdministrationSignal, RuleCode,
     Severity,
@@ -161,14 +161,12 @@ pub fn check(
     }
 
     // Another DMT drafted with alemtuzumab.
-    for m in &facts.other_drafts {
-        if matches!(m.class, MedicationClass::Dmt { .. }) {
-            signals.push(ReAdministrationSignal::ConcurrentDmtDraft {
-                reference: m.reference.clone(),
-                label: m.label.clone(),
-            });
+    signals.extend(facts.concurrent_dmt_drafts().map(|m| {
+        ReAdministrationSignal::ConcurrentDmtDraft {
+            reference: m.reference.clone(),
+            label: m.label.clone(),
         }
-    }
+    }));
 
     if signals.is_empty() {
         return None;

@@ -135,6 +135,14 @@ impl Texts for En {
         }
     }
 
+    fn medication_source_name(&self, source: MedicationSource) -> &'static str {
+        match source {
+            MedicationSource::Request => "order",
+            MedicationSource::Statement => "medication statement",
+            MedicationSource::Administration => "administration",
+        }
+    }
+
     fn lab_test_name(&self, test: LabTest) -> &'static str {
         match test {
             LabTest::Alt => "ALT",
@@ -497,11 +505,7 @@ impl Texts for En {
     }
 
     fn weak_exposure_record(&self, l: &WeakLine<'_>) -> String {
-        let source = match l.source {
-            MedicationSource::Request => "order",
-            MedicationSource::Statement => "medication statement",
-            MedicationSource::Administration => "administration",
-        };
+        let source = self.medication_source_name(l.source);
         let why = match l.why {
             WeakExposureReason::Proposal => "only a proposal (intent proposal)",
             WeakExposureReason::Plan => "a treatment plan, not an order carried out",
@@ -554,11 +558,7 @@ impl Texts for En {
     }
 
     fn dmt_line(&self, c: &DmtLine<'_>) -> String {
-        let source = match c.source {
-            MedicationSource::Request => "order",
-            MedicationSource::Statement => "medication statement",
-            MedicationSource::Administration => "administration",
-        };
+        let source = self.medication_source_name(c.source);
         let start = c.start.as_deref().unwrap_or("start unknown");
         let end = match (&c.end, c.ongoing) {
             (_, true) => "ongoing".to_string(),

@@ -155,6 +155,14 @@ impl Texts for Fr {
         }
     }
 
+    fn medication_source_name(&self, source: MedicationSource) -> &'static str {
+        match source {
+            MedicationSource::Request => "prescription",
+            MedicationSource::Statement => "déclaration de traitement",
+            MedicationSource::Administration => "administration",
+        }
+    }
+
     fn lab_test_name(&self, test: LabTest) -> &'static str {
         match test {
             LabTest::Alt => "ALAT",
@@ -535,11 +543,7 @@ impl Texts for Fr {
     }
 
     fn weak_exposure_record(&self, l: &WeakLine<'_>) -> String {
-        let source = match l.source {
-            MedicationSource::Request => "prescription",
-            MedicationSource::Statement => "déclaration de traitement",
-            MedicationSource::Administration => "administration",
-        };
+        let source = self.medication_source_name(l.source);
         let why = match l.why {
             WeakExposureReason::Proposal => "simple proposition de prescription (intent proposal)",
             WeakExposureReason::Plan => "plan de traitement, pas une prescription exécutée",
@@ -595,11 +599,7 @@ impl Texts for Fr {
     }
 
     fn dmt_line(&self, c: &DmtLine<'_>) -> String {
-        let source = match c.source {
-            MedicationSource::Request => "prescription",
-            MedicationSource::Statement => "déclaration de traitement",
-            MedicationSource::Administration => "administration",
-        };
+        let source = self.medication_source_name(c.source);
         let start = c.start.as_deref().unwrap_or("début inconnu");
         let end = match (&c.end, c.ongoing) {
             (_, true) => "en cours".to_string(),

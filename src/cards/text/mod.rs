@@ -200,6 +200,8 @@ pub trait Texts: Sync {
     /// The measure of the rule in one sentence.
     fn rule_measure(&self, rule: RuleCode, profile: Profile) -> &'static str;
     fn lab_test_name(&self, test: LabTest) -> &'static str;
+    /// The kind of medication record (order, statement, administration).
+    fn medication_source_name(&self, source: MedicationSource) -> &'static str;
     fn immune_reaction_name(&self, reaction: ImmuneReaction) -> &'static str;
     fn contraindication_name(&self, kind: ContraindicationKind) -> &'static str;
     /// Short name of the data set, for summaries (never carries EHR text).
