@@ -170,14 +170,20 @@ async fn a_medication_reference_to_a_prefetched_medication_is_recognised() {
     );
 }
 
+/// The intolerance-short-course order, whose `medicationReference` points at a Medication the
+/// request no longer holds (and no FHIR server to read it from).
+fn order_without_its_medication() -> Value {
+    let mut request = fixture_hook("intolerance-short-course--order-sign.json");
+    if let Some(entries) = request["context"]["draftOrders"]["entry"].as_array_mut() {
+        entries.retain(|e| e["resource"]["resourceType"] != "Medication");
+    }
+    request
+}
+
 #[tokio::test]
 async fn an_unresolvable_medication_reference_is_a_visible_could_not_check() {
     let app = spawn_app().await;
-    let mut request = fixture_hook("intolerance-short-course--order-sign.json");
-    let entries = request["context"]["draftOrders"]["entry"]
-        .as_array_mut()
-        .unwrap();
-    entries.retain(|e| e["resource"]["resourceType"] != "Medication");
+    let request = order_without_its_medication();
     let response = app.post_hook("alemtuzumab-order-sign", &request).await;
     // No recognisable alemtuzumab order and the medication could not be obtained: 412 per the
     // contract, with an OperationOutcome naming what is missing.
@@ -305,11 +311,10 @@ async fn a_local_dmt_code_from_configuration_is_counted() {
 #[tokio::test]
 async fn an_unreadable_medication_whose_display_names_lemtrada_gives_cards_not_412() {
     let app = spawn_app().await;
-    let mut request = fixture_hook("intolerance-short-course--order-sign.json");
+    let mut request = order_without_its_medication();
     let entries = request["context"]["draftOrders"]["entry"]
         .as_array_mut()
         .unwrap();
-    entries.retain(|e| e["resource"]["resourceType"] != "Medication");
     let order = entries
         .iter_mut()
         .find(|e| e["resource"]["resourceType"] == "MedicationRequest")
