@@ -13,7 +13,7 @@
 //! | `server.body_limit_bytes` | 5 MiB | larger hook bodies get 413 |
 //! | `server.workers` | 0 (one per core) | actix worker threads |
 //! | `server.shutdown_timeout_secs` | 30 | grace period on SIGTERM |
-//! | `server.strict_412` | false | answer 412 instead of data-unavailable cards (cds-contract.md) |
+//! | `server.strict_412` | false | answer 412 instead of data-unavailable cards (docs/wire-contract.md) |
 //! | `server.fixed_today` | unset | evaluate as if today were this date (test benches only; logged) |
 //! | `server.max_concurrent_hooks` | 64 | hook/feedback calls in progress at once; beyond it 503 |
 //! | `server.request_timeout_ms` | 10000 | a hook/feedback call taking longer gets 503 |

@@ -26,7 +26,7 @@ pub struct Outcome {
 pub enum PipelineError {
     #[error("{0}")]
     Field(#[from] FieldError),
-    /// 412: nothing safety-relevant can be said (cds-contract.md §Errors).
+    /// 412: nothing safety-relevant can be said (docs/wire-contract.md §Errors).
     #[error("{0}")]
     Precondition(String),
 }
@@ -64,7 +64,7 @@ pub async fn run(
     let only_gaps =
         !findings.is_empty() && findings.iter().all(|f| f.rule == RuleCode::DataUnavailable);
     let any_gap = findings.iter().any(|f| f.rule == RuleCode::DataUnavailable);
-    // cds-contract.md: 412 only when nothing safety-relevant can be said — the data could not be
+    // docs/wire-contract.md: 412 only when nothing safety-relevant can be said — the data could not be
     // obtained and no alemtuzumab order is recognisable; `strict_412` gives it for any gap.
     if (only_gaps && !data.has_alemtuzumab_order()) || (settings.strict_412 && any_gap) {
         let missing: Vec<String> = data

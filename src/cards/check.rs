@@ -1,4 +1,4 @@
-//! [`check_card`]: every invariant of cds-contract.md §Cards (and of CDS Hooks 2.0) on one card.
+//! [`check_card`]: every invariant of docs/wire-contract.md §Cards (and of CDS Hooks 2.0) on one card.
 
 use serde_json::Value;
 

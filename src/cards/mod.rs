@@ -1,4 +1,4 @@
-//! Turns rule [`Finding`]s into CDS Hooks cards (cds-contract.md §Cards).
+//! Turns rule [`Finding`]s into CDS Hooks cards (docs/wire-contract.md §Cards).
 //!
 //! [`render`] gives one card per finding, in order. The words live in `text/fr.rs` and
 //! `text/en.rs`; this file decides what each card says, its layout, suggestions and override

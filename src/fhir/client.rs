@@ -1,6 +1,6 @@
 //! The outbound FHIR client: reqwest on rustls, one pool for the whole process.
 //!
-//! Guard-rails (cds-contract.md §Outbound FHIR): requests go only to `fhirServer` base URLs on
+//! Guard-rails (docs/wire-contract.md §Outbound FHIR): requests go only to `fhirServer` base URLs on
 //! the allow-list (local mode: loopback only), `https` unless loopback. Every outbound URL —
 //! searches, `next` links, reads of references, redirects (followed here, not by reqwest, at
 //! most [`MAX_REDIRECTS`]) — must lie under that base on a path boundary ([`under_base`]), not

@@ -2,7 +2,7 @@
 //! meets the rules.
 //!
 //! Codes are recognised through `rules::terminology`; dates are parsed here (fhirbolt accepts
-//! malformed dates silently, stack-notes.md) and a date that cannot be read is `None`, so the
+//! malformed dates silently, docs/stack-notes.md) and a date that cannot be read is `None`, so the
 //! rule says "could not check" rather than guessing.
 
 use std::collections::HashMap;
@@ -482,7 +482,7 @@ impl FactBuilder<'_> {
         };
         let (start, end) = match &ms.effective {
             // A single date on a statement still being taken means "taking since then"
-            // (lemtrada-rules.md §2, pulsed DMTs): ongoing, no end. A completed or stopped one
+            // (docs/clinical-rules.md §2, pulsed DMTs): ongoing, no end. A completed or stopped one
             // keeps start = end (its length is unknown, never invented).
             Some(MedicationStatementEffective::DateTime(d)) if status.is_ongoing() => {
                 (date_of(&d.value), None)

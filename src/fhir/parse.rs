@@ -1,7 +1,7 @@
 //! Reading FHIR R4 JSON with fhirbolt, tolerant of what real CDS Clients send.
 //!
 //! **This is the only place fhirbolt's generic deserializer is instantiated** (each
-//! instantiation costs ~22 s of debug build, stack-notes.md); everything else, tests included,
+//! instantiation costs ~22 s of debug build, docs/stack-notes.md); everything else, tests included,
 //! calls [`parse_resource`].
 //!
 //! Known deviations normalised before the typed parse (seen from the official CDS Hooks Sandbox
@@ -24,7 +24,7 @@
 //! pin a worker thread for good.
 //!
 //! Bundles are never parsed by fhirbolt (its deserializer misreads fields after a nested
-//! resource, stack-notes.md): callers walk `entry[]` as `serde_json::Value` and parse each
+//! resource, docs/stack-notes.md): callers walk `entry[]` as `serde_json::Value` and parse each
 //! `entry.resource` on its own, so one bad entry loses only itself.
 
 use fhirbolt::model::r4::Resource;
@@ -339,7 +339,7 @@ mod tests {
     #[test]
     fn contained_before_status_is_read_through_the_resource_enum() {
         // Regression: fhirbolt misreads fields after a nested resource when deserializing into a
-        // concrete type (stack-notes.md); the Resource enum path must keep working.
+        // concrete type (docs/stack-notes.md); the Resource enum path must keep working.
         let r = parse_resource(json!({
             "resourceType": "MedicationRequest", "id": "x",
             "contained": [{"resourceType": "Medication", "id": "med1", "code": {"text": "Lemtrada"}}],

@@ -1,4 +1,4 @@
-//! Classifying what the CDS Client put under each prefetch key (cds-contract.md §Prefetch templates).
+//! Classifying what the CDS Client put under each prefetch key (docs/wire-contract.md §Prefetch templates).
 //!
 //! | Value under the key | Meaning | What the service does |
 //! |---|---|---|

@@ -10,7 +10,7 @@ use super::facts::{
     Profile, StopReason,
 };
 
-/// The contract's `source.topic.code` values (cds-contract.md §Cards).
+/// The contract's `source.topic.code` values (docs/wire-contract.md §Cards).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuleCode {
     InitiationEligibility,

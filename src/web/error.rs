@@ -1,5 +1,5 @@
 //! **The only place an error becomes an HTTP response.** Every error body is a FHIR
-//! `OperationOutcome` whose `issue[].diagnostics` names the offending field (cds-contract.md).
+//! `OperationOutcome` whose `issue[].diagnostics` names the offending field (docs/wire-contract.md).
 //!
 //! | Error | Status | `issue.code` |
 //! |---|---|---|

@@ -48,7 +48,7 @@ const ALL: &[HookKind] = &[
     HookKind::PatientView,
 ];
 
-/// The prefetch templates of cds-contract.md §Prefetch templates, plus `bloodPressure` (the
+/// The prefetch templates of docs/wire-contract.md §Prefetch templates, plus `bloodPressure` (the
 /// contract allows vital-sign keys) for the ema-2020 uncontrolled-hypertension check.
 ///
 /// Built once at start-up from the configured [`Terminology`] (held in
@@ -309,7 +309,7 @@ mod tests {
             .collect()
     }
 
-    /// A code accepted is a code asked for: every liver-test code of lemtrada-rules.md §4 and a
+    /// A code accepted is a code asked for: every liver-test code of docs/clinical-rules.md §4 and a
     /// configured local code are recognised by `lab_test` **and** listed in the query; and
     /// everything the query lists is recognised.
     #[test]

@@ -1,7 +1,7 @@
 //! FHIR faults through the fault-injecting proxy (`fhir_proxy.rs`): every one is a visible
 //! `data-unavailable` card giving that fault as its reason, never a 500; a server that does not
 //! answer is cut at the deadline (the proxy sees the service hang up); 412 exactly per
-//! cds-contract.md §Errors; the bearer token on every request and in no log line. No assertion
+//! docs/wire-contract.md §Errors; the bearer token on every request and in no log line. No assertion
 //! on how long anything took (README §Tests).
 
 use std::time::Duration;
@@ -343,7 +343,7 @@ async fn status_of(app: &TestApp, request: &Value) -> (u16, Value) {
     (status, r.json().await.unwrap())
 }
 
-/// cds-contract.md §Errors: 412 only when the data cannot be obtained **and** no alemtuzumab
+/// docs/wire-contract.md §Errors: 412 only when the data cannot be obtained **and** no alemtuzumab
 /// order is recognisable.
 #[tokio::test]
 async fn precondition_failed_exactly_per_contract() {
