@@ -36,6 +36,7 @@
 //! | `fhir.max_response_bytes` | 20 MiB | FHIR response bodies larger than this are refused |
 //! | `fhir.max_call_response_bytes` | 64 MiB | FHIR response bytes of one hook call, all responses together |
 //! | `fhir.max_medication_reads` | 50 | distinct `Medication` reads per hook call; the rest is one gap |
+//! | `fhir.max_concurrent_requests` | 64 | FHIR requests in flight at once, all hook calls together |
 //! | `store.url` | empty: SQLite `<data_dir>/alemtuzumab-cds.db` | or `sqlite://FILE`, or `postgres://…` for replicas |
 //! | `store.data_dir` | `./data` | directory of the default SQLite file |
 //! | `store.audit_retention_days` | 3650 | decisions, cards and feedback older than this are purged; 0 keeps all |
@@ -225,6 +226,7 @@ pub struct RawFhir {
     pub max_response_bytes: u64,
     pub max_call_response_bytes: u64,
     pub max_medication_reads: u32,
+    pub max_concurrent_requests: u32,
 }
 
 impl Default for RawFhir {
@@ -236,6 +238,7 @@ impl Default for RawFhir {
             max_response_bytes: 20 * 1024 * 1024,
             max_call_response_bytes: 64 * 1024 * 1024,
             max_medication_reads: 50,
+            max_concurrent_requests: 64,
         }
     }
 }
@@ -322,6 +325,9 @@ pub struct FhirSettings {
     /// Distinct `medicationReference` reads per hook call (issue 17 item 2): the references
     /// beyond are not read and become one `data-unavailable` gap.
     pub max_medication_reads: u32,
+    /// FHIR requests in flight at once for the whole process, all hook calls together (issue 17
+    /// item 2): a request beyond waits for a slot within its call's deadline.
+    pub max_concurrent_requests: usize,
 }
 
 /// The validated configuration.
@@ -632,6 +638,12 @@ impl RawSettings {
                 "must be between 0 and 10000",
             ));
         }
+        if f.max_concurrent_requests == 0 || f.max_concurrent_requests > 10_000 {
+            return Err(invalid(
+                "fhir.max_concurrent_requests",
+                "must be between 1 and 10000",
+            ));
+        }
         let store = self.store.validate()?;
 
         Ok(Settings {
@@ -660,6 +672,7 @@ impl RawSettings {
                 max_response_bytes: f.max_response_bytes,
                 max_call_response_bytes: f.max_call_response_bytes,
                 max_medication_reads: f.max_medication_reads,
+                max_concurrent_requests: f.max_concurrent_requests as usize,
             },
             store,
             source,
@@ -712,6 +725,10 @@ mod tests {
             (
                 "[fhir]\nmax_medication_reads = 10001",
                 "fhir.max_medication_reads",
+            ),
+            (
+                "[fhir]\nmax_concurrent_requests = 0",
+                "fhir.max_concurrent_requests",
             ),
             (
                 "[rules]\nsource_url_ansm_2019 = \"http://ansm.sante.fr/x\"",

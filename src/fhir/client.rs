@@ -32,6 +32,9 @@ use crate::rules::GapReason;
 pub struct FhirClient {
     http: reqwest::Client,
     settings: FhirSettings,
+    /// Requests in flight for the whole process (`fhir.max_concurrent_requests`): each hook
+    /// call bounds its own reads, this bounds them all together (issue 17 item 2).
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Where and how to ask: the checked base URL and the lent token.
@@ -64,9 +67,13 @@ impl FhirClient {
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .user_agent(concat!("alemtuzumab-cds/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let slots = settings
+            .max_concurrent_requests
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         Ok(Self {
             http,
             settings: settings.clone(),
+            slots: Arc::new(tokio::sync::Semaphore::new(slots)),
         })
     }
 
@@ -237,6 +244,13 @@ impl FhirClient {
                 .filter(|d| !d.is_zero())
                 .ok_or(GapReason::Timeout)?;
             let fut = async {
+                // Waits for a process-wide slot within the call's deadline (the timeout below);
+                // the slot is held until the body is read.
+                let _slot = self
+                    .slots
+                    .acquire()
+                    .await
+                    .map_err(|_| GapReason::Unreachable)?;
                 let mut url = url;
                 let mut redirects = 0;
                 let mut response = loop {
@@ -445,6 +459,7 @@ mod tests {
             max_response_bytes: 1024,
             max_call_response_bytes: 1500,
             max_medication_reads: 50,
+            max_concurrent_requests: 64,
         })
         .unwrap()
     }
@@ -715,5 +730,86 @@ mod tests {
             ..t
         };
         assert!(c.read(&fresh, "Medication/m4").await.is_ok());
+    }
+
+    /// `fhir.max_concurrent_requests` bounds the requests of all calls together: with one slot,
+    /// a second call's request waits while the first is held by the server, is never sent, and
+    /// ends at its own deadline as a timeout; once the first is answered the slot serves again.
+    #[tokio::test]
+    async fn requests_of_all_calls_share_the_process_wide_slots() {
+        use std::sync::atomic::AtomicUsize;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(AtomicUsize::new(0));
+        let release = Arc::new(tokio::sync::Semaphore::new(0));
+        let (seen, release_srv) = (received.clone(), release.clone());
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let (seen, release) = (seen.clone(), release_srv.clone());
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    // Held until the test releases it.
+                    release.acquire().await.unwrap().forget();
+                    let body = r#"{"resourceType":"Medication","id":"m"}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+        let c = FhirClient::new(&FhirSettings {
+            allowed_servers: Vec::new(),
+            deadline: std::time::Duration::from_secs(3),
+            max_pages: 10,
+            max_response_bytes: 1024,
+            max_call_response_bytes: 1 << 20,
+            max_medication_reads: 50,
+            max_concurrent_requests: 1,
+        })
+        .unwrap();
+        let target = |secs: u64| FhirTarget {
+            base: Url::parse(&format!("http://127.0.0.1:{port}/fhir/")).unwrap(),
+            token: None,
+            deadline: Instant::now() + std::time::Duration::from_secs(secs),
+            spent: Default::default(),
+        };
+        let (first_target, first_client) = (target(60), c.clone());
+        let first =
+            tokio::spawn(async move { first_client.read(&first_target, "Medication/m1").await });
+        // The first call's request reaches the server and holds the only slot.
+        let polled = Instant::now();
+        while received.load(Ordering::SeqCst) < 1 {
+            assert!(
+                polled.elapsed() < std::time::Duration::from_secs(30),
+                "never received"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // Another call: no slot before its deadline, so its request is never sent.
+        let second = c.read(&target(1), "Medication/m2").await;
+        assert!(matches!(second, Err(GapReason::Timeout)), "{second:?}");
+        assert_eq!(
+            received.load(Ordering::SeqCst),
+            1,
+            "a second request was sent"
+        );
+        release.add_permits(1);
+        assert!(first.await.unwrap().is_ok());
+        // The slot is free again for the next call.
+        release.add_permits(1);
+        assert!(c.read(&target(30), "Medication/m3").await.is_ok());
+        assert_eq!(received.load(Ordering::SeqCst), 2);
     }
 }

@@ -944,6 +944,7 @@ mod tests {
             max_response_bytes: 1 << 20,
             max_call_response_bytes: 64 << 20,
             max_medication_reads: 50,
+            max_concurrent_requests: 64,
         })
         .unwrap();
         let deadline = Instant::now() + std::time::Duration::from_secs(20);

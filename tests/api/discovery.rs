@@ -14,6 +14,8 @@ async fn discovery_lists_the_three_services_exactly_as_documented() {
         body, documented,
         "cds-hooks/discovery.json differs from GET /cds-services; regenerate it"
     );
+    // CDS Hooks 2.0.1: no null, empty string, empty array or empty object in discovery either.
+    crate::helpers::assert_no_empty(&body, "$");
     let services = body["services"].as_array().unwrap();
     let ids: Vec<_> = services.iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(
@@ -33,6 +35,26 @@ async fn discovery_lists_the_three_services_exactly_as_documented() {
             "usageRequirements",
         ] {
             assert!(!s[field].is_null(), "{field} missing in {s}");
+        }
+        // Every prefetch template is a relative FHIR query using only the 2.0 context tokens.
+        for (key, template) in s["prefetch"].as_object().unwrap() {
+            let t = template.as_str().unwrap();
+            let resource_type = t.split(['/', '?']).next().unwrap();
+            assert!(
+                resource_type.starts_with(|c: char| c.is_ascii_uppercase())
+                    && resource_type.chars().all(|c| c.is_ascii_alphabetic()),
+                "{key}: not a relative FHIR query: {t}"
+            );
+            let tokens: Vec<&str> = t
+                .split("{{")
+                .skip(1)
+                .map(|x| x.split("}}").next().unwrap())
+                .collect();
+            assert!(!tokens.is_empty(), "{key}: no patient token in {t}");
+            assert!(
+                tokens.iter().all(|tok| *tok == "context.patientId"),
+                "{key}: {t}"
+            );
         }
     }
     assert_eq!(
