@@ -52,6 +52,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use crate::config_error::ConfigError;
+pub use crate::fhir::client::FhirSettings;
+
 use crate::cards::{CardSettings, Language};
 use crate::fhir::GatherSettings;
 use crate::rules::terminology::{LocalCode, Terminology};
@@ -243,17 +246,6 @@ impl Default for RawFhir {
     }
 }
 
-/// A configuration error that names the key.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
-    #[error("configuration key `{key}`: {message}")]
-    Invalid { key: String, message: String },
-    #[error("configuration file `{0}` does not exist")]
-    MissingFile(PathBuf),
-}
-
 /// `[server] tls_*`: both files or neither; relative paths are relative to the configuration
 /// file's directory; the pair is read and checked now so a bad one refuses to start.
 fn tls_settings(
@@ -297,10 +289,7 @@ fn tls_settings(
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_owned(),
-        message: message.into(),
-    }
+    ConfigError::invalid(key, message)
 }
 
 /// Log output format.
@@ -309,25 +298,6 @@ pub enum LogFormat {
     Auto,
     Json,
     Pretty,
-}
-
-/// Outbound FHIR settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FhirSettings {
-    /// Base URLs `fhirServer` must start with. Empty: loopback servers only (local mode).
-    pub allowed_servers: Vec<url::Url>,
-    pub deadline: std::time::Duration,
-    pub max_pages: u32,
-    pub max_response_bytes: u64,
-    /// FHIR response bytes one hook call may read, all its responses together (issue 17 item 2:
-    /// 60 references to 8 MiB Medications took the process from 18 MiB to 1.1 GiB).
-    pub max_call_response_bytes: u64,
-    /// Distinct `medicationReference` reads per hook call (issue 17 item 2): the references
-    /// beyond are not read and become one `data-unavailable` gap.
-    pub max_medication_reads: u32,
-    /// FHIR requests in flight at once for the whole process, all hook calls together (issue 17
-    /// item 2): a request beyond waits for a slot within its call's deadline.
-    pub max_concurrent_requests: usize,
 }
 
 /// The validated configuration.
@@ -607,7 +577,7 @@ impl RawSettings {
         for (i, s) in f.allowed_servers.iter().enumerate() {
             let key = format!("fhir.allowed_servers[{i}]");
             let u = url::Url::parse(s).map_err(|e| invalid(&key, format!("`{s}`: {e}")))?;
-            let loopback = crate::fhir::is_loopback_host(&u);
+            let loopback = crate::net::is_loopback_host(&u);
             match u.scheme() {
                 "https" => {}
                 "http" if loopback => {}

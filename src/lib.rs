@@ -7,11 +7,16 @@ pub mod auth;
 pub mod cards;
 pub mod cli;
 pub mod config;
+pub mod config_error;
 pub mod fhir;
+#[cfg(test)]
+mod layers;
+pub mod net;
 pub mod pipeline;
 pub mod redact;
 pub mod report;
 pub mod rules;
+pub mod services;
 pub mod simulate;
 pub mod startup;
 pub mod store;

@@ -1,16 +1,17 @@
 //! One hook call from request to response: gather the facts, evaluate the rules, render the
 //! cards. Shared by the web layer and `alemtuzumab-cds simulate`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 
 use crate::cards;
 use crate::config::Settings;
 use crate::fhir::client::FhirClient;
 use crate::fhir::{self, HookData};
 use crate::rules::{self, Finding, RuleCode};
-use crate::wire::discovery::{hook_name, Service};
+use crate::services::{hook_name, Service};
+use crate::store::model::{CardRecord, DecisionRecord, FindingRecord, ReasonCode};
 use crate::wire::request::{FieldError, HookRequest};
 use crate::wire::CdsResponse;
 
@@ -87,4 +88,132 @@ pub async fn run(
         findings,
         data,
     })
+}
+
+/// What the handler knows about a hook call besides the pipeline outcome.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    pub hook_instance: String,
+    pub service: String,
+    pub hook: String,
+    pub patient_id: Option<String>,
+    pub status: u16,
+    pub profile: String,
+    pub latency: Duration,
+}
+
+/// The audit record of one hook call: identifiers, codes and uuids only. The request's tokens,
+/// resources and names never reach it.
+pub fn audit_record(call: CallInfo, outcome: Option<&Outcome>) -> DecisionRecord {
+    let mut record = DecisionRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        recorded_at: Utc::now(),
+        hook_instance: call.hook_instance,
+        service: call.service,
+        hook: call.hook,
+        patient_id: call.patient_id,
+        status: call.status,
+        profile: call.profile,
+        draft_orders: Vec::new(),
+        findings: Vec::new(),
+        from_prefetch: Vec::new(),
+        from_fhir: Vec::new(),
+        gaps: Vec::new(),
+        latency_us: i64::try_from(call.latency.as_micros()).unwrap_or(i64::MAX),
+        cards: Vec::new(),
+    };
+    let Some(outcome) = outcome else {
+        return record;
+    };
+    let data = &outcome.data;
+    record.draft_orders = data.draft_orders.clone();
+    record.from_prefetch = data.from_prefetch.clone();
+    record.from_fhir = data.from_fhir.clone();
+    record.gaps = data
+        .facts
+        .gaps
+        .iter()
+        .map(|g| g.data.key().to_owned())
+        .collect();
+    record.findings = outcome
+        .findings
+        .iter()
+        .map(|f| FindingRecord {
+            rule: f.rule.as_str().to_owned(),
+            severity: f.severity.as_str().to_owned(),
+            order: f.order.as_ref().map(|o| o.reference.clone()),
+        })
+        .collect();
+    // cards::render gives one card per finding, in order: the finding names the card's order.
+    record.cards = outcome
+        .response
+        .cards
+        .iter()
+        .enumerate()
+        .filter_map(|(i, card)| {
+            let order_from_finding = outcome
+                .findings
+                .get(i)
+                .and_then(|f| f.order.as_ref())
+                .map(|o| o.reference.clone());
+            let order_from_delete = card
+                .suggestions
+                .iter()
+                .flat_map(|s| &s.actions)
+                .find_map(|a| a.resource_id.clone());
+            Some(CardRecord {
+                uuid: card.uuid.clone()?,
+                topic: card
+                    .source
+                    .topic
+                    .as_ref()
+                    .map(|t| t.code.clone())
+                    .unwrap_or_default(),
+                indicator: card.indicator.as_str().to_owned(),
+                order_ref: order_from_finding.or(order_from_delete),
+                suggestion_uuids: card
+                    .suggestions
+                    .iter()
+                    .filter_map(|s| s.uuid.clone())
+                    .collect(),
+                override_reasons: card
+                    .override_reasons
+                    .iter()
+                    .map(|c| ReasonCode {
+                        system: c.system.clone(),
+                        code: c.code.clone(),
+                        display: c.display.clone(),
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call() -> CallInfo {
+        CallInfo {
+            hook_instance: "hi-1".into(),
+            service: "alemtuzumab-order-sign".into(),
+            hook: "order-sign".into(),
+            patient_id: Some("pat-1".into()),
+            status: 412,
+            profile: "ansm-2019".into(),
+            latency: Duration::from_millis(3),
+        }
+    }
+
+    #[test]
+    fn a_call_without_outcome_keeps_the_identifiers_only() {
+        let r = audit_record(call(), None);
+        assert_eq!(r.hook_instance, "hi-1");
+        assert_eq!(r.patient_id.as_deref(), Some("pat-1"));
+        assert_eq!(r.status, 412);
+        assert!(r.cards.is_empty() && r.findings.is_empty());
+        assert_eq!(r.latency_us, 3000);
+    }
 }

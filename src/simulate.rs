@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 
 use crate::config::Settings;
 use crate::pipeline;
-use crate::wire::discovery::{hook_name, SERVICES};
+use crate::services::{hook_name, SERVICES};
 use crate::wire::request::HookRequest;
 use crate::wire::CdsResponse;
 

@@ -23,7 +23,7 @@ use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// `[auth]` as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,10 +108,7 @@ impl AuthSettings {
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_owned(),
-        message: message.into(),
-    }
+    ConfigError::invalid(key, message)
 }
 
 /// A JWKS URL: `https`, or `http` on loopback only.
@@ -119,7 +116,7 @@ fn jwks_url(key: &str, s: &str) -> Result<Url, ConfigError> {
     let u = Url::parse(s.trim()).map_err(|e| invalid(key, format!("`{s}`: {e}")))?;
     match u.scheme() {
         "https" => Ok(u),
-        "http" if crate::fhir::is_loopback_host(&u) => Ok(u),
+        "http" if crate::net::is_loopback_host(&u) => Ok(u),
         _ => Err(invalid(
             key,
             format!("`{s}`: https is required unless the host is loopback"),

@@ -2796,3 +2796,47 @@ fn contraindications_under_ansm_2019_cite_the_smpc_and_show_allergies_and_drafts
     let en = render1(&draft, Language::En).1.detail.unwrap();
     assert!(en.contains("ordered in the same call"), "{en}");
 }
+
+// Every finding the rules can produce renders to a valid card in both languages: the rules'
+// property strategies (`rules::testkit::strategies`) drive the renderer.
+mod rules_to_cards {
+    use super::*;
+    use crate::rules::testkit::strategies::{config, date, draft, facts};
+    use crate::rules::{evaluate, HookKind, RuleConfig};
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+        #[test]
+        fn every_finding_renders_to_a_valid_card_in_both_languages(
+            facts in facts(),
+            orders in proptest::collection::vec(draft(), 0..3),
+            hook in prop_oneof![
+                Just(HookKind::OrderSign),
+                Just(HookKind::OrderSelect),
+                Just(HookKind::PatientView),
+            ],
+            cfg in prop_oneof![config(), Just(RuleConfig::default())],
+            today in date(),
+        ) {
+            let findings = evaluate(&facts, &orders, hook, &cfg, today);
+            for language in [Language::Fr, Language::En] {
+                let settings = CardSettings {
+                    language,
+                    profile: cfg.profile,
+                    ..CardSettings::default()
+                };
+                let cards = render(&findings, "patient-1", &settings);
+                prop_assert_eq!(cards.len(), findings.len());
+                for card in &cards {
+                    if let Err(e) = check_card(card) {
+                        return Err(TestCaseError::fail(format!("{e}: {card:?}")));
+                    }
+                }
+            }
+        }
+    }
+}

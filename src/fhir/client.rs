@@ -21,11 +21,29 @@ use serde_json::Value;
 use tracing::Instrument;
 use url::Url;
 
-use super::is_loopback_host;
 use super::prefetch::{bundle_entries, next_link, outcome_text, Entry};
-use crate::config::FhirSettings;
+use crate::net::is_loopback_host;
 use crate::redact::redact_url;
 use crate::rules::GapReason;
+
+/// Outbound FHIR settings (`[fhir]`, validated by `config`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FhirSettings {
+    /// Base URLs `fhirServer` must start with. Empty: loopback servers only (local mode).
+    pub allowed_servers: Vec<url::Url>,
+    pub deadline: std::time::Duration,
+    pub max_pages: u32,
+    pub max_response_bytes: u64,
+    /// FHIR response bytes one hook call may read, all its responses together (issue 17 item 2:
+    /// 60 references to 8 MiB Medications took the process from 18 MiB to 1.1 GiB).
+    pub max_call_response_bytes: u64,
+    /// Distinct `medicationReference` reads per hook call (issue 17 item 2): the references
+    /// beyond are not read and become one `data-unavailable` gap.
+    pub max_medication_reads: u32,
+    /// FHIR requests in flight at once for the whole process, all hook calls together (issue 17
+    /// item 2): a request beyond waits for a slot within its call's deadline.
+    pub max_concurrent_requests: usize,
+}
 
 /// A pooled FHIR client; cheap to clone.
 #[derive(Debug, Clone)]

@@ -22,8 +22,8 @@ use crate::rules::{
     DataGap, DataSet, DraftOrder, GapReason, HookKind, MedicationClass, MedicationStatus,
     PatientFacts,
 };
+use crate::services::{PrefetchTemplate, PrefetchTemplates};
 use crate::wire::context::HookContext;
-use crate::wire::discovery::{PrefetchTemplate, PrefetchTemplates};
 use crate::wire::request::HookRequest;
 
 use client::{fill_template, FhirClient, FhirTarget};
@@ -73,16 +73,6 @@ impl HookData {
     /// Whether anything in this call is (or may be) an alemtuzumab order.
     pub fn has_alemtuzumab_order(&self) -> bool {
         !self.orders.is_empty()
-    }
-}
-
-/// Whether a URL's host is a loopback address (`localhost`, 127.0.0.0/8, `[::1]`).
-pub fn is_loopback_host(u: &url::Url) -> bool {
-    match u.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 
@@ -937,7 +927,7 @@ mod tests {
         let mut req = order_sign(drafts, vec![]);
         req.fhir_server = Some(base);
         let settings = GatherSettings::new(Terminology::default(), false);
-        let client = FhirClient::new(&crate::config::FhirSettings {
+        let client = FhirClient::new(&client::FhirSettings {
             allowed_servers: Vec::new(),
             deadline: std::time::Duration::from_secs(20),
             max_pages: 10,

@@ -1415,7 +1415,7 @@ impl Terminology {
     }
 
     /// Every code [`Terminology::lab_test`] accepts, defaults and local codes, for the liver-test
-    /// queries (`wire::discovery::PrefetchTemplates`): a code accepted is a code asked for.
+    /// queries (`services::PrefetchTemplates`): a code accepted is a code asked for.
     /// Deterministic order: ALT, AST, total bilirubin, each sorted by (system, code), no
     /// duplicates. Systems are as matched (trimmed, lowercase, no trailing `/`); an ATC local code
     /// is its prefix.

@@ -5,14 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::db::Store;
-use super::model::{CardRecord, DecisionRecord, FindingRecord, ReasonCode};
-use crate::pipeline::Outcome;
-use crate::rules::Severity;
-use crate::wire::Indicator;
+use super::model::DecisionRecord;
 
 /// Counter of audit records dropped because the queue was full or closed.
 pub const DROPPED_METRIC: &str = "cds_audit_dropped_total";
@@ -174,136 +170,27 @@ async fn write_with_retries(store: &Store, batch: &[DecisionRecord]) {
     }
 }
 
-/// What the handler knows about a hook call besides the pipeline outcome.
-#[derive(Debug, Clone)]
-pub struct CallInfo {
-    pub hook_instance: String,
-    pub service: String,
-    pub hook: String,
-    pub patient_id: Option<String>,
-    pub status: u16,
-    pub profile: String,
-    pub latency: Duration,
-}
-
-fn indicator_str(i: Indicator) -> &'static str {
-    match i {
-        Indicator::Info => "info",
-        Indicator::Warning => "warning",
-        Indicator::Critical => "critical",
-    }
-}
-
-fn severity_str(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Critical => "critical",
-    }
-}
-
-/// The audit record of one hook call: identifiers, codes and uuids only. The request's tokens,
-/// resources and names never reach it.
-pub fn decision_record(call: CallInfo, outcome: Option<&Outcome>) -> DecisionRecord {
-    let mut record = DecisionRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        recorded_at: Utc::now(),
-        hook_instance: call.hook_instance,
-        service: call.service,
-        hook: call.hook,
-        patient_id: call.patient_id,
-        status: call.status,
-        profile: call.profile,
-        draft_orders: Vec::new(),
-        findings: Vec::new(),
-        from_prefetch: Vec::new(),
-        from_fhir: Vec::new(),
-        gaps: Vec::new(),
-        latency_us: i64::try_from(call.latency.as_micros()).unwrap_or(i64::MAX),
-        cards: Vec::new(),
-    };
-    let Some(outcome) = outcome else {
-        return record;
-    };
-    let data = &outcome.data;
-    record.draft_orders = data.draft_orders.clone();
-    record.from_prefetch = data.from_prefetch.clone();
-    record.from_fhir = data.from_fhir.clone();
-    record.gaps = data
-        .facts
-        .gaps
-        .iter()
-        .map(|g| g.data.key().to_owned())
-        .collect();
-    record.findings = outcome
-        .findings
-        .iter()
-        .map(|f| FindingRecord {
-            rule: f.rule.as_str().to_owned(),
-            severity: severity_str(f.severity).to_owned(),
-            order: f.order.as_ref().map(|o| o.reference.clone()),
-        })
-        .collect();
-    // cards::render gives one card per finding, in order: the finding names the card's order.
-    record.cards = outcome
-        .response
-        .cards
-        .iter()
-        .enumerate()
-        .filter_map(|(i, card)| {
-            let order_from_finding = outcome
-                .findings
-                .get(i)
-                .and_then(|f| f.order.as_ref())
-                .map(|o| o.reference.clone());
-            let order_from_delete = card
-                .suggestions
-                .iter()
-                .flat_map(|s| &s.actions)
-                .find_map(|a| a.resource_id.clone());
-            Some(CardRecord {
-                uuid: card.uuid.clone()?,
-                topic: card
-                    .source
-                    .topic
-                    .as_ref()
-                    .map(|t| t.code.clone())
-                    .unwrap_or_default(),
-                indicator: indicator_str(card.indicator).to_owned(),
-                order_ref: order_from_finding.or(order_from_delete),
-                suggestion_uuids: card
-                    .suggestions
-                    .iter()
-                    .filter_map(|s| s.uuid.clone())
-                    .collect(),
-                override_reasons: card
-                    .override_reasons
-                    .iter()
-                    .map(|c| ReasonCode {
-                        system: c.system.clone(),
-                        code: c.code.clone(),
-                        display: c.display.clone(),
-                    })
-                    .collect(),
-            })
-        })
-        .collect();
-    record
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn call() -> CallInfo {
-        CallInfo {
+    fn decision_record() -> DecisionRecord {
+        DecisionRecord {
+            id: "d-1".into(),
+            recorded_at: chrono::Utc::now(),
             hook_instance: "hi-1".into(),
             service: "alemtuzumab-order-sign".into(),
             hook: "order-sign".into(),
             patient_id: Some("pat-1".into()),
             status: 412,
             profile: "ansm-2019".into(),
-            latency: Duration::from_millis(3),
+            draft_orders: Vec::new(),
+            findings: Vec::new(),
+            from_prefetch: Vec::new(),
+            from_fhir: Vec::new(),
+            gaps: Vec::new(),
+            latency_us: 3000,
+            cards: Vec::new(),
         }
     }
 
@@ -311,16 +198,12 @@ mod tests {
     async fn a_full_queue_drops_and_counts_instead_of_waiting() {
         // No writer drains this queue: the second record finds it full.
         let (queue, mut rx) = AuditQueue::new(1);
-        assert_eq!(
-            queue.record(decision_record(call(), None)),
-            Enqueued::Queued
-        );
+        assert_eq!(queue.record(decision_record()), Enqueued::Queued);
         // `record` is not async: it cannot wait for room. The drop is counted, and the queue
         // still holds the first record only.
         let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
         let metrics = recorder.handle();
-        let dropped =
-            metrics::with_local_recorder(&recorder, || queue.record(decision_record(call(), None)));
+        let dropped = metrics::with_local_recorder(&recorder, || queue.record(decision_record()));
         assert_eq!(dropped, Enqueued::Dropped);
         let rendered = metrics.render();
         assert!(
@@ -335,20 +218,7 @@ mod tests {
     async fn a_closed_queue_drops_too() {
         let (queue, rx) = AuditQueue::new(4);
         drop(rx);
-        assert_eq!(
-            queue.record(decision_record(call(), None)),
-            Enqueued::Dropped
-        );
+        assert_eq!(queue.record(decision_record()), Enqueued::Dropped);
         assert!(!queue.flush(Duration::from_millis(50)).await);
-    }
-
-    #[test]
-    fn a_call_without_outcome_keeps_the_identifiers_only() {
-        let r = decision_record(call(), None);
-        assert_eq!(r.hook_instance, "hi-1");
-        assert_eq!(r.patient_id.as_deref(), Some("pat-1"));
-        assert_eq!(r.status, 412);
-        assert!(r.cards.is_empty() && r.findings.is_empty());
-        assert_eq!(r.latency_us, 3000);
     }
 }

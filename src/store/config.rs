@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// The SQLite file name under `store.data_dir` when `store.url` is empty.
 pub const DEFAULT_SQLITE_FILE: &str = "alemtuzumab-cds.db";
@@ -99,10 +99,7 @@ pub struct StoreSettings {
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_owned(),
-        message: message.into(),
-    }
+    ConfigError::invalid(key, message)
 }
 
 impl RawStore {

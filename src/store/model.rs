@@ -5,6 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+// The feedback a CDS Client sends is read into these wire types; the store keeps them as they are.
+pub use crate::wire::feedback::{Feedback, FeedbackOutcome, ReasonCode};
+
 /// One hook call, as audited (issue 6 §2).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionRecord {
@@ -54,53 +57,6 @@ pub struct CardRecord {
     pub override_reasons: Vec<ReasonCode>,
 }
 
-/// A Coding as offered in `overrideReasons` or sent in `overrideReason.reason`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReasonCode {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<String>,
-    pub code: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
-}
-
-impl ReasonCode {
-    /// Whether `self` (sent) is one of `offered`: same code, and same system when both have one.
-    pub fn offered_in(&self, offered: &[ReasonCode]) -> bool {
-        offered.iter().any(|o| {
-            o.code == self.code
-                && match (&o.system, &self.system) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => true,
-                }
-        })
-    }
-}
-
-/// `accepted` or `overridden` (CDS Hooks 2.0 §Feedback).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeedbackOutcome {
-    Accepted,
-    Overridden,
-}
-
-impl FeedbackOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FeedbackOutcome::Accepted => "accepted",
-            FeedbackOutcome::Overridden => "overridden",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "accepted" => Some(FeedbackOutcome::Accepted),
-            "overridden" => Some(FeedbackOutcome::Overridden),
-            _ => None,
-        }
-    }
-}
-
 /// Why a feedback does not match what this service issued. Such feedback is stored all the same:
 /// the committee decides what it means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,18 +77,6 @@ impl FeedbackFlag {
             FeedbackFlag::SuggestionNotOffered => "suggestion-not-offered",
         }
     }
-}
-
-/// One validated `feedback[]` item.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Feedback {
-    pub card: String,
-    pub outcome: FeedbackOutcome,
-    pub accepted_suggestions: Vec<String>,
-    pub reason: Option<ReasonCode>,
-    pub user_comment: Option<String>,
-    /// `outcomeTimestamp` normalised to UTC, RFC 3339.
-    pub outcome_timestamp: DateTime<Utc>,
 }
 
 impl Feedback {

@@ -10,7 +10,7 @@ use crate::config::Settings;
 /// Whether `origin` (as sent in the `Origin` header) is a loopback origin.
 pub fn is_loopback_origin(origin: &str) -> bool {
     url::Url::parse(origin)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && crate::fhir::is_loopback_host(&u))
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && crate::net::is_loopback_host(&u))
 }
 
 /// The CORS middleware for these settings.

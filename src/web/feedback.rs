@@ -14,8 +14,8 @@ use chrono::Utc;
 use super::error::ApiError;
 use super::routes::read_body;
 use super::AppState;
+use crate::services;
 use crate::store::model::FeedbackRecord;
-use crate::wire::discovery;
 use crate::wire::feedback::parse_feedback;
 
 /// How long a feedback waits for the audit of the call it answers to be written: the EHR may
@@ -29,7 +29,7 @@ pub async fn feedback(
 ) -> Result<HttpResponse, ApiError> {
     let deadline = tokio::time::Instant::now() + state.settings.request_timeout;
     let id = path.into_inner();
-    let Some(service) = discovery::service(&id) else {
+    let Some(service) = services::service(&id) else {
         return Err(ApiError::UnknownService(id));
     };
     let body = tokio::time::timeout_at(

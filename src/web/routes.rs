@@ -10,7 +10,7 @@ use tracing::Instrument;
 use super::error::ApiError;
 use super::AppState;
 use crate::pipeline::{self, PipelineError};
-use crate::wire::discovery::{self, discovery as discovery_document};
+use crate::services::{self, discovery as discovery_document};
 use crate::wire::request::HookRequest;
 
 /// `GET /cds-services`: the templates built at start-up from the configured terminology.
@@ -47,7 +47,7 @@ pub async fn hook(
     let started = Instant::now();
     let id = path.into_inner();
     let settings = &state.settings;
-    let Some(service) = discovery::service(&id) else {
+    let Some(service) = services::service(&id) else {
         metrics::counter!("cds_hook_calls_total", "service" => "unknown", "outcome" => "not_found")
             .increment(1);
         return Err(ApiError::UnknownService(id));
@@ -100,11 +100,7 @@ pub async fn hook(
                 .as_ref()
                 .map(|t| t.code.clone())
                 .unwrap_or_default();
-            let indicator = match card.indicator {
-                crate::wire::Indicator::Info => "info",
-                crate::wire::Indicator::Warning => "warning",
-                crate::wire::Indicator::Critical => "critical",
-            };
+            let indicator = card.indicator.as_str();
             metrics::counter!("cds_cards_total", "topic" => topic, "indicator" => indicator)
                 .increment(1);
         }
@@ -141,16 +137,16 @@ pub async fn hook(
         Err(_) => None,
     };
     if let (Some(status), Some((hook_instance, patient_id))) = (status, audit_ids) {
-        let call = crate::store::audit::CallInfo {
+        let call = pipeline::CallInfo {
             hook_instance,
             service: service.id.to_owned(),
-            hook: discovery::hook_name(service.hook).to_owned(),
+            hook: services::hook_name(service.hook).to_owned(),
             patient_id: Some(patient_id),
             status,
             profile: settings.rules.profile.as_str().to_owned(),
             latency: started.elapsed(),
         };
-        let record = crate::store::audit::decision_record(call, result.as_ref().ok());
+        let record = pipeline::audit_record(call, result.as_ref().ok());
         state.store.record_decision(record);
     }
     let outcome = result?;

@@ -9,7 +9,66 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::request::{check_len, json_type, optional_string, required_string, FieldError};
-use crate::store::model::{Feedback, FeedbackOutcome, ReasonCode};
+use serde::{Deserialize, Serialize};
+
+/// A Coding as offered in `overrideReasons` or sent in `overrideReason.reason`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonCode {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+impl ReasonCode {
+    /// Whether `self` (sent) is one of `offered`: same code, and same system when both have one.
+    pub fn offered_in(&self, offered: &[ReasonCode]) -> bool {
+        offered.iter().any(|o| {
+            o.code == self.code
+                && match (&o.system, &self.system) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                }
+        })
+    }
+}
+
+/// `accepted` or `overridden` (CDS Hooks 2.0 §Feedback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackOutcome {
+    Accepted,
+    Overridden,
+}
+
+impl FeedbackOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackOutcome::Accepted => "accepted",
+            FeedbackOutcome::Overridden => "overridden",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "accepted" => Some(FeedbackOutcome::Accepted),
+            "overridden" => Some(FeedbackOutcome::Overridden),
+            _ => None,
+        }
+    }
+}
+
+/// One validated `feedback[]` item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feedback {
+    pub card: String,
+    pub outcome: FeedbackOutcome,
+    pub accepted_suggestions: Vec<String>,
+    pub reason: Option<ReasonCode>,
+    pub user_comment: Option<String>,
+    /// `outcomeTimestamp` normalised to UTC, RFC 3339.
+    pub outcome_timestamp: DateTime<Utc>,
+}
 
 /// The longest `userComment` kept: a comment is a sentence or two, not a document.
 pub const MAX_USER_COMMENT_CHARS: usize = 4000;

@@ -53,6 +53,17 @@ pub enum Indicator {
     Critical,
 }
 
+impl Indicator {
+    /// The wire spelling (`info`, `warning`, `critical`), also used in metrics and the audit.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Indicator::Info => "info",
+            Indicator::Warning => "warning",
+            Indicator::Critical => "critical",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SelectionBehavior {

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use alemtuzumab_cds::fhir::client::fill_template;
 use alemtuzumab_cds::rules::HookKind;
-use alemtuzumab_cds::wire::discovery::PrefetchTemplates;
+use alemtuzumab_cds::services::PrefetchTemplates;
 use serde_json::{json, Value};
 
 use crate::fhir_proxy::{FhirProxy, Recorded};
