@@ -6,7 +6,7 @@
 
 use alemtuzumab_cds::config::{RawSettings, Settings};
 use alemtuzumab_cds::pipeline;
-use alemtuzumab_cds::wire::discovery::service;
+use alemtuzumab_cds::services::service;
 use alemtuzumab_cds::wire::request::HookRequest;
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

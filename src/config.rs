@@ -857,7 +857,9 @@ mod tests {
         assert!(err.contains("allow_unauthenticated"), "{err}");
         let ok =
             from_toml("[server]\nbind = \"0.0.0.0:8080\"\n[auth]\nallow_unauthenticated = true");
-        assert!(ok.is_ok());
+        let ok = ok.unwrap();
+        assert!(ok.allow_unauthenticated);
+        assert_eq!(ok.bind.to_string(), "0.0.0.0:8080");
     }
 
     #[test]

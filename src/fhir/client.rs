@@ -485,9 +485,13 @@ mod tests {
     #[test]
     fn local_mode_allows_loopback_only() {
         let c = client(&[]);
-        assert!(c.check_server("http://127.0.0.1:8080/fhir").is_ok());
-        assert!(c.check_server("http://localhost/fhir").is_ok());
-        assert!(c.check_server("http://[::1]:9/fhir").is_ok());
+        for (given, base) in [
+            ("http://127.0.0.1:8080/fhir", "http://127.0.0.1:8080/fhir/"),
+            ("http://localhost/fhir", "http://localhost/fhir/"),
+            ("http://[::1]:9/fhir", "http://[::1]:9/fhir/"),
+        ] {
+            assert_eq!(c.check_server(given).map(String::from), Ok(base.to_owned()));
+        }
         assert_eq!(
             c.check_server("https://ehr.example/fhir"),
             Err(GapReason::ServerNotAllowed("ehr.example".into()))
@@ -520,7 +524,7 @@ mod tests {
         let c = client(&["https://ehr.example/fhir/r4"]);
         let base = c.check_server("https://ehr.example/fhir/r4").unwrap();
         assert_eq!(base.as_str(), "https://ehr.example/fhir/r4/");
-        assert!(c.check_server("https://ehr.example/fhir/r4/").is_ok());
+        assert_eq!(c.check_server("https://ehr.example/fhir/r4/"), Ok(base));
         assert!(c.check_server("https://ehr.example/fhir/r4x").is_err());
         assert!(c.check_server("https://ehr.example.evil/fhir/r4").is_err());
         assert!(c.check_server("http://ehr.example/fhir/r4").is_err());
@@ -550,7 +554,11 @@ mod tests {
         assert!(c
             .check_server("https://ehr.example/fhir/r4/../admin")
             .is_err());
-        assert!(c.check_server("https://ehr.example/fhir/r4/x/..").is_ok());
+        assert_eq!(
+            c.check_server("https://ehr.example/fhir/r4/x/..")
+                .map(String::from),
+            Ok("https://ehr.example/fhir/r4/".to_owned())
+        );
         let local = client(&[]);
         assert!(local.check_server("http://127.0.0.1:9/fhir%2F..").is_err());
     }
@@ -734,8 +742,8 @@ mod tests {
             deadline: Instant::now() + std::time::Duration::from_secs(10),
             spent: Default::default(),
         };
-        assert!(c.read(&t, "Medication/m1").await.is_ok());
-        assert!(c.read(&t, "Medication/m2").await.is_ok());
+        assert_eq!(c.read(&t, "Medication/m1").await.unwrap()["id"], "m");
+        assert_eq!(c.read(&t, "Medication/m2").await.unwrap()["id"], "m");
         match c.read(&t, "Medication/m3").await {
             Err(GapReason::CallLimit { setting, limit, .. }) => {
                 assert_eq!((setting, limit), ("fhir.max_call_response_bytes", 1500))
@@ -747,7 +755,121 @@ mod tests {
             spent: Default::default(),
             ..t
         };
-        assert!(c.read(&fresh, "Medication/m4").await.is_ok());
+        assert_eq!(c.read(&fresh, "Medication/m4").await.unwrap()["id"], "m");
+    }
+
+    /// A loopback HTTP server answering each request with `answer(path)` (a whole HTTP/1.1
+    /// response, the connection closed after it); returns its port and the paths asked.
+    async fn http_server(
+        answer: fn(&str) -> String,
+    ) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = asked.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
+                    seen.lock().unwrap().push(path.clone());
+                    let _ = conn.write_all(answer(&path).as_bytes()).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+        (port, asked)
+    }
+
+    fn target_on(port: u16) -> FhirTarget {
+        FhirTarget {
+            base: Url::parse(&format!("http://127.0.0.1:{port}/fhir/")).unwrap(),
+            token: None,
+            deadline: Instant::now() + std::time::Duration::from_secs(10),
+            spent: Default::default(),
+        }
+    }
+
+    /// `fhir.max_response_bytes` (1024 here) holds whether the server announces the length or
+    /// not (a body read to the connection's end); a body under it is read.
+    #[tokio::test]
+    async fn a_response_over_max_response_bytes_is_refused_with_or_without_a_length() {
+        fn answer(path: &str) -> String {
+            let size = if path.contains("big") { 1100 } else { 900 };
+            let body = format!(
+                r#"{{"resourceType":"Medication","id":"m","text":{{"div":"{}"}}}}"#,
+                "x".repeat(size - 60)
+            );
+            if path.contains("unannounced") {
+                format!("HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json\r\nconnection: close\r\n\r\n{body}")
+            } else {
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            }
+        }
+        let (port, asked) = http_server(answer).await;
+        let c = client(&[]);
+        let too_large = Err(GapReason::Unreadable(
+            "response larger than 1024 bytes".into(),
+        ));
+        for reference in ["Medication/big", "Medication/big-unannounced"] {
+            assert_eq!(
+                c.read(&target_on(port), reference).await,
+                too_large,
+                "{reference}"
+            );
+        }
+        for reference in ["Medication/small", "Medication/small-unannounced"] {
+            let read = c.read(&target_on(port), reference).await.unwrap();
+            assert_eq!(read["resourceType"], "Medication", "{reference}");
+        }
+        assert_eq!(asked.lock().unwrap().len(), 4);
+    }
+
+    /// `next` links are never followed twice: a chain that comes back to a page already read
+    /// (page 1 → 2 → 3 → 2) ends as [`GapReason::BadNextLink`] with each page asked once.
+    #[tokio::test]
+    async fn a_next_link_back_to_a_page_already_read_is_not_followed() {
+        fn answer(path: &str) -> String {
+            let next = if path.contains("page=2") {
+                "Condition?page=3"
+            } else {
+                "Condition?page=2"
+            };
+            let body = format!(
+                r#"{{"resourceType":"Bundle","type":"searchset","link":[{{"relation":"next","url":"{next}"}}]}}"#
+            );
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }
+        let (port, asked) = http_server(answer).await;
+        let c = client(&[]);
+        assert_eq!(
+            c.search(&target_on(port), "Condition?patient=p").await,
+            Err(GapReason::BadNextLink)
+        );
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [
+                "/fhir/Condition?patient=p",
+                "/fhir/Condition?page=2",
+                "/fhir/Condition?page=3"
+            ]
+        );
     }
 
     /// `fhir.max_concurrent_requests` bounds the requests of all calls together: with one slot,

@@ -1895,7 +1895,11 @@ mod tests {
             bad("lab:alt", "  "),
             Err(TerminologyError::EmptyCode { .. })
         ));
-        assert!(bad("LAB:ALT", "X").is_ok());
+        // Concept ids are case-insensitive: the code is then an ALT test.
+        assert_eq!(
+            bad("LAB:ALT", "X").unwrap().lab_test(&[c("urn:x", "X")]),
+            Some(LabTest::Alt)
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ impl StoreService {
             let Some(store) = wait_ready(&mut ready).await else {
                 return;
             };
-            tokio::spawn(retention_task(store.clone(), retention));
+            tokio::spawn(retention_task(store.clone(), retention, RETENTION_INTERVAL));
             audit::run_writer(rx, store, batch_max, interval).await;
         });
         Ok(Self {
@@ -218,9 +218,13 @@ async fn wait_ready(status: &mut watch::Receiver<Status>) -> Option<Store> {
     }
 }
 
+/// How often the retention purge runs after the one at start.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// Purges decisions, cards and feedback past `store.audit_retention_days`, and expired `jti`s,
-/// at start and then hourly. Every replica may run it: the deletes are idempotent.
-async fn retention_task(store: Store, retention: Option<chrono::Duration>) {
+/// at start and then every `every` (hourly). Every replica may run it: the deletes are
+/// idempotent.
+async fn retention_task(store: Store, retention: Option<chrono::Duration>, every: Duration) {
     loop {
         let now = Utc::now();
         if let Some(keep) = retention {
@@ -233,7 +237,7 @@ async fn retention_task(store: Store, retention: Option<chrono::Duration>) {
         if let Err(e) = store.purge_expired_jtis(now.timestamp()).await {
             tracing::warn!(error = %e, "purge of expired jti failed");
         }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        tokio::time::sleep(every).await;
     }
 }
 
@@ -295,5 +299,143 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(service.readiness().await, Ok(()));
         assert_ne!(store.probe_checked_at().await.unwrap(), before);
+    }
+
+    /// One decision with one card, recorded `days_ago`, and one feedback received then.
+    fn audit_at(days_ago: i64) -> (model::DecisionRecord, model::FeedbackRecord) {
+        let at = Utc::now() - chrono::Duration::days(days_ago);
+        let mut d = audit::decision_record(
+            audit::CallInfo {
+                hook_instance: format!("hi-{days_ago}"),
+                service: "alemtuzumab-order-sign".into(),
+                hook: "order-sign".into(),
+                patient_id: Some("p".into()),
+                status: 200,
+                profile: "ansm-2019".into(),
+                latency: Duration::from_millis(1),
+            },
+            None,
+        );
+        d.recorded_at = at;
+        d.cards = vec![model::CardRecord {
+            uuid: uuid::Uuid::new_v4().to_string(),
+            topic: "initiation-eligibility".into(),
+            indicator: "critical".into(),
+            order_ref: None,
+            suggestion_uuids: vec![],
+            override_reasons: vec![],
+        }];
+        let f = model::FeedbackRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            received_at: at,
+            service: "alemtuzumab-order-sign".into(),
+            feedback: model::Feedback {
+                card: d.cards[0].uuid.clone(),
+                outcome: model::FeedbackOutcome::Accepted,
+                accepted_suggestions: vec![],
+                reason: None,
+                user_comment: Some(format!("{days_ago} days ago")),
+                outcome_timestamp: at,
+            },
+            flags: vec![],
+        };
+        (d, f)
+    }
+
+    async fn write(store: &Store, days_ago: i64) {
+        let (d, f) = audit_at(days_ago);
+        store.write_decisions(&[d]).await.unwrap();
+        assert_eq!(store.insert_feedback(&[f]).await.unwrap(), [true]);
+    }
+
+    /// The `hookInstance`s of the decisions, cards and feedback (by comment) kept.
+    async fn kept(
+        store: &Store,
+        file: &std::path::Path,
+    ) -> (Vec<String>, Vec<String>, Vec<String>) {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect_with(
+            &sqlx::sqlite::SqliteConnectOptions::new().filename(file),
+        )
+        .await
+        .unwrap();
+        let mut decisions: Vec<String> = sqlx::query_scalar("SELECT hook_instance FROM decisions")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+        decisions.sort();
+        let (from, to) = (
+            chrono::DateTime::<Utc>::UNIX_EPOCH,
+            Utc::now() + chrono::Duration::days(1),
+        );
+        let mut cards: Vec<String> = store
+            .cards_between(from, to)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.hook_instance)
+            .collect();
+        cards.sort();
+        let mut feedback: Vec<String> = store
+            .feedback_between(from, to)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| r.record.feedback.user_comment)
+            .collect();
+        feedback.sort();
+        (decisions, cards, feedback)
+    }
+
+    /// README §Retention: decisions, cards and feedback older than `store.audit_retention_days`
+    /// are purged at start and then periodically (hourly; 50 ms here); younger ones are kept.
+    #[tokio::test]
+    async fn records_past_the_retention_are_purged_at_start_and_then_periodically() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = config::RawStore {
+            data_dir: dir.path().to_string_lossy().into_owned(),
+            audit_retention_days: 10,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(settings.audit_retention, Some(chrono::Duration::days(10)));
+        let file = dir.path().join("alemtuzumab-cds.db");
+        let store = Store::open(&settings).await.unwrap();
+        write(&store, 11).await;
+        write(&store, 9).await;
+        let all = |days: &[i64]| {
+            let ids = days.iter().map(|d| format!("hi-{d}")).collect::<Vec<_>>();
+            let comments = days.iter().map(|d| format!("{d} days ago")).collect();
+            (ids.clone(), ids, comments)
+        };
+        assert_eq!(kept(&store, &file).await, all(&[11, 9]));
+
+        let purge = tokio::spawn(retention_task(
+            store.clone(),
+            settings.audit_retention,
+            Duration::from_millis(50),
+        ));
+        // At start: the 11-day-old records go, the 9-day-old ones stay (bounded poll).
+        let mut now = kept(&store, &file).await;
+        for _ in 0..200 {
+            if now == all(&[9]) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            now = kept(&store, &file).await;
+        }
+        assert_eq!(now, all(&[9]));
+        // Records that age past the retention later are purged by a later run.
+        write(&store, 12).await;
+        for _ in 0..200 {
+            now = kept(&store, &file).await;
+            if now == all(&[9]) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(now, all(&[9]));
+        purge.abort();
     }
 }

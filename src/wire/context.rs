@@ -220,7 +220,10 @@ mod tests {
                     "selections": (0..sel).map(|i| format!("MedicationRequest/m{i}")).collect::<Vec<_>>()})),
             )
         };
-        assert!(call(MAX_SELECTIONS, MAX_DRAFT_ORDER_ENTRIES).is_ok());
+        match call(MAX_SELECTIONS, MAX_DRAFT_ORDER_ENTRIES).unwrap() {
+            HookContext::OrderSelect(c) => assert_eq!(c.selections.len(), MAX_SELECTIONS),
+            other => panic!("{other:?}"),
+        }
         let err = call(MAX_SELECTIONS + 1, 1).unwrap_err();
         assert_eq!(err.field, "context.selections");
         let err = call(1, MAX_DRAFT_ORDER_ENTRIES + 1).unwrap_err();

@@ -325,12 +325,21 @@ async fn an_audience_array_containing_the_service_url_is_accepted() {
     assert_accepted(&m.app, &sign(&m.ec, &header(&m.ec), &c), "aud array").await;
 }
 
+/// A `jku` on the allow-list does not get in the way of a key the configured JWKS holds: the
+/// token is accepted and the `jku` is not fetched. (That a key found only at an allowed `jku` is
+/// used is `a_jku_on_the_allow_list_is_fetched_only_for_a_kid_the_configured_keys_lack`.)
 #[tokio::test]
-async fn a_jku_on_the_allow_list_is_accepted() {
+async fn a_jku_on_the_allow_list_is_accepted_without_fetching_it_for_a_configured_key() {
     let m = matrix().await;
     let mut h = header(&m.ec);
     h.jku = Some(format!("{}/jku.json", m._server.base));
     assert_accepted(&m.app, &sign(&m.ec, &h, &claims(SERVICE)), "allowed jku").await;
+    let paths = m._server.paths();
+    assert!(!paths.is_empty(), "the configured JWKS was fetched");
+    assert!(
+        !paths.iter().any(|p| p.contains("jku.json")),
+        "the jku was fetched though the configured keys hold the kid: {paths:?}"
+    );
 }
 
 #[tokio::test]

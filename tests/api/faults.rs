@@ -1,8 +1,17 @@
-//! FHIR faults through the fault-injecting proxy (`fhir_proxy.rs`): every one is a visible
+//! FHIR faults injected by the fault-injecting proxy (`fhir_proxy.rs`): every one is a visible
 //! `data-unavailable` card giving that fault as its reason, never a 500; a server that does not
 //! answer is cut at the deadline (the proxy sees the service hang up); 412 exactly per
-//! docs/wire-contract.md §Errors; the bearer token on every request and in no log line. No assertion
-//! on how long anything took (README §Tests).
+//! docs/wire-contract.md §Errors; the bearer token on every request and in no log line; a 401/403 logged
+//! as an authorization problem; the response size cap; redirects and `next` links kept under the
+//! base, never followed twice. No assertion on how long anything took (README §Tests).
+//!
+//! What is real here: the service (in-process, or its binary), its HTTP client, and hfs behind
+//! the proxy for the requests the proxy forwards (the healthy half of each test, the requests
+//! before a fault, the reads under `next`-link faults, redirect targets). The faults themselves
+//! (a status, an HTML page, a closed connection, an endless `next` chain, a hung answer) are
+//! produced by the proxy: they never reach hfs, which cannot be made to fail on demand. Tests
+//! whose every request is answered by a fault run with or without hfs; those that need its data
+//! are marked ignored with ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS.
 
 use std::time::Duration;
 
@@ -132,6 +141,7 @@ async fn every_fhir_fault_is_a_data_unavailable_card_giving_its_reason() {
             GapReason::Unreachable,
         ),
         ("401", Behaviour::Status(401), GapReason::HttpStatus(401)),
+        ("403", Behaviour::Status(403), GapReason::HttpStatus(403)),
     ];
     for (what, behaviour, reason) in faults {
         let proxy = FhirProxy::start(upstream.as_deref()).await;
@@ -384,6 +394,14 @@ async fn precondition_failed_exactly_per_contract() {
         .remove("liverLabs");
     let (status, body) = status_of(&app, &request).await;
     assert_eq!(status, 200, "{body}");
+    let t = topics(&body);
+    for want in [
+        ("data-unavailable", "warning"),
+        ("infusion-monitoring", "info"),
+        ("patient-counselling", "info"),
+    ] {
+        assert!(t.contains(&(want.0.into(), want.1.into())), "{t:?}");
+    }
 
     // An order whose Medication cannot be read: nothing recognisable, 412.
     let mut request = pointed_at("intolerance-short-course--order-sign.json", &down);
@@ -393,6 +411,9 @@ async fn precondition_failed_exactly_per_contract() {
         .retain(|e| e["resource"]["resourceType"] != "Medication");
     let (status, body) = status_of(&app, &request).await;
     assert_eq!(status, 412, "{body}");
+    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+    let diagnostics = body["issue"][0]["diagnostics"].as_str().unwrap_or("");
+    assert!(diagnostics.contains("Medication"), "{diagnostics}");
 
     // A non-alemtuzumab order needs no data: 200, no cards, server down or not.
     let mut request = pointed_at("non-alemtuzumab--order-sign.json", &down);
@@ -432,14 +453,23 @@ impl Service {
         self.served.app()
     }
 
-    fn lines(&self) -> Vec<String> {
-        self.served.lines()
+    /// Waits (bounded: 30 s) until the JSON log satisfies `ready`, then stops the process and
+    /// returns its whole JSON log, both pipes drained.
+    async fn stop_once(&mut self, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        for _ in 0..300 {
+            if ready(&self.served.log()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.served.stop();
+        self.served.log()
     }
 }
 
 #[tokio::test]
 async fn the_bearer_token_is_sent_on_every_request_and_never_logged() {
-    let service = Service::start();
+    let mut service = Service::start();
     let app = service.app();
     let proxy = FhirProxy::start(upstream().await.as_deref()).await;
 
@@ -448,10 +478,18 @@ async fn the_bearer_token_is_sent_on_every_request_and_never_logged() {
     request["fhirAuthorization"]["access_token"] = json!("fixture-token-secret-4711");
     let (status, body) = status_of(&app, &request).await;
     assert_eq!(status, 200, "{body}");
-    // A 401 from the FHIR server: an authorization problem in the log, a card for the user.
-    proxy.set(Behaviour::Status(401));
-    let body = assert_could_not_check(&app, &request, "401", &GapReason::HttpStatus(401)).await;
-    assert!(!card_texts(&body).is_empty());
+    // A 401 and a 403 from the FHIR server: an authorization problem in the log, a card for the
+    // user.
+    for code in [401, 403] {
+        proxy.set(Behaviour::Status(code));
+        assert_could_not_check(
+            &app,
+            &request,
+            &code.to_string(),
+            &GapReason::HttpStatus(code),
+        )
+        .await;
+    }
 
     let requests = proxy.requests();
     assert!(requests.len() >= 12, "{requests:?}");
@@ -462,9 +500,28 @@ async fn the_bearer_token_is_sent_on_every_request_and_never_logged() {
             "{r:?}"
         );
     }
-    // Let the last lines arrive.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let lines = service.lines();
+    // /metrics counts the requests by resource type and outcome.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("cds_fhir_requests_total") && metrics.contains("http_error"),
+        "{metrics}"
+    );
+    // The authorization lines are written before the answers they cause; the process is then
+    // stopped and both pipes drained, so every line it wrote is read.
+    let authorization_problem = |v: &Value, code: u64| {
+        v["level"] == "WARN"
+            && v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("authorization problem"))
+            && v["status"] == code
+    };
+    let log = service
+        .stop_once(|log| {
+            log.iter().any(|v| authorization_problem(v, 401))
+                && log.iter().any(|v| authorization_problem(v, 403))
+        })
+        .await;
+    let lines: Vec<String> = log.iter().map(Value::to_string).collect();
     assert!(lines.len() > 10, "{lines:?}");
     for line in &lines {
         assert!(
@@ -472,26 +529,21 @@ async fn the_bearer_token_is_sent_on_every_request_and_never_logged() {
             "the token is in the log: {line}"
         );
     }
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("authorization problem") && l.contains("401")),
-        "no authorization problem logged:\n{}",
-        lines.join("\n")
-    );
+    for code in [401, 403] {
+        assert!(
+            log.iter().any(|v| authorization_problem(v, code)),
+            "no authorization problem logged for {code}:\n{}",
+            lines.join("\n")
+        );
+    }
     // Each outbound query is a span naming the resource type.
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("\"fhir\"") && l.contains("MedicationAdministration")),
+        log.iter()
+            .any(|v| v["spans"].as_array().is_some_and(|spans| spans
+                .iter()
+                .any(|s| s["name"] == "fhir" && s["resource_type"] == "MedicationAdministration"))),
         "no fhir span:\n{}",
         lines.join("\n")
-    );
-    // And /metrics counts them by resource type and outcome.
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics.contains("cds_fhir_requests_total") && metrics.contains("http_error"),
-        "{metrics}"
     );
 }
 
@@ -522,5 +574,131 @@ async fn a_read_answered_with_another_resource_type_is_a_data_gap() {
             .iter()
             .any(|d| d.contains("patient") || d.contains("Patient")),
         "{details:?}"
+    );
+}
+
+/// The proxy itself: it answers 404 outside its base path and never forwards there, so a
+/// service that dropped the path of `fhirServer` would get no data.
+#[tokio::test]
+async fn the_proxy_serves_only_under_its_base_path() {
+    let proxy = FhirProxy::start(None).await;
+    let patient = json!({"resourceType": "Patient", "id": "p"}).to_string();
+    proxy.set(Behaviour::Body(patient.clone()));
+    let origin = proxy
+        .base
+        .trim_end_matches(crate::fhir_proxy::BASE_PATH)
+        .to_owned();
+    let http = reqwest::Client::new();
+    let under = http
+        .get(format!("{}/Patient/p", proxy.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(under.status(), 200);
+    assert_eq!(under.text().await.unwrap(), patient);
+    for outside in ["/Patient/p", "/fhir/r4x/Patient/p", "/fhir/Patient/p"] {
+        let r = http.get(format!("{origin}{outside}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{outside}");
+    }
+    assert_eq!(proxy.outside_base(), 3);
+}
+
+/// `fhir.max_response_bytes`: a body over the cap is refused, a `data-unavailable` card saying
+/// so; the same body under a larger cap is read.
+#[tokio::test]
+async fn a_response_over_max_response_bytes_is_a_data_unavailable_card() {
+    let app = spawn_app_with(|raw| {
+        raw.fhir.deadline_ms = DEADLINE_MS;
+        raw.fhir.max_response_bytes = 4096;
+    })
+    .await;
+    let proxy = FhirProxy::start(None).await;
+    // An empty searchset padded past 4096 bytes with a long `self` link.
+    let big = json!({"resourceType": "Bundle", "type": "searchset", "entry": [],
+        "link": [{"relation": "self", "url": format!("{}/Condition?pad={}", proxy.base, "x".repeat(5000))}]})
+    .to_string();
+    assert!(big.len() > 4096);
+    proxy.set(Behaviour::Body(big.clone()));
+    let mut request = pointed_at("naive-eligible-two-dmts--order-sign.json", &proxy.base);
+    request["prefetch"]
+        .as_object_mut()
+        .unwrap()
+        .remove("conditions");
+    assert_could_not_check(
+        &app,
+        &request,
+        "response over the cap",
+        &GapReason::Unreadable("response larger than 4096 bytes".to_owned()),
+    )
+    .await;
+    assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
+
+    // Control: with a cap above its size, the same answer is read and nothing is missing.
+    let roomy = spawn_app_with(|raw| {
+        raw.fhir.deadline_ms = DEADLINE_MS;
+        raw.fhir.max_response_bytes = 8192;
+    })
+    .await;
+    let r = roomy.post_hook(service_for(&request), &request).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        !topics(&body).iter().any(|(t, _)| t == "data-unavailable"),
+        "{body}"
+    );
+}
+
+/// A redirect to another origin is not followed (the token would go with it): the other origin
+/// gets no connection and the card names the refused URL.
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed() {
+    let app = faulty_app().await;
+    let elsewhere = FhirProxy::start(None).await;
+    let proxy = FhirProxy::start(None).await;
+    proxy.set(Behaviour::RedirectTo(format!("{}/", elsewhere.base)));
+    let request = order_without_prefetch(&proxy.base);
+    let body = assert_some_could_not_check(&app, &request, "redirect to another origin").await;
+    assert!(!proxy.requests().is_empty(), "the server was not asked");
+    assert_eq!(elsewhere.connections(), 0, "the other origin was contacted");
+    // The card's reason, around the refused URL (shown markdown-escaped): its port is there.
+    let line = reason_line(&GapReason::ServerNotAllowed("\u{1}".to_owned()));
+    let (before, after) = line.split_once('\u{1}').unwrap();
+    let port = url::Url::parse(&elsewhere.base)
+        .unwrap()
+        .port()
+        .unwrap()
+        .to_string();
+    let details: Vec<String> = card_texts(&body).into_iter().map(|c| c.3).collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains(before.trim()) && d.contains(after.trim()) && d.contains(&port)),
+        "no card names the refused redirect (port {port}): {details:#?}"
+    );
+}
+
+/// A `next` link is never followed twice: a page whose `next` points at itself is read once,
+/// then the chain is a `data-unavailable` card (not the page limit, not a loop).
+#[tokio::test]
+async fn a_next_link_is_never_followed_twice() {
+    let app = faulty_app().await;
+    let proxy = FhirProxy::start(None).await;
+    let page2 = format!("{}/Condition?patient=p01-patient&page=2", proxy.base);
+    proxy.set(Behaviour::NextTo(page2.clone()));
+    // Everything prefetched; the first page of the conditions has a `next` link to page 2.
+    let mut request = pointed_at("naive-eligible-two-dmts--order-sign.json", &proxy.base);
+    request["prefetch"]["conditions"]["link"] = json!([{"relation": "next", "url": page2}]);
+    assert_could_not_check(
+        &app,
+        &request,
+        "next link to itself",
+        &GapReason::BadNextLink,
+    )
+    .await;
+    let targets: Vec<String> = proxy.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        targets,
+        vec!["Condition?patient=p01-patient&page=2".to_owned()],
+        "page 2 is read exactly once"
     );
 }

@@ -1,9 +1,14 @@
 //! A small recording and fault-injecting HTTP/1.1 layer in front of hfs (or of nothing).
 //!
-//! It serves under the base path `/fhir/r4` (so the tests also check that the service keeps the
-//! path of `fhirServer`), strips it, forwards GETs to hfs and rewrites hfs's own absolute URLs
-//! (`link[next]`, `fullUrl`) to point back at itself. Every request is recorded with its
-//! `Authorization` header. A [`Behaviour`] replaces the forwarding with a fault.
+//! It serves under the base path `/fhir/r4` only: a request whose path is not under it is
+//! recorded and answered `404` (never forwarded), so a service that dropped the path of
+//! `fhirServer` gets no data and fails the tests that compare with hfs. Under the base, it strips
+//! the base, forwards GETs to hfs and rewrites hfs's own absolute URLs (`link[next]`, `fullUrl`)
+//! to point back at itself. Every request is recorded with its `Authorization` header. A
+//! [`Behaviour`] replaces the forwarding with a fault: the faults are answered by the proxy
+//! itself and never reach hfs (only [`Behaviour::Forward`], [`Behaviour::Delay`],
+//! [`Behaviour::HoldUntil`], a read under [`Behaviour::EndlessNext`] / [`Behaviour::NextTo`] and
+//! the target of [`Behaviour::RedirectTo`] do).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,8 +42,9 @@ pub enum Behaviour {
     /// `200` with this FHIR JSON body, whatever was asked.
     Body(String),
     /// `302` to this path prefix followed by the request's own target (`/admin/` sends
-    /// `/fhir/r4/Condition?…` to `/admin/Condition?…`); a request already under the prefix is
-    /// forwarded without it.
+    /// `/fhir/r4/Condition?…` to `/admin/Condition?…`; an absolute URL sends it to another
+    /// origin); a request already under the prefix is forwarded without it if the prefix is under
+    /// the base (`/fhir/r4/moved/`), else answered 404 like any path outside the base.
     RedirectTo(String),
 }
 
@@ -62,6 +68,8 @@ struct State {
     arrived: tokio::sync::watch::Sender<usize>,
     /// Requests whose client closed the connection before it was answered.
     hung_up: AtomicUsize,
+    /// Requests outside [`BASE_PATH`], answered 404.
+    outside_base: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -87,6 +95,7 @@ impl FhirProxy {
             pages: AtomicUsize::new(0),
             arrived: tokio::sync::watch::Sender::new(0),
             hung_up: AtomicUsize::new(0),
+            outside_base: AtomicUsize::new(0),
         });
         let st = state.clone();
         tokio::spawn(async move {
@@ -133,6 +142,11 @@ impl FhirProxy {
         self.hung_up()
     }
 
+    /// Requests whose path was not under [`BASE_PATH`] (answered 404, not forwarded).
+    pub fn outside_base(&self) -> usize {
+        self.state.outside_base.load(Ordering::SeqCst)
+    }
+
     /// TCP connections accepted so far.
     pub fn connections(&self) -> usize {
         self.state.connections.load(Ordering::SeqCst)
@@ -165,11 +179,11 @@ async fn serve(
         .filter_map(|l| l.split_once(':'))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("authorization"))
         .map(|(_, v)| v.trim().to_owned());
-    let target = path
+    // Under the base on a path boundary (`/fhir/r4/…`), or not served at all.
+    let under_base = path
         .strip_prefix(BASE_PATH)
-        .unwrap_or(&path)
-        .trim_start_matches('/')
-        .to_owned();
+        .and_then(|rest| rest.strip_prefix('/'));
+    let target = under_base.unwrap_or(&path).to_owned();
     st.requests.lock().unwrap().push(Recorded {
         target: target.clone(),
         path: path.clone(),
@@ -177,6 +191,16 @@ async fn serve(
     });
     st.arrived.send_modify(|n| *n += 1);
     let behaviour = st.behaviour.lock().unwrap().clone();
+    if under_base.is_none() {
+        st.outside_base.fetch_add(1, Ordering::SeqCst);
+        let body = format!("{path} is not under {BASE_PATH}/");
+        let response = format!(
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(response.as_bytes()).await?;
+        return socket.shutdown().await;
+    }
     let is_search = target.contains('?') || !target.contains('/');
     let (status, content_type, body) = match behaviour {
         Behaviour::Close => return Ok(()),

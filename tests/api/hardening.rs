@@ -142,7 +142,19 @@ async fn a_credential_bearing_fhir_server_is_never_shown_whole() {
         );
         bodies.push((server, body.to_string()));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Wait (bounded) for the answer line of every call, then stop and drain both pipes: every
+    // line the process wrote is then read.
+    for _ in 0..300 {
+        let answered = served
+            .lines()
+            .iter()
+            .filter(|l| l.contains("hook answered"))
+            .count();
+        if answered >= servers.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let lines = served.stop();
     assert!(
         lines.iter().any(|l| l.contains("allowed_servers")),

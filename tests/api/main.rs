@@ -16,6 +16,7 @@ mod fuzz;
 mod hardening;
 mod helpers;
 mod hooks;
+mod promises;
 mod real_client;
 mod security;
 mod store_pg;

@@ -312,8 +312,16 @@ async fn no_token_patient_name_or_birth_date_reaches_the_log_at_trace_level() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    // Let the last lines be written, then stop and drain both pipes.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Wait (bounded) for the lines of every call above (two answers, three refusals), then stop
+    // and drain both pipes: every line the process wrote is then read.
+    for _ in 0..300 {
+        let lines = served.lines();
+        let count = |what: &str| lines.iter().filter(|l| l.contains(what)).count();
+        if count("hook answered") >= 2 && count("unauthorized call refused") >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let log = served.stop();
     let text = log.join("\n");
     assert!(text.contains("hook answered"), "trace log captured: {text}");

@@ -73,6 +73,34 @@ fn as_user(cmd: &mut Command, user: Option<(u32, u32)>) -> &mut Command {
     cmd
 }
 
+fn url(port: u16, db: &str) -> String {
+    format!("postgres://postgres@127.0.0.1:{port}/{db}")
+}
+
+/// Waits until PostgreSQL at `url` accepts a connection; an error once it has exited (its port
+/// taken, say) or `timeout` has passed.
+async fn wait_ready(child: &mut Child, url: &str, timeout: Duration) -> Result<(), String> {
+    use sqlx::Connection;
+    let started = Instant::now();
+    loop {
+        match sqlx::PgConnection::connect(url).await {
+            Ok(c) => {
+                let _ = c.close().await;
+                return Ok(());
+            }
+            Err(e) => {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!("postgres exited ({status}): {e}"));
+                }
+                if started.elapsed() > timeout {
+                    return Err(e.to_string());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
 impl PgServer {
     /// Starts a server; a missing PostgreSQL fails the test (never a silent `ok`).
     pub async fn start() -> PgServer {
@@ -105,53 +133,49 @@ impl PgServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("postgres.log")).expect("log file");
-        if let Some((uid, gid)) = user {
-            std::os::unix::fs::chown(dir.path().join("postgres.log"), Some(uid), Some(gid))
-                .expect("chown log");
+        // The port is free when picked but another process may bind it before PostgreSQL does
+        // (the suite runs beside other servers): then PostgreSQL exits, and another port is tried.
+        let log_path = dir.path().join("postgres.log");
+        for attempt in 1..=5 {
+            let port = free_port();
+            let log = std::fs::File::create(&log_path).expect("log file");
+            if let Some((uid, gid)) = user {
+                std::os::unix::fs::chown(&log_path, Some(uid), Some(gid)).expect("chown log");
+            }
+            let mut child = as_user(&mut Command::new(bin.join("postgres")), user)
+                .arg("-D")
+                .arg(&data)
+                .args(["-p", &port.to_string(), "-k"])
+                .arg(dir.path())
+                .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+                .current_dir(dir.path())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("postgres starts");
+            match wait_ready(&mut child, &url(port, "postgres"), Duration::from_secs(60)).await {
+                Ok(()) => {
+                    return PgServer {
+                        child,
+                        port,
+                        _dir: dir,
+                    }
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                    if attempt == 5 || !log.contains("could not bind") {
+                        panic!("PostgreSQL did not become ready: {e}\n{log}");
+                    }
+                }
+            }
         }
-        let child = as_user(&mut Command::new(bin.join("postgres")), user)
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-k"])
-            .arg(dir.path())
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("postgres starts");
-        let server = PgServer {
-            child,
-            port,
-            _dir: dir,
-        };
-        server.wait_ready(Duration::from_secs(60)).await;
-        server
+        unreachable!("the fifth attempt returns or panics")
     }
 
     fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
-    }
-
-    async fn wait_ready(&self, timeout: Duration) {
-        use sqlx::Connection;
-        let started = Instant::now();
-        loop {
-            match sqlx::PgConnection::connect(&self.url("postgres")).await {
-                Ok(c) => {
-                    let _ = c.close().await;
-                    return;
-                }
-                Err(e) if started.elapsed() > timeout => {
-                    let log = std::fs::read_to_string(self._dir.path().join("postgres.log"))
-                        .unwrap_or_default();
-                    panic!("PostgreSQL did not become ready: {e}\n{log}");
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
+        url(self.port, db)
     }
 
     /// A new empty database; its URL.
@@ -190,6 +214,28 @@ impl Drop for PgServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits (bounded: 300 tries of 100 ms) until the card `uuid` is in the store's database.
+async fn card_in_database(backend: &Backend, uuid: &str) {
+    use sqlx::Connection;
+    let Backend::Postgres(url) = backend else {
+        panic!("a PostgreSQL backend")
+    };
+    let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+    for _ in 0..300 {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM decision_cards WHERE card_uuid = $1")
+            .bind(uuid)
+            .fetch_one(&mut c)
+            .await
+            .expect("query");
+        if n == 1 {
+            let _ = c.close().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("card {uuid} never reached the database");
 }
 
 async fn backend() -> (PgServer, Backend) {
@@ -273,8 +319,9 @@ async fn two_replicas_share_cards_feedback_and_the_report() {
         .await
         .expect("JSON");
     let card = body["cards"][0].clone();
-    // Replica a writes its audit in batches of at most 50 ms here.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Replica a writes its audit in batches off the answer path: wait (bounded) until the card
+    // is in the shared database, as replica b will look it up there.
+    card_in_database(&backend, card["uuid"].as_str().expect("card uuid")).await;
     let reason = &card["overrideReasons"][0];
     let fb = serde_json::json!({"feedback": [{"card": card["uuid"], "outcome": "overridden",
         "outcomeTimestamp": "2026-11-25T10:00:00Z",
@@ -337,4 +384,43 @@ async fn a_jwt_replayed_on_another_replica_sharing_postgres_is_refused() {
         .post_hook_with_token("alemtuzumab-order-sign", Some(&token))
         .await;
     assert_eq!(replay.status(), 401, "the replica must see the replay");
+}
+
+/// README §Endpoints: `/readyz` is `503` `{"status": "unavailable", "component": "store"}` when
+/// the store cannot take a write: here PostgreSQL stopped under a running service. Feedback is
+/// then refused `503` (not stored, the EHR may retry), while hook calls are still answered.
+#[tokio::test]
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs PostgreSQL"
+)]
+async fn postgres_down_fails_readiness_and_feedback_but_not_hooks() {
+    let (pg, backend) = backend().await;
+    let app = feedback::spawn(&backend).await;
+    let r = app.get("/readyz").await;
+    assert_eq!(r.status(), 200);
+    drop(pg); // fast shutdown, waited for
+              // The readiness write probe is reused for up to 5 s: poll, bounded by a count of tries.
+    let mut last = None;
+    for _ in 0..60 {
+        let r = app.get("/readyz").await;
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.expect("JSON");
+        if status == 503 {
+            last = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        last.expect("/readyz never answered 503 with PostgreSQL down"),
+        serde_json::json!({"status": "unavailable", "component": "store"})
+    );
+    let fb = serde_json::json!({"feedback": [{"card": "c", "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-25T10:00:00Z", "overrideReason": {"userComment": "x"}}]});
+    let r = app.post_feedback("alemtuzumab-order-sign", &fb).await;
+    assert_eq!(r.status(), 503);
+    let req = crate::helpers::fixture_hook("naive-one-dmt--order-sign.json");
+    let r = app.post_hook("alemtuzumab-order-sign", &req).await;
+    assert_eq!(r.status(), 200);
 }

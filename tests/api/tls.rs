@@ -1,6 +1,7 @@
 //! HTTPS served directly (issue 5, item 7): rustls with a certificate issued in the test by a
 //! throw-away CA, checked by a client that trusts only that CA; certificate renewal without a
-//! restart; no plain HTTP on a TLS port; the certificate's expiry exported and an expired one
+//! restart (counted in `cds_tls_reloads_total`); no plain HTTP on a TLS port; TLS 1.2 and 1.3
+//! negotiated, TLS 1.0 and 1.1 refused; the certificate's expiry exported and an expired one
 //! logged as an error.
 
 use std::path::{Path, PathBuf};
@@ -126,6 +127,15 @@ async fn expiry_metric(app: &TestApp, files: &Files) -> Option<f64> {
         .map(|v| v.trim().parse().unwrap())
 }
 
+/// `cds_tls_reloads_total{outcome=…}` from `/metrics` (0 when not yet registered).
+async fn reloads(app: &TestApp, outcome: &str) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let prefix = format!("cds_tls_reloads_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
 /// 1 January of `year`, 00:00 UTC, in seconds since the epoch.
 fn new_year(year: i32) -> f64 {
     chrono::NaiveDate::from_ymd_opt(year, 1, 1)
@@ -201,16 +211,31 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_half_rotation_i
     let app = https_app(&ca, &files, 1).await;
     assert_eq!(served_certificate(&ca, &app).await, first.der);
 
+    let loaded_before = reloads(&app, "loaded").await;
     let second = ca.leaf("second", 2032);
     files.write(&second);
     wait_for_certificate(&ca, &app, &second.der, "the renewed certificate").await;
+    assert!(
+        reloads(&app, "loaded").await > loaded_before,
+        "cds_tls_reloads_total{{outcome=\"loaded\"}} did not count the renewal"
+    );
     assert_eq!(expiry_metric(&app, &files).await, Some(new_year(2032)));
 
     // A rotation half done: the new certificate is in place, its key not yet. The pair does not
     // match, so the service keeps presenting (and being able to use) the previous pair.
+    // The reloader has seen the half rotation once it counts it as rejected
+    // (`cds_tls_reloads_total{outcome="rejected"}`; only this test reloads in this process).
+    let rejected_before = reloads(&app, "rejected").await;
     let third = ca.leaf("third", 2033);
     std::fs::write(&files.cert, &third.chain_pem).unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reloads(&app, "rejected").await <= rejected_before {
+        assert!(
+            Instant::now() < deadline,
+            "the half rotation was never rejected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(
         served_certificate(&ca, &app).await,
         second.der,
@@ -257,4 +282,144 @@ fn the_binary_serves_https_and_says_loudly_that_its_certificate_has_expired() {
         expiry_error,
         "an expired certificate is logged at error level"
     );
+}
+
+/// A rustls client limited to `version` (and trusting `ca` only) connects to `port`; returns the
+/// protocol version the handshake settled on.
+fn negotiate(
+    ca_der: Vec<u8>,
+    port: u16,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> Option<rustls::ProtocolVersion> {
+    use std::io::Write;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(ca_der))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(&[version])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).expect("the TLS handshake");
+    }
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    conn.protocol_version()
+}
+
+/// A ClientHello built by hand (RFC 5246 §7.4.1.2) offering `version` as `client_version` and no
+/// `supported_versions` extension, which is how a TLS 1.0 or 1.1 client asks: ECDHE-ECDSA and
+/// ECDHE-RSA AES-GCM and AES-CBC suites, x25519 and P-256, common signature schemes. rustls (used
+/// by the test client above) cannot offer TLS 1.0 or 1.1 at all, so the old versions are spoken
+/// byte by byte.
+fn client_hello(version: u16) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&version.to_be_bytes());
+    body.extend_from_slice(&[0x42; 32]); // random
+    body.push(0); // no session id
+    let suites: [u16; 7] = [0xc02b, 0xc02f, 0xc02c, 0xc030, 0xc009, 0xc013, 0x002f];
+    body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
+    for s in suites {
+        body.extend_from_slice(&s.to_be_bytes());
+    }
+    body.extend_from_slice(&[1, 0]); // compression: null
+    let mut ext = Vec::new();
+    // supported_groups: x25519, secp256r1
+    ext.extend_from_slice(&[0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17]);
+    // ec_point_formats: uncompressed
+    ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
+    // signature_algorithms: ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256,
+    // ecdsa_secp384r1_sha384
+    ext.extend_from_slice(&[
+        0x00, 0x0d, 0x00, 0x0a, 0x00, 0x08, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, 0x05, 0x03,
+    ]);
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut handshake = vec![1]; // client_hello
+    handshake.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    handshake.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x01]; // handshake record, TLS 1.0 record layer
+    record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
+    record.extend_from_slice(&handshake);
+    record
+}
+
+/// What the server answers first to `hello`: its first 11 bytes (enough for an alert record, or
+/// a handshake record's type and the ServerHello's version), fewer if it closes before.
+fn first_answer(port: u16, hello: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    sock.write_all(hello).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    while got.len() < 11 {
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no answer to the ClientHello: {e}"),
+        }
+    }
+    got.truncate(11);
+    got
+}
+
+/// README §Security "TLS 1.2 and 1.3, rustls": a client limited to TLS 1.3, or to TLS 1.2, gets
+/// that version; a ClientHello for TLS 1.0 or TLS 1.1 gets a fatal `protocol_version` alert
+/// (RFC 5246 §7.2.2, code 70) while the same bytes asking for TLS 1.2 get a ServerHello (so the
+/// refusal is about the version, not a malformed hello).
+#[tokio::test]
+async fn only_tls_1_2_and_1_3_are_negotiated() {
+    let ca = Ca::new();
+    let leaf = ca.leaf("versions", 2031);
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::in_dir(dir.path());
+    files.write(&leaf);
+    let app = https_app(&ca, &files, 0).await;
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let ca_der = ca.issuer.der().to_vec();
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(
+            negotiate(ca_der.clone(), port, &rustls::version::TLS13),
+            Some(rustls::ProtocolVersion::TLSv1_3)
+        );
+        assert_eq!(
+            negotiate(ca_der, port, &rustls::version::TLS12),
+            Some(rustls::ProtocolVersion::TLSv1_2)
+        );
+        // Control: the hand-built hello asking for TLS 1.2 is answered with a ServerHello for
+        // TLS 1.2: handshake record (22), handshake type server_hello (2), version 3.3.
+        let answer = first_answer(port, &client_hello(0x0303));
+        assert_eq!(answer.len(), 11, "{answer:02x?}");
+        assert_eq!(
+            (answer[0], answer[5], answer[9], answer[10]),
+            (0x16, 2, 3, 3),
+            "{answer:02x?}"
+        );
+        for (name, version) in [("TLS 1.0", 0x0301), ("TLS 1.1", 0x0302)] {
+            let answer = first_answer(port, &client_hello(version));
+            // An alert record (21) of 2 bytes: fatal (2), protocol_version (70).
+            assert!(answer.len() >= 7, "{name}: {answer:02x?}");
+            assert_eq!(
+                (answer[0], answer[3], answer[4], answer[5], answer[6]),
+                (0x15, 0, 2, 2, 70),
+                "{name}: {answer:02x?}"
+            );
+        }
+    })
+    .await
+    .unwrap();
+    // The service still serves a good client afterwards.
+    assert_eq!(served_certificate(&ca, &app).await, leaf.der);
 }
