@@ -1,9 +1,9 @@
 //! One hook call from request to response: gather the facts, evaluate the rules, render the
 //! cards. Shared by the web layer and `alemtuzumab-cds simulate`.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use crate::cards;
 use crate::config::Settings;
@@ -11,6 +11,7 @@ use crate::fhir::client::FhirClient;
 use crate::fhir::{self, HookData};
 use crate::rules::{self, Finding, RuleCode};
 use crate::services::{hook_name, Service};
+pub use crate::store::model::CallInfo;
 use crate::store::model::{CardRecord, DecisionRecord, FindingRecord, ReasonCode};
 use crate::wire::request::{FieldError, HookRequest};
 use crate::wire::CdsResponse;
@@ -90,38 +91,10 @@ pub async fn run(
     })
 }
 
-/// What the handler knows about a hook call besides the pipeline outcome.
-#[derive(Debug, Clone)]
-pub struct CallInfo {
-    pub hook_instance: String,
-    pub service: String,
-    pub hook: String,
-    pub patient_id: Option<String>,
-    pub status: u16,
-    pub profile: String,
-    pub latency: Duration,
-}
-
 /// The audit record of one hook call: identifiers, codes and uuids only. The request's tokens,
 /// resources and names never reach it.
 pub fn audit_record(call: CallInfo, outcome: Option<&Outcome>) -> DecisionRecord {
-    let mut record = DecisionRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        recorded_at: Utc::now(),
-        hook_instance: call.hook_instance,
-        service: call.service,
-        hook: call.hook,
-        patient_id: call.patient_id,
-        status: call.status,
-        profile: call.profile,
-        draft_orders: Vec::new(),
-        findings: Vec::new(),
-        from_prefetch: Vec::new(),
-        from_fhir: Vec::new(),
-        gaps: Vec::new(),
-        latency_us: i64::try_from(call.latency.as_micros()).unwrap_or(i64::MAX),
-        cards: Vec::new(),
-    };
+    let mut record = DecisionRecord::from_call(call);
     let Some(outcome) = outcome else {
         return record;
     };
@@ -203,7 +176,7 @@ mod tests {
             patient_id: Some("pat-1".into()),
             status: 412,
             profile: "ansm-2019".into(),
-            latency: Duration::from_millis(3),
+            latency: std::time::Duration::from_millis(3),
         }
     }
 

@@ -304,18 +304,15 @@ mod tests {
     /// One decision with one card, recorded `days_ago`, and one feedback received then.
     fn audit_at(days_ago: i64) -> (model::DecisionRecord, model::FeedbackRecord) {
         let at = Utc::now() - chrono::Duration::days(days_ago);
-        let mut d = audit::decision_record(
-            audit::CallInfo {
-                hook_instance: format!("hi-{days_ago}"),
-                service: "alemtuzumab-order-sign".into(),
-                hook: "order-sign".into(),
-                patient_id: Some("p".into()),
-                status: 200,
-                profile: "ansm-2019".into(),
-                latency: Duration::from_millis(1),
-            },
-            None,
-        );
+        let mut d = model::DecisionRecord::from_call(model::CallInfo {
+            hook_instance: format!("hi-{days_ago}"),
+            service: "alemtuzumab-order-sign".into(),
+            hook: "order-sign".into(),
+            patient_id: Some("p".into()),
+            status: 200,
+            profile: "ansm-2019".into(),
+            latency: Duration::from_millis(1),
+        });
         d.recorded_at = at;
         d.cards = vec![model::CardRecord {
             uuid: uuid::Uuid::new_v4().to_string(),

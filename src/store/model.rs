@@ -8,6 +8,18 @@ use serde::{Deserialize, Serialize};
 // The feedback a CDS Client sends is read into these wire types; the store keeps them as they are.
 pub use crate::wire::feedback::{Feedback, FeedbackOutcome, ReasonCode};
 
+/// What the handler knows about a hook call besides the pipeline outcome.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    pub hook_instance: String,
+    pub service: String,
+    pub hook: String,
+    pub patient_id: Option<String>,
+    pub status: u16,
+    pub profile: String,
+    pub latency: std::time::Duration,
+}
+
 /// One hook call, as audited (issue 6 §2).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionRecord {
@@ -33,6 +45,30 @@ pub struct DecisionRecord {
     pub gaps: Vec<String>,
     pub latency_us: i64,
     pub cards: Vec<CardRecord>,
+}
+
+impl DecisionRecord {
+    /// The record of a call with its identifiers only (a refused call, or before its findings
+    /// are added), stamped now with a fresh id.
+    pub fn from_call(call: CallInfo) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            recorded_at: Utc::now(),
+            hook_instance: call.hook_instance,
+            service: call.service,
+            hook: call.hook,
+            patient_id: call.patient_id,
+            status: call.status,
+            profile: call.profile,
+            draft_orders: Vec::new(),
+            findings: Vec::new(),
+            from_prefetch: Vec::new(),
+            from_fhir: Vec::new(),
+            gaps: Vec::new(),
+            latency_us: i64::try_from(call.latency.as_micros()).unwrap_or(i64::MAX),
+            cards: Vec::new(),
+        }
+    }
 }
 
 /// A rule finding: rule code, severity, and the order it is about.

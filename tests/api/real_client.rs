@@ -44,7 +44,7 @@ async fn every_sandbox_hook_call_is_answered_without_error() {
         if body["hook"] == "patient-view" {
             // Only `patient` and `conditions` prefetched and the FHIR server unreachable: no
             // medication history, so nothing safety-relevant can be said: 412 naming what is
-            // missing (cds-contract.md §Errors).
+            // missing (docs/wire-contract.md §Errors).
             assert_eq!(status, 412, "{path}: {answer}");
             assert_eq!(answer["resourceType"], "OperationOutcome", "{answer}");
             let diagnostics = answer["issue"][0]["diagnostics"].as_str().unwrap_or("");
