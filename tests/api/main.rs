@@ -17,6 +17,8 @@ mod hardening;
 mod helpers;
 mod hooks;
 mod real_client;
+mod sandbox_bench;
+mod sandbox_e2e;
 mod security;
 mod store_pg;
 mod tls;
