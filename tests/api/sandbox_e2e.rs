@@ -1,6 +1,6 @@
 //! End to end with the official CDS Hooks Sandbox (issue 12): its production build
 //! (`tests/data/sandbox/`, see the README there) in headless Chromium, driven over WebDriver
-//! (`chromedriver`, crate `fantoccini`), calls the release-shaped binary configured **as a
+//! (`chromedriver`, crate `fantoccini`), calls the service binary configured **as a
 //! hospital** would configure it for the Sandbox: JWT required on every endpoint with the
 //! Sandbox as the only issuer (`jwks_file` = the build's own `.well-known/jwks.json`, its `jku`
 //! never fetched), `public_url`, the page's origin as the only CORS origin, the FHIR allow-list,
