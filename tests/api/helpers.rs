@@ -289,6 +289,9 @@ impl ServedBinary {
                 })
             })
             .collect();
+        // Only the readers hold a sender now: a process that exits before announcing its port
+        // ends the wait at once.
+        drop(tx);
         let mut served = Self {
             child,
             port: 0,

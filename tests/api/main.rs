@@ -18,6 +18,8 @@ mod helpers;
 mod hooks;
 mod promises;
 mod real_client;
+mod sandbox_bench;
+mod sandbox_e2e;
 mod security;
 mod store_pg;
 mod tls;
