@@ -391,7 +391,7 @@ async fn hfs_answers_the_prefetch_templates_like_the_fixture_prefetch() {
 async fn only_the_missing_prefetch_keys_are_queried() {
     let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
-    let app = spawn_app().await;
+    let app = spawn_app_with(generous_deadline).await;
     let name = "naive-eligible-two-dmts--order-sign.json";
     let mut request = pointed_at(name, &proxy.base);
     let expected_cards = {
@@ -461,7 +461,7 @@ async fn only_the_missing_prefetch_keys_are_queried() {
 async fn a_draft_order_medication_only_on_the_server_is_read_and_recognised() {
     let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
-    let app = spawn_app().await;
+    let app = spawn_app_with(generous_deadline).await;
     let name = "intolerance-short-course--order-sign.json";
     let mut request = pointed_at(name, &proxy.base);
     let entries = request["context"]["draftOrders"]["entry"]
@@ -505,7 +505,7 @@ async fn a_draft_order_medication_only_on_the_server_is_read_and_recognised() {
 async fn a_history_medication_only_on_the_server_is_read_once_and_recognised() {
     let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
-    let app = spawn_app().await;
+    let app = spawn_app_with(generous_deadline).await;
     let name = "retreated-short-interval--order-sign.json";
     let original = pointed_at(name, &proxy.base);
     let (_, want) = post(&app, &original).await;
@@ -591,7 +591,7 @@ async fn the_queries_of_a_hook_call_run_concurrently() {
 async fn a_relative_next_link_in_the_prefetch_is_followed_on_the_fhir_server() {
     let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
-    let app = spawn_app().await;
+    let app = spawn_app_with(generous_deadline).await;
     let name = "retreated-liver-injury--order-sign.json";
     let request = pointed_at(name, &proxy.base);
     let (_, want) = post(&app, &request).await;
@@ -627,7 +627,7 @@ async fn a_relative_next_link_in_the_prefetch_is_followed_on_the_fhir_server() {
 async fn a_bilirubin_coded_only_14631_6_on_the_server_triggers_the_re_administration_card() {
     let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
-    let app = spawn_app().await;
+    let app = spawn_app_with(generous_deadline).await;
     let patient = "issue11-bilirubin-umol";
     let subject = json!({"reference": format!("Patient/{patient}")});
     let lemtrada = json!({"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
@@ -698,4 +698,11 @@ async fn a_bilirubin_coded_only_14631_6_on_the_server_triggers_the_re_administra
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     assert!(codes.contains("http://loinc.org|14631-6"), "{codes}");
+}
+
+/// The tests here are about what is fetched, not about the deadline: hfs and the service share
+/// two cores with the rest of the suite (a browser among them), so a 3 s deadline could expire
+/// on a loaded machine and turn a read into a gap. The deadline's own tests are in `faults.rs`.
+fn generous_deadline(raw: &mut alemtuzumab_cds::config::RawSettings) {
+    raw.fhir.deadline_ms = 20_000;
 }

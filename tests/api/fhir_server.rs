@@ -3,8 +3,8 @@
 //! with every fixture patient loaded into it.
 //!
 //! - The binary: `$HFS_BIN`, else `$ALEMTUZUMAB_CDS_CACHE/hfs-0.2.7/bin/hfs` (default cache
-//!   `~/.cache/alemtuzumab-cds`), where `.ci/run` installs it. Missing: with `CI` or `HFS_BIN`
-//!   set the FHIR tests fail; otherwise they print a loud warning and pass without checking.
+//!   `~/.cache/alemtuzumab-cds`), where `scripts/test` installs it. Missing, the FHIR tests fail
+//!   and name the fix; `ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS=1` marks them ignored instead.
 //! - `--data-dir tests/data/hfs` (search parameters and the Patient compartment; see the README
 //!   there): without it hfs silently ignores `code=`, `patient=`, `_sort`.
 //! - Lifetime: hfs runs under a tiny `sh` watchdog whose stdin is a pipe from this process; when
