@@ -763,6 +763,15 @@ mod tests {
     async fn http_server(
         answer: fn(&str) -> String,
     ) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        http_server_gated(answer, None).await
+    }
+
+    /// [`http_server`] whose answers each wait for a permit of `gate`, when given: the test
+    /// decides when each request is answered.
+    async fn http_server_gated(
+        answer: fn(&str) -> String,
+        gate: Option<Arc<tokio::sync::Semaphore>>,
+    ) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -770,7 +779,7 @@ mod tests {
         let seen = asked.clone();
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
-                let seen = seen.clone();
+                let (seen, gate) = (seen.clone(), gate.clone());
                 tokio::spawn(async move {
                     let mut head = Vec::new();
                     let mut buf = [0u8; 1024];
@@ -783,6 +792,9 @@ mod tests {
                     let head = String::from_utf8_lossy(&head).into_owned();
                     let path = head.split(' ').nth(1).unwrap_or("").to_owned();
                     seen.lock().unwrap().push(path.clone());
+                    if let Some(gate) = gate {
+                        gate.acquire().await.unwrap().forget();
+                    }
                     let _ = conn.write_all(answer(&path).as_bytes()).await;
                     let _ = conn.shutdown().await;
                 });
@@ -877,38 +889,16 @@ mod tests {
     /// ends at its own deadline as a timeout; once the first is answered the slot serves again.
     #[tokio::test]
     async fn requests_of_all_calls_share_the_process_wide_slots() {
-        use std::sync::atomic::AtomicUsize;
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let received = Arc::new(AtomicUsize::new(0));
+        fn answer(_: &str) -> String {
+            let body = r#"{"resourceType":"Medication","id":"m"}"#;
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }
         let release = Arc::new(tokio::sync::Semaphore::new(0));
-        let (seen, release_srv) = (received.clone(), release.clone());
-        tokio::spawn(async move {
-            while let Ok((mut conn, _)) = listener.accept().await {
-                let (seen, release) = (seen.clone(), release_srv.clone());
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match conn.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    seen.fetch_add(1, Ordering::SeqCst);
-                    // Held until the test releases it.
-                    release.acquire().await.unwrap().forget();
-                    let body = r#"{"resourceType":"Medication","id":"m"}"#;
-                    let answer = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = conn.write_all(answer.as_bytes()).await;
-                    let _ = conn.shutdown().await;
-                });
-            }
-        });
+        let (port, asked) = http_server_gated(answer, Some(release.clone())).await;
+        let received = || asked.lock().unwrap().len();
         let c = FhirClient::new(&FhirSettings {
             allowed_servers: Vec::new(),
             deadline: std::time::Duration::from_secs(3),
@@ -930,7 +920,7 @@ mod tests {
             tokio::spawn(async move { first_client.read(&first_target, "Medication/m1").await });
         // The first call's request reaches the server and holds the only slot.
         let polled = Instant::now();
-        while received.load(Ordering::SeqCst) < 1 {
+        while received() < 1 {
             assert!(
                 polled.elapsed() < std::time::Duration::from_secs(30),
                 "never received"
@@ -940,16 +930,15 @@ mod tests {
         // Another call: no slot before its deadline, so its request is never sent.
         let second = c.read(&target(1), "Medication/m2").await;
         assert!(matches!(second, Err(GapReason::Timeout)), "{second:?}");
-        assert_eq!(
-            received.load(Ordering::SeqCst),
-            1,
-            "a second request was sent"
-        );
+        assert_eq!(received(), 1, "a second request was sent");
         release.add_permits(1);
         assert!(first.await.unwrap().is_ok());
         // The slot is free again for the next call.
         release.add_permits(1);
         assert!(c.read(&target(30), "Medication/m3").await.is_ok());
-        assert_eq!(received.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            asked.lock().unwrap().as_slice(),
+            ["/fhir/Medication/m1", "/fhir/Medication/m3"]
+        );
     }
 }
