@@ -329,16 +329,16 @@ fn wal_bytes(data_dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// What one chart panel plots.
+type Panel = fn(&Sample) -> f64;
+
 /// A four-panel line chart (RSS, fds, WAL, p99 by minute) as SVG.
 fn svg(samples: &[Sample]) -> String {
-    let panels: [(&str, Box<dyn Fn(&Sample) -> f64>); 4] = [
-        ("RSS (MiB)", Box::new(|s| s.rss_kib as f64 / 1024.0)),
-        ("open fds", Box::new(|s| s.fds as f64)),
-        (
-            "SQLite WAL (MiB)",
-            Box::new(|s| s.wal_bytes as f64 / 1048576.0),
-        ),
-        ("p99 (ms)", Box::new(|s| s.p99_ms)),
+    let panels: [(&str, Panel); 4] = [
+        ("RSS (MiB)", |s| s.rss_kib as f64 / 1024.0),
+        ("open fds", |s| s.fds as f64),
+        ("SQLite WAL (MiB)", |s| s.wal_bytes as f64 / 1048576.0),
+        ("p99 (ms)", |s| s.p99_ms),
     ];
     let (w, h, pad) = (420.0, 220.0, 40.0);
     let mut out = format!(
