@@ -12,7 +12,7 @@
 //! | `server.public_url` | `http://<bind>` | this service's public base URL (JWT `aud` = it + the path called, `crate::web::auth`) |
 //! | `server.body_limit_bytes` | 5 MiB | larger hook bodies get 413 |
 //! | `server.workers` | 0 (one per core) | actix worker threads |
-//! | `server.shutdown_timeout_secs` | 30 | grace period on SIGTERM |
+//! | `server.shutdown_timeout_secs` | 30 | SIGTERM/SIGINT: calls in flight answered, audit written, exit within it |
 //! | `server.strict_412` | false | answer 412 instead of data-unavailable cards (docs/wire-contract.md) |
 //! | `server.fixed_today` | unset | evaluate as if today were this date (test benches only; logged) |
 //! | `server.max_concurrent_hooks` | 64 | hook/feedback calls in progress at once; beyond it 503 |
@@ -412,6 +412,12 @@ impl RawSettings {
             }
             u.as_str().trim_end_matches('/').to_owned()
         };
+        if !(1..=3600).contains(&s.shutdown_timeout_secs) {
+            return Err(invalid(
+                "server.shutdown_timeout_secs",
+                "must be between 1 and 3600",
+            ));
+        }
         if s.max_concurrent_hooks == 0 {
             return Err(invalid("server.max_concurrent_hooks", "must be at least 1"));
         }
@@ -961,6 +967,7 @@ mod tests {
             ),
             ("[auth]\nallowed_origins = [\"not a url\"]", "auth.allowed_origins[0]"),
             ("[server]\nmax_concurrent_hooks = 0", "server.max_concurrent_hooks"),
+            ("[server]\nshutdown_timeout_secs = 0", "server.shutdown_timeout_secs"),
             ("[server]\nrequest_timeout_ms = 1", "server.request_timeout_ms"),
         ] {
             let err = from_toml(toml).unwrap_err().to_string();

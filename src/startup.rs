@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use actix_web::{middleware, App, HttpResponse, HttpServer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -14,6 +15,49 @@ use crate::web::{self, AppState};
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
+    /// Flushed and closed once the server has stopped.
+    store: crate::store::StoreService,
+    /// `server.shutdown_timeout_secs`: from the signal to the exit.
+    grace: Duration,
+    /// When SIGTERM or SIGINT arrived.
+    stop_requested: Arc<OnceLock<Instant>>,
+}
+
+/// Waits for SIGTERM or SIGINT (both graceful: a Kubernetes stop and an operator's Ctrl-C lose
+/// nothing either), then notes when, for the exit deadline.
+async fn stop_signal(stop_requested: Arc<OnceLock<Instant>>, grace: Duration) {
+    #[cfg(unix)]
+    let name = {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM/SIGINT: no graceful stop");
+                std::future::pending::<()>().await;
+                return;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let name = {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        "Ctrl-C"
+    };
+    let _ = stop_requested.set(Instant::now());
+    tracing::info!(
+        signal = name,
+        grace_secs = grace.as_secs(),
+        "stopping: no new connections; calls in flight are answered, then the audit queue is \
+         written to the store"
+    );
 }
 
 /// The process-wide Prometheus recorder (a recorder can be installed once per process).
@@ -87,6 +131,7 @@ impl Application {
         // restart (issue 17 item 6; in memory it was forgotten). Fails closed: a store that
         // cannot answer refuses authenticated calls (`/readyz` says `store` then).
         let replay: Arc<dyn crate::auth::replay::ReplayStore> = Arc::new(store.clone());
+        let stop_store = store.clone();
         let state = AppState {
             hook_slots: web::limits::hook_slots(settings.max_concurrent_hooks),
             settings: Arc::new(settings),
@@ -119,11 +164,16 @@ impl Application {
         // default that actix keeps), its last segment can wait for the client's delayed ACK, ~40 ms
         // on half the calls of a kept-alive connection (measured with oha: README §Performance).
         let server = server.tcp_nodelay(true);
+        // The calls in flight get the grace period less one second, kept for the audit flush,
+        // so the process exits within `server.shutdown_timeout_secs` (README §Operations).
+        let grace = Duration::from_secs(shutdown);
+        let stop_requested = Arc::new(OnceLock::new());
         let server = match tls {
             Some(config) => server.listen_rustls_0_23(listener, config)?,
             None => server.listen(listener)?,
         }
-        .shutdown_timeout(shutdown);
+        .shutdown_timeout(shutdown.saturating_sub(1).max(1))
+        .shutdown_signal(stop_signal(stop_requested.clone(), grace));
         let server = if workers > 0 {
             server.workers(workers)
         } else {
@@ -133,6 +183,9 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            store: stop_store,
+            grace,
+            stop_requested,
         })
     }
 
@@ -140,8 +193,35 @@ impl Application {
         self.port
     }
 
-    /// Runs until SIGTERM / SIGINT (graceful: in-flight calls finish within the shutdown timeout).
+    /// Runs until SIGTERM / SIGINT, then stops gracefully (issue 14 item 4): no new connection
+    /// is accepted, the calls in flight are answered, the audit records they queued are written
+    /// to the store and the store is closed, all within `server.shutdown_timeout_secs` of the
+    /// signal. Records still queued at that deadline are logged and counted as dropped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let deadline = self
+            .stop_requested
+            .get()
+            .copied()
+            .unwrap_or_else(Instant::now)
+            + self.grace;
+        let left = deadline.saturating_duration_since(Instant::now());
+        // A store that never opened has no writer: waiting for it would only delay the exit.
+        let flushed = self.store.is_open() && self.store.flush_audit(left).await;
+        let pending = self.store.audit_pending();
+        if flushed {
+            tracing::info!("calls in flight answered; audit queue written to the store");
+        } else {
+            metrics::counter!(crate::store::audit::DROPPED_METRIC).increment(pending as u64);
+            tracing::error!(
+                records = pending,
+                "the audit queue could not be written before server.shutdown_timeout_secs: \
+                 these decision records are lost"
+            );
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.store.close(left).await;
+        tracing::info!("stopped");
+        served
     }
 }

@@ -73,6 +73,11 @@ impl AuditQueue {
         }
     }
 
+    /// Records (and flush requests) waiting in the queue.
+    pub fn pending(&self) -> usize {
+        self.tx.max_capacity().saturating_sub(self.tx.capacity())
+    }
+
     /// Waits until every record queued so far is written, at most `timeout`. Returns whether it
     /// was.
     pub async fn flush(&self, timeout: Duration) -> bool {

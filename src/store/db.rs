@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -89,6 +89,9 @@ pub struct Store {
     instance: Arc<str>,
     /// When expired `jti`s were last purged (Unix ms).
     last_jti_purge: Arc<AtomicI64>,
+    /// Set by any database error: from then on a SQLite connection returned to the pool is
+    /// rolled back (see [`Store::open`]).
+    failed: Arc<AtomicBool>,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -158,6 +161,7 @@ impl Store {
             target: target.clone(),
             message,
         };
+        let failed = Arc::new(AtomicBool::new(false));
         let pool = match &settings.backend {
             Backend::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -176,9 +180,26 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(settings.connect_timeout)
                     .foreign_keys(true);
+                // After an I/O error in COMMIT (a full disk, a file made read-only), SQLite may
+                // leave the connection inside its transaction, holding the write lock: every
+                // other connection then gets "database is locked" long after the disk is back,
+                // and a readiness probe on that connection "succeeds" without committing (found
+                // by tests/api/reliability_store.rs). SQLite's advice is an explicit ROLLBACK:
+                // once any error has been seen, each connection returned to the pool gets one
+                // (a no-op outside a transaction).
+                let after_error = failed.clone();
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.connect_timeout)
+                    .after_release(move |conn, _| {
+                        let rollback = after_error.load(Ordering::Acquire);
+                        Box::pin(async move {
+                            if rollback {
+                                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_with(options)
                     .await
                     .map_err(|e| open_err(e.to_string()))?;
@@ -214,6 +235,7 @@ impl Store {
             kind: settings.backend.kind(),
             instance: Arc::from(uuid::Uuid::new_v4().to_string().as_str()),
             last_jti_purge: Arc::new(AtomicI64::new(0)),
+            failed,
         };
         let migrator = Migrator::new(Embedded)
             .await
@@ -236,6 +258,7 @@ impl Store {
     }
 
     fn db(&self, source: sqlx::Error) -> StoreError {
+        self.failed.store(true, Ordering::Release);
         StoreError::Database {
             target: self.target.to_string(),
             source,

@@ -127,6 +127,28 @@ impl StoreService {
         self.inner.audit.flush(timeout).await
     }
 
+    /// Whether the store has opened (its audit writer is running).
+    pub fn is_open(&self) -> bool {
+        matches!(&*self.inner.status.borrow(), Status::Ready(_))
+    }
+
+    /// Audit records waiting in the queue (for the shutdown log).
+    pub fn audit_pending(&self) -> usize {
+        self.inner.audit.pending()
+    }
+
+    /// Closes the store's connections (SQLite checkpoints its WAL into the file) at shutdown,
+    /// waiting at most `timeout`. A store that never opened has nothing to close.
+    pub async fn close(&self, timeout: Duration) {
+        let current = self.inner.status.borrow().clone();
+        if let Status::Ready(store) = current {
+            let closing = self.inner.runtime.spawn(async move { store.close().await });
+            if tokio::time::timeout(timeout, closing).await.is_err() {
+                tracing::warn!(store = %self.inner.target, "store not closed within the grace period");
+            }
+        }
+    }
+
     /// The open store, waiting up to a few seconds while it is still opening.
     pub async fn store(&self) -> Result<Store, StoreError> {
         let mut status = self.inner.status.clone();

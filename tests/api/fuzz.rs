@@ -231,6 +231,9 @@ fn mutated_hook_requests_never_get_a_5xx_or_a_dropped_connection() {
         any::<usize>(),
         0usize..5,
     );
+    // The run's figures, printed at the end (README §Security records the last long run).
+    let ran = std::sync::atomic::AtomicU64::new(0);
+    let slowest = std::sync::Mutex::new((std::time::Duration::ZERO, String::new()));
     let result = runner.run(&strategy, |(seed, mutations, kind, at, other_service)| {
         let (path, body) = &seeds[seed];
         let mut v = body.clone();
@@ -255,6 +258,15 @@ fn mutated_hook_requests_never_get_a_5xx_or_a_dropped_connection() {
             r.bytes().await?;
             Ok::<u16, reqwest::Error>(status)
         });
+        ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut s) = slowest.lock() {
+            if started.elapsed() > s.0 {
+                *s = (
+                    started.elapsed(),
+                    format!("POST {path} ({} bytes)", text.len()),
+                );
+            }
+        }
         if started.elapsed() > std::time::Duration::from_secs(2) {
             eprintln!(
                 "slow case ({:?}): POST {path} {}",
@@ -280,6 +292,12 @@ fn mutated_hook_requests_never_get_a_5xx_or_a_dropped_connection() {
             ))),
         }
     });
+    let (slow, slow_case) = slowest.into_inner().unwrap_or_default();
+    eprintln!(
+        "fuzz: {} cases run ({cases} asked), {} failures, slowest {slow:?}: {slow_case}",
+        ran.into_inner(),
+        u8::from(result.is_err())
+    );
     if let Err(e) = result {
         panic!("{e}");
     }

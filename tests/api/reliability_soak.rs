@@ -1,0 +1,586 @@
+//! Issue 14 items 1 and 2 (measurements): the service binary under a steady mix of calls for
+//! `SOAK_MINUTES` minutes (default 2 in the suite; `scripts/soak` runs 60 against the release
+//! build), sampled every minute: resident memory, open file descriptors, SQLite WAL size, p99,
+//! longest log line. Written to `SOAK_OUT` (default `$TMPDIR/alemtuzumab-cds-soak`) as
+//! `soak.csv`, `soak.svg` and `summary.txt`.
+//!
+//! Phases: (1) capacity, closed loop at `server.max_concurrent_hooks` concurrent calls;
+//! (2) the soak, open loop at half that capacity, with every fixture, the CDS Hooks Sandbox's
+//! captured calls, FHIR-fetch calls against hfs (with and without `_count=1` first pages, so the
+//! service follows `next` links) and feedback posts; (3) overload, closed loop at three times
+//! `server.max_concurrent_hooks`: p99 of the admitted calls and the share refused; (4) recovery at
+//! half capacity. The durations are measured and written, never asserted. Asserted: no call
+//! failed (a 5xx other than a `503` of the hook slots, or a dropped connection), the overload
+//! refused some calls, descriptors flat (a short run: not growing past minute 1 + 10 %), the
+//! longest log line bounded, memory bounded (a run of 40 minutes or more: RSS and descriptors
+//! over the last 30 minutes within ±10 % of minute 10; a short run: RSS within 1.5× of minute 1).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alemtuzumab_cds::fhir::client::fill_template;
+use alemtuzumab_cds::wire::discovery::PrefetchTemplates;
+use serde_json::{json, Value};
+
+use crate::fhir_fetch::{hook_kind, patient_id};
+use crate::helpers::{binary, fixture_hook, fixture_hook_names, read_json, repo, service_for};
+use crate::reliability::{fds, rss_kib};
+
+/// Hook slots of the soaked service (the overload phase runs three times as many calls).
+const SLOTS: usize = 16;
+
+/// The service as a child process; stdout and stderr are read line by line and only their
+/// count and longest length kept (an hour of `info` lines would not fit in the test's memory).
+struct Soaked {
+    child: Child,
+    port: u16,
+    longest_line: Arc<AtomicUsize>,
+    lines: Arc<AtomicU64>,
+}
+
+impl Soaked {
+    fn start(data_dir: &Path) -> Soaked {
+        let mut cmd = binary();
+        cmd.args(["serve", "--bind", "127.0.0.1:0"])
+            .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
+            .env("ALEMTUZUMAB_CDS__LOG__LEVEL", "info")
+            .env("ALEMTUZUMAB_CDS__SERVER__FIXED_TODAY", "2026-11-25")
+            .env(
+                "ALEMTUZUMAB_CDS__SERVER__MAX_CONCURRENT_HOOKS",
+                SLOTS.to_string(),
+            )
+            .env("ALEMTUZUMAB_CDS__SERVER__WORKERS", "2")
+            .env("ALEMTUZUMAB_CDS__FHIR__MAX_PAGES", "200")
+            .env("ALEMTUZUMAB_CDS__FHIR__DEADLINE_MS", "10000")
+            .env("ALEMTUZUMAB_CDS__STORE__DATA_DIR", data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("the binary starts");
+        let longest_line = Arc::new(AtomicUsize::new(0));
+        let lines = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pipes: [Box<dyn std::io::Read + Send>; 2] = [
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        ];
+        for pipe in pipes {
+            let (longest, count, tx) = (longest_line.clone(), lines.clone(), tx.clone());
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    longest.fetch_max(line.len(), Ordering::Relaxed);
+                    count.fetch_add(1, Ordering::Relaxed);
+                    if line.contains("alemtuzumab-cds listening") {
+                        let port = serde_json::from_str::<Value>(&line)
+                            .ok()
+                            .and_then(|v| v["port"].as_u64())
+                            .and_then(|p| u16::try_from(p).ok());
+                        if let Some(p) = port {
+                            let _ = tx.send(p);
+                        }
+                    }
+                }
+            });
+        }
+        let port = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the service logs its port");
+        Soaked {
+            child,
+            port,
+            longest_line,
+            lines,
+        }
+    }
+}
+
+impl Drop for Soaked {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One call of the mix.
+#[derive(Clone)]
+enum Call {
+    Hook(String, Value),
+    /// A feedback overriding the last card seen.
+    Feedback,
+}
+
+/// The mix: every fixture, the Sandbox's captured POSTs, every fixture's patient fetched from
+/// hfs (no prefetch), a few with `_count=1` first pages (the service follows `next`), and one
+/// feedback every ten calls.
+async fn mix() -> Vec<Call> {
+    let mut calls = Vec::new();
+    for name in fixture_hook_names() {
+        let v = fixture_hook(&name);
+        calls.push(Call::Hook(format!("/cds-services/{}", service_for(&v)), v));
+    }
+    let captured = read_json(repo().join(crate::real_client::SANDBOX_REQUESTS));
+    for r in captured["requests"].as_array().into_iter().flatten() {
+        let (Some(path), Some(body)) = (r["path"].as_str(), r.get("body")) else {
+            continue;
+        };
+        if r["method"] == "POST" && !path.ends_with("/feedback") {
+            calls.push(Call::Hook(
+                path.replace("/example-", "/alemtuzumab-"),
+                body.clone(),
+            ));
+        }
+    }
+    let hfs = crate::fhir_server::hfs().await;
+    let templates = PrefetchTemplates::default();
+    for (i, name) in fixture_hook_names().iter().enumerate() {
+        let mut v = fixture_hook(name);
+        v["fhirServer"] = json!(hfs.base);
+        if i % 4 == 0 {
+            // First pages only: the service reads the rest by following `next` on hfs.
+            let patient = patient_id(&v);
+            let mut prefetch = v["prefetch"].clone();
+            for t in templates
+                .for_hook(hook_kind(&v))
+                .filter(|t| t.key != "patient")
+            {
+                let page = hfs
+                    .get(&format!("{}&_count=1", fill_template(&t.query, &patient)))
+                    .await;
+                prefetch[t.key] = page;
+            }
+            v["prefetch"] = prefetch;
+        } else {
+            v.as_object_mut().unwrap().remove("prefetch");
+        }
+        calls.push(Call::Hook(format!("/cds-services/{}", service_for(&v)), v));
+    }
+    let n = calls.len();
+    let mut with_feedback = Vec::with_capacity(n + n / 9);
+    for (i, c) in calls.into_iter().enumerate() {
+        with_feedback.push(c);
+        if i % 9 == 8 {
+            with_feedback.push(Call::Feedback);
+        }
+    }
+    with_feedback
+}
+
+/// What one minute (or one phase) saw.
+#[derive(Default)]
+struct Window {
+    latencies_us: Vec<u64>,
+    /// Answers other than 2xx/4xx (and not an overload 503), and dropped connections.
+    errors: u64,
+    /// `503` answers (refused at the hook slots).
+    refused: u64,
+}
+
+impl Window {
+    fn quantile_ms(&mut self, q: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        self.latencies_us.sort_unstable();
+        let i = ((self.latencies_us.len() as f64 - 1.0) * q).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+}
+
+struct Driver {
+    client: reqwest::Client,
+    base: String,
+    calls: Vec<Call>,
+    next: AtomicUsize,
+    last_card: Mutex<Option<(String, String)>>,
+    window: Mutex<Window>,
+}
+
+impl Driver {
+    /// Sends the next call of the mix; records its latency if admitted.
+    async fn one(&self) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.calls.len();
+        let (path, body) = match &self.calls[i] {
+            Call::Hook(path, body) => {
+                let mut body = body.clone();
+                body["hookInstance"] = json!(uuid::Uuid::new_v4().to_string());
+                (path.clone(), body)
+            }
+            Call::Feedback => {
+                let last = self.last_card.lock().unwrap().clone();
+                let Some((service, card)) = last else { return };
+                let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                (
+                    format!("/cds-services/{service}/feedback"),
+                    json!({"feedback": [{"card": card, "outcome": "overridden",
+                        "outcomeTimestamp": now, "overrideReason": {"reason": {
+                        "system": "urn:alemtuzumab-cds:override-reason",
+                        "code": "other-documented"}}}]}),
+                )
+            }
+        };
+        let started = Instant::now();
+        let sent = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await;
+        let outcome = match sent {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                match r.bytes().await {
+                    Ok(bytes) => Some((status, bytes)),
+                    Err(_) => None,
+                }
+            }
+            Err(_) => None,
+        };
+        let elapsed = started.elapsed();
+        let mut w = self.window.lock().unwrap();
+        match outcome {
+            Some((503, _)) => w.refused += 1,
+            Some((status, bytes)) if status < 500 => {
+                w.latencies_us.push(elapsed.as_micros() as u64);
+                drop(w);
+                if status == 200 && !path.ends_with("/feedback") {
+                    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                    if let Some(card) = v["cards"][0]["uuid"].as_str() {
+                        let service = path.trim_start_matches("/cds-services/").to_owned();
+                        *self.last_card.lock().unwrap() = Some((service, card.to_owned()));
+                    }
+                }
+            }
+            _ => w.errors += 1,
+        }
+    }
+
+    fn take(&self) -> Window {
+        std::mem::take(&mut *self.window.lock().unwrap())
+    }
+}
+
+/// Closed loop: `concurrency` callers, each sending its next call when the last is answered.
+async fn closed_loop(driver: &Arc<Driver>, concurrency: usize, for_how_long: Duration) -> u64 {
+    let until = Instant::now() + for_how_long;
+    let done = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (driver, done) = (driver.clone(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < until {
+                    driver.one().await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    done.load(Ordering::Relaxed)
+}
+
+/// Open loop at `rate` calls per second for `for_how_long`, at most 256 in flight (beyond, the
+/// call is counted as an error: the service fell behind).
+async fn open_loop(driver: &Arc<Driver>, rate: f64, for_how_long: Duration) {
+    let until = Instant::now() + for_how_long;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
+    while Instant::now() < until {
+        tick.tick().await;
+        match in_flight.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let driver = driver.clone();
+                tokio::spawn(async move {
+                    driver.one().await;
+                    drop(permit);
+                });
+            }
+            Err(_) => driver.window.lock().unwrap().errors += 1,
+        }
+    }
+    // Let the calls in flight end (bounded).
+    let _ = tokio::time::timeout(Duration::from_secs(60), in_flight.acquire_many(256)).await;
+}
+
+#[derive(Debug, Clone)]
+struct Sample {
+    minute: u64,
+    calls: usize,
+    errors: u64,
+    /// `503` at the hook slots: answered, not lost (a shared machine can fall below half load).
+    refused: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    rss_kib: u64,
+    fds: usize,
+    wal_bytes: u64,
+    longest_log_line: usize,
+}
+
+fn wal_bytes(data_dir: &Path) -> u64 {
+    std::fs::metadata(data_dir.join("alemtuzumab-cds.db-wal"))
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+/// What one chart panel plots.
+type Panel = fn(&Sample) -> f64;
+
+/// A four-panel line chart (RSS, fds, WAL, p99 by minute) as SVG.
+fn svg(samples: &[Sample]) -> String {
+    let panels: [(&str, Panel); 4] = [
+        ("RSS (MiB)", |s| s.rss_kib as f64 / 1024.0),
+        ("open fds", |s| s.fds as f64),
+        ("SQLite WAL (MiB)", |s| s.wal_bytes as f64 / 1048576.0),
+        ("p99 (ms)", |s| s.p99_ms),
+    ];
+    let (w, h, pad) = (420.0, 220.0, 40.0);
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="11">"#,
+        2.0 * w,
+        2.0 * h
+    );
+    let last_minute = samples.last().map_or(1, |s| s.minute.max(1)) as f64;
+    for (i, (title, value)) in panels.iter().enumerate() {
+        let (x0, y0) = ((i % 2) as f64 * w, (i / 2) as f64 * h);
+        let max = samples.iter().map(value).fold(0.0_f64, f64::max).max(1e-9) * 1.1;
+        let points: Vec<String> = samples
+            .iter()
+            .map(|s| {
+                let x = x0 + pad + (s.minute as f64 / last_minute) * (w - 2.0 * pad);
+                let y = y0 + h - pad - (value(s) / max) * (h - 2.0 * pad);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect();
+        out.push_str(&format!(
+            r##"<text x="{:.1}" y="{:.1}">{title} (max {:.1})</text><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="none" stroke="#999"/><polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{}"/><text x="{:.1}" y="{:.1}">0</text><text x="{:.1}" y="{:.1}">minute {}</text>"##,
+            x0 + pad,
+            y0 + pad - 8.0,
+            max / 1.1,
+            x0 + pad,
+            y0 + pad,
+            w - 2.0 * pad,
+            h - 2.0 * pad,
+            points.join(" "),
+            x0 + pad - 12.0,
+            y0 + h - pad,
+            x0 + w - pad - 50.0,
+            y0 + h - pad + 14.0,
+            last_minute
+        ));
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
+#[test]
+fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
+    let minutes: u64 = std::env::var("SOAK_MINUTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+        .max(1);
+    let out = std::env::var_os("SOAK_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("alemtuzumab-cds-soak"));
+    std::fs::create_dir_all(&out).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let served = Soaked::start(data.path());
+    let pid = served.child.id();
+    let calls = rt.block_on(mix());
+    let driver = Arc::new(Driver {
+        client: reqwest::Client::new(),
+        base: format!("http://127.0.0.1:{}", served.port),
+        calls,
+        next: AtomicUsize::new(0),
+        last_card: Mutex::new(None),
+        window: Mutex::new(Window::default()),
+    });
+    let short = minutes < 40;
+    let measure = Duration::from_secs(if short { 10 } else { 30 });
+
+    // 1. Capacity.
+    let done = rt.block_on(closed_loop(&driver, SLOTS, measure));
+    let mut capacity_window = driver.take();
+    assert_eq!(
+        capacity_window.errors, 0,
+        "calls failed while measuring capacity"
+    );
+    let capacity = done as f64 / measure.as_secs_f64();
+    let rate = (capacity / 2.0).max(1.0);
+    eprintln!("soak: capacity {capacity:.0} calls/s; soaking at {rate:.0}/s for {minutes} min");
+
+    // 2. The soak, one sample a minute.
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut half_load = Window::default();
+    for minute in 1..=minutes {
+        rt.block_on(open_loop(&driver, rate, Duration::from_secs(60)));
+        let mut w = driver.take();
+        let sample = Sample {
+            minute,
+            calls: w.latencies_us.len(),
+            errors: w.errors,
+            refused: w.refused,
+            p50_ms: w.quantile_ms(0.50),
+            p99_ms: w.quantile_ms(0.99),
+            rss_kib: rss_kib(pid),
+            fds: fds(pid),
+            wal_bytes: wal_bytes(data.path()),
+            longest_log_line: served.longest_line.swap(0, Ordering::Relaxed),
+        };
+        eprintln!("soak: {sample:?}");
+        half_load.latencies_us.extend(w.latencies_us);
+        samples.push(sample);
+    }
+    let p99_half = half_load.quantile_ms(0.99);
+
+    // 3. Overload: three times the slots, closed loop.
+    rt.block_on(closed_loop(&driver, 3 * SLOTS, measure));
+    let mut overload = driver.take();
+    let overload_admitted = overload.latencies_us.len();
+    let p99_overload = overload.quantile_ms(0.99);
+    let overload_rss = rss_kib(pid);
+
+    // 4. Recovery at half capacity.
+    rt.block_on(open_loop(&driver, rate, measure));
+    let mut recovery = driver.take();
+    let p99_recovery = recovery.quantile_ms(0.99);
+    let after = (rss_kib(pid), fds(pid));
+    let alive = rt.block_on(async {
+        driver
+            .client
+            .get(format!("{}/healthz", driver.base))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+
+    // Written before asserting, so a failing run leaves its figures.
+    let mut csv =
+        String::from("minute,calls,errors,p50_ms,p99_ms,rss_kib,fds,wal_bytes,longest_log_line\n");
+    for s in &samples {
+        csv.push_str(&format!(
+            "{},{},{},{},{:.2},{:.2},{},{},{},{}\n",
+            s.minute,
+            s.calls,
+            s.errors,
+            s.refused,
+            s.p50_ms,
+            s.p99_ms,
+            s.rss_kib,
+            s.fds,
+            s.wal_bytes,
+            s.longest_log_line
+        ));
+    }
+    std::fs::write(out.join("soak.csv"), csv).unwrap();
+    std::fs::write(out.join("soak.svg"), svg(&samples)).unwrap();
+    let summary = format!(
+        "capacity: {capacity:.0} calls/s (closed loop, {SLOTS} concurrent, p99 {:.1} ms)\n\
+         soak: {minutes} min at {rate:.0} calls/s, {} calls, p99 {p99_half:.1} ms\n\
+         overload ({} concurrent, {SLOTS} slots): {overload_admitted} admitted, p99 of admitted \
+         {p99_overload:.1} ms ({:.2}x half load), {} refused with 503, {} failed; RSS {} MiB\n\
+         recovery: {} calls, p99 {p99_recovery:.1} ms, {} refused, {} failed; RSS {} MiB, fds {}\n\
+         log lines: {}\n",
+        capacity_window.quantile_ms(0.99),
+        half_load.latencies_us.len(),
+        3 * SLOTS,
+        if p99_half > 0.0 {
+            p99_overload / p99_half
+        } else {
+            0.0
+        },
+        overload.refused,
+        overload.errors,
+        overload_rss / 1024,
+        recovery.latencies_us.len(),
+        recovery.refused,
+        recovery.errors,
+        after.0 / 1024,
+        after.1,
+        served.lines.load(Ordering::Relaxed),
+    );
+    std::fs::write(out.join("summary.txt"), &summary).unwrap();
+    eprintln!("soak: written to {}\n{summary}", out.display());
+
+    // What was lost: nothing outside the overload phase.
+    for s in &samples {
+        assert_eq!(s.errors, 0, "minute {}: calls failed or refused", s.minute);
+    }
+    assert_eq!(
+        overload.errors, 0,
+        "overload: calls failed other than with 503"
+    );
+    assert!(overload.refused > 0, "overload: no call was refused");
+    assert_eq!(recovery.errors, 0, "recovery: calls failed");
+    assert_eq!(alive.ok(), Some(200), "the service is gone");
+    // The span leak of issue 13 made lines grow without end.
+    for s in &samples {
+        assert!(
+            s.longest_log_line < 4096,
+            "minute {}: a {}-byte log line",
+            s.minute,
+            s.longest_log_line
+        );
+    }
+    let within = |v: f64, reference: f64, tolerance: f64| (v - reference).abs() <= tolerance;
+    if short {
+        let first = &samples[0];
+        for s in &samples {
+            // Connections in flight come and go: a leak only grows.
+            let slack = (first.fds as f64 * 0.1).max(5.0);
+            assert!(
+                (s.fds as f64) <= first.fds as f64 + slack,
+                "fds: minute 1 {}, minute {} {}",
+                first.fds,
+                s.minute,
+                s.fds
+            );
+            assert!(
+                (s.rss_kib as f64) < first.rss_kib as f64 * 1.5,
+                "RSS: minute 1 {} KiB, minute {} {} KiB",
+                first.rss_kib,
+                s.minute,
+                s.rss_kib
+            );
+        }
+    } else {
+        let reference = &samples[9];
+        for s in samples.iter().filter(|s| s.minute > minutes - 30) {
+            assert!(
+                within(
+                    s.rss_kib as f64,
+                    reference.rss_kib as f64,
+                    reference.rss_kib as f64 * 0.1
+                ),
+                "RSS: minute 10 {} KiB, minute {} {} KiB",
+                reference.rss_kib,
+                s.minute,
+                s.rss_kib
+            );
+            let slack = (reference.fds as f64 * 0.1).max(5.0);
+            assert!(
+                within(s.fds as f64, reference.fds as f64, slack),
+                "fds: minute 10 {}, minute {} {}",
+                reference.fds,
+                s.minute,
+                s.fds
+            );
+        }
+    }
+}
