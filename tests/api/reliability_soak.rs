@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alemtuzumab_cds::fhir::client::fill_template;
-use alemtuzumab_cds::wire::discovery::PrefetchTemplates;
+use alemtuzumab_cds::services::PrefetchTemplates;
 use serde_json::{json, Value};
 
 use crate::fhir_fetch::{hook_kind, patient_id};
