@@ -560,6 +560,7 @@ mod tests {
                 id: "f".into(),
                 received_at: Utc::now(),
                 service: "alemtuzumab-order-sign".into(),
+                issuer: None,
                 feedback: Feedback {
                     card: uuid.into(),
                     outcome: if reason.is_some() {

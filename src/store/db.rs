@@ -58,6 +58,13 @@ impl<'s> MigrationSource<'s> for Embedded {
                     Cow::Borrowed(include_str!("../../migrations/0002_feedback_dedup.sql")),
                     false,
                 ),
+                Migration::new(
+                    3,
+                    Cow::Borrowed("feedback issuer"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../../migrations/0003_feedback_issuer.sql")),
+                    false,
+                ),
             ])
         })
     }
@@ -378,8 +385,8 @@ impl Store {
     ) -> Result<Vec<bool>, StoreError> {
         let sql = "INSERT INTO feedback (id, received_at, service, card_uuid, outcome, \
                    accepted_suggestions, reason_system, reason_code, reason_display, \
-                   user_comment, outcome_timestamp, flags, dedup_key) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                   user_comment, outcome_timestamp, flags, dedup_key, issuer) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
                    ON CONFLICT (dedup_key) DO NOTHING";
         let late = || {
             StoreError::Unavailable(
@@ -409,6 +416,7 @@ impl Store {
                         .bind(f.outcome_timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
                         .bind(to_json(&flags))
                         .bind(f.dedup_key())
+                        .bind(&r.issuer)
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| self.db(e))?
@@ -548,7 +556,7 @@ impl Store {
     ) -> Result<Vec<FeedbackRow>, StoreError> {
         let sql = "SELECT f.id, f.received_at, f.service AS f_service, f.card_uuid AS f_card, \
                    f.outcome, f.accepted_suggestions, f.reason_system, f.reason_code, \
-                   f.reason_display, f.user_comment, f.outcome_timestamp, f.flags, \
+                   f.reason_display, f.user_comment, f.outcome_timestamp, f.flags, f.issuer, \
                    c.card_uuid, c.recorded_at, c.hook_instance, c.service, c.topic, c.indicator, \
                    c.order_ref, c.suggestion_uuids, c.override_reasons \
                    FROM feedback f LEFT JOIN decision_cards c ON c.card_uuid = f.card_uuid \
@@ -626,6 +634,7 @@ where
         id: r.try_get("id")?,
         received_at: from_ms(r.try_get("received_at")?),
         service: r.try_get("f_service")?,
+        issuer: r.try_get("issuer")?,
         feedback: Feedback {
             card: r.try_get("f_card")?,
             outcome: FeedbackOutcome::parse(&outcome).unwrap_or(FeedbackOutcome::Overridden),
@@ -638,12 +647,7 @@ where
         },
         flags: flags
             .iter()
-            .filter_map(|f| match f.as_str() {
-                "unknown-card" => Some(FeedbackFlag::UnknownCard),
-                "override-reason-not-offered" => Some(FeedbackFlag::OverrideReasonNotOffered),
-                "suggestion-not-offered" => Some(FeedbackFlag::SuggestionNotOffered),
-                _ => None,
-            })
+            .filter_map(|f| FeedbackFlag::parse(f))
             .collect(),
     })
 }
@@ -652,6 +656,32 @@ where
 mod tests {
     use super::*;
     use crate::store::config::RawStore;
+
+    /// The migrations are registered by hand in [`Embedded`]: every file of `migrations/` must be
+    /// there, in order, or a new one would be silently skipped.
+    #[tokio::test]
+    async fn every_migration_file_is_embedded_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<(i64, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .map(|n| {
+                let version = n.split('_').next().unwrap().parse::<i64>().unwrap();
+                let sql = std::fs::read_to_string(dir.join(&n)).unwrap();
+                (version, sql)
+            })
+            .collect();
+        files.sort();
+        let embedded: Vec<(i64, String)> = Embedded
+            .resolve()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.version, m.sql.into_owned()))
+            .collect();
+        assert_eq!(embedded, files);
+    }
 
     async fn sqlite(dir: &std::path::Path) -> Store {
         let settings = RawStore {
@@ -668,6 +698,7 @@ mod tests {
             id: uuid::Uuid::new_v4().to_string(),
             received_at: Utc::now(),
             service: "alemtuzumab-order-sign".into(),
+            issuer: None,
             feedback: Feedback {
                 card: "c1".into(),
                 outcome: FeedbackOutcome::Overridden,

@@ -348,6 +348,7 @@ mod tests {
             id: uuid::Uuid::new_v4().to_string(),
             received_at: at,
             service: "alemtuzumab-order-sign".into(),
+            issuer: None,
             feedback: model::Feedback {
                 card: d.cards[0].uuid.clone(),
                 outcome: model::FeedbackOutcome::Accepted,

@@ -103,6 +103,9 @@ pub enum FeedbackFlag {
     OverrideReasonNotOffered,
     /// An accepted suggestion id was not a suggestion of the card.
     SuggestionNotOffered,
+    /// The card was issued by another of this service's endpoints than the one that received
+    /// the feedback (issue 17 item 14): a misrouted or forged feedback.
+    CardOfAnotherService,
 }
 
 impl FeedbackFlag {
@@ -111,17 +114,34 @@ impl FeedbackFlag {
             FeedbackFlag::UnknownCard => "unknown-card",
             FeedbackFlag::OverrideReasonNotOffered => "override-reason-not-offered",
             FeedbackFlag::SuggestionNotOffered => "suggestion-not-offered",
+            FeedbackFlag::CardOfAnotherService => "card-of-another-service",
         }
+    }
+
+    /// The flag of its stored spelling ([`FeedbackFlag::as_str`]).
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            FeedbackFlag::UnknownCard,
+            FeedbackFlag::OverrideReasonNotOffered,
+            FeedbackFlag::SuggestionNotOffered,
+            FeedbackFlag::CardOfAnotherService,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
     }
 }
 
 impl Feedback {
-    /// The flags of this feedback given the card it names (`None`: never issued).
-    pub fn flags(&self, card: Option<&CardRecord>) -> Vec<FeedbackFlag> {
-        let Some(card) = card else {
+    /// The flags of this feedback given the card it names (`None`: never issued) and the
+    /// service that issued it, for a feedback received by `service`.
+    pub fn flags(&self, card: Option<(&CardRecord, &str)>, service: &str) -> Vec<FeedbackFlag> {
+        let Some((card, issued_by)) = card else {
             return vec![FeedbackFlag::UnknownCard];
         };
         let mut flags = Vec::new();
+        if issued_by != service {
+            flags.push(FeedbackFlag::CardOfAnotherService);
+        }
         if let Some(reason) = &self.reason {
             if !reason.offered_in(&card.override_reasons) {
                 flags.push(FeedbackFlag::OverrideReasonNotOffered);
@@ -168,7 +188,10 @@ impl Feedback {
 pub struct FeedbackRecord {
     pub id: String,
     pub received_at: DateTime<Utc>,
+    /// The service (endpoint id) that received it.
     pub service: String,
+    /// The `iss` of the verified JWT it came with; `None` in local mode (unsigned calls).
+    pub issuer: Option<String>,
     pub feedback: Feedback,
     pub flags: Vec<FeedbackFlag>,
 }
@@ -176,6 +199,8 @@ pub struct FeedbackRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SIGN: &str = "alemtuzumab-order-sign";
 
     fn card() -> CardRecord {
         CardRecord {
@@ -246,7 +271,7 @@ mod tests {
     #[test]
     fn feedback_on_a_card_never_issued_is_flagged_unknown() {
         assert_eq!(
-            feedback(None, &["s1"]).flags(None),
+            feedback(None, &["s1"]).flags(None, SIGN),
             vec![FeedbackFlag::UnknownCard]
         );
     }
@@ -256,10 +281,10 @@ mod tests {
         let c = card();
         let sys = Some("urn:alemtuzumab-cds:override-reason");
         assert!(feedback(Some(("committee-approved", sys)), &[])
-            .flags(Some(&c))
+            .flags(Some((&c, SIGN)), SIGN)
             .is_empty());
         assert!(feedback(Some(("committee-approved", None)), &[])
-            .flags(Some(&c))
+            .flags(Some((&c, SIGN)), SIGN)
             .is_empty());
     }
 
@@ -267,7 +292,7 @@ mod tests {
     fn a_reason_not_offered_or_from_another_system_is_flagged() {
         let c = card();
         assert_eq!(
-            feedback(Some(("not-relevant", None)), &[]).flags(Some(&c)),
+            feedback(Some(("not-relevant", None)), &[]).flags(Some((&c, SIGN)), SIGN),
             vec![FeedbackFlag::OverrideReasonNotOffered]
         );
         assert_eq!(
@@ -275,7 +300,7 @@ mod tests {
                 Some(("committee-approved", Some("http://example.org"))),
                 &[]
             )
-            .flags(Some(&c)),
+            .flags(Some((&c, SIGN)), SIGN),
             vec![FeedbackFlag::OverrideReasonNotOffered]
         );
     }
@@ -283,10 +308,35 @@ mod tests {
     #[test]
     fn an_accepted_suggestion_that_the_card_did_not_offer_is_flagged() {
         let c = card();
-        assert!(feedback(None, &["s1"]).flags(Some(&c)).is_empty());
+        assert!(feedback(None, &["s1"])
+            .flags(Some((&c, SIGN)), SIGN)
+            .is_empty());
         assert_eq!(
-            feedback(None, &["s2"]).flags(Some(&c)),
+            feedback(None, &["s2"]).flags(Some((&c, SIGN)), SIGN),
             vec![FeedbackFlag::SuggestionNotOffered]
         );
+    }
+
+    #[test]
+    fn feedback_about_a_card_of_another_service_is_flagged() {
+        let c = card();
+        assert_eq!(
+            feedback(Some(("committee-approved", None)), &[])
+                .flags(Some((&c, SIGN)), "alemtuzumab-order-select"),
+            vec![FeedbackFlag::CardOfAnotherService]
+        );
+    }
+
+    #[test]
+    fn every_flag_reads_back_from_its_spelling() {
+        for f in [
+            FeedbackFlag::UnknownCard,
+            FeedbackFlag::OverrideReasonNotOffered,
+            FeedbackFlag::SuggestionNotOffered,
+            FeedbackFlag::CardOfAnotherService,
+        ] {
+            assert_eq!(FeedbackFlag::parse(f.as_str()), Some(f));
+        }
+        assert_eq!(FeedbackFlag::parse("nonsense"), None);
     }
 }

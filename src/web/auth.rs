@@ -20,6 +20,11 @@ use actix_web::{web, HttpResponse};
 
 use super::AppState;
 
+/// The `iss` of the JWT a request was verified with, in the request's extensions for the
+/// handlers (feedback stores it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedIssuer(pub String);
+
 /// What a request must carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement {
@@ -121,6 +126,7 @@ pub async fn require_jwt(
     {
         Ok(v) => {
             tracing::debug!(iss = %v.iss, sub = ?v.sub, tenant = ?v.tenant, "JWT accepted");
+            actix_web::HttpMessage::extensions_mut(&req).insert(VerifiedIssuer(v.iss.clone()));
             next.call(req)
                 .await
                 .map(ServiceResponse::map_into_boxed_body)

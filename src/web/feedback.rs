@@ -24,9 +24,13 @@ const AUDIT_FLUSH_WAIT: Duration = Duration::from_secs(2);
 
 pub async fn feedback(
     state: web::Data<AppState>,
+    request: actix_web::HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let issuer = actix_web::HttpMessage::extensions(&request)
+        .get::<super::auth::VerifiedIssuer>()
+        .map(|i| i.0.clone());
     let deadline = tokio::time::Instant::now() + state.settings.request_timeout;
     let id = path.into_inner();
     let Some(service) = services::service(&id) else {
@@ -57,11 +61,13 @@ pub async fn feedback(
             let mut records = Vec::with_capacity(items.len());
             for feedback in items {
                 let card = store.issued_card(&feedback.card).await?;
-                let flags = feedback.flags(card.as_ref().map(|c| &c.card));
+                let issued = card.as_ref().map(|c| (&c.card, c.service.as_str()));
+                let flags = feedback.flags(issued, &service_id);
                 records.push(FeedbackRecord {
                     id: uuid::Uuid::new_v4().to_string(),
                     received_at,
                     service: service_id.clone(),
+                    issuer: issuer.clone(),
                     feedback,
                     flags,
                 });

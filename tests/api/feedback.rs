@@ -412,6 +412,37 @@ async fn sqlite_feedback_round_trip_shows_in_the_report() {
 /// Issue 12 item 5: the CDS Hooks Sandbox re-sends order-select on every edit of a draft and
 /// names every draft `MedicationRequest/request-123`: the report counts one order per patient
 /// and draft beside the raw cards shown, in every format.
+/// Issue 17 item 14: a feedback posted to one service about a card another service issued is
+/// stored, flagged `card-of-another-service`, and the report shows the flag.
+#[tokio::test]
+async fn feedback_about_a_card_of_another_service_is_flagged() {
+    // Arrange: a critical card issued by the order-sign service.
+    let app = spawn(&Backend::Sqlite).await;
+    let (card, _) = critical_card(&app).await;
+    let offered = &card["overrideReasons"][0];
+    let body = json!({"feedback": [{
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "overrideReason": {"reason": {"system": offered["system"], "code": offered["code"]}},
+        "outcomeTimestamp": now()
+    }]});
+    // Act: posted to the order-select service.
+    let resp = app.post_feedback("alemtuzumab-order-select", &body).await;
+    assert_eq!(resp.status(), 200);
+    let report = report_json(&Backend::Sqlite.env(&app), &[]).await;
+    // Assert: counted under its rule, with the flag (and only it: the reason was offered).
+    let init = rule(&report, "initiation-eligibility");
+    let decisions = init["overrideDecisions"]
+        .as_array()
+        .expect("overrideDecisions");
+    assert_eq!(decisions.len(), 1, "{init}");
+    assert_eq!(
+        decisions[0]["flags"],
+        json!(["card-of-another-service"]),
+        "{init}"
+    );
+}
+
 #[tokio::test]
 async fn order_select_repeats_count_once_per_draft_order_in_the_report() {
     let backend = Backend::Sqlite;
