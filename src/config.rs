@@ -42,6 +42,7 @@
 //! | `store.audit_queue_capacity` | 10000 | audit records waiting for the batch writer; overflow is counted |
 //! | `store.audit_batch_max` / `store.audit_flush_interval_ms` | 256 / 200 | audit batch size and delay |
 //! | `store.max_connections` / `store.connect_timeout_ms` | 5 / 5000 | database pool |
+//! | `admin.tokens` / `admin.tokens_file` | none | bearer tokens of `GET /admin/report` (src/admin.rs) |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,7 @@ pub struct RawSettings {
     pub terminology: RawTerminology,
     pub fhir: RawFhir,
     pub store: crate::store::config::RawStore,
+    pub admin: crate::admin::RawAdmin,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -353,6 +355,8 @@ pub struct Settings {
     pub fhir: FhirSettings,
     /// Feedback, decision audit and `jti` store (issue 6).
     pub store: crate::store::config::StoreSettings,
+    /// `[admin]`: bearer tokens of `GET /admin/report` (src/admin.rs); none: the route is off.
+    pub admin: crate::admin::AdminSettings,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
 }
@@ -633,6 +637,7 @@ impl RawSettings {
             ));
         }
         let store = self.store.validate()?;
+        let admin = self.admin.validate(source.as_deref())?;
 
         Ok(Settings {
             bind,
@@ -662,6 +667,7 @@ impl RawSettings {
                 max_medication_reads: f.max_medication_reads,
             },
             store,
+            admin,
             source,
         })
     }

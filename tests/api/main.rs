@@ -3,6 +3,7 @@
 
 mod auth;
 mod bounds;
+mod check;
 mod cli;
 mod clinical;
 mod discovery;
@@ -17,6 +18,7 @@ mod hardening;
 mod helpers;
 mod hooks;
 mod real_client;
+mod report_html;
 mod security;
 mod store_pg;
 mod tls;
