@@ -414,6 +414,14 @@ async fn store(settings: &Settings) -> Item {
             "check store.url: host, port, database, user and password, and that PostgreSQL accepts this host (pg_hba.conf)"
         }
     };
+    if let Some(warning) = foreign_sqlite_dir(&s.backend) {
+        return item(
+            Status::Warn,
+            check,
+            warning,
+            "run check as the service's user, e.g. `runuser -u alemtuzumab-cds -- alemtuzumab-cds check --config …`",
+        );
+    }
     let wait = s.connect_timeout + Duration::from_secs(5);
     let opened = tokio::time::timeout(wait, crate::store::Store::open(s)).await;
     let store = match opened {
@@ -453,6 +461,37 @@ async fn store(settings: &Settings) -> Item {
             fix,
         ),
     }
+}
+
+/// A SQLite file that does not exist yet, in a directory owned by another user than the one
+/// running check (typically root before the first start): creating it here would leave the
+/// service a file it cannot write (the store creates it `0600`), so it is not opened.
+#[cfg(unix)]
+fn foreign_sqlite_dir(backend: &crate::store::config::Backend) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let crate::store::config::Backend::Sqlite { path } = backend else {
+        return None;
+    };
+    if path.exists() {
+        return None;
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let owner = std::fs::metadata(dir).ok()?.uid();
+    // The effective uid of this process.
+    let me = std::fs::metadata("/proc/self").ok()?.uid();
+    (owner != me).then(|| {
+        format!(
+            "`{}` does not exist yet and `{}` belongs to uid {owner}, not to this check's uid {me}: \
+             not created, so that the service can write it",
+            path.display(),
+            dir.display()
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn foreign_sqlite_dir(_: &crate::store::config::Backend) -> Option<String> {
+    None
 }
 
 /// kid, algorithm and size of each key, and what is wrong with the set.

@@ -294,3 +294,29 @@ async fn a_real_fhir_r4_server_is_recognised_with_its_searches() {
     assert!(l.starts_with("PASS") || l.starts_with("WARN"), "{out}");
     assert!(l.contains("FHIR 4.0"), "{out}");
 }
+
+/// Run as root before the first start, check must not create the SQLite file the service (its
+/// own user) would then be unable to write: it says so instead.
+#[tokio::test]
+async fn check_does_not_create_the_store_in_a_directory_of_another_user() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    let data = if me == 0 {
+        // As root: a data directory belonging to `nobody`, as the package's belongs to its user.
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::os::unix::fs::chown(&data, Some(65534), Some(65534)).unwrap();
+        data
+    } else {
+        // Not root: a directory of root's.
+        Path::new("/").to_path_buf()
+    };
+    let db = data.join("alemtuzumab-cds-check-test.db");
+    let toml = format!("[store]\nurl = \"sqlite://{}\"\n", db.display());
+    let (ok, out) = check(dir.path(), &toml).await;
+    assert!(ok, "a WARN, not a FAIL: {out}");
+    assert!(line(&out, "WARN", "store").contains("not created"), "{out}");
+    fix_after(&out, "WARN", "store");
+    assert!(!db.exists(), "check created {}", db.display());
+}
