@@ -21,6 +21,11 @@ RUN cargo build --release --locked --bin alemtuzumab-cds \
  && install -D -m 0755 target/release/alemtuzumab-cds /out/alemtuzumab-cds
 
 FROM ${BASE_IMAGE} AS runtime-base
+# CA certificates: the HTTPS clients (JWKS, FHIR servers, PostgreSQL TLS) refuse to start
+# without a trust store, and the slim and debootstrap bases have none.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
 # A system user and group of their own; no shell, no home outside the data directory.
 RUN groupadd --system alemtuzumab-cds \
  && useradd --system --gid alemtuzumab-cds --home-dir /var/lib/alemtuzumab-cds \
