@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `simulate`, `report`.
+//! The command line: `serve` (the default), `simulate`, `report`, `check`.
 
 use std::path::PathBuf;
 
@@ -51,9 +51,17 @@ pub enum Command {
         /// Up to this day (inclusive) or instant (exclusive).
         #[arg(long, value_name = "DATE")]
         until: Option<String>,
+        /// `html`: one self-contained page with charts, in `rules.language`.
         #[arg(long, value_enum, default_value = "table")]
         format: crate::report::Format,
+        /// Write to this file instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
+    /// Pre-flight for the installer: validate the configuration, then try every dependency
+    /// (store, JWKS, jku, TLS pair, FHIR servers, public_url) and print PASS/WARN/FAIL with the
+    /// fix for each. Exit code 0 when nothing fails, 1 otherwise.
+    Check,
 }
 
 /// Runs the command line; the binary's `main` only turns the result into an exit code.
@@ -70,11 +78,18 @@ pub fn run() -> anyhow::Result<()> {
             since,
             until,
             format,
+            output,
         }) => {
             let settings = Settings::load(cli.config.as_deref())?;
-            print!("{}", report(&settings, since, until, format)?);
+            let text = report(&settings, since, until, format)?;
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?,
+                None => print!("{text}"),
+            }
             Ok(())
         }
+        Some(Command::Check) => check(cli.config),
         Some(Command::Serve { bind }) => serve(cli.config, bind),
         None => serve(cli.config, None),
     }
@@ -90,6 +105,25 @@ fn serve(config: Option<PathBuf>, bind: Option<String>) -> anyhow::Result<()> {
         let app = crate::startup::Application::build(settings)?;
         app.run_until_stopped().await
     })?;
+    Ok(())
+}
+
+fn check(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let items = match Settings::load(config.as_deref()) {
+        Ok(settings) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::check::run(&settings)),
+        Err(e) => crate::check::config_failure(&e.to_string()),
+    };
+    print!("{}", crate::check::render(&items));
+    let failures = items
+        .iter()
+        .filter(|i| i.status == crate::check::Status::Fail)
+        .count();
+    if failures > 0 {
+        anyhow::bail!("pre-flight: {failures} check(s) FAIL");
+    }
     Ok(())
 }
 
@@ -117,6 +151,17 @@ fn report(
         let feedback = store.feedback_between(from, to).await?;
         store.close().await;
         let report = crate::report::build(&cards, &feedback, since, until, &settings.cards);
-        Ok(crate::report::render(&report, format))
+        Ok(match format {
+            crate::report::Format::Html => {
+                let ctx = crate::report::html::PageContext {
+                    language: settings.cards.language,
+                    profile: settings.rules.profile.as_str().to_owned(),
+                    generated_at: chrono::Utc::now(),
+                    form_action: None,
+                };
+                crate::report::html::page(&report, &ctx)
+            }
+            other => crate::report::render(&report, other),
+        })
     })
 }

@@ -43,6 +43,7 @@
 //! | `store.audit_queue_capacity` | 10000 | audit records waiting for the batch writer; overflow is counted |
 //! | `store.audit_batch_max` / `store.audit_flush_interval_ms` | 256 / 200 | audit batch size and delay |
 //! | `store.max_connections` / `store.connect_timeout_ms` | 5 / 5000 | database pool |
+//! | `admin.tokens` / `admin.tokens_file` | none | bearer tokens of `GET /admin/report` (src/admin.rs) |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,7 @@ pub struct RawSettings {
     pub terminology: RawTerminology,
     pub fhir: RawFhir,
     pub store: crate::store::config::RawStore,
+    pub admin: crate::admin::RawAdmin,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -329,6 +331,8 @@ pub struct Settings {
     pub fhir: FhirSettings,
     /// Feedback, decision audit and `jti` store (issue 6).
     pub store: crate::store::config::StoreSettings,
+    /// `[admin]`: bearer tokens of `GET /admin/report` (src/admin.rs); none: the route is off.
+    pub admin: crate::admin::AdminSettings,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
 }
@@ -621,6 +625,7 @@ impl RawSettings {
             ));
         }
         let store = self.store.validate()?;
+        let admin = self.admin.validate(source.as_deref())?;
 
         Ok(Settings {
             bind,
@@ -651,6 +656,7 @@ impl RawSettings {
                 max_concurrent_requests: f.max_concurrent_requests as usize,
             },
             store,
+            admin,
             source,
         })
     }

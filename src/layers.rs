@@ -12,12 +12,12 @@ const LAYERS: &[&[&str]] = &[
     &["net", "redact", "config_error"],
     &["rules"],
     &["wire"],
-    &["services", "cards", "auth"],
+    &["services", "cards", "auth", "admin"],
     &["fhir", "store", "tls"],
     &["config"],
     &["pipeline", "telemetry"],
     &["report", "simulate", "web"],
-    &["startup", "cli"],
+    &["startup", "check", "cli"],
 ];
 
 fn layer(module: &str) -> Option<usize> {

@@ -3,8 +3,10 @@
 //! `rules` decides what is unsafe, `fhir` gets the facts, `cards` shows the findings, `web`
 //! joins them through `pipeline`; `wire` holds the CDS Hooks JSON shapes, `config` the settings.
 
+pub mod admin;
 pub mod auth;
 pub mod cards;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod config_error;

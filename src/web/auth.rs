@@ -9,6 +9,8 @@
 //! with the hook's URL, `{public_url}/cds-services/{id}`. An issuer's configured `audiences` are
 //! accepted too (`crate::auth::jwt`).
 //!
+//! `GET /admin/report` is left to its own credential (`[admin] tokens`, src/web/admin.rs).
+//!
 //! A refusal is `401` with `WWW-Authenticate: Bearer` and an OperationOutcome that says
 //! "unauthorized" and nothing more; the reason goes to the log (never the token).
 
@@ -45,6 +47,10 @@ pub fn requirement(
         return None;
     }
     if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        return None;
+    }
+    // The committee's report has its own bearer token, never an EHR JWT (src/web/admin.rs).
+    if path == "/admin/report" {
         return None;
     }
     let required = |audiences: Vec<String>| {
@@ -180,7 +186,7 @@ mod tests {
         assert!(
             requirement(&Method::GET, "/cds-services", p, true).is_some_and(|r| r.token_required)
         );
-        for probe in ["/healthz", "/readyz", "/metrics"] {
+        for probe in ["/healthz", "/readyz", "/metrics", "/admin/report"] {
             assert_eq!(requirement(&Method::GET, probe, p, true), None);
         }
         assert_eq!(

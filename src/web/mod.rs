@@ -1,5 +1,6 @@
 //! The web layer, the only module that imports actix-web: routes, error responses, metrics.
 
+pub mod admin;
 pub mod auth;
 pub mod cors;
 pub mod error;
@@ -44,5 +45,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         )
         .route("/healthz", web::get().to(routes::healthz))
         .route("/readyz", web::get().to(routes::readyz))
-        .route("/metrics", web::get().to(routes::metrics));
+        .route("/metrics", web::get().to(routes::metrics))
+        .route("/admin/report", web::get().to(admin::report));
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bounds;
+mod check;
 mod cli;
 mod clinical;
 mod discovery;
@@ -21,6 +22,7 @@ mod real_client;
 mod reliability;
 mod reliability_soak;
 mod reliability_store;
+mod report_html;
 mod sandbox_bench;
 mod sandbox_e2e;
 mod security;

@@ -28,6 +28,10 @@ use crate::rules::RuleCode;
 use crate::store::db::{FeedbackRow, IssuedCard};
 use crate::store::model::{FeedbackOutcome, ReasonCode};
 
+pub mod html;
+pub mod svg;
+pub mod text;
+
 /// The group of feedback whose card is unknown.
 pub const UNKNOWN_CARD: &str = "(unknown card)";
 
@@ -36,6 +40,8 @@ pub enum Format {
     Table,
     Csv,
     Json,
+    /// One self-contained page with charts (src/report/html.rs).
+    Html,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,6 +54,24 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
     pub rules: Vec<RuleReport>,
+    /// All rules together, per calendar month (UTC), from the first month with a card or a
+    /// feedback to the last, months without either included as zeros.
+    pub by_month: Vec<MonthCounts>,
+}
+
+/// The counts of one calendar month (UTC): cards by the month they were issued, feedback by the
+/// month it was received.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonthCounts {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub cards_shown: u64,
+    pub critical_cards: u64,
+    pub overrides: u64,
+    /// Overrides of cards issued as `critical`.
+    pub critical_overrides: u64,
+    pub accepted_suggestions: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,8 +87,12 @@ pub struct RuleReport {
     /// Suggestion ids accepted in those items.
     pub accepted_suggestions: u64,
     pub overrides: u64,
+    /// Overrides of cards issued as `critical`.
+    pub critical_overrides: u64,
     pub overrides_by_reason: Vec<ReasonCount>,
     pub override_decisions: Vec<OverrideDecision>,
+    /// This rule per month over the report's month range (empty for a rule with no activity).
+    pub by_month: Vec<MonthCounts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -201,9 +229,14 @@ pub fn build(
         accepted: 0,
         accepted_suggestions: 0,
         overrides: 0,
+        critical_overrides: 0,
         overrides_by_reason: Vec::new(),
         override_decisions: Vec::new(),
+        by_month: Vec::new(),
     };
+    // (rule, month) → counts; months are `YYYY-MM` (UTC).
+    let mut monthly: BTreeMap<(String, String), MonthCounts> = BTreeMap::new();
+
     for code in RuleCode::ALL {
         rules.insert(code.as_str().to_owned(), new_rule(code.as_str()));
     }
@@ -212,8 +245,11 @@ pub fn build(
             .entry(c.card.topic.clone())
             .or_insert_with(|| new_rule(&c.card.topic));
         r.cards_shown += 1;
+        let m = month_of(&mut monthly, &c.card.topic, c.issued_at);
+        m.cards_shown += 1;
         if c.card.indicator == "critical" {
             r.critical_cards += 1;
+            m.critical_cards += 1;
         }
         if let Some(order) = non_blank(c.card.order_ref.as_deref()) {
             let patient = non_blank(c.patient_id.as_deref());
@@ -230,13 +266,24 @@ pub fn build(
             .unwrap_or_else(|| UNKNOWN_CARD.to_owned());
         let r = rules.entry(rule.clone()).or_insert_with(|| new_rule(&rule));
         let f = &row.record.feedback;
+        let m = month_of(&mut monthly, &rule, row.record.received_at);
         match f.outcome {
             FeedbackOutcome::Accepted => {
                 r.accepted += 1;
                 r.accepted_suggestions += f.accepted_suggestions.len() as u64;
+                m.accepted_suggestions += f.accepted_suggestions.len() as u64;
             }
             FeedbackOutcome::Overridden => {
                 r.overrides += 1;
+                m.overrides += 1;
+                if row
+                    .card
+                    .as_ref()
+                    .is_some_and(|c| c.card.indicator == "critical")
+                {
+                    r.critical_overrides += 1;
+                    m.critical_overrides += 1;
+                }
                 let display = f
                     .reason
                     .as_ref()
@@ -308,10 +355,90 @@ pub fn build(
         r.overrides_by_reason
             .sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
     }
+    let months = month_range(monthly.keys().map(|(_, m)| m.as_str()));
+    let mut by_month: Vec<MonthCounts> = months
+        .iter()
+        .map(|m| MonthCounts {
+            month: m.clone(),
+            ..MonthCounts::default()
+        })
+        .collect();
+    for r in &mut ordered {
+        let active = monthly.keys().any(|(rule, _)| rule == &r.rule);
+        if !active {
+            continue;
+        }
+        for (i, month) in months.iter().enumerate() {
+            let m = monthly
+                .remove(&(r.rule.clone(), month.clone()))
+                .unwrap_or_else(|| MonthCounts {
+                    month: month.clone(),
+                    ..MonthCounts::default()
+                });
+            if let Some(total) = by_month.get_mut(i) {
+                total.cards_shown += m.cards_shown;
+                total.critical_cards += m.critical_cards;
+                total.overrides += m.overrides;
+                total.critical_overrides += m.critical_overrides;
+                total.accepted_suggestions += m.accepted_suggestions;
+            }
+            r.by_month.push(m);
+        }
+    }
     Report {
         since: since.map(rfc3339),
         until: until.map(rfc3339),
         rules: ordered,
+        by_month,
+    }
+}
+
+/// The counts of `rule` in the month (UTC) of `t`.
+fn month_of<'a>(
+    monthly: &'a mut BTreeMap<(String, String), MonthCounts>,
+    rule: &str,
+    t: DateTime<Utc>,
+) -> &'a mut MonthCounts {
+    let month = t.format("%Y-%m").to_string();
+    monthly
+        .entry((rule.to_owned(), month.clone()))
+        .or_insert_with(|| MonthCounts {
+            month,
+            ..MonthCounts::default()
+        })
+}
+
+/// Every month (`YYYY-MM`) from the earliest to the latest of `months`, in order.
+fn month_range<'a>(months: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let parsed: BTreeSet<(i32, u32)> = months
+        .filter_map(|m| {
+            let (y, mo) = m.split_once('-')?;
+            Some((y.parse().ok()?, mo.parse().ok()?))
+        })
+        .collect();
+    let (Some(&first), Some(&last)) = (parsed.first(), parsed.last()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let (mut y, mut m) = first;
+    while (y, m) <= last {
+        out.push(format!("{y:04}-{m:02}"));
+        if m == 12 {
+            y += 1;
+            m = 1;
+        } else {
+            m += 1;
+        }
+    }
+    out
+}
+
+impl Report {
+    /// Whether the period holds no card and no feedback at all.
+    pub fn is_empty(&self) -> bool {
+        self.rules
+            .iter()
+            .all(|r| r.cards_shown == 0 && r.accepted == 0 && r.overrides == 0)
     }
 }
 
@@ -325,6 +452,9 @@ pub fn render(report: &Report, format: Format) -> String {
         }
         Format::Csv => csv(report),
         Format::Table => table(report),
+        // The page's words and dates follow a language: callers with settings use
+        // `html::page` with the configured one (src/cli.rs, src/web/admin.rs).
+        Format::Html => html::page(report, &html::PageContext::default()),
     }
 }
 
