@@ -918,12 +918,28 @@ async fn run(
     assert!(discovery_calls >= 3, "{calls:#?}");
     assert!(hook_calls >= 3, "{calls:#?}");
     assert_eq!(feedback_calls, 2, "{calls:#?}");
-    let log = hospital.served.log();
-    let accepted_jwts = log
-        .iter()
-        .filter(|l| l["message"] == "JWT accepted" && l["iss"] == SANDBOX_ISSUER)
-        .count();
-    assert_eq!(accepted_jwts, calls.len(), "one verified JWT per call");
+    // The service writes its log through a pipe the test reads on its own thread: a line for the
+    // last call may arrive after the browser saw the answer. Polled, bounded.
+    let accepted = |log: &[Value]| {
+        log.iter()
+            .filter(|l| l["message"] == "JWT accepted" && l["iss"] == SANDBOX_ISSUER)
+            .count()
+    };
+    let polled = Instant::now();
+    let mut log = hospital.served.log();
+    while accepted(&log) < calls.len() && polled.elapsed() < WAIT {
+        tokio::time::sleep(POLL).await;
+        log = hospital.served.log();
+    }
+    assert_eq!(
+        accepted(&log),
+        calls.len(),
+        "one verified JWT per call; calls seen by the browser: {:#?}",
+        calls
+            .iter()
+            .map(|c| (&c.method, &c.url))
+            .collect::<Vec<_>>()
+    );
     let answered = log
         .iter()
         .filter(|l| l["message"] == "hook answered")
