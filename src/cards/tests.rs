@@ -2801,8 +2801,8 @@ fn contraindications_under_ansm_2019_cite_the_smpc_and_show_allergies_and_drafts
 // property strategies (`rules::testkit::strategies`) drive the renderer.
 mod rules_to_cards {
     use super::*;
-    use crate::rules::testkit::strategies::{config, date, draft, facts};
-    use crate::rules::{evaluate, HookKind, RuleConfig};
+    use crate::rules::evaluate;
+    use crate::rules::testkit::strategies::call;
 
     proptest! {
         #![proptest_config(ProptestConfig {
@@ -2812,15 +2812,7 @@ mod rules_to_cards {
         })]
         #[test]
         fn every_finding_renders_to_a_valid_card_in_both_languages(
-            facts in facts(),
-            orders in proptest::collection::vec(draft(), 0..3),
-            hook in prop_oneof![
-                Just(HookKind::OrderSign),
-                Just(HookKind::OrderSelect),
-                Just(HookKind::PatientView),
-            ],
-            cfg in prop_oneof![config(), Just(RuleConfig::default())],
-            today in date(),
+            (facts, orders, hook, cfg, today) in call(),
         ) {
             let findings = evaluate(&facts, &orders, hook, &cfg, today);
             for language in [Language::Fr, Language::En] {

@@ -477,7 +477,7 @@ mod tests {
     }
 
     mod prop {
-        use super::super::testkit::strategies::{config, date, draft, facts};
+        use super::super::testkit::strategies::call;
         use super::super::*;
         use proptest::prelude::*;
         proptest! {
@@ -489,15 +489,7 @@ mod tests {
             })]
             #[test]
             fn evaluate_never_panics_and_is_deterministic(
-                facts in facts(),
-                orders in proptest::collection::vec(draft(), 0..3),
-                hook in prop_oneof![
-                    Just(HookKind::OrderSign),
-                    Just(HookKind::OrderSelect),
-                    Just(HookKind::PatientView),
-                ],
-                cfg in prop_oneof![config(), Just(RuleConfig::default())],
-                today in date(),
+                (facts, orders, hook, cfg, today) in call(),
             ) {
                 let findings = evaluate(&facts, &orders, hook, &cfg, today);
                 if hook == HookKind::PatientView {

@@ -469,4 +469,28 @@ pub(crate) mod strategies {
             campath,
         })
     }
+
+    /// One evaluation's inputs: facts, up to two draft orders, a hook, a configuration (any, or
+    /// the defaults) and the evaluation date.
+    pub(crate) fn call() -> impl Strategy<
+        Value = (
+            PatientFacts,
+            Vec<DraftOrder>,
+            HookKind,
+            RuleConfig,
+            NaiveDate,
+        ),
+    > {
+        (
+            facts(),
+            proptest::collection::vec(draft(), 0..3),
+            prop_oneof![
+                Just(HookKind::OrderSign),
+                Just(HookKind::OrderSelect),
+                Just(HookKind::PatientView),
+            ],
+            prop_oneof![config(), Just(RuleConfig::default())],
+            date(),
+        )
+    }
 }
