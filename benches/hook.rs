@@ -34,8 +34,7 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("whole hook pipeline", |b| {
         b.iter(|| {
-            let value: Value = serde_json::from_slice(&body).expect("json");
-            let req = HookRequest::from_value(value).expect("request");
+            let req = HookRequest::from_slice(&body).expect("request");
             let out = futures::executor::block_on(pipeline::run(req, svc, &settings, None, today))
                 .expect("answer");
             assert!(!out.response.cards.is_empty());

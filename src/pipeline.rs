@@ -36,7 +36,7 @@ pub enum PipelineError {
 /// Answers one hook call for `service`, as of `today`. Without `client`, only the prefetch is
 /// used (`simulate`).
 pub async fn run(
-    req: HookRequest,
+    req: HookRequest<'_>,
     service: Service,
     settings: &Settings,
     client: Option<&FhirClient>,

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use crate::config::Settings;
 use crate::pipeline;
 use crate::services::{hook_name, SERVICES};
-use crate::wire::request::HookRequest;
+use crate::wire::request::{HookRequest, ReadError};
 use crate::wire::CdsResponse;
 
 pub fn simulate(
@@ -28,9 +28,10 @@ pub fn simulate(
             .unwrap_or_else(|| chrono::Local::now().date_naive()),
     };
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not JSON", path.display()))?;
-    let request = HookRequest::from_value(value)?;
+    let request = HookRequest::from_slice(&bytes).map_err(|e| match e {
+        ReadError::NotJson(m) => anyhow::anyhow!("{} is not JSON: {m}", path.display()),
+        ReadError::Field(f) => anyhow::Error::from(f),
+    })?;
     let service = SERVICES
         .iter()
         .copied()

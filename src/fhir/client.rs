@@ -17,11 +17,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, LOCATION};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tracing::Instrument;
 use url::Url;
 
-use super::prefetch::{bundle_entries, next_link, outcome_text, Entry};
+use super::model::head;
+use super::prefetch::{Entry, RawBundle};
 use crate::net::is_loopback_host;
 use crate::redact::redact_url;
 use crate::rules::GapReason;
@@ -147,7 +148,11 @@ impl FhirClient {
     }
 
     /// Runs a search (a prefetch template with its tokens filled) and follows `next` links.
-    pub async fn search(&self, target: &FhirTarget, query: &str) -> Result<Vec<Entry>, GapReason> {
+    pub async fn search(
+        &self,
+        target: &FhirTarget,
+        query: &str,
+    ) -> Result<Vec<Entry<'static>>, GapReason> {
         let url = target
             .base
             .join(query.trim_start_matches('/'))
@@ -157,26 +162,26 @@ impl FhirClient {
     }
 
     /// Reads the pages after a prefetched first page.
-    pub async fn remaining_pages(
+    pub async fn remaining_pages<'a>(
         &self,
         target: &FhirTarget,
         next: &str,
-        first: Vec<Entry>,
+        first: Vec<Entry<'a>>,
         resource_type: &str,
-    ) -> Result<Vec<Entry>, GapReason> {
+    ) -> Result<Vec<Entry<'a>>, GapReason> {
         // `Bundle.link.url` is a `uri`: a relative one is on `fhirServer` (whether it stays
         // under the base is checked in `pages` either way).
         let url = target.base.join(next).map_err(|_| GapReason::BadNextLink)?;
         self.pages(target, url, first, resource_type).await
     }
 
-    async fn pages(
+    async fn pages<'a>(
         &self,
         target: &FhirTarget,
         first_url: Url,
-        mut entries: Vec<Entry>,
+        mut entries: Vec<Entry<'a>>,
         resource_type: &str,
-    ) -> Result<Vec<Entry>, GapReason> {
+    ) -> Result<Vec<Entry<'a>>, GapReason> {
         let mut seen = HashSet::new();
         let mut url = first_url;
         let mut pages = 0u32;
@@ -195,16 +200,31 @@ impl FhirClient {
                 return Err(GapReason::PageLimit(self.settings.max_pages));
             }
             pages += 1;
-            let bundle = self.get_json(target, url.clone(), resource_type).await?;
-            match bundle.get("resourceType").and_then(Value::as_str) {
+            let body = self.get_json(target, url.clone(), resource_type).await?;
+            // The same reader as the prefetch (fhir::prefetch): the entries' resources stay
+            // JSON text until fhir::model reads what the rules need of them.
+            let bundle = match RawBundle::read(body.get()) {
+                Ok(b) => b,
+                Err(e) => {
+                    return Err(match head(body.get()).resource_type {
+                        Some(ty) if ty.as_str() == "Bundle" => {
+                            GapReason::Unreadable(format!("a Bundle that cannot be read: {e}"))
+                        }
+                        _ => GapReason::NotFhirJson,
+                    })
+                }
+            };
+            match bundle.resource_type() {
                 Some("Bundle") => {}
                 Some("OperationOutcome") => {
-                    return Err(GapReason::OperationOutcome(outcome_text(&bundle)))
+                    return Err(GapReason::OperationOutcome(bundle.outcome_text()))
                 }
                 _ => return Err(GapReason::NotFhirJson),
             }
-            let next = next_link(&bundle);
-            entries.extend(bundle_entries(bundle));
+            let next = bundle.next_link();
+            for entry in bundle.entries() {
+                entries.push(entry.into_owned());
+            }
             match next {
                 None => return Ok(entries),
                 Some(n) => {
@@ -215,7 +235,11 @@ impl FhirClient {
     }
 
     /// Reads one resource by relative reference (`Medication/123`) or absolute URL on the server.
-    pub async fn read(&self, target: &FhirTarget, reference: &str) -> Result<Value, GapReason> {
+    pub async fn read(
+        &self,
+        target: &FhirTarget,
+        reference: &str,
+    ) -> Result<Box<RawValue>, GapReason> {
         let url = target
             .base
             .join(reference.trim_start_matches('/'))
@@ -227,8 +251,14 @@ impl FhirClient {
         }
         let resource_type = read_type(&url).unwrap_or("Resource").to_owned();
         let v = self.get_json(target, url, &resource_type).await?;
-        match v.get("resourceType").and_then(Value::as_str) {
-            Some("OperationOutcome") => Err(GapReason::OperationOutcome(outcome_text(&v))),
+        let found = head(v.get()).resource_type;
+        match found.as_ref().map(|t| t.as_str()) {
+            Some("OperationOutcome") => {
+                let text = RawBundle::read(v.get())
+                    .map(|b| b.outcome_text())
+                    .unwrap_or_else(|_| "OperationOutcome".to_owned());
+                Err(GapReason::OperationOutcome(text))
+            }
             // A read answered with another type (a searchset Bundle, another resource) is not
             // the resource asked for: used as is, it would be silently ignored.
             Some(ty) if resource_type != "Resource" && ty != resource_type => Err(
@@ -239,13 +269,14 @@ impl FhirClient {
         }
     }
 
-    /// One GET under the hook call's deadline; the body is capped and must be JSON.
+    /// One GET under the hook call's deadline; the body is capped and must be JSON (kept as
+    /// its text: the callers read only what they need of it).
     async fn get_json(
         &self,
         target: &FhirTarget,
         url: Url,
         resource_type: &str,
-    ) -> Result<Value, GapReason> {
+    ) -> Result<Box<RawValue>, GapReason> {
         let started = Instant::now();
         // The closed set in the log too: a reference's type is the record writer's text.
         let label = metric_label(resource_type);
@@ -335,7 +366,11 @@ impl FhirClient {
                 if !status.is_success() {
                     return Err(GapReason::HttpStatus(status.as_u16()));
                 }
-                serde_json::from_slice::<Value>(&body).map_err(|_| GapReason::NotFhirJson)
+                // JSON that is not an object (a string, an array) is no FHIR resource either.
+                match serde_json::from_slice::<Box<RawValue>>(&body) {
+                    Ok(v) if v.get().starts_with('{') => Ok(v),
+                    _ => Err(GapReason::NotFhirJson),
+                }
             };
             match tokio::time::timeout(remaining, fut).await {
                 Ok(r) => r,
@@ -468,6 +503,7 @@ pub fn fill_template(template: &str, patient_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn client(allowed: &[&str]) -> FhirClient {
         FhirClient::new(&FhirSettings {
@@ -637,7 +673,9 @@ mod tests {
         }
         // Inside the base, the request is sent (and fails: nothing listens).
         assert_eq!(
-            c.read(&t, "Medication/m1").await,
+            c.read(&t, "Medication/m1")
+                .await
+                .map(|v| v.get().to_owned()),
             Err(GapReason::Unreachable)
         );
     }
@@ -742,8 +780,16 @@ mod tests {
             deadline: Instant::now() + std::time::Duration::from_secs(10),
             spent: Default::default(),
         };
-        assert_eq!(c.read(&t, "Medication/m1").await.unwrap()["id"], "m");
-        assert_eq!(c.read(&t, "Medication/m2").await.unwrap()["id"], "m");
+        assert_eq!(
+            serde_json::from_str::<Value>(c.read(&t, "Medication/m1").await.unwrap().get())
+                .unwrap()["id"],
+            "m"
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(c.read(&t, "Medication/m2").await.unwrap().get())
+                .unwrap()["id"],
+            "m"
+        );
         match c.read(&t, "Medication/m3").await {
             Err(GapReason::CallLimit { setting, limit, .. }) => {
                 assert_eq!((setting, limit), ("fhir.max_call_response_bytes", 1500))
@@ -755,7 +801,11 @@ mod tests {
             spent: Default::default(),
             ..t
         };
-        assert_eq!(c.read(&fresh, "Medication/m4").await.unwrap()["id"], "m");
+        assert_eq!(
+            serde_json::from_str::<Value>(c.read(&fresh, "Medication/m4").await.unwrap().get())
+                .unwrap()["id"],
+            "m"
+        );
     }
 
     /// A loopback HTTP server answering each request with `answer(path)` (a whole HTTP/1.1
@@ -838,13 +888,17 @@ mod tests {
         ));
         for reference in ["Medication/big", "Medication/big-unannounced"] {
             assert_eq!(
-                c.read(&target_on(port), reference).await,
+                c.read(&target_on(port), reference)
+                    .await
+                    .map(|v| v.get().to_owned()),
                 too_large,
                 "{reference}"
             );
         }
         for reference in ["Medication/small", "Medication/small-unannounced"] {
-            let read = c.read(&target_on(port), reference).await.unwrap();
+            let read: Value =
+                serde_json::from_str(c.read(&target_on(port), reference).await.unwrap().get())
+                    .unwrap();
             assert_eq!(read["resourceType"], "Medication", "{reference}");
         }
         assert_eq!(asked.lock().unwrap().len(), 4);

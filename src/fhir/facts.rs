@@ -1,24 +1,16 @@
-//! FHIR R4 resources (fhirbolt's model) → `rules::PatientFacts`: the only file where fhirbolt
-//! meets the rules.
+//! FHIR R4 resources → `rules::PatientFacts`: the only file where FHIR meets the rules.
 //!
-//! Codes are recognised through `rules::terminology`; dates are parsed here (fhirbolt accepts
-//! malformed dates silently, docs/stack-notes.md) and a date that cannot be read is `None`, so the
-//! rule says "could not check" rather than guessing.
+//! History resources are read as `fhir::model` projections (the elements the rules use, borrowed
+//! from the request); Medications are validated whole by fhirbolt (`fhir::parse`) and indexed
+//! here. Codes are recognised through `rules::terminology`; dates are parsed here (a date that
+//! cannot be read is `None`, so the rule says "could not check" rather than guessing).
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use fhirbolt::model::r4::resources::{
-    AllergyIntolerance, AllergyIntoleranceOnset, Condition, ConditionOnset, Medication,
-    MedicationAdministration, MedicationAdministrationEffective,
-    MedicationAdministrationMedication, MedicationIngredientItem, MedicationRequest,
-    MedicationRequestMedication, MedicationStatement, MedicationStatementEffective,
-    MedicationStatementMedication, Observation, ObservationComponentValue, ObservationEffective,
-    ObservationValue, Patient,
-};
-use fhirbolt::model::r4::types::{CodeableConcept, Quantity, Reference};
-use fhirbolt::model::r4::Resource;
+use fhirbolt::model::r4::resources::{Medication, MedicationIngredientItem};
 
+use super::model::{self, text, CodeableConcept, Contained, Quantity, Reference, Resource, Text};
 use crate::rules::terminology::{Terminology, VitalSign};
 use crate::rules::{
     AllergyFact, BloodPressureFact, ClinicalStatus, Code, ConditionFact, LabFact, MedicationClass,
@@ -29,28 +21,13 @@ use crate::rules::{
 // ---------------------------------------------------------------------------------------------
 // Small readers
 
-fn text(s: &Option<fhirbolt::model::r4::types::String>) -> Option<&str> {
-    s.as_ref()
-        .and_then(|s| s.value.as_deref())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
 /// The non-empty (system, code) pairs of a CodeableConcept, and its text (else first display).
-pub fn concept(cc: &CodeableConcept) -> (Vec<Code>, Option<String>) {
-    let mut codes = Vec::with_capacity(cc.coding.len());
+pub fn concept(cc: &CodeableConcept<'_>) -> (Vec<Code>, Option<String>) {
+    let mut codes = Vec::with_capacity(cc.coding.0.len());
     let mut display = None;
-    for c in &cc.coding {
-        let system = c
-            .system
-            .as_ref()
-            .and_then(|s| s.value.as_deref())
-            .map(str::trim);
-        let code = c
-            .code
-            .as_ref()
-            .and_then(|s| s.value.as_deref())
-            .map(str::trim);
+    for c in cc.coding.iter() {
+        let system = c.system.as_ref().map(|s| s.as_str().trim());
+        let code = c.code.as_ref().map(|s| s.as_str().trim());
         if let (Some(system), Some(code)) = (system, code) {
             if !system.is_empty() && !code.is_empty() {
                 codes.push(Code::new(system, code));
@@ -64,7 +41,7 @@ pub fn concept(cc: &CodeableConcept) -> (Vec<Code>, Option<String>) {
     (codes, label)
 }
 
-fn concept_opt(cc: Option<&CodeableConcept>) -> (Vec<Code>, Option<String>) {
+fn concept_opt(cc: Option<&CodeableConcept<'_>>) -> (Vec<Code>, Option<String>) {
     cc.map(concept).unwrap_or_default()
 }
 
@@ -73,7 +50,6 @@ pub(crate) fn label_of(codes: &[Code], text: Option<String>, fallback: &str) -> 
     text.or_else(|| codes.first().map(|c| format!("{}|{}", c.system, c.code)))
         .unwrap_or_else(|| fallback.to_owned())
 }
-
 /// Reads a FHIR `date` / `dateTime` / `instant` as the calendar date written in it.
 /// Partial dates (`2024`, `2024-05`) give the first day of the period, unless `latest` is set
 /// (birth dates: the youngest the patient can be).
@@ -124,57 +100,43 @@ pub fn parse_date(s: &str, latest: bool) -> Option<NaiveDate> {
     }
 }
 
-fn date_of(v: &Option<String>) -> Option<NaiveDate> {
-    v.as_deref().and_then(|s| parse_date(s, false))
+/// The calendar date of an optional date/dateTime/instant element.
+fn date_of(v: &Option<Text<'_>>) -> Option<NaiveDate> {
+    v.as_ref().and_then(|s| parse_date(s.as_str(), false))
 }
 
-fn decimal(q: &Quantity) -> Option<f64> {
-    q.value
-        .as_ref()
-        .and_then(|d| d.value.as_deref())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite())
+fn period_start(p: &Option<model::Period<'_>>) -> Option<NaiveDate> {
+    p.as_ref().and_then(|p| date_of(&p.start))
 }
 
-fn unit(q: &Quantity) -> Option<String> {
-    text(&q.unit)
-        .or_else(|| {
-            q.code
-                .as_ref()
-                .and_then(|c| c.value.as_deref())
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        })
-        .map(str::to_owned)
+fn period_end(p: &Option<model::Period<'_>>) -> Option<NaiveDate> {
+    p.as_ref().and_then(|p| date_of(&p.end))
 }
 
-fn id_of(id: &Option<fhirbolt::model::r4::types::Id>) -> Option<&str> {
-    id.as_ref()
-        .and_then(|i| i.value.as_deref())
-        .filter(|s| !s.is_empty())
+fn decimal(q: &Quantity<'_>) -> Option<f64> {
+    q.value.filter(|v| v.is_finite())
 }
 
-fn reference_string(ty: &str, id: &Option<fhirbolt::model::r4::types::Id>) -> String {
-    match id_of(id) {
-        Some(id) => format!("{ty}/{id}"),
-        None => ty.to_owned(),
-    }
+fn unit(q: &Quantity<'_>) -> Option<String> {
+    text(&q.unit).or_else(|| text(&q.code)).map(str::to_owned)
 }
 
-fn code_value(c: &fhirbolt::model::r4::types::Code) -> &str {
-    c.value.as_deref().map(str::trim).unwrap_or("")
+/// A code element's value, trimmed ("" when absent).
+fn code_value<'s>(c: &'s Option<Text<'_>>) -> &'s str {
+    c.as_ref().map_or("", |t| t.as_str().trim())
 }
 
-fn status_code(cc: Option<&CodeableConcept>) -> Option<&str> {
+/// The first non-empty code of a status CodeableConcept.
+fn status_code<'s>(cc: Option<&'s CodeableConcept<'_>>) -> Option<&'s str> {
     cc.and_then(|cc| {
         cc.coding
             .iter()
-            .find_map(|c| c.code.as_ref()?.value.as_deref())
+            .find_map(|c| c.code.as_ref().map(Text::as_str).filter(|s| !s.is_empty()))
     })
 }
 
 /// `clinicalStatus` of a Condition or an AllergyIntolerance (the allergy codes are a subset).
-fn clinical_status(cc: Option<&CodeableConcept>) -> ClinicalStatus {
+fn clinical_status(cc: Option<&CodeableConcept<'_>>) -> ClinicalStatus {
     match status_code(cc).map(str::trim) {
         Some("active") => ClinicalStatus::Active,
         Some("recurrence") => ClinicalStatus::Recurrence,
@@ -187,7 +149,7 @@ fn clinical_status(cc: Option<&CodeableConcept>) -> ClinicalStatus {
 }
 
 /// `verificationStatus` of a Condition or an AllergyIntolerance (the allergy codes are a subset).
-fn verification(cc: Option<&CodeableConcept>) -> Verification {
+fn verification(cc: Option<&CodeableConcept<'_>>) -> Verification {
     match status_code(cc).map(str::trim) {
         Some("confirmed") => Verification::Confirmed,
         Some("provisional") => Verification::Provisional,
@@ -210,20 +172,72 @@ pub struct MedicationConcept {
 }
 
 impl MedicationConcept {
+    /// A Medication read by fhirbolt: its code and ingredient codes.
     fn from_medication(m: &Medication) -> Self {
-        let (mut codes, text) = concept_opt(m.code.as_deref());
+        let mut codes = Vec::new();
+        let mut text = None;
+        if let Some(cc) = m.code.as_deref() {
+            let (c, t) = bolt_concept(cc);
+            codes = c;
+            text = t;
+        }
         for ing in &m.ingredient {
             if let MedicationIngredientItem::CodeableConcept(cc) = &ing.item {
+                codes.extend(bolt_concept(cc).0);
+            }
+        }
+        Self { codes, text }
+    }
+
+    /// A Medication contained in a record: the same elements, from the projection.
+    fn from_contained(m: &Contained<'_>) -> Self {
+        let (mut codes, text) = concept_opt(m.code.as_ref());
+        for ing in m.ingredient.iter() {
+            if let Some(cc) = &ing.item_codeable_concept {
                 codes.extend(concept(cc).0);
             }
         }
         Self { codes, text }
     }
 
-    fn from_concept(cc: &CodeableConcept) -> Self {
+    fn from_concept(cc: &CodeableConcept<'_>) -> Self {
         let (codes, text) = concept(cc);
         Self { codes, text }
     }
+}
+
+/// [`concept`] of a fhirbolt CodeableConcept (Medications are read by fhirbolt).
+fn bolt_concept(cc: &fhirbolt::model::r4::types::CodeableConcept) -> (Vec<Code>, Option<String>) {
+    let s = |v: &Option<fhirbolt::model::r4::types::String>| {
+        v.as_ref()
+            .and_then(|s| s.value.as_deref())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let mut codes = Vec::with_capacity(cc.coding.len());
+    let mut display = None;
+    for c in &cc.coding {
+        let system = c
+            .system
+            .as_ref()
+            .and_then(|s| s.value.as_deref())
+            .map(str::trim);
+        let code = c
+            .code
+            .as_ref()
+            .and_then(|s| s.value.as_deref())
+            .map(str::trim);
+        if let (Some(system), Some(code)) = (system, code) {
+            if !system.is_empty() && !code.is_empty() {
+                codes.push(Code::new(system, code));
+            }
+        }
+        if display.is_none() {
+            display = s(&c.display);
+        }
+    }
+    (codes, s(&cc.text).or(display))
 }
 
 /// `Medication` resources known to this hook call (draft-order and prefetch bundles, `_include`d
@@ -236,12 +250,23 @@ pub struct MedicationIndex {
 impl MedicationIndex {
     pub fn insert(&mut self, m: &Medication, full_url: Option<&str>) {
         let concept = MedicationConcept::from_medication(m);
-        if let Some(id) = id_of(&m.id) {
+        let id =
+            m.id.as_ref()
+                .and_then(|i| i.value.as_deref())
+                .filter(|s| !s.is_empty());
+        if let Some(id) = id {
             self.by_reference
                 .insert(format!("Medication/{id}"), concept.clone());
         }
         if let Some(url) = full_url.filter(|u| !u.is_empty()) {
             self.by_reference.insert(url.to_owned(), concept);
+        }
+    }
+
+    /// Adds the entries of `other` this index does not hold (those it holds win).
+    pub fn insert_missing_from(&mut self, other: MedicationIndex) {
+        for (reference, concept) in other.by_reference {
+            self.by_reference.entry(reference).or_insert(concept);
         }
     }
 
@@ -266,9 +291,9 @@ impl MedicationIndex {
 }
 
 /// How a record names its medication.
-pub enum MedicationRef<'a> {
-    Concept(&'a CodeableConcept),
-    Reference(&'a Reference),
+pub enum MedicationRef<'r, 'a> {
+    Concept(&'r CodeableConcept<'a>),
+    Reference(&'r Reference<'a>),
     Missing,
 }
 
@@ -280,22 +305,27 @@ pub enum Resolved {
     Missing,
 }
 
-pub fn resolve(
-    med: MedicationRef<'_>,
-    contained: &[Resource],
-    index: &MedicationIndex,
-) -> Resolved {
-    match med {
+/// `medication[x]` of a MedicationRequest, Statement or Administration.
+pub fn medication_of<'r, 'a>(r: &'r Resource<'a>) -> MedicationRef<'r, 'a> {
+    match (&r.medication_codeable_concept, &r.medication_reference) {
+        (Some(cc), _) => MedicationRef::Concept(cc),
+        (None, Some(reference)) => MedicationRef::Reference(reference),
+        (None, None) => MedicationRef::Missing,
+    }
+}
+
+pub fn resolve(r: &Resource<'_>, index: &MedicationIndex) -> Resolved {
+    match medication_of(r) {
         MedicationRef::Concept(cc) => Resolved::Found(MedicationConcept::from_concept(cc)),
         MedicationRef::Missing => Resolved::Missing,
-        MedicationRef::Reference(r) => {
-            let reference = text(&r.reference).unwrap_or("");
+        MedicationRef::Reference(reference_element) => {
+            let reference = text(&reference_element.reference).unwrap_or("");
             if let Some(local) = reference.strip_prefix('#') {
-                let found = contained.iter().find_map(|c| match c {
-                    Resource::Medication(m) if id_of(&m.id) == Some(local) => {
-                        Some(MedicationConcept::from_medication(m))
-                    }
-                    _ => None,
+                let found = r.contained.iter().find_map(|c| {
+                    let medication =
+                        c.resource_type.as_ref().map(Text::as_str) == Some("Medication");
+                    let id = c.id.as_ref().map(Text::as_str).filter(|s| !s.is_empty());
+                    (medication && id == Some(local)).then(|| MedicationConcept::from_contained(c))
                 });
                 return match found {
                     Some(c) => Resolved::Found(c),
@@ -304,7 +334,7 @@ pub fn resolve(
             }
             if reference.is_empty() {
                 // A reference with only a display: use it as text.
-                return match text(&r.display) {
+                return match text(&reference_element.display) {
                     Some(d) => Resolved::Found(MedicationConcept {
                         codes: Vec::new(),
                         text: Some(d.to_owned()),
@@ -316,7 +346,7 @@ pub fn resolve(
                 Some(c) => {
                     let mut c = c.clone();
                     if c.text.is_none() {
-                        c.text = text(&r.display).map(str::to_owned);
+                        c.text = text(&reference_element.display).map(str::to_owned);
                     }
                     Resolved::Found(c)
                 }
@@ -326,59 +356,25 @@ pub fn resolve(
     }
 }
 
-pub fn request_medication(mr: &MedicationRequest) -> MedicationRef<'_> {
-    match &mr.medication {
-        MedicationRequestMedication::CodeableConcept(cc) => MedicationRef::Concept(cc),
-        MedicationRequestMedication::Reference(r) => MedicationRef::Reference(r),
-        MedicationRequestMedication::Invalid => MedicationRef::Missing,
-    }
-}
-
-fn statement_medication(ms: &MedicationStatement) -> MedicationRef<'_> {
-    match &ms.medication {
-        MedicationStatementMedication::CodeableConcept(cc) => MedicationRef::Concept(cc),
-        MedicationStatementMedication::Reference(r) => MedicationRef::Reference(r),
-        MedicationStatementMedication::Invalid => MedicationRef::Missing,
-    }
-}
-
-fn administration_medication(ma: &MedicationAdministration) -> MedicationRef<'_> {
-    match &ma.medication {
-        MedicationAdministrationMedication::CodeableConcept(cc) => MedicationRef::Concept(cc),
-        MedicationAdministrationMedication::Reference(r) => MedicationRef::Reference(r),
-        MedicationAdministrationMedication::Invalid => MedicationRef::Missing,
-    }
-}
-
-/// The `display` of a MedicationRequest's `medicationReference`, trimmed, if any.
-pub fn reference_display(mr: &MedicationRequest) -> Option<String> {
-    match &mr.medication {
-        MedicationRequestMedication::Reference(r) => text(&r.display).map(str::to_owned),
+/// The `display` of a record's `medicationReference`, trimmed, if any.
+pub fn reference_display(r: &Resource<'_>) -> Option<String> {
+    match medication_of(r) {
+        MedicationRef::Reference(reference) => text(&reference.display).map(str::to_owned),
         _ => None,
     }
 }
 
-/// The `medicationReference` of a MedicationRequest that cannot be resolved locally.
-pub fn unresolved_request_reference(
-    mr: &MedicationRequest,
-    index: &MedicationIndex,
-) -> Option<String> {
-    match resolve(request_medication(mr), &mr.contained, index) {
-        Resolved::Unresolved(r) if !r.starts_with('#') => Some(r),
-        _ => None,
+/// The `medicationReference` a MedicationRequest, Statement or Administration needs resolved,
+/// if it cannot be resolved locally (contained or indexed); `None` for other types.
+pub fn unresolved_reference(r: &Resource<'_>, index: &MedicationIndex) -> Option<String> {
+    if !matches!(
+        r.resource_type(),
+        "MedicationRequest" | "MedicationStatement" | "MedicationAdministration"
+    ) {
+        return None;
     }
-}
-
-/// The `medicationReference` a history record needs resolved, if it cannot be resolved locally.
-pub fn unresolved_reference(resource: &Resource, index: &MedicationIndex) -> Option<String> {
-    let (med, contained) = match resource {
-        Resource::MedicationRequest(r) => return unresolved_request_reference(r, index),
-        Resource::MedicationStatement(r) => (statement_medication(r), &r.contained),
-        Resource::MedicationAdministration(r) => (administration_medication(r), &r.contained),
-        _ => return None,
-    };
-    match resolve(med, contained, index) {
-        Resolved::Unresolved(r) if !r.starts_with('#') => Some(r),
+    match resolve(r, index) {
+        Resolved::Unresolved(reference) if !reference.starts_with('#') => Some(reference),
         _ => None,
     }
 }
@@ -408,7 +404,10 @@ impl FactBuilder<'_> {
         }
     }
 
-    fn stop_reason(&self, reasons: &[&CodeableConcept]) -> StopReason {
+    fn stop_reason<'r>(
+        &self,
+        reasons: impl IntoIterator<Item = &'r CodeableConcept<'r>>,
+    ) -> StopReason {
         for cc in reasons {
             let (codes, text) = concept(cc);
             match self.terminology.stop_reason(&codes, text.as_deref()) {
@@ -419,11 +418,12 @@ impl FactBuilder<'_> {
         StopReason::None
     }
 
+    /// A MedicationRequest of the history (a draft order goes through the same reading).
     pub fn medication_request(
         &self,
-        mr: &MedicationRequest,
+        mr: &Resource<'_>,
     ) -> Result<MedicationFact, UnresolvedMedication> {
-        let m = self.medication(request_medication(mr), &mr.contained)?;
+        let m = self.medication(mr)?;
         let status = match code_value(&mr.status) {
             "active" => MedicationStatus::Active,
             "on-hold" => MedicationStatus::OnHold,
@@ -437,23 +437,11 @@ impl FactBuilder<'_> {
         let validity = mr
             .dispense_request
             .as_ref()
-            .and_then(|d| d.validity_period.as_deref());
-        let start = mr
-            .authored_on
-            .as_ref()
-            .and_then(|d| date_of(&d.value))
-            .or_else(|| {
-                validity
-                    .and_then(|p| p.start.as_ref())
-                    .and_then(|d| date_of(&d.value))
-            });
-        let end = validity
-            .and_then(|p| p.end.as_ref())
-            .and_then(|d| date_of(&d.value));
-        let mut reasons: Vec<&CodeableConcept> = mr.status_reason.iter().map(|b| &**b).collect();
-        reasons.extend(mr.reason_code.iter());
+            .and_then(|d| d.validity_period.clone());
+        let start = date_of(&mr.authored_on).or_else(|| period_start(&validity));
+        let end = period_end(&validity);
         Ok(MedicationFact {
-            reference: reference_string("MedicationRequest", &mr.id),
+            reference: mr.reference(),
             intent: Some(RequestIntent::parse(code_value(&mr.intent))),
             source: MedicationSource::Request,
             class: self.classify(&m),
@@ -461,15 +449,15 @@ impl FactBuilder<'_> {
             status,
             start,
             end,
-            stop_reason: self.stop_reason(&reasons),
+            stop_reason: self.stop_reason(mr.status_reason.iter().chain(mr.reason_code.iter())),
         })
     }
 
     pub fn medication_statement(
         &self,
-        ms: &MedicationStatement,
+        ms: &Resource<'_>,
     ) -> Result<MedicationFact, UnresolvedMedication> {
-        let m = self.medication(statement_medication(ms), &ms.contained)?;
+        let m = self.medication(ms)?;
         let status = match code_value(&ms.status) {
             "active" => MedicationStatus::Active,
             "completed" => MedicationStatus::Completed,
@@ -480,43 +468,36 @@ impl FactBuilder<'_> {
             "not-taken" => MedicationStatus::NotTaken,
             _ => MedicationStatus::Unknown,
         };
-        let (start, end) = match &ms.effective {
+        let (start, end) = match (&ms.effective_date_time, &ms.effective_period) {
             // A single date on a statement still being taken means "taking since then"
             // (docs/clinical-rules.md §2, pulsed DMTs): ongoing, no end. A completed or stopped one
             // keeps start = end (its length is unknown, never invented).
-            Some(MedicationStatementEffective::DateTime(d)) if status.is_ongoing() => {
-                (date_of(&d.value), None)
-            }
-            Some(MedicationStatementEffective::DateTime(d)) => {
-                let d = date_of(&d.value);
+            (Some(d), _) if status.is_ongoing() => (date_of(&Some(d.clone())), None),
+            (Some(d), _) => {
+                let d = date_of(&Some(d.clone()));
                 (d, d)
             }
-            Some(MedicationStatementEffective::Period(p)) => (
-                p.start.as_ref().and_then(|d| date_of(&d.value)),
-                p.end.as_ref().and_then(|d| date_of(&d.value)),
-            ),
-            _ => (None, None),
+            (None, p @ Some(_)) => (period_start(p), period_end(p)),
+            (None, None) => (None, None),
         };
-        let mut reasons: Vec<&CodeableConcept> = ms.status_reason.iter().collect();
-        reasons.extend(ms.reason_code.iter());
         Ok(MedicationFact {
-            reference: reference_string("MedicationStatement", &ms.id),
+            reference: ms.reference(),
             source: MedicationSource::Statement,
             class: self.classify(&m),
             label: label_of(&m.codes, m.text.clone(), "MedicationStatement"),
             status,
             start,
             end,
-            stop_reason: self.stop_reason(&reasons),
+            stop_reason: self.stop_reason(ms.status_reason.iter().chain(ms.reason_code.iter())),
             intent: None,
         })
     }
 
     pub fn medication_administration(
         &self,
-        ma: &MedicationAdministration,
+        ma: &Resource<'_>,
     ) -> Result<MedicationFact, UnresolvedMedication> {
-        let m = self.medication(administration_medication(ma), &ma.contained)?;
+        let m = self.medication(ma)?;
         let status = match code_value(&ma.status) {
             "in-progress" => MedicationStatus::Active,
             "not-done" => MedicationStatus::NotTaken,
@@ -526,60 +507,50 @@ impl FactBuilder<'_> {
             "stopped" => MedicationStatus::Stopped,
             _ => MedicationStatus::Unknown,
         };
-        let (start, end) = match &ma.effective {
-            MedicationAdministrationEffective::DateTime(d) => {
-                let d = date_of(&d.value);
+        let (start, end) = match (&ma.effective_date_time, &ma.effective_period) {
+            (Some(d), _) => {
+                let d = date_of(&Some(d.clone()));
                 (d, d)
             }
-            MedicationAdministrationEffective::Period(p) => {
-                let s = p.start.as_ref().and_then(|d| date_of(&d.value));
-                (s, p.end.as_ref().and_then(|d| date_of(&d.value)).or(s))
+            (None, p @ Some(_)) => {
+                let s = period_start(p);
+                (s, period_end(p).or(s))
             }
-            MedicationAdministrationEffective::Invalid => (None, None),
+            (None, None) => (None, None),
         };
-        let reasons: Vec<&CodeableConcept> = ma.status_reason.iter().collect();
         Ok(MedicationFact {
-            reference: reference_string("MedicationAdministration", &ma.id),
+            reference: ma.reference(),
             source: MedicationSource::Administration,
             class: self.classify(&m),
             label: label_of(&m.codes, m.text.clone(), "MedicationAdministration"),
             status,
             start,
             end,
-            stop_reason: self.stop_reason(&reasons),
+            stop_reason: self.stop_reason(ma.status_reason.iter()),
             intent: None,
         })
     }
 
-    fn medication(
-        &self,
-        med: MedicationRef<'_>,
-        contained: &[Resource],
-    ) -> Result<MedicationConcept, UnresolvedMedication> {
-        match resolve(med, contained, self.medications) {
+    fn medication(&self, r: &Resource<'_>) -> Result<MedicationConcept, UnresolvedMedication> {
+        match resolve(r, self.medications) {
             Resolved::Found(c) => Ok(c),
             Resolved::Missing => Ok(MedicationConcept::default()),
-            Resolved::Unresolved(r) => Err(UnresolvedMedication(r)),
+            Resolved::Unresolved(reference) => Err(UnresolvedMedication(reference)),
         }
     }
 
-    pub fn condition(&self, c: &Condition) -> ConditionFact {
-        let (codes, label) = concept_opt(c.code.as_deref());
+    pub fn condition(&self, c: &Resource<'_>) -> ConditionFact {
+        let (codes, label) = concept_opt(c.code.as_ref());
         let classes = self.terminology.condition_classes(&codes, label.as_deref());
-        let clinical_status = clinical_status(c.clinical_status.as_deref());
-        let verification = verification(c.verification_status.as_deref());
-        let onset = match &c.onset {
-            Some(ConditionOnset::DateTime(d)) => date_of(&d.value),
-            Some(ConditionOnset::Period(p)) => p.start.as_ref().and_then(|d| date_of(&d.value)),
-            _ => None,
-        }
-        .or_else(|| c.recorded_date.as_ref().and_then(|d| date_of(&d.value)));
+        let onset = date_of(&c.onset_date_time)
+            .or_else(|| period_start(&c.onset_period))
+            .or_else(|| date_of(&c.recorded_date));
         ConditionFact {
-            reference: reference_string("Condition", &c.id),
+            reference: c.reference(),
             label: label_of(&codes, label, "Condition"),
             classes,
-            clinical_status,
-            verification,
+            clinical_status: clinical_status(c.clinical_status.as_ref()),
+            verification: verification(c.verification_status.as_ref()),
             onset,
         }
     }
@@ -587,8 +558,8 @@ impl FactBuilder<'_> {
     /// An AllergyIntolerance: `alemtuzumab` when its substance (`code`, else a
     /// `reaction.substance`) is alemtuzumab for the terminology, Campath products included
     /// whatever `rules.campath_orders` says (a hypersensitivity is to the molecule).
-    pub fn allergy(&self, a: &AllergyIntolerance) -> AllergyFact {
-        let (codes, label) = concept_opt(a.code.as_deref());
+    pub fn allergy(&self, a: &Resource<'_>) -> AllergyFact {
+        let (codes, label) = concept_opt(a.code.as_ref());
         let is_alemtuzumab = |codes: &[Code], text: Option<&str>| {
             matches!(
                 self.terminology.medication_class(codes, text),
@@ -597,39 +568,33 @@ impl FactBuilder<'_> {
         };
         let alemtuzumab = is_alemtuzumab(&codes, label.as_deref())
             || a.reaction.iter().any(|r| {
-                r.substance.as_deref().is_some_and(|cc| {
+                r.substance.as_ref().is_some_and(|cc| {
                     let (codes, text) = concept(cc);
                     is_alemtuzumab(&codes, text.as_deref())
                 })
             });
-        let onset = match &a.onset {
-            Some(AllergyIntoleranceOnset::DateTime(d)) => date_of(&d.value),
-            Some(AllergyIntoleranceOnset::Period(p)) => {
-                p.start.as_ref().and_then(|d| date_of(&d.value))
-            }
-            _ => None,
-        }
-        .or_else(|| a.recorded_date.as_ref().and_then(|d| date_of(&d.value)));
+        let onset = date_of(&a.onset_date_time)
+            .or_else(|| period_start(&a.onset_period))
+            .or_else(|| date_of(&a.recorded_date));
         AllergyFact {
-            reference: reference_string("AllergyIntolerance", &a.id),
+            reference: a.reference(),
             label: label_of(&codes, label, "AllergyIntolerance"),
             alemtuzumab,
-            clinical_status: clinical_status(a.clinical_status.as_deref()),
-            verification: verification(a.verification_status.as_deref()),
+            clinical_status: clinical_status(a.clinical_status.as_ref()),
+            verification: verification(a.verification_status.as_ref()),
             onset,
         }
     }
 
-    pub fn birth_date(&self, p: &Patient) -> Option<NaiveDate> {
+    pub fn birth_date(&self, p: &Resource<'_>) -> Option<NaiveDate> {
         p.birth_date
             .as_ref()
-            .and_then(|d| d.value.as_deref())
-            .and_then(|s| parse_date(s, true))
+            .and_then(|d| parse_date(d.as_str(), true))
     }
 
     /// An Observation as a liver lab and/or blood-pressure reading; other codes give nothing.
-    pub fn observation(&self, o: &Observation) -> (Option<LabFact>, Option<BloodPressureFact>) {
-        let (codes, _) = concept(&o.code);
+    pub fn observation(&self, o: &Resource<'_>) -> (Option<LabFact>, Option<BloodPressureFact>) {
+        let (codes, _) = concept_opt(o.code.as_ref());
         let status = match code_value(&o.status) {
             "final" => ObservationStatus::Final,
             "amended" => ObservationStatus::Amended,
@@ -640,27 +605,22 @@ impl FactBuilder<'_> {
             "entered-in-error" => ObservationStatus::EnteredInError,
             _ => ObservationStatus::Unknown,
         };
-        let date = match &o.effective {
-            Some(ObservationEffective::DateTime(d)) => date_of(&d.value),
-            Some(ObservationEffective::Period(p)) => {
-                p.start.as_ref().and_then(|d| date_of(&d.value))
-            }
-            Some(ObservationEffective::Instant(i)) => date_of(&i.value),
-            _ => None,
+        let date = if o.effective_date_time.is_some() {
+            date_of(&o.effective_date_time)
+        } else if o.effective_period.is_some() {
+            period_start(&o.effective_period)
+        } else {
+            date_of(&o.effective_instant)
         }
-        .or_else(|| o.issued.as_ref().and_then(|i| date_of(&i.value)));
-        let reference = reference_string("Observation", &o.id);
+        .or_else(|| date_of(&o.issued));
         if let Some(test) = self.terminology.lab_test(&codes) {
-            let quantity = match &o.value {
-                Some(ObservationValue::Quantity(q)) => Some(&**q),
-                _ => None,
-            };
+            let quantity = o.value_quantity.as_ref();
             let reference_high = o
                 .reference_range
                 .iter()
-                .find_map(|r| r.high.as_deref().and_then(decimal));
+                .find_map(|r| r.high.as_ref().and_then(decimal));
             let lab = LabFact {
-                reference,
+                reference: o.reference(),
                 test,
                 value: quantity.and_then(decimal),
                 unit: quantity.and_then(unit),
@@ -679,16 +639,10 @@ impl FactBuilder<'_> {
                 if self.terminology.vital_sign(&codes) != Some(wanted) {
                     return None;
                 }
-                match &c.value {
-                    Some(ObservationComponentValue::Quantity(q)) => decimal(q),
-                    _ => None,
-                }
+                c.value_quantity.as_ref().and_then(decimal)
             })
         };
-        let own_value = || match &o.value {
-            Some(ObservationValue::Quantity(q)) => decimal(q),
-            _ => None,
-        };
+        let own_value = || o.value_quantity.as_ref().and_then(decimal);
         let (systolic, diastolic) = match self.terminology.vital_sign(&codes) {
             Some(VitalSign::BloodPressurePanel) => (
                 component(VitalSign::Systolic),
@@ -701,7 +655,7 @@ impl FactBuilder<'_> {
         (
             None,
             Some(BloodPressureFact {
-                reference,
+                reference: o.reference(),
                 systolic,
                 diastolic,
                 date,
@@ -713,11 +667,12 @@ impl FactBuilder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fhir::parse::parse_resource;
     use serde_json::{json, Value};
 
-    fn parsed(v: Value) -> Resource {
-        parse_resource(v).expect("valid test resource")
+    /// The projection of a test resource (its JSON text leaked: tests only).
+    fn parsed(v: Value) -> Resource<'static> {
+        let json: &'static str = Box::leak(v.to_string().into_boxed_str());
+        model::read(json).expect("valid test resource")
     }
 
     fn with_builder<T>(f: impl FnOnce(&FactBuilder) -> T) -> T {
@@ -731,9 +686,8 @@ mod tests {
     }
 
     fn allergy(v: Value) -> AllergyFact {
-        let Resource::AllergyIntolerance(a) = parsed(v) else {
-            panic!("not an AllergyIntolerance")
-        };
+        let a = parsed(v);
+        assert_eq!(a.resource_type(), "AllergyIntolerance");
         with_builder(|b| b.allergy(&a))
     }
 
@@ -818,13 +772,11 @@ mod tests {
             ("instance-order", RequestIntent::Order),
             ("option", RequestIntent::Other),
         ] {
-            let Resource::MedicationRequest(mr) = parsed(json!({
+            let mr = parsed(json!({
                 "resourceType": "MedicationRequest", "id": "r", "status": "active",
                 "intent": code, "subject": {"reference": "Patient/p"},
                 "medicationCodeableConcept": {"text": "Lemtrada"}
-            })) else {
-                panic!()
-            };
+            }));
             let fact = with_builder(|b| b.medication_request(&mr)).ok().unwrap();
             assert_eq!(fact.intent, Some(want), "{code}");
             assert_eq!(fact.status, MedicationStatus::Active);
@@ -844,14 +796,12 @@ mod tests {
             ("stopped", day),
             ("intended", day),
         ] {
-            let Resource::MedicationStatement(ms) = parsed(json!({
+            let ms = parsed(json!({
                 "resourceType": "MedicationStatement", "id": "s", "status": status,
                 "subject": {"reference": "Patient/p"},
                 "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L04AE01"}], "text": "Gilenya"},
                 "effectiveDateTime": "2021-09-01"
-            })) else {
-                panic!()
-            };
+            }));
             let fact = with_builder(|b| b.medication_statement(&ms)).ok().unwrap();
             assert_eq!(fact.start, day, "{status}");
             assert_eq!(fact.end, end, "{status}");
@@ -861,14 +811,12 @@ mod tests {
             );
         }
         // A period is read as written, ongoing or not.
-        let Resource::MedicationStatement(ms) = parsed(json!({
+        let ms = parsed(json!({
             "resourceType": "MedicationStatement", "id": "s", "status": "active",
             "subject": {"reference": "Patient/p"},
             "medicationCodeableConcept": {"text": "fingolimod"},
             "effectivePeriod": {"start": "2020-01-01", "end": "2022-01-01"}
-        })) else {
-            panic!()
-        };
+        }));
         let fact = with_builder(|b| b.medication_statement(&ms)).ok().unwrap();
         assert_eq!(fact.end, NaiveDate::from_ymd_opt(2022, 1, 1));
     }

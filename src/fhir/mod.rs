@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod facts;
+pub mod model;
 pub mod parse;
 pub mod prefetch;
 
@@ -14,7 +15,9 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use fhirbolt::model::r4::Resource;
+use fhirbolt::model::r4::Resource as FhirResource;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::rules::terminology::Terminology;
@@ -28,8 +31,8 @@ use crate::wire::request::HookRequest;
 
 use client::{fill_template, FhirClient, FhirTarget};
 use facts::{FactBuilder, MedicationIndex, Resolved};
-use parse::{parse_resource, reference_of, resource_type};
-use prefetch::{bundle_entries, Entry, Prefetched};
+use parse::{parse_resource, parse_text, reference_of, resource_type};
+use prefetch::{Entry, Prefetched};
 
 /// What the FHIR side needs from configuration.
 #[derive(Debug, Clone)]
@@ -105,11 +108,25 @@ fn wanted_types(data: &DataSet) -> &'static [&'static str] {
     }
 }
 
+/// A data set's entries once obtained, and how many of the first came from the prefetch (the
+/// rest from the FHIR server).
+struct Obtained<'a> {
+    set: DataSet,
+    entries: Vec<Entry<'a>>,
+    from_prefetch: usize,
+    /// Why the set could not be obtained.
+    error: Option<DataGap>,
+}
+
 /// Gathers the facts of a hook call: prefetch first, then the FHIR server for what is missing
 /// (when `client` is given and `fhirServer` is allowed), all queries concurrently under
 /// `deadline`. Whatever cannot be obtained becomes a gap.
+///
+/// The prefetch is read only as far as the call needs: a call without an alemtuzumab order
+/// never reads it (the hot path for the many orders that are not alemtuzumab); otherwise each
+/// resource of a data set is read once, as the `fhir::model` projection of what the rules use.
 pub async fn gather(
-    req: HookRequest,
+    req: HookRequest<'_>,
     hook: HookKind,
     settings: &GatherSettings,
     client: Option<&FhirClient>,
@@ -142,32 +159,32 @@ pub async fn gather(
     };
     let mut data = HookData::default();
     let mut gaps = Vec::new();
+    // Medications of the prefetch Bundles that cannot be read: their gaps come first.
+    let mut prefetch_medication_gaps = Vec::new();
     let max_reads = client.map_or(0, |c| c.settings().max_medication_reads);
     let mut reads_left = max_reads as usize;
 
-    // 1. What the prefetch holds, key by key.
-    let states: Vec<(&PrefetchTemplate, Prefetched)> = settings
+    // 1. What the prefetch holds, key by key, kept as JSON text until needed.
+    let raw_states: Vec<(&PrefetchTemplate, Option<&RawValue>)> = settings
         .templates
         .for_hook(hook)
-        .map(|t| {
-            let single = (t.key == "patient").then_some("Patient");
-            (t, Prefetched::classify(prefetch.remove(t.key), single))
-        })
+        .map(|t| (t, prefetch.remove(t.key)))
         .collect();
     drop(prefetch);
+    let classify_all = || -> Vec<(&PrefetchTemplate, Prefetched<'_>)> {
+        raw_states
+            .iter()
+            .map(|(t, raw)| {
+                let single = (t.key == "patient").then_some("Patient");
+                (*t, Prefetched::classify(*raw, single))
+            })
+            .collect()
+    };
+    let mut states = None;
 
-    // 2. Medications known locally: `_include`d in any prefetch Bundle, or in the draft orders.
+    // 2. The draft orders; an order's Medication missing from their Bundle is looked for among
+    // the prefetch's `_include`d Medications, then read from the server.
     let mut index = MedicationIndex::default();
-    for (_, state) in &states {
-        match state {
-            Prefetched::Complete(entries) | Prefetched::Partial { entries, .. } => {
-                index_medications(entries, &mut index, &mut gaps)
-            }
-            _ => {}
-        }
-    }
-
-    // 3. The draft orders; an order's Medication missing locally is read from the server.
     let (draft_bundle, selections) = match context {
         HookContext::OrderSign(c) => (Some(c.draft_orders), None),
         HookContext::OrderSelect(c) => (Some(c.draft_orders), Some(c.selections)),
@@ -175,10 +192,41 @@ pub async fn gather(
     };
     if let Some(bundle) = draft_bundle {
         let drafts = parse_draft_orders(bundle, selections, &mut index, &mut data, &mut gaps);
-        let missing: Vec<String> = drafts
+        let drafts: Vec<(String, model::Resource<'_>)> = drafts
             .iter()
-            .filter_map(|(_, mr)| facts::unresolved_request_reference(mr, &index))
+            .filter_map(|(reference, value)| {
+                model::Resource::deserialize(value)
+                    .ok()
+                    .map(|r| (reference.clone(), r))
+            })
             .collect();
+        let unresolved = |index: &MedicationIndex| -> Vec<String> {
+            drafts
+                .iter()
+                .filter_map(|(_, mr)| facts::unresolved_reference(mr, index))
+                .collect()
+        };
+        let mut missing = unresolved(&index);
+        if !missing.is_empty() {
+            let classified = classify_all();
+            // The draft Bundle's own Medications win over the prefetch's (as written).
+            let mut from_prefetch = MedicationIndex::default();
+            for (_, state) in &classified {
+                if let Prefetched::Complete(entries) | Prefetched::Partial { entries, .. } = state {
+                    for e in entries {
+                        if model::head(e.resource.get())
+                            .resource_type
+                            .is_some_and(|t| t.as_str() == "Medication")
+                        {
+                            index_medication(e, &mut from_prefetch, &mut prefetch_medication_gaps);
+                        }
+                    }
+                }
+            }
+            index.insert_missing_from(from_prefetch);
+            states = Some(classified);
+            missing = unresolved(&index);
+        }
         read_medications(
             missing,
             client,
@@ -189,15 +237,16 @@ pub async fn gather(
             &mut gaps,
         )
         .await;
-        classify_draft_orders(drafts, &index, settings, &mut data, &mut gaps);
+        classify_draft_orders(&drafts, &index, settings, &mut data, &mut gaps);
         if data.orders.is_empty() && data.unidentified_orders.is_empty() {
-            // Nothing to check: no history parsed, no query sent (the hot path for the many
+            // Nothing to check: no history read, no query sent (the hot path for the many
             // orders that are not alemtuzumab).
             return data;
         }
     }
+    let states = states.unwrap_or_else(classify_all);
 
-    // 4. Complete the data sets: query what is absent or failed, read the remaining pages.
+    // 3. Complete the data sets: query what is absent or failed, read the remaining pages.
     let fetches = states.into_iter().filter_map(|(t, state)| {
         let set = data_set(t.key)?;
         let target = &target;
@@ -207,25 +256,36 @@ pub async fn gather(
             let query = fill_template(&t.query, patient_id);
             let resource_type = query.split(['?', '/']).next().unwrap_or("").to_owned();
             let (result, fetched, from_prefetch) = match state {
-                Prefetched::Null => (Ok(Vec::new()), false, true),
+                Prefetched::Null => (Ok((Vec::new(), 0)), false, true),
                 Prefetched::Resource(r) => (
-                    Ok(vec![Entry {
-                        full_url: None,
-                        resource: r,
-                    }]),
+                    Ok((
+                        vec![Entry {
+                            full_url: None,
+                            resource: r,
+                        }],
+                        1,
+                    )),
                     false,
                     true,
                 ),
-                Prefetched::Complete(entries) => (Ok(entries), false, true),
-                Prefetched::Partial { entries, next } => match (client, target) {
-                    (Some(c), Ok(t)) => (
-                        c.remaining_pages(t, &next, entries, &resource_type).await,
-                        true,
-                        true,
-                    ),
-                    (_, Err(e)) => (Err(e.clone()), false, true),
-                    (None, _) => (Err(GapReason::NotProvided), false, true),
-                },
+                Prefetched::Complete(entries) => {
+                    let n = entries.len();
+                    (Ok((entries, n)), false, true)
+                }
+                Prefetched::Partial { entries, next } => {
+                    let n = entries.len();
+                    match (client, target) {
+                        (Some(c), Ok(t)) => (
+                            c.remaining_pages(t, &next, entries, &resource_type)
+                                .await
+                                .map(|all| (all, n)),
+                            true,
+                            true,
+                        ),
+                        (_, Err(e)) => (Err(e.clone()), false, true),
+                        (None, _) => (Err(GapReason::NotProvided), false, true),
+                    }
+                }
                 Prefetched::Absent | Prefetched::Error(_) | Prefetched::Invalid(_) => {
                     let why = match &state {
                         Prefetched::Error(text) => GapReason::OperationOutcome(text.clone()),
@@ -238,13 +298,13 @@ pub async fn gather(
                                 c.read(t, &query).await.map(|resource| {
                                     vec![Entry {
                                         full_url: None,
-                                        resource,
+                                        resource: std::borrow::Cow::Owned(resource),
                                     }]
                                 })
                             } else {
                                 c.search(t, &query).await
                             };
-                            (r, true, false)
+                            (r.map(|entries| (entries, 0)), true, false)
                         }
                         // No server to ask: the prefetch's own problem is the reason, unless
                         // the server was refused.
@@ -259,7 +319,7 @@ pub async fn gather(
         })
     });
     let results = futures::future::join_all(fetches).await;
-    let mut resolved = Vec::new();
+    let mut obtained = Vec::new();
     for (key, set, result, fetched, from_prefetch) in results {
         if fetched {
             data.from_fhir.push(key.to_owned());
@@ -267,41 +327,71 @@ pub async fn gather(
         if from_prefetch {
             data.from_prefetch.push(key.to_owned());
         }
-        match result {
-            Ok(entries) => {
-                index_medications(&entries, &mut index, &mut gaps);
-                resolved.push((set, entries));
-            }
-            Err(reason) => gaps.push(DataGap { data: set, reason }),
-        }
+        obtained.push(match result {
+            Ok((entries, from_prefetch)) => Obtained {
+                set,
+                entries,
+                from_prefetch,
+                error: None,
+            },
+            Err(reason) => Obtained {
+                set: set.clone(),
+                entries: Vec::new(),
+                from_prefetch: 0,
+                error: Some(DataGap { data: set, reason }),
+            },
+        });
     }
 
-    // 5. Parse each wanted resource once; read the Medications history records point at.
-    let draft_refs: HashSet<String> = data.draft_orders.iter().cloned().collect();
-    let mut parsed = Vec::new();
-    for (set, entries) in resolved {
-        let wanted = wanted_types(&set);
-        for entry in entries {
-            let Some(ty) = resource_type(&entry.resource) else {
-                continue;
+    // 4. Read each resource once: Medications (fhirbolt) to the index, the data set's own
+    // types as projections; read the Medications history records point at.
+    let draft_refs: HashSet<&str> = data.draft_orders.iter().map(String::as_str).collect();
+    let mut records: Vec<model::Resource<'_>> = Vec::new();
+    let mut unreadable = Vec::new();
+    let errors: Vec<Option<DataGap>> = obtained.iter_mut().map(|o| o.error.take()).collect();
+    for (o, error) in obtained.iter().zip(errors) {
+        // In the data sets' order: a set that could not be obtained, or its Medications' gaps.
+        gaps.extend(error);
+        let wanted = wanted_types(&o.set);
+        for (i, entry) in o.entries.iter().enumerate() {
+            let text = entry.resource.get();
+            let read = model::read(text);
+            let ty = match &read {
+                Ok(r) => r.resource_type().to_owned(),
+                Err(_) => model::head(text)
+                    .resource_type
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
             };
-            if !wanted.contains(&ty) {
+            if ty == "Medication" {
+                let medication_gaps = if i < o.from_prefetch {
+                    &mut prefetch_medication_gaps
+                } else {
+                    &mut gaps
+                };
+                index_medication(entry, &mut index, medication_gaps);
                 continue;
             }
-            let reference = reference_of(&entry.resource);
-            if draft_refs.contains(&reference) {
-                continue; // the draft order itself, echoed by the EHR's search
+            if !wanted.contains(&ty.as_str()) {
+                continue;
             }
-            match parse_resource(entry.resource) {
-                Ok(r) => parsed.push(r),
-                Err(e) => gaps.push(DataGap {
-                    data: DataSet::Resource(reference),
-                    reason: GapReason::Unreadable(e),
-                }),
+            match read {
+                Ok(r) if draft_refs.contains(r.reference().as_str()) => {} // the draft itself, echoed by a search
+                Ok(r) => records.push(r),
+                Err(e) => {
+                    let reference = head_reference(text);
+                    if !draft_refs.contains(reference.as_str()) {
+                        unreadable.push(DataGap {
+                            data: DataSet::Resource(reference),
+                            reason: GapReason::Unreadable(e),
+                        });
+                    }
+                }
             }
         }
     }
-    let missing: Vec<String> = parsed
+    gaps.append(&mut unreadable);
+    let missing: Vec<String> = records
         .iter()
         .filter_map(|r| facts::unresolved_reference(r, &index))
         .collect();
@@ -316,36 +406,36 @@ pub async fn gather(
     )
     .await;
 
-    // 6. Facts.
+    // 5. Facts.
     let builder = FactBuilder {
         terminology: &settings.terminology,
         medications: &index,
         campath_is_alemtuzumab: settings.campath_is_alemtuzumab,
     };
     let facts = &mut data.facts;
-    for resource in &parsed {
-        let medication = match resource {
-            Resource::Patient(p) => {
-                facts.birth_date = builder.birth_date(p);
+    for r in &records {
+        let medication = match r.resource_type() {
+            "Patient" => {
+                facts.birth_date = builder.birth_date(r);
                 None
             }
-            Resource::Condition(c) => {
-                facts.conditions.push(builder.condition(c));
+            "Condition" => {
+                facts.conditions.push(builder.condition(r));
                 None
             }
-            Resource::Observation(o) => {
-                let (lab, bp) = builder.observation(o);
+            "Observation" => {
+                let (lab, bp) = builder.observation(r);
                 facts.labs.extend(lab);
                 facts.blood_pressures.extend(bp);
                 None
             }
-            Resource::AllergyIntolerance(a) => {
-                facts.allergies.push(builder.allergy(a));
+            "AllergyIntolerance" => {
+                facts.allergies.push(builder.allergy(r));
                 None
             }
-            Resource::MedicationRequest(r) => Some(builder.medication_request(r)),
-            Resource::MedicationStatement(r) => Some(builder.medication_statement(r)),
-            Resource::MedicationAdministration(r) => Some(builder.medication_administration(r)),
+            "MedicationRequest" => Some(builder.medication_request(r)),
+            "MedicationStatement" => Some(builder.medication_statement(r)),
+            "MedicationAdministration" => Some(builder.medication_administration(r)),
             _ => None,
         };
         match medication {
@@ -358,6 +448,8 @@ pub async fn gather(
             None => {}
         }
     }
+    prefetch_medication_gaps.append(&mut gaps);
+    let mut gaps = prefetch_medication_gaps;
     dedup_gaps(&mut gaps);
     group_medication_gaps(&mut gaps, max_reads);
     // The same record gives the same cards whatever order the prefetch or the server lists the
@@ -378,6 +470,15 @@ pub async fn gather(
         .sort_by(|a, b| a.reference.cmp(&b.reference));
     data.facts.gaps = gaps;
     data
+}
+
+/// `Type/id` of a resource that could not be read, from its head.
+fn head_reference(text: &str) -> String {
+    let head = model::head(text);
+    model::reference_string(
+        head.resource_type.as_ref().map_or("", |t| t.as_str()),
+        &head.id,
+    )
 }
 
 /// `Medication` reads of one hook call in flight at once (issue 17 item 2): 1 000 references
@@ -427,7 +528,7 @@ async fn read_medications(
         let result = client.read(target, &r).await;
         (r, result)
     });
-    let mut results: Vec<(String, Result<Value, GapReason>)> = futures::stream::iter(reads)
+    let mut results: Vec<(String, Result<Box<RawValue>, GapReason>)> = futures::stream::iter(reads)
         .buffer_unordered(MEDICATION_READ_CONCURRENCY)
         .collect()
         .await;
@@ -435,9 +536,9 @@ async fn read_medications(
     results.sort_by(|a, b| a.0.cmp(&b.0));
     for (reference, result) in results {
         data.from_fhir.push(reference.clone());
-        let parsed = result.and_then(|v| parse_resource(v).map_err(GapReason::Unreadable));
+        let parsed = result.and_then(|v| parse_text(v.get()).map_err(GapReason::Unreadable));
         match parsed {
-            Ok(Resource::Medication(m)) => {
+            Ok(FhirResource::Medication(m)) => {
                 index.insert(&m, Some(&reference));
             }
             Ok(_) => gaps.push(DataGap {
@@ -530,35 +631,42 @@ fn dedup_gaps(gaps: &mut Vec<DataGap>) {
     gaps.retain(|g| seen.insert(g.data.clone()));
 }
 
-fn index_medications(entries: &[Entry], index: &mut MedicationIndex, gaps: &mut Vec<DataGap>) {
-    for e in entries {
-        if resource_type(&e.resource) != Some("Medication") {
-            continue;
-        }
-        match parse_resource(e.resource.clone()) {
-            Ok(Resource::Medication(m)) => index.insert(&m, e.full_url.as_deref()),
-            Ok(_) => {}
-            Err(err) => gaps.push(DataGap {
-                data: DataSet::Resource(reference_of(&e.resource)),
-                reason: GapReason::Unreadable(err),
-            }),
-        }
+/// Reads a Medication entry with fhirbolt into `index`; one that cannot be read is a gap.
+fn index_medication(e: &Entry<'_>, index: &mut MedicationIndex, gaps: &mut Vec<DataGap>) {
+    match parse_text(e.resource.get()) {
+        Ok(FhirResource::Medication(m)) => index.insert(&m, e.full_url.as_deref()),
+        Ok(_) => {}
+        Err(err) => gaps.push(DataGap {
+            data: DataSet::Resource(head_reference(e.resource.get())),
+            reason: GapReason::Unreadable(err),
+        }),
     }
 }
 
-type DraftMedicationRequest = fhirbolt::model::r4::resources::MedicationRequest;
-
-/// Parses the draft orders of the context: every MedicationRequest (order-sign) or those named in
-/// `selections` (order-select). Medications of the bundle go to the index.
+/// The draft orders of the context: every MedicationRequest (order-sign) or those named in
+/// `selections` (order-select), each validated whole by fhirbolt (strict) and normalised
+/// (`fhir::parse`), as `(MedicationRequest/<id>, JSON)`. Medications of the bundle go to the
+/// index; a draft that cannot be read is unidentified and a gap.
 fn parse_draft_orders(
     bundle: Map<String, Value>,
     selections: Option<Vec<String>>,
     index: &mut MedicationIndex,
     data: &mut HookData,
     gaps: &mut Vec<DataGap>,
-) -> Vec<(String, DraftMedicationRequest)> {
-    let entries = bundle_entries(Value::Object(bundle));
-    index_medications(&entries, index, gaps);
+) -> Vec<(String, Value)> {
+    let entries = draft_entries(bundle);
+    for (full_url, resource) in &entries {
+        if resource_type(resource) == Some("Medication") {
+            match parse_resource(resource.clone()) {
+                Ok(FhirResource::Medication(m)) => index.insert(&m, full_url.as_deref()),
+                Ok(_) => {}
+                Err(err) => gaps.push(DataGap {
+                    data: DataSet::Resource(reference_of(resource)),
+                    reason: GapReason::Unreadable(err),
+                }),
+            }
+        }
+    }
     // Indexed once, each entry looked up once: linear in `selections` + entries (issue 17
     // item 4; both are bounded in src/wire/context.rs). A selection is `MedicationRequest/<id>`
     // or the bare id.
@@ -573,18 +681,24 @@ fn parse_draft_orders(
         }
     };
     let mut out = Vec::new();
-    for entry in entries {
-        if resource_type(&entry.resource) != Some("MedicationRequest") {
+    for (_, mut resource) in entries {
+        if resource_type(&resource) != Some("MedicationRequest") {
             continue;
         }
-        let reference = reference_of(&entry.resource);
+        let reference = reference_of(&resource);
         if !selected(&reference) {
             continue;
         }
         data.draft_orders.push(reference.clone());
-        match parse_resource(entry.resource) {
-            Ok(Resource::MedicationRequest(mr)) => out.push((reference, *mr)),
-            Ok(_) => {}
+        parse::normalise(&mut resource);
+        let read = parse::parse_normalised(resource.clone()).and_then(|_| {
+            // The projection the facts are read from; fhirbolt accepted the same JSON.
+            model::Resource::deserialize(&resource)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        match read {
+            Ok(()) => out.push((reference, resource)),
             Err(e) => {
                 data.unidentified_orders.push(reference.clone());
                 gaps.push(DataGap {
@@ -597,6 +711,34 @@ fn parse_draft_orders(
     out
 }
 
+/// `(fullUrl, resource)` of each entry of the draft-orders Bundle; entries without a resource
+/// object, and `search.mode = outcome` entries, are skipped.
+fn draft_entries(mut bundle: Map<String, Value>) -> Vec<(Option<String>, Value)> {
+    let Some(Value::Array(entries)) = bundle.remove("entry") else {
+        return Vec::new();
+    };
+    entries
+        .into_iter()
+        .filter_map(|e| {
+            let Value::Object(mut e) = e else { return None };
+            let outcome = e
+                .get("search")
+                .and_then(|s| s.get("mode"))
+                .and_then(Value::as_str)
+                == Some("outcome");
+            let resource = e.remove("resource")?;
+            if outcome || !resource.is_object() {
+                return None;
+            }
+            let full_url = match e.remove("fullUrl") {
+                Some(Value::String(s)) => Some(s),
+                _ => None,
+            };
+            Some((full_url, resource))
+        })
+        .collect()
+}
+
 /// Recognises alemtuzumab among the parsed draft orders; the other drafts are classified like
 /// the history (`PatientFacts::other_drafts`, status `Draft`) when there is an alemtuzumab order.
 ///
@@ -604,7 +746,7 @@ fn parse_draft_orders(
 /// (terminology text matching) is an alemtuzumab order `identified_by_display`: the rules run
 /// and the Medication's gap still gives its data-unavailable card (issue 11 point 8), never a 412.
 fn classify_draft_orders(
-    drafts: Vec<(String, DraftMedicationRequest)>,
+    drafts: &[(String, model::Resource<'_>)],
     index: &MedicationIndex,
     settings: &GatherSettings,
     data: &mut HookData,
@@ -617,12 +759,12 @@ fn classify_draft_orders(
     };
     let mut others = Vec::new();
     for (reference, mr) in drafts {
+        let reference = reference.clone();
         let authored_on: Option<NaiveDate> = mr
             .authored_on
             .as_ref()
-            .and_then(|d| d.value.as_deref())
-            .and_then(|s| facts::parse_date(s, false));
-        let concept = match facts::resolve(facts::request_medication(&mr), &mr.contained, index) {
+            .and_then(|d| facts::parse_date(d.as_str(), false));
+        let concept = match facts::resolve(mr, index) {
             Resolved::Found(c) => c,
             Resolved::Missing => continue,
             Resolved::Unresolved(med) => {
@@ -631,7 +773,7 @@ fn classify_draft_orders(
                     data: DataSet::Medication(med),
                     reason: GapReason::NotProvided,
                 });
-                let display = facts::reference_display(&mr);
+                let display = facts::reference_display(mr);
                 let by_display = display.as_ref().map(|d| {
                     builder.classify(&facts::MedicationConcept {
                         codes: Vec::new(),
@@ -668,7 +810,7 @@ fn classify_draft_orders(
         return; // not an alemtuzumab call: the other drafts are not looked at (hot path)
     }
     for (reference, mr) in others {
-        if let Ok(mut fact) = builder.medication_request(&mr) {
+        if let Ok(mut fact) = builder.medication_request(mr) {
             fact.reference = reference;
             fact.status = MedicationStatus::Draft;
             data.facts.other_drafts.push(fact);
@@ -688,7 +830,7 @@ mod tests {
     }
 
     /// An order-sign call with every prefetch key (empty unless given) and no FHIR server.
-    fn order_sign(drafts: Vec<Value>, allergies: Vec<Value>) -> HookRequest {
+    fn order_sign(drafts: Vec<Value>, allergies: Vec<Value>) -> HookRequest<'static> {
         let entries: Vec<Value> = drafts
             .into_iter()
             .map(|r| {
@@ -712,7 +854,7 @@ mod tests {
                 "allergies": searchset(allergies),
             }
         });
-        HookRequest::from_value(body).expect("valid request")
+        crate::wire::request::read_leaked(&body).expect("valid request")
     }
 
     fn draft(id: &str, medication: Value) -> Value {
@@ -729,7 +871,7 @@ mod tests {
         json!({"medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1594658"}], "text": "Lemtrada 12 mg"}})
     }
 
-    async fn run(req: HookRequest) -> HookData {
+    async fn run(req: HookRequest<'static>) -> HookData {
         let settings = GatherSettings::new(Terminology::default(), false);
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         gather(req, HookKind::OrderSign, &settings, None, deadline).await

@@ -1,4 +1,7 @@
-//! Reading FHIR R4 JSON with fhirbolt, tolerant of what real CDS Clients send.
+//! Reading FHIR R4 JSON with fhirbolt, tolerant of what real CDS Clients send: the draft orders
+//! and the Medications, validated whole (few, small, and what the cards act on). The history
+//! resources are read as `fhir::model` projections instead (issue 13 §2: a full typed tree of
+//! every record cost ~14× a plain JSON parse).
 //!
 //! **This is the only place fhirbolt's generic deserializer is instantiated** (each
 //! instantiation costs ~22 s of debug build, docs/stack-notes.md); everything else, tests included,
@@ -33,9 +36,25 @@ use serde_json::Value;
 
 /// Parses one FHIR R4 resource (any type, nested `contained` included) leniently.
 pub fn parse_resource(mut value: Value) -> Result<Resource, String> {
-    drop_nulls(&mut value);
-    fill_required(&mut value);
-    wrap_single_objects(&mut value);
+    normalise(&mut value);
+    parse_normalised(value)
+}
+
+/// Parses one resource from its JSON text ([`parse_resource`]).
+pub fn parse_text(json: &str) -> Result<Resource, String> {
+    let value: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    parse_resource(value)
+}
+
+/// The known deviations of real clients, normalised (see the module documentation).
+pub fn normalise(value: &mut Value) {
+    drop_nulls(value);
+    fill_required(value);
+    wrap_single_objects(value);
+}
+
+/// Parses a resource already [`normalise`]d.
+pub fn parse_normalised(value: Value) -> Result<Resource, String> {
     // fhirbolt 0.4 panics on some shapes (an empty array where a primitive is due, found by
     // tests/api/fuzz.rs); a resource it cannot read is an error like any other, never a crash.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

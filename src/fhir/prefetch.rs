@@ -8,26 +8,51 @@
 //! | a resource (`patient`) | the data | use it |
 //! | searchset `Bundle` without `next` | complete | use it |
 //! | searchset `Bundle` with `next` | first page(s) only | use it, fetch the remaining pages |
+//!
+//! A value is read once, as a [`RawBundle`]: the links, and each entry's `resource` kept as JSON
+//! text (`&RawValue`, borrowed from the request body) for `fhir::model` to read only when the
+//! rules need it. The FHIR server's pages go through the same reader (`fhir::client`).
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::parse::resource_type;
+use super::model::{head, List, Text};
 
-/// One `entry` of a Bundle: its `fullUrl` and `resource`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
+/// One `entry` of a Bundle: its `fullUrl` and `resource` (JSON text: borrowed from the request
+/// body, or owned when it came from the FHIR server).
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
     pub full_url: Option<String>,
-    pub resource: Value,
+    pub resource: Cow<'a, RawValue>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Prefetched {
+impl Entry<'_> {
+    /// The entry with its resource owned (for entries read from a FHIR server's answer).
+    pub fn into_owned(self) -> Entry<'static> {
+        Entry {
+            full_url: self.full_url,
+            resource: Cow::Owned(self.resource.into_owned()),
+        }
+    }
+}
+
+impl PartialEq for Entry<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.full_url == other.full_url && self.resource.get() == other.resource.get()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Prefetched<'a> {
     Absent,
     Null,
-    Resource(Value),
-    Complete(Vec<Entry>),
+    Resource(Cow<'a, RawValue>),
+    Complete(Vec<Entry<'a>>),
     Partial {
-        entries: Vec<Entry>,
+        entries: Vec<Entry<'a>>,
         next: String,
     },
     /// An OperationOutcome: its diagnostics (trimmed).
@@ -36,74 +61,176 @@ pub enum Prefetched {
     Invalid(String),
 }
 
-impl Prefetched {
-    /// Classifies the value under a key; `single` is the resource type expected for a read
-    /// template (`Patient/{{context.patientId}}`), `None` for a search.
-    pub fn classify(value: Option<Value>, single: Option<&str>) -> Self {
-        let value = match value {
-            None => return Prefetched::Absent,
-            Some(Value::Null) => return Prefetched::Null,
-            Some(v) => v,
-        };
-        match resource_type(&value) {
-            Some("OperationOutcome") => Prefetched::Error(outcome_text(&value)),
-            Some("Bundle") => {
-                let next = next_link(&value);
-                let entries = bundle_entries(value);
-                match next {
-                    Some(next) => Prefetched::Partial { entries, next },
-                    None => Prefetched::Complete(entries),
-                }
-            }
-            Some(ty) if Some(ty) == single => Prefetched::Resource(value),
-            Some(ty) => Prefetched::Invalid(format!("a {ty} resource")),
-            None => Prefetched::Invalid("not a FHIR resource".to_owned()),
+impl PartialEq for Prefetched<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        use Prefetched::*;
+        match (self, other) {
+            (Absent, Absent) | (Null, Null) => true,
+            (Resource(a), Resource(b)) => a.get() == b.get(),
+            (Complete(a), Complete(b)) => a == b,
+            (
+                Partial {
+                    entries: a,
+                    next: n,
+                },
+                Partial {
+                    entries: b,
+                    next: m,
+                },
+            ) => a == b && n == m,
+            (Error(a), Error(b)) | (Invalid(a), Invalid(b)) => a == b,
+            _ => false,
         }
     }
 }
 
-/// The `link` with `relation: next`, if any.
-pub fn next_link(bundle: &Value) -> Option<String> {
-    bundle
-        .get("link")?
-        .as_array()?
-        .iter()
-        .find(|l| l.get("relation").and_then(Value::as_str) == Some("next"))
-        .and_then(|l| l.get("url"))
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned)
+/// What is read of a prefetch value or a FHIR server's answer: its type, links, entries (each
+/// resource as JSON text) and, for an OperationOutcome, its issues. Everything else is skipped.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawBundle<'a> {
+    #[serde(borrow, default)]
+    pub resource_type: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    link: List<Link<'a>>,
+    #[serde(borrow, default)]
+    entry: List<RawEntry<'a>>,
+    #[serde(borrow, default)]
+    issue: Option<&'a RawValue>,
 }
 
-/// Moves the entries out of a Bundle. Entries without a resource, and `search.mode = outcome`
-/// entries (a server's notes about the search), are skipped.
-pub fn bundle_entries(bundle: Value) -> Vec<Entry> {
-    let Value::Object(mut b) = bundle else {
-        return Vec::new();
-    };
-    let Some(Value::Array(entries)) = b.remove("entry") else {
-        return Vec::new();
-    };
-    entries
-        .into_iter()
-        .filter_map(|e| {
-            let Value::Object(mut e) = e else { return None };
-            let outcome = e
-                .get("search")
-                .and_then(|s| s.get("mode"))
-                .and_then(Value::as_str)
-                == Some("outcome");
-            let resource = e.remove("resource")?;
-            if outcome || !resource.is_object() {
-                return None;
+#[derive(Debug, Default, Deserialize)]
+struct Link<'a> {
+    #[serde(borrow, default)]
+    relation: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    url: Option<Text<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEntry<'a> {
+    #[serde(borrow, default)]
+    full_url: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    resource: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    search: Option<Search<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Search<'a> {
+    #[serde(borrow, default)]
+    mode: Option<Text<'a>>,
+}
+
+/// Whether a JSON text is an object (its first character, JSON text has no leading space here).
+fn is_object(raw: &str) -> bool {
+    raw.trim_start().starts_with('{')
+}
+
+impl<'a> RawBundle<'a> {
+    /// Reads a JSON object as a Bundle-shaped value; `Err` says what could not be read.
+    pub fn read(raw: &'a str) -> Result<Self, String> {
+        serde_json::from_str(raw).map_err(|e| {
+            let e = e.to_string();
+            match e.rfind(" at line ") {
+                Some(at) => e[..at].to_owned(),
+                None => e,
             }
-            let full_url = match e.remove("fullUrl") {
-                Some(Value::String(s)) => Some(s),
-                _ => None,
-            };
-            Some(Entry { full_url, resource })
         })
-        .collect()
+    }
+
+    pub fn resource_type(&self) -> Option<&str> {
+        self.resource_type.as_ref().map(Text::as_str)
+    }
+
+    /// The `link` with `relation: next`, if any.
+    pub fn next_link(&self) -> Option<String> {
+        self.link
+            .iter()
+            .find(|l| l.relation.as_ref().map(Text::as_str) == Some("next"))
+            .and_then(|l| l.url.as_ref())
+            .map(Text::as_str)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// The entries, borrowed. Entries without a resource (or whose resource is not an object),
+    /// and `search.mode = outcome` entries (a server's notes about the search), are skipped.
+    pub fn entries(&self) -> Vec<Entry<'a>> {
+        self.entry
+            .iter()
+            .filter_map(|e| {
+                let outcome = e
+                    .search
+                    .as_ref()
+                    .and_then(|s| s.mode.as_ref())
+                    .map(Text::as_str)
+                    == Some("outcome");
+                let resource = e.resource?;
+                if outcome || !is_object(resource.get()) {
+                    return None;
+                }
+                Some(Entry {
+                    full_url: e.full_url.as_ref().map(|u| u.as_str().to_owned()),
+                    resource: Cow::Borrowed(resource),
+                })
+            })
+            .collect()
+    }
+
+    /// The diagnostics (else details text, else code) of an OperationOutcome's issues, trimmed.
+    pub fn outcome_text(&self) -> String {
+        let issues = self
+            .issue
+            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+            .unwrap_or(Value::Null);
+        outcome_text(&serde_json::json!({ "issue": issues }))
+    }
+}
+
+impl<'a> Prefetched<'a> {
+    /// Classifies the value under a key; `single` is the resource type expected for a read
+    /// template (`Patient/{{context.patientId}}`), `None` for a search.
+    pub fn classify(value: Option<&'a RawValue>, single: Option<&str>) -> Self {
+        let raw = match value {
+            None => return Prefetched::Absent,
+            Some(raw) if raw.get().trim() == "null" => return Prefetched::Null,
+            Some(raw) => raw,
+        };
+        if !is_object(raw.get()) {
+            return Prefetched::Invalid("not a FHIR resource".to_owned());
+        }
+        let bundle = match RawBundle::read(raw.get()) {
+            Ok(b) => b,
+            Err(e) => {
+                return match head(raw.get()).resource_type {
+                    Some(ty) if ty.as_str() == "Bundle" => {
+                        Prefetched::Invalid(format!("a Bundle that cannot be read: {e}"))
+                    }
+                    Some(ty) if Some(ty.as_str()) == single => {
+                        Prefetched::Resource(Cow::Borrowed(raw))
+                    }
+                    Some(ty) => Prefetched::Invalid(format!("a {} resource", ty.as_str())),
+                    None => Prefetched::Invalid("not a FHIR resource".to_owned()),
+                }
+            }
+        };
+        match bundle.resource_type() {
+            Some("OperationOutcome") => Prefetched::Error(bundle.outcome_text()),
+            Some("Bundle") => {
+                let entries = bundle.entries();
+                match bundle.next_link() {
+                    Some(next) => Prefetched::Partial { entries, next },
+                    None => Prefetched::Complete(entries),
+                }
+            }
+            Some(ty) if Some(ty) == single => Prefetched::Resource(Cow::Borrowed(raw)),
+            Some(ty) => Prefetched::Invalid(format!("a {ty} resource")),
+            None => Prefetched::Invalid("not a FHIR resource".to_owned()),
+        }
+    }
 }
 
 /// The diagnostics (else details text, else code) of an OperationOutcome's issues, trimmed.
@@ -137,35 +264,32 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn classify(v: Value) -> Prefetched<'static> {
+        let raw: &'static RawValue = Box::leak(serde_json::value::to_raw_value(&v).unwrap());
+        Prefetched::classify(Some(raw), None)
+    }
+
     #[test]
     fn each_shape_is_classified() {
         assert_eq!(Prefetched::classify(None, None), Prefetched::Absent);
-        assert_eq!(
-            Prefetched::classify(Some(Value::Null), None),
-            Prefetched::Null
-        );
+        let null = serde_json::value::to_raw_value(&Value::Null).unwrap();
+        assert_eq!(Prefetched::classify(Some(&null), None), Prefetched::Null);
         assert!(matches!(
-            Prefetched::classify(
-                Some(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout", "diagnostics": "upstream timed out"}]})),
-                None
-            ),
+            classify(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout", "diagnostics": "upstream timed out"}]})),
             Prefetched::Error(t) if t == "upstream timed out"
         ));
+        let patient =
+            serde_json::value::to_raw_value(&json!({"resourceType": "Patient", "id": "p"}))
+                .unwrap();
         assert!(matches!(
-            Prefetched::classify(
-                Some(json!({"resourceType": "Patient", "id": "p"})),
-                Some("Patient")
-            ),
+            Prefetched::classify(Some(&patient), Some("Patient")),
             Prefetched::Resource(_)
         ));
         assert!(matches!(
-            Prefetched::classify(Some(json!({"resourceType": "Patient"})), None),
+            classify(json!({"resourceType": "Patient"})),
             Prefetched::Invalid(_)
         ));
-        assert!(matches!(
-            Prefetched::classify(Some(json!([1])), None),
-            Prefetched::Invalid(_)
-        ));
+        assert!(matches!(classify(json!([1])), Prefetched::Invalid(_)));
     }
 
     #[test]
@@ -180,7 +304,7 @@ mod tests {
                 {"fullUrl": "http://x/Condition/2"}
             ]
         });
-        match Prefetched::classify(Some(b), None) {
+        match classify(b) {
             Prefetched::Partial { entries, next } => {
                 assert_eq!(entries.len(), 1);
                 assert_eq!(entries[0].full_url.as_deref(), Some("http://x/Condition/1"));
@@ -193,8 +317,23 @@ mod tests {
     #[test]
     fn a_bundle_without_type_or_entries_is_complete_and_empty() {
         assert_eq!(
-            Prefetched::classify(Some(json!({"resourceType": "Bundle"})), None),
+            classify(json!({"resourceType": "Bundle"})),
             Prefetched::Complete(vec![])
         );
+    }
+
+    #[test]
+    fn a_bundle_whose_entries_cannot_be_read_is_invalid_not_empty() {
+        // A Bundle whose `entry` is not a list of entries used to give no resources: a record
+        // that cannot be read must not pass as an empty one.
+        for bad in [
+            json!({"resourceType": "Bundle", "entry": 5}),
+            json!({"resourceType": "Bundle", "entry": [{"fullUrl": 7, "resource": {}}]}),
+        ] {
+            assert!(
+                matches!(classify(bad.clone()), Prefetched::Invalid(ref m) if m.starts_with("a Bundle that cannot be read")),
+                "{bad}"
+            );
+        }
     }
 }

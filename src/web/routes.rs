@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::pipeline::{self, PipelineError};
 use crate::services::{self, discovery as discovery_document};
-use crate::wire::request::HookRequest;
+use crate::wire::request::{HookRequest, ReadError};
 
 /// `GET /cds-services`: the templates built at start-up from the configured terminology.
 pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {
@@ -65,10 +65,12 @@ pub async fn hook(
             return Err(ApiError::TooLarge { limit });
         }
         let body = read_body(payload, limit).await?;
-        // serde_json stops at 128 levels of nesting, so a deep body is an error, not a stack overflow.
-        let value: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| ApiError::NotJson(e.to_string()))?;
-        let request = HookRequest::from_value(value)?;
+        // Read once, the prefetch kept as text borrowed from `body` (issue 13 §2). serde_json
+        // stops at 128 levels of nesting, so a deep body is an error, not a stack overflow.
+        let request = HookRequest::from_slice(&body).map_err(|e| match e {
+            ReadError::NotJson(m) => ApiError::NotJson(m),
+            ReadError::Field(f) => ApiError::Field(f),
+        })?;
         audit_ids = Some((
             request.hook_instance.clone(),
             request.context.patient_id().to_owned(),

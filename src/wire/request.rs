@@ -1,17 +1,26 @@
 //! CDS Hooks 2.0 request shapes (cds-hooks.hl7.org/2.0/#http-request-1), read leniently.
 //!
-//! The body is parsed once into a `serde_json::Value`; [`HookRequest::from_value`] then takes
-//! the fields it needs by hand so that every error names the offending field (the contract's
-//! OperationOutcome `diagnostics`), and unknown fields (CDS Hooks 3.0's `version`, vendor
-//! extensions) are ignored.
+//! The body is read once ([`HookRequest::from_slice`]): each top-level member is kept as its
+//! JSON text (`&RawValue`, no tree built), the small ones (`hook`, `hookInstance`, `fhirServer`,
+//! `fhirAuthorization`, `context`) are then read by hand so that every error names the offending
+//! field (the contract's OperationOutcome `diagnostics`), and each `prefetch` value stays JSON
+//! text borrowed from the body until `fhir::prefetch` reads what the rules need of it (issue 13
+//! §2). Unknown fields (CDS Hooks 3.0's `version`, vendor extensions) are skipped unread.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::context::HookContext;
 
-/// A hook call as the CDS Client sent it.
+/// The `prefetch` object: each key's value as JSON text borrowed from the request body.
+pub type Prefetch<'a> = HashMap<Cow<'a, str>, &'a RawValue>;
+
+/// A hook call as the CDS Client sent it, borrowing the prefetch from the request body.
 #[derive(Debug)]
-pub struct HookRequest {
+pub struct HookRequest<'a> {
     /// The hook that triggered this CDS Service call.
     pub hook: String,
     /// A universally unique identifier (UUID) for this particular hook call.
@@ -24,7 +33,17 @@ pub struct HookRequest {
     pub context: HookContext,
     /// The FHIR data that was prefetched by the CDS Client. A key absent from the map was not
     /// prefetched; a key whose value is JSON `null` means the CDS Client had no data for it.
-    pub prefetch: Map<String, Value>,
+    pub prefetch: Prefetch<'a>,
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// Not JSON at all (syntax, truncation).
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    #[error("{0}")]
+    Field(#[from] FieldError),
 }
 
 /// The OAuth 2.0 bearer token the CDS Client lends the service. `Debug` never shows the token.
@@ -133,19 +152,61 @@ pub(crate) fn optional_string(
     }
 }
 
-impl HookRequest {
-    /// Reads a hook request out of the parsed body, taking ownership so that prefetched
-    /// resources are moved, not copied.
-    pub fn from_value(body: Value) -> Result<Self, FieldError> {
-        let mut obj = match body {
-            Value::Object(o) => o,
-            other => {
+impl<'a> HookRequest<'a> {
+    /// Reads a hook request from the request body. The prefetch values are not parsed here: they
+    /// stay JSON text borrowed from `body`.
+    pub fn from_slice(body: &'a [u8]) -> Result<Self, ReadError> {
+        let top: HashMap<Cow<'a, str>, &'a RawValue> = match serde_json::from_slice(body) {
+            Ok(top) => top,
+            Err(e) if e.is_data() => {
+                // Valid JSON of another type: name it (only on this error path is it parsed).
+                let kind = serde_json::from_slice::<Value>(body)
+                    .map(|v| json_type(&v))
+                    .unwrap_or("not an object");
                 return Err(FieldError::new(
                     "(body)",
-                    format!("must be a JSON object, not {}", json_type(&other)),
-                ))
+                    format!("must be a JSON object, not {kind}"),
+                )
+                .into());
             }
+            Err(e) => return Err(ReadError::NotJson(e.to_string())),
         };
+        let mut obj = Map::new();
+        let mut prefetch_raw = None;
+        for (key, raw) in top {
+            match key.as_ref() {
+                "prefetch" => prefetch_raw = Some(raw),
+                "hook" | "hookInstance" | "fhirServer" | "fhirAuthorization" | "context" => {
+                    let value: Value = serde_json::from_str(raw.get())
+                        .map_err(|e| FieldError::new(key.as_ref(), e.to_string()))?;
+                    obj.insert(key.into_owned(), value);
+                }
+                _ => {} // unknown members are skipped unread
+            }
+        }
+        let mut request = Self::from_members(obj)?;
+        request.prefetch = match prefetch_raw {
+            None => Prefetch::new(),
+            Some(raw) if raw.get().trim() == "null" => Prefetch::new(),
+            Some(raw) => match serde_json::from_str::<Prefetch<'a>>(raw.get()) {
+                Ok(p) => p,
+                Err(_) => {
+                    let kind = serde_json::from_str::<Value>(raw.get())
+                        .map(|v| json_type(&v))
+                        .unwrap_or("not an object");
+                    return Err(FieldError::new(
+                        "prefetch",
+                        format!("must be an object, not {kind}"),
+                    )
+                    .into());
+                }
+            },
+        };
+        Ok(request)
+    }
+
+    /// The request from its small members (everything but `prefetch`), each field checked.
+    fn from_members(mut obj: Map<String, Value>) -> Result<Self, FieldError> {
         let hook = required_string(&mut obj, "hook", "hook")?;
         let hook_instance = required_string(&mut obj, "hookInstance", "hookInstance")?;
         check_len(&hook_instance, MAX_HOOK_INSTANCE_CHARS, "hookInstance")?;
@@ -193,31 +254,33 @@ impl HookRequest {
                 ))
             }
         };
-        let prefetch = match obj.remove("prefetch") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(p)) => p,
-            Some(other) => {
-                return Err(FieldError::new(
-                    "prefetch",
-                    format!("must be an object, not {}", json_type(&other)),
-                ))
-            }
-        };
         Ok(Self {
             hook,
             hook_instance,
             fhir_server,
             fhir_authorization,
             context,
-            prefetch,
+            prefetch: Prefetch::new(),
         })
     }
+}
+
+/// Reads a request from a JSON value, its bytes leaked so that it borrows for `'static`
+/// (unit tests only).
+#[cfg(test)]
+pub(crate) fn read_leaked(v: &Value) -> Result<HookRequest<'static>, ReadError> {
+    let bytes: &'static [u8] = Box::leak(serde_json::to_vec(v).unwrap().into_boxed_slice());
+    HookRequest::from_slice(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn read(v: &Value) -> Result<HookRequest<'static>, ReadError> {
+        read_leaked(v)
+    }
 
     fn patient_view() -> Value {
         json!({
@@ -230,7 +293,7 @@ mod tests {
 
     #[test]
     fn a_minimal_patient_view_is_read_and_unknown_fields_ignored() {
-        let req = HookRequest::from_value(patient_view()).unwrap();
+        let req = read(&patient_view()).unwrap();
         assert_eq!(req.hook, "patient-view");
         assert!(req.prefetch.is_empty());
         assert_eq!(req.context.patient_id(), "p1");
@@ -245,8 +308,8 @@ mod tests {
         ] {
             let mut body = patient_view();
             body.as_object_mut().unwrap().remove(field);
-            let err = HookRequest::from_value(body).unwrap_err();
-            assert_eq!(err.field, path);
+            let err = read(&body).unwrap_err();
+            assert_eq!(err, ReadError::Field(FieldError::missing(path)));
         }
     }
 
@@ -254,8 +317,8 @@ mod tests {
     fn prefetch_null_values_are_kept_distinct_from_absent_keys() {
         let mut body = patient_view();
         body["prefetch"] = json!({"patient": null});
-        let req = HookRequest::from_value(body).unwrap();
-        assert_eq!(req.prefetch.get("patient"), Some(&Value::Null));
+        let req = read(&body).unwrap();
+        assert_eq!(req.prefetch.get("patient").map(|r| r.get()), Some("null"));
         assert!(!req.prefetch.contains_key("conditions"));
     }
 
@@ -263,12 +326,48 @@ mod tests {
     fn fhir_authorization_without_server_is_refused_and_token_never_debug_printed() {
         let mut body = patient_view();
         body["fhirAuthorization"] = json!({"access_token": "secret-abc", "token_type": "Bearer"});
-        assert_eq!(
-            HookRequest::from_value(body.clone()).unwrap_err().field,
-            "fhirServer"
-        );
+        let ReadError::Field(err) = read(&body).unwrap_err() else {
+            panic!("a field error")
+        };
+        assert_eq!(err.field, "fhirServer");
         body["fhirServer"] = json!("http://127.0.0.1:9/fhir");
-        let req = HookRequest::from_value(body).unwrap();
+        let req = read(&body).unwrap();
         assert!(!format!("{req:?}").contains("secret-abc"));
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_or_not_json_is_named() {
+        let err = HookRequest::from_slice(b"[1, 2]").unwrap_err();
+        assert_eq!(
+            err,
+            ReadError::Field(FieldError::new(
+                "(body)",
+                "must be a JSON object, not an array"
+            ))
+        );
+        assert!(matches!(
+            HookRequest::from_slice(b"{\"hook\": "),
+            Err(ReadError::NotJson(_))
+        ));
+        let mut body = patient_view();
+        body["prefetch"] = json!([1]);
+        let ReadError::Field(err) = read(&body).unwrap_err() else {
+            panic!("a field error")
+        };
+        assert_eq!(err.field, "prefetch");
+        assert_eq!(err.message, "must be an object, not an array");
+    }
+
+    #[test]
+    fn prefetch_values_are_borrowed_from_the_body_unparsed() {
+        let body = br#"{"hook": "patient-view", "hookInstance": "h",
+            "context": {"patientId": "p"},
+            "prefetch": {"conditions": {"resourceType": "Bundle", "entry": [{"resource": {"x": [1,2]}}]}}}"#;
+        let req = HookRequest::from_slice(body).unwrap();
+        let raw = req.prefetch["conditions"].get();
+        assert!(raw.starts_with(r#"{"resourceType": "Bundle""#), "{raw}");
+        let inside = std::str::from_utf8(body).unwrap();
+        let at = inside.find(raw).unwrap();
+        assert_eq!(raw.as_ptr(), inside[at..].as_ptr(), "not a copy");
     }
 }

@@ -306,12 +306,20 @@ fn ids(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The `link` with `relation: next` of a Bundle, read with the service's own reader.
+fn next_link(page: &Value) -> Option<String> {
+    let text = page.to_string();
+    alemtuzumab_cds::fhir::prefetch::RawBundle::read(&text)
+        .ok()?
+        .next_link()
+}
+
 /// All entries of a search, following `next` links.
 async fn all_pages(hfs: &Hfs, query: &str) -> (Vec<String>, usize) {
     let mut page = hfs.get(query).await;
     let mut out = ids(&page);
     let mut pages = 1;
-    while let Some(next) = alemtuzumab_cds::fhir::prefetch::next_link(&page) {
+    while let Some(next) = next_link(&page) {
         let path = next
             .strip_prefix(&hfs.base)
             .expect("next on hfs's origin")
