@@ -396,7 +396,13 @@ impl Store {
             )
         };
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(|e| self.db(e))?;
+            // Beginning counts against the deadline too (a pool whose connections are all busy).
+            let begin = pool.begin();
+            let mut tx = match deadline {
+                Some(at) => tokio::time::timeout_at(at, begin).await.map_err(|_| late())?,
+                None => begin.await,
+            }
+            .map_err(|e| self.db(e))?;
             let writes = async {
                 let mut stored = Vec::with_capacity(records.len());
                 for r in records {
@@ -425,9 +431,12 @@ impl Store {
                 }
                 Ok::<_, StoreError>(stored)
             };
-            let written = match deadline {
-                Some(at) => tokio::time::timeout_at(at, writes).await.unwrap_or_else(|_| Err(late())),
-                None => writes.await,
+            let (written, cut) = match deadline {
+                Some(at) => match tokio::time::timeout_at(at, writes).await {
+                    Ok(written) => (written, false),
+                    Err(_) => (Err(late()), true),
+                },
+                None => (writes.await, false),
             };
             let in_time = match deadline {
                 Some(at) => tokio::time::Instant::now() < at,
@@ -437,6 +446,18 @@ impl Store {
                 Ok(stored) if in_time => {
                     tx.commit().await.map_err(|e| self.db(e))?;
                     Ok(stored)
+                }
+                // Cut off mid-statement: the statement may still be running (SQLite waits for
+                // the write lock in its worker thread, up to `store.connect_timeout_ms`;
+                // PostgreSQL's answer is still due), and a ROLLBACK awaited here would queue
+                // behind it, keeping the caller past its deadline (found by
+                // tests/api/feedback.rs: the 503 came only once the lock was released). The
+                // transaction is dropped instead: sqlx queues its ROLLBACK, which runs as soon
+                // as the connection is free, before the connection is used again. It is never
+                // committed, so the 503 tells the truth.
+                Err(e) if cut => {
+                    drop(tx);
+                    Err(e)
                 }
                 other => {
                     if let Err(e) = tx.rollback().await {

@@ -443,6 +443,166 @@ async fn feedback_about_a_card_of_another_service_is_flagged() {
     );
 }
 
+/// Another program holding the store's write lock on `feedback`: a SQLite connection in an
+/// exclusive transaction, or a PostgreSQL session holding `LOCK TABLE feedback IN EXCLUSIVE
+/// MODE` (reads go on, writes wait).
+enum WriteLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteLock {
+    async fn take(backend: &Backend, app: &TestApp) -> WriteLock {
+        use sqlx::{Connection, Executor};
+        match backend {
+            Backend::Sqlite => {
+                let file = app.data_dir.path().join("alemtuzumab-cds.db");
+                let mut c = sqlx::SqliteConnection::connect_with(
+                    &sqlx::sqlite::SqliteConnectOptions::new().filename(&file),
+                )
+                .await
+                .expect("another connection");
+                (&mut c).execute("BEGIN EXCLUSIVE").await.expect("the lock");
+                WriteLock::Sqlite(c)
+            }
+            Backend::Postgres(url) => {
+                let mut c = sqlx::PgConnection::connect(url)
+                    .await
+                    .expect("another connection");
+                (&mut c)
+                    .execute("BEGIN; LOCK TABLE feedback IN EXCLUSIVE MODE")
+                    .await
+                    .expect("the lock");
+                WriteLock::Postgres(c)
+            }
+        }
+    }
+
+    async fn release(self) {
+        use sqlx::{Connection, Executor};
+        match self {
+            WriteLock::Sqlite(mut c) => {
+                (&mut c).execute("ROLLBACK").await.expect("release");
+                c.close().await.expect("close");
+            }
+            WriteLock::Postgres(mut c) => {
+                (&mut c).execute("ROLLBACK").await.expect("release");
+                c.close().await.expect("close");
+            }
+        }
+    }
+}
+
+/// Issue 17 item 7 over HTTP, against the running service and a real store: a feedback whose
+/// write cannot complete within `server.request_timeout_ms` (another program holds the write
+/// lock; SQLite would wait `store.connect_timeout_ms`, far longer, PostgreSQL for ever) is
+/// answered 503 while the lock is still held, and is not stored: the transaction is rolled
+/// back. Once the store is free, the EHR's retry of the same feedback answers 200, and the
+/// report shows exactly one override, the retry's.
+pub async fn suite_feedback_cut_by_the_timeout(backend: &Backend) {
+    // Arrange
+    let b = backend.clone();
+    let app = spawn_app_with(move |raw| {
+        b.apply(raw);
+        // Long enough for a hook call on a loaded machine; SQLite's wait for a lock (the store's
+        // connect timeout) far longer, so that only the request timeout can end the call.
+        raw.server.request_timeout_ms = 3_000;
+        raw.store.connect_timeout_ms = 300_000;
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.get("/readyz").await.status() != 200 {
+        assert!(Instant::now() < deadline, "the store did not open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (card, hook_instance) = critical_card(&app).await;
+    let env = backend.env(&app);
+    // The card's audit is written before the store is locked (the writer batches).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let report = report_json(&env, &[]).await;
+        if rule(&report, "initiation-eligibility")["cardsShown"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "card not stored: {report}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let offered = &card["overrideReasons"][0];
+    let body = json!({"feedback": [{
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "overrideReason": {"reason": {"system": offered["system"], "code": offered["code"]},
+                           "userComment": "retried by the EHR"},
+        "outcomeTimestamp": now()
+    }]});
+    let lock = WriteLock::take(backend, &app).await;
+
+    // Act: the feedback, while the store cannot take the write.
+    let answer = tokio::time::timeout(
+        Duration::from_secs(120),
+        app.post_feedback("alemtuzumab-order-sign", &body),
+    )
+    .await
+    .expect(
+        "answered while the store is still locked (by the request timeout, not the store's wait)",
+    );
+
+    // Assert: 503, the timeout named, transient (retry).
+    assert_eq!(answer.status(), 503);
+    let retry_after = answer.headers().get("retry-after").cloned();
+    let oo: Value = answer.json().await.expect("an OperationOutcome");
+    assert_eq!(oo["resourceType"], "OperationOutcome");
+    assert_eq!(oo["issue"][0]["code"], "transient", "{oo}");
+    assert!(
+        oo["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap_or("")
+            .contains("longer than the configured timeout"),
+        "{oo}"
+    );
+    // The service sends no Retry-After on this 503 today; one it sends must be seconds.
+    if let Some(v) = retry_after {
+        assert!(v.to_str().is_ok_and(|s| s.parse::<u64>().is_ok()), "{v:?}");
+    }
+
+    // The store is free again: nothing of the cut call was stored.
+    lock.release().await;
+    // To the millisecond, as the store keeps times.
+    let released = chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis())
+        .expect("now");
+    let report = report_json(&env, &[]).await;
+    assert_eq!(
+        rule(&report, "initiation-eligibility")["overrides"],
+        0,
+        "{report}"
+    );
+
+    // The EHR retries the same feedback: 200, stored once.
+    let retry = app.post_feedback("alemtuzumab-order-sign", &body).await;
+    assert_eq!(retry.status(), 200);
+    let report = report_json(&env, &[]).await;
+    let init = rule(&report, "initiation-eligibility");
+    assert_eq!(init["overrides"], 1, "{report}");
+    let decisions = init["overrideDecisions"].as_array().expect("decisions");
+    assert_eq!(decisions.len(), 1, "{report}");
+    assert_eq!(decisions[0]["cardUuid"], card["uuid"]);
+    assert_eq!(decisions[0]["hookInstance"], hook_instance.as_str());
+    assert_eq!(decisions[0]["flags"], json!([]), "{report}");
+    // The row stored is the retry's, received after the lock was released: the cut call's
+    // row, had it been committed, would be the one kept (the retry being its duplicate).
+    let received = chrono::DateTime::parse_from_rfc3339(
+        decisions[0]["receivedTime"].as_str().expect("receivedTime"),
+    )
+    .expect("RFC 3339");
+    assert!(received >= released, "{received} < {released}: {report}");
+}
+
+#[tokio::test]
+async fn sqlite_a_feedback_cut_by_the_request_timeout_is_a_503_and_not_stored_and_its_retry_is_stored_once(
+) {
+    suite_feedback_cut_by_the_timeout(&Backend::Sqlite).await;
+}
+
 #[tokio::test]
 async fn order_select_repeats_count_once_per_draft_order_in_the_report() {
     let backend = Backend::Sqlite;
