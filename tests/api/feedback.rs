@@ -443,6 +443,156 @@ async fn feedback_about_a_card_of_another_service_is_flagged() {
     );
 }
 
+/// A token of the right shape for `[admin] tokens`.
+const ADMIN_TOKEN: &str = "committee-token-0123456789abcdef0123456789";
+
+/// Issue 17 item 14: each feedback keeps the `iss` of its verified JWT, and the committee's
+/// report shows it beside each override in every format: JSON, CSV (neutralised like every
+/// cell from outside), the table, and the served page (escaped). Two EHRs (issuers) sign the
+/// calls with real tokens; the second one's `iss` is hostile text.
+#[tokio::test]
+async fn the_report_shows_the_jwt_issuer_of_each_feedback() {
+    use crate::auth::{claims, ec_key, header, jwks, sign, JwksServer, ISS, PUBLIC_URL};
+    const OTHER: &str = "=1+1 <b>EHR & co</b>";
+    const SERVICE: &str = "alemtuzumab-order-sign";
+    // Arrange: both issuers' keys at one JWKS server.
+    let key = ec_key("ec-1");
+    let server = JwksServer::start(jwks(&[&key])).await;
+    let jwks_url = server.url();
+    let app = spawn_app_with(move |raw| {
+        Backend::Sqlite.apply(raw);
+        raw.server.public_url = PUBLIC_URL.to_owned();
+        raw.admin.tokens = vec![ADMIN_TOKEN.to_owned()];
+        raw.rules.language = "en".to_owned();
+        raw.auth.issuers = [ISS, OTHER]
+            .iter()
+            .map(|iss| alemtuzumab_cds::config::RawIssuer {
+                iss: (*iss).to_owned(),
+                jwks_url: jwks_url.clone(),
+                jwks_file: String::new(),
+                jku_allow: vec![],
+                audiences: vec![],
+            })
+            .collect();
+    })
+    .await;
+    let token = |iss: &str, path: &str| {
+        let mut c = claims(SERVICE);
+        c["iss"] = json!(iss);
+        c["aud"] = json!(format!("{PUBLIC_URL}{path}"));
+        sign(&key, &header(&key), &c)
+    };
+    let post = |path: String, token: String, body: Value| {
+        let (client, url) = (app.client.clone(), app.address.clone());
+        async move {
+            client
+                .post(format!("{url}{path}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("sent")
+        }
+    };
+    let hook = format!("/cds-services/{SERVICE}");
+    let feedback = format!("/cds-services/{SERVICE}/feedback");
+    let mut overridden = Vec::new();
+    for iss in [ISS, OTHER] {
+        // Act: a signed hook call, then a signed override of its critical card.
+        let mut req = fixture_hook("naive-one-dmt--order-sign.json");
+        req["hookInstance"] = json!(uuid::Uuid::new_v4().to_string());
+        let resp = post(hook.clone(), token(iss, &hook), req).await;
+        assert_eq!(resp.status(), 200, "{iss}");
+        let body: Value = resp.json().await.expect("JSON");
+        let card = body["cards"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["indicator"] == "critical"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no critical card: {body}"));
+        let fb = json!({"feedback": [{"card": card["uuid"], "outcome": "overridden",
+            "overrideReason": {"userComment": format!("signed by {iss}")},
+            "outcomeTimestamp": now()}]});
+        let resp = post(feedback.clone(), token(iss, &feedback), fb).await;
+        assert_eq!(resp.status(), 200, "{iss}");
+        overridden.push((card["uuid"].as_str().expect("uuid").to_owned(), iss));
+    }
+    let env = Backend::Sqlite.env(&app);
+    let report = report_json(&env, &[]).await;
+    let cli = |format: &'static str| {
+        let env = env.clone();
+        async move {
+            let mut cmd = binary();
+            cmd.args(["report", "--format", format])
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let out = tokio::task::spawn_blocking(move || cmd.output())
+                .await
+                .expect("report task")
+                .expect("report runs");
+            assert!(out.status.success(), "{format}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let csv = cli("csv").await;
+    let table = cli("table").await;
+    let page = app
+        .client
+        .get(format!("{}/admin/report", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("admin report");
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.expect("page");
+
+    // Assert: JSON, each override with its issuer.
+    let decisions = rule(&report, "initiation-eligibility")["overrideDecisions"]
+        .as_array()
+        .cloned()
+        .expect("overrideDecisions");
+    let mut seen: Vec<(String, String)> = decisions
+        .iter()
+        .map(|d| {
+            (
+                d["cardUuid"].as_str().unwrap_or("").to_owned(),
+                d["issuer"].as_str().unwrap_or("(none)").to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut expected: Vec<(String, String)> = overridden
+        .iter()
+        .map(|(c, i)| (c.clone(), (*i).to_owned()))
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected, "{report}");
+    // CSV: the issuer column, the hostile one made inert (a leading `'`).
+    assert!(
+        csv.lines().next().unwrap_or("").ends_with(",issuer"),
+        "{csv}"
+    );
+    for (card, iss) in &overridden {
+        let row = csv
+            .lines()
+            .find(|l| l.starts_with("override,") && l.contains(card.as_str()))
+            .unwrap_or_else(|| panic!("no override row for {card}: {csv}"));
+        let cell = if *iss == OTHER {
+            format!("'{OTHER}")
+        } else {
+            ISS.to_owned()
+        };
+        assert!(row.ends_with(&format!(",{cell}")), "{row}");
+    }
+    // The table, and the page with the issuer escaped.
+    assert!(table.contains(&format!("issuer {ISS} ")), "{table}");
+    assert!(table.contains(&format!("issuer {OTHER} ")), "{table}");
+    assert!(page.contains(&format!("<code>{ISS}</code>")), "{page}");
+    assert!(
+        page.contains("<code>=1+1 &lt;b&gt;EHR &amp; co&lt;/b&gt;</code>"),
+        "{page}"
+    );
+    assert!(!page.contains("<b>EHR"), "{page}");
+}
+
 /// Another program holding the store's write lock on `feedback`: a SQLite connection in an
 /// exclusive transaction, or a PostgreSQL session holding `LOCK TABLE feedback IN EXCLUSIVE
 /// MODE` (reads go on, writes wait).
