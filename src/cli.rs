@@ -51,6 +51,10 @@ pub enum Command {
         /// Up to this day (inclusive) or instant (exclusive).
         #[arg(long, value_name = "DATE")]
         until: Option<String>,
+        /// Only decisions made under this rule profile (`ansm-2019` or `ema-2020`), and the
+        /// feedback about their cards; default: every profile.
+        #[arg(long, value_name = "PROFILE", value_parser = crate::report::parse_profile)]
+        profile: Option<crate::rules::Profile>,
         /// `html`: one self-contained page with charts, in `rules.language`.
         #[arg(long, value_enum, default_value = "table")]
         format: crate::report::Format,
@@ -77,11 +81,12 @@ pub fn run() -> anyhow::Result<()> {
         Some(Command::Report {
             since,
             until,
+            profile,
             format,
             output,
         }) => {
             let settings = Settings::load(cli.config.as_deref())?;
-            let text = report(&settings, since, until, format)?;
+            let text = report(&settings, since, until, profile, format)?;
             match output {
                 Some(path) => std::fs::write(&path, text)
                     .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?,
@@ -131,6 +136,7 @@ fn report(
     settings: &Settings,
     since: Option<String>,
     until: Option<String>,
+    profile: Option<crate::rules::Profile>,
     format: crate::report::Format,
 ) -> anyhow::Result<String> {
     let bound = |v: Option<String>, is_until: bool, flag: &str| {
@@ -145,12 +151,14 @@ fn report(
         .build()?;
     runtime.block_on(async {
         let store = crate::store::Store::open(&settings.store).await?;
-        let from = since.unwrap_or(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH);
-        let to = until.unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::days(1));
-        let cards = store.cards_between(from, to).await?;
-        let feedback = store.feedback_between(from, to).await?;
+        let scope = crate::report::Scope {
+            since,
+            until,
+            profile,
+        };
+        let report = crate::report::load(&store, &scope, &settings.cards).await;
         store.close().await;
-        let report = crate::report::build(&cards, &feedback, since, until, &settings.cards);
+        let report = report?;
         Ok(match format {
             crate::report::Format::Html => {
                 let ctx = crate::report::html::PageContext {

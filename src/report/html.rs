@@ -18,13 +18,14 @@ use super::svg::{self, escape, HBar, Series};
 use super::text::{for_language, ReportTexts};
 use super::{OverrideDecision, Report, RuleReport, UNKNOWN_CARD};
 use crate::cards::Language;
-use crate::rules::RuleCode;
+use crate::rules::{Profile, RuleCode};
 
 /// What the page says besides the report's numbers.
 #[derive(Debug, Clone)]
 pub struct PageContext {
     pub language: Language,
-    /// The configured rule set (`rules.profile`).
+    /// The configured rule set (`rules.profile`), named when the report covers every profile
+    /// (the one it is filtered on is the report's own, [`Report::profile`]).
     pub profile: String,
     pub generated_at: DateTime<Utc>,
     /// The served page's filter form posts (GET) here; `None` in a file.
@@ -35,7 +36,7 @@ impl Default for PageContext {
     fn default() -> Self {
         Self {
             language: Language::default(),
-            profile: crate::rules::Profile::default().as_str().to_owned(),
+            profile: Profile::default().as_str().to_owned(),
             generated_at: Utc::now(),
             form_action: None,
         }
@@ -107,6 +108,47 @@ fn period(t: &ReportTexts, report: &Report) -> String {
     }
 }
 
+/// Which rule profile the figures are of (issue 15): the one filtered on, or all of them (with
+/// the one in force).
+fn profile_statement(t: &ReportTexts, report: &Report, ctx: &PageContext) -> String {
+    match &report.profile {
+        Some(p) => format!(
+            r#"<span id="profile" data-profile="{p}">{}{}<code>{p}</code></span>"#,
+            escape(t.profile),
+            escape(t.colon),
+            p = escape(p),
+        ),
+        None => format!(
+            r#"<span id="profile" data-profile="all">{}{}{} ({} <code>{}</code>)</span>"#,
+            escape(t.profile),
+            escape(t.colon),
+            escape(t.all_profiles),
+            escape(t.configured),
+            escape(&ctx.profile),
+        ),
+    }
+}
+
+/// The filter form's profile choices, the report's own selected.
+fn profile_options(t: &ReportTexts, report: &Report) -> String {
+    let current = report.profile.as_deref().unwrap_or("");
+    let mut out = String::new();
+    for (value, label) in [
+        ("", t.all_profiles),
+        (Profile::Ansm2019.as_str(), Profile::Ansm2019.as_str()),
+        (Profile::Ema2020.as_str(), Profile::Ema2020.as_str()),
+    ] {
+        let _ = write!(
+            out,
+            r#"<option value="{}"{}>{}</option>"#,
+            escape(value),
+            if value == current { " selected" } else { "" },
+            escape(label)
+        );
+    }
+    out
+}
+
 /// A reason as the prescriber read it, with its code.
 fn reason_text(code: &str, display: Option<&str>, t: &ReportTexts) -> String {
     match (code, display) {
@@ -145,15 +187,22 @@ pub fn page(report: &Report, ctx: &PageContext) -> String {
     let mut out = String::with_capacity(32 * 1024);
     let _ = write!(
         out,
-        r#"<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'"><title>{title}</title><style>{STYLE}</style></head><body><header><h1>{title}</h1><p>{subtitle}</p><p><span id="period">{pl}{colon}{period}</span> · <span id="profile">{prl}{colon}<code>{profile}</code></span> · {gl} {generated}</p></header><main>"#,
+        r#"<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'"><title>{title}</title><style>{STYLE}</style></head><body><header><h1>{title}</h1><p>{subtitle}</p><p><span id="period">{pl}{colon}{period}</span> · {profile} · {gl} {generated}</p>{left_out}</header><main>"#,
         lang = t.lang,
         colon = escape(t.colon),
         title = escape(t.title),
         subtitle = escape(t.subtitle),
         pl = escape(t.period),
         period = escape(&period(t, report)),
-        prl = escape(t.profile),
-        profile = escape(&ctx.profile),
+        profile = profile_statement(t, report, ctx),
+        left_out = match report.feedback_without_decision {
+            Some(n) => format!(
+                r#"<p id="left-out" data-count="{n}">{}{}{n}</p>"#,
+                escape(t.left_out),
+                escape(t.colon)
+            ),
+            None => String::new(),
+        },
         gl = escape(t.generated),
         generated = escape(&t.date_time(ctx.generated_at)),
     );
@@ -175,7 +224,7 @@ pub fn page(report: &Report, ctx: &PageContext) -> String {
             .unwrap_or_default();
         let _ = write!(
             out,
-            r#"<section id="filters"><h2>{f}</h2><form method="get" action="{a}"><label>{from}<input type="date" name="since" value="{s}"></label><label>{to}<input type="date" name="until" value="{u}"></label><label>{prl}<select name="profile" disabled><option>{p}</option></select></label><button type="submit">{apply}</button></form></section>"#,
+            r#"<section id="filters"><h2>{f}</h2><form method="get" action="{a}"><label>{from}<input type="date" name="since" value="{s}"></label><label>{to}<input type="date" name="until" value="{u}"></label><label>{prl}<select name="profile">{options}</select></label><button type="submit">{apply}</button></form></section>"#,
             f = escape(t.filters),
             a = escape(action),
             from = escape(t.from),
@@ -183,7 +232,7 @@ pub fn page(report: &Report, ctx: &PageContext) -> String {
             s = escape(&day(report.since.as_deref())),
             u = escape(&until_day),
             prl = escape(t.profile),
-            p = escape(&ctx.profile),
+            options = profile_options(t, report),
             apply = escape(t.apply),
         );
     }
@@ -445,12 +494,14 @@ fn decisions(out: &mut String, t: &ReportTexts, language: Language, report: &Rep
     }
     let _ = write!(
         out,
-        r#"<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>"#,
+        r#"<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>"#,
         escape(t.date),
         escape(t.rule),
         escape(t.order),
         escape(t.reason),
         escape(t.comment),
+        escape(t.profile),
+        escape(t.issuer),
         escape(t.flags)
     );
     for (r, d) in rows {
@@ -474,7 +525,7 @@ fn decisions(out: &mut String, t: &ReportTexts, language: Language, report: &Rep
             .collect();
         let _ = write!(
             out,
-            r#"<tr class="decision" data-card="{card}" data-flags="{fl}"><td>{date}</td><td>{rule}</td><td><code>{order}</code></td><td>{reason}</td><td>{comment}</td><td>{flags}</td></tr>"#,
+            r#"<tr class="decision" data-card="{card}" data-flags="{fl}"><td>{date}</td><td>{rule}</td><td><code>{order}</code></td><td>{reason}</td><td>{comment}</td><td><code>{profile}</code></td><td class="issuer"><code>{issuer}</code></td><td>{flags}</td></tr>"#,
             card = escape(&d.card_uuid),
             fl = escape(&d.flags.join(" ")),
             date = escape(&date),
@@ -482,6 +533,8 @@ fn decisions(out: &mut String, t: &ReportTexts, language: Language, report: &Rep
             order = escape(d.order_id.as_deref().unwrap_or("—")),
             reason = escape(&reason),
             comment = escape(d.user_comment.as_deref().unwrap_or("")),
+            profile = escape(d.profile.as_deref().unwrap_or("—")),
+            issuer = escape(d.issuer.as_deref().unwrap_or("—")),
         );
     }
     out.push_str("</tbody></table></section>");
@@ -515,6 +568,7 @@ mod tests {
             service: "alemtuzumab-order-sign".into(),
             issued_at: at(issued),
             patient_id: Some("p-1".into()),
+            profile: Some("ansm-2019".into()),
         }
     }
 
@@ -545,6 +599,52 @@ mod tests {
             },
             card: card.cloned(),
         }
+    }
+
+    /// Issue 15: the page says which rule profile its figures are of, and its form offers the
+    /// profiles with the current one selected.
+    #[test]
+    fn the_page_states_its_profile_filter() {
+        let c1 = card(
+            "c1",
+            "initiation-eligibility",
+            "critical",
+            "2026-10-03T10:00:00Z",
+        );
+        let mut report = build(&[c1], &[], None, None, &CardSettings::default());
+        let ctx = PageContext {
+            language: Language::En,
+            form_action: Some("/admin/report".into()),
+            ..PageContext::default()
+        };
+        let all = page(&report, &ctx);
+        assert!(
+            all.contains(
+                r#"data-profile="all">Rule set: all rule sets (in force <code>ansm-2019</code>)"#
+            ),
+            "{all}"
+        );
+        assert!(
+            all.contains(r#"<option value="" selected>all rule sets</option>"#),
+            "{all}"
+        );
+        assert!(!all.contains("id=\"left-out\""), "{all}");
+        report.profile = Some("ema-2020".into());
+        report.feedback_without_decision = Some(2);
+        let ema = page(&report, &ctx);
+        assert!(
+            ema.contains(r#"data-profile="ema-2020">Rule set: <code>ema-2020</code>"#),
+            "{ema}"
+        );
+        assert!(
+            ema.contains(r#"<option value="ema-2020" selected>"#),
+            "{ema}"
+        );
+        assert!(
+            ema.contains(r#"<option value="">all rule sets</option>"#),
+            "{ema}"
+        );
+        assert!(ema.contains(r#"id="left-out" data-count="2""#), "{ema}");
     }
 
     #[test]

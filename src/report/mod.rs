@@ -16,6 +16,13 @@
 //! Cards count in the period they were issued, feedback in the period it was received. Feedback
 //! about a card this service has no record of (never issued, or purged) is reported under
 //! `(unknown card)`, never left out.
+//!
+//! Filtered on a rule profile (`--profile`, `?profile=`; issue 15), the report counts the cards
+//! of decisions made under that profile (each decision records the `rules.profile` in force) and
+//! the feedback about those cards. Feedback about a card with no recorded decision belongs to no
+//! profile: such a report leaves it out and says how many items it left out
+//! (`feedbackWithoutDecision`). Each override names the profile of its decision and the JWT
+//! issuer (`iss`) its feedback came with (issue 17 item 14).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -24,9 +31,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::cards::{CardSettings, OverrideReason, DEFAULT_OVERRIDE_REASON_SYSTEM};
-use crate::rules::RuleCode;
+use crate::rules::{Profile, RuleCode};
 use crate::store::db::{FeedbackRow, IssuedCard};
 use crate::store::model::{FeedbackOutcome, ReasonCode};
+use crate::store::{Store, StoreError};
 
 pub mod html;
 pub mod svg;
@@ -53,6 +61,14 @@ pub struct Report {
     /// End of the period (exclusive), RFC 3339, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
+    /// The rule profile the figures are filtered on (`ansm-2019`, `ema-2020`); absent: every
+    /// profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Filtered on a profile: feedback items of the period about cards with no recorded
+    /// decision, which belong to no profile and are left out of the figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback_without_decision: Option<u64>,
     pub rules: Vec<RuleReport>,
     /// All rules together, per calendar month (UTC), from the first month with a card or a
     /// feedback to the last, months without either included as zeros.
@@ -115,6 +131,13 @@ pub struct OverrideDecision {
     pub card_uuid: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook_instance: Option<String>,
+    /// The rule profile the decision was made under (unknown for an unknown card).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The `iss` of the verified JWT the feedback came with; absent for unsigned calls (local
+    /// mode) and feedback stored before issuers were kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// The draft order the card was about (`MedicationRequest/<id>`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
@@ -136,6 +159,54 @@ pub struct OverrideDecision {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_comment: Option<String>,
     pub flags: Vec<String>,
+}
+
+/// What a report covers: a period and, optionally, one rule profile.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// From (inclusive).
+    pub since: Option<DateTime<Utc>>,
+    /// To (exclusive).
+    pub until: Option<DateTime<Utc>>,
+    /// Only decisions made under this rule profile.
+    pub profile: Option<Profile>,
+}
+
+/// Reads `--profile` / `?profile=`: a rule profile, as `rules.profile` names them.
+pub fn parse_profile(text: &str) -> Result<Profile, String> {
+    let t = text.trim();
+    Profile::parse(t).ok_or_else(|| {
+        let shown: String = t.chars().take(100).flat_map(char::escape_default).collect();
+        format!(
+            "`{shown}`: expected {} or {}",
+            Profile::Ansm2019.as_str(),
+            Profile::Ema2020.as_str()
+        )
+    })
+}
+
+/// Reads the cards and feedback of `scope` from the store and builds the report (the command
+/// line and `GET /admin/report`).
+pub async fn load(
+    store: &Store,
+    scope: &Scope,
+    settings: &CardSettings,
+) -> Result<Report, StoreError> {
+    let from = scope.since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let to = scope
+        .until
+        .unwrap_or_else(|| Utc::now() + chrono::Duration::days(1));
+    let profile = scope.profile.map(Profile::as_str);
+    let cards = store.cards_between(from, to, profile).await?;
+    let feedback = store.feedback_between(from, to, profile).await?;
+    let left_out = match profile {
+        Some(_) => Some(store.feedback_without_decision_between(from, to).await?),
+        None => None,
+    };
+    let mut report = build(&cards, &feedback, scope.since, scope.until, settings);
+    report.profile = profile.map(str::to_owned);
+    report.feedback_without_decision = left_out;
+    Ok(report)
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -324,6 +395,8 @@ pub fn build(
                 r.override_decisions.push(OverrideDecision {
                     card_uuid: f.card.clone(),
                     hook_instance: row.card.as_ref().map(|c| c.hook_instance.clone()),
+                    profile: row.card.as_ref().and_then(|c| c.profile.clone()),
+                    issuer: row.record.issuer.clone(),
                     order_id: row.card.as_ref().and_then(|c| c.card.order_ref.clone()),
                     service: row.record.service.clone(),
                     indicator: row.card.as_ref().map(|c| c.card.indicator.clone()),
@@ -388,6 +461,8 @@ pub fn build(
     Report {
         since: since.map(rfc3339),
         until: until.map(rfc3339),
+        profile: None,
+        feedback_without_decision: None,
         rules: ordered,
         by_month,
     }
@@ -498,7 +573,10 @@ fn csv_row(out: &mut String, fields: &[&str]) {
     out.push('\n');
 }
 
-const CSV_HEADER: [&str; 19] = [
+/// The number of CSV columns.
+const CSV_COLUMNS: usize = 21;
+
+const CSV_HEADER: [&str; CSV_COLUMNS] = [
     "record",
     "rule",
     "cards_shown",
@@ -518,13 +596,20 @@ const CSV_HEADER: [&str; 19] = [
     "outcome_time",
     "user_comment",
     "flags",
+    "profile",
+    "issuer",
 ];
 
 /// One CSV: `rule` rows (the counts), `reason` rows (overrides per reason), `override` rows
 /// (each override with its decision). Filter on the first column in a spreadsheet.
-/// `reason_display` is what the prescriber read (see the module documentation).
+/// `reason_display` is what the prescriber read (see the module documentation). `profile` is,
+/// on `rule` and `reason` rows, the profile the figures are filtered on (`all`: not filtered)
+/// and, on `override` rows, the profile of the overridden decision; `issuer` is the JWT issuer
+/// the override came with. A report filtered on a profile ends with a `left-out` row: the
+/// feedback items about cards with no recorded decision, in `count`.
 fn csv(report: &Report) -> String {
     let mut out = String::new();
+    let scope = report.profile.as_deref().unwrap_or("all");
     csv_row(&mut out, &CSV_HEADER);
     for r in &report.rules {
         let n = |v: u64| v.to_string();
@@ -536,7 +621,7 @@ fn csv(report: &Report) -> String {
             n(r.accepted_suggestions),
             n(r.overrides),
         );
-        let mut row = [""; 19];
+        let mut row = [""; CSV_COLUMNS];
         row[0] = "rule";
         row[1] = &r.rule;
         row[2] = &shown;
@@ -545,21 +630,23 @@ fn csv(report: &Report) -> String {
         row[5] = &accepted;
         row[6] = &sugg;
         row[7] = &overrides;
+        row[19] = scope;
         csv_row(&mut out, &row);
         for reason in &r.overrides_by_reason {
             let count = reason.count.to_string();
-            let mut row = [""; 19];
+            let mut row = [""; CSV_COLUMNS];
             row[0] = "reason";
             row[1] = &r.rule;
             row[8] = reason.system.as_deref().unwrap_or("");
             row[9] = &reason.code;
             row[10] = reason.display.as_deref().unwrap_or("");
             row[11] = &count;
+            row[19] = scope;
             csv_row(&mut out, &row);
         }
         for d in &r.override_decisions {
             let flags = d.flags.join(" ");
-            let mut row = [""; 19];
+            let mut row = [""; CSV_COLUMNS];
             row[0] = "override";
             row[1] = &r.rule;
             row[8] = d
@@ -576,8 +663,19 @@ fn csv(report: &Report) -> String {
             row[16] = &d.outcome_time;
             row[17] = d.user_comment.as_deref().unwrap_or("");
             row[18] = &flags;
+            row[19] = d.profile.as_deref().unwrap_or("");
+            row[20] = d.issuer.as_deref().unwrap_or("");
             csv_row(&mut out, &row);
         }
+    }
+    if let Some(n) = report.feedback_without_decision {
+        let count = n.to_string();
+        let mut row = [""; CSV_COLUMNS];
+        row[0] = "left-out";
+        row[1] = UNKNOWN_CARD;
+        row[11] = &count;
+        row[19] = scope;
+        csv_row(&mut out, &row);
     }
     out
 }
@@ -599,6 +697,20 @@ fn table(report: &Report) -> String {
         plain(report.since.as_deref().unwrap_or("the beginning")),
         plain(report.until.as_deref().unwrap_or("now"))
     );
+    match &report.profile {
+        Some(p) => {
+            let _ = writeln!(
+                out,
+                "Rule profile: {} (decisions made under it only; {} feedback item(s) about cards \
+                 with no recorded decision left out)",
+                plain(p),
+                report.feedback_without_decision.unwrap_or(0)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "Rule profile: all");
+        }
+    }
     let _ = writeln!(
         out,
         "\n{:<24} {:>11} {:>15} {:>9} {:>9} {:>12} {:>10}",
@@ -640,11 +752,13 @@ fn table(report: &Report) -> String {
             };
             let _ = writeln!(
                 out,
-                "  - {} card {} order {} hookInstance {} reason {}{}{}",
+                "  - {} card {} order {} hookInstance {} profile {} issuer {} reason {}{}{}",
                 plain(&d.outcome_time),
                 plain(&d.card_uuid),
                 plain(d.order_id.as_deref().unwrap_or("-")),
                 plain(d.hook_instance.as_deref().unwrap_or("-")),
+                plain(d.profile.as_deref().unwrap_or("-")),
+                plain(d.issuer.as_deref().unwrap_or("-")),
                 reason,
                 d.user_comment
                     .as_deref()
@@ -681,6 +795,7 @@ mod tests {
             service: "alemtuzumab-order-sign".into(),
             issued_at: Utc::now(),
             patient_id: Some("p-1".into()),
+            profile: Some("ansm-2019".into()),
         }
     }
 
@@ -961,6 +1076,199 @@ mod tests {
             "a comment cannot start a line of its own: {table}"
         );
         assert!(table.contains("rouge"), "{table}");
+    }
+
+    /// A decision under `profile` with one critical initiation-eligibility card `uuid`.
+    fn decision(profile: &str, uuid: &str) -> crate::store::model::DecisionRecord {
+        let mut d = crate::store::model::DecisionRecord::from_call(crate::store::model::CallInfo {
+            hook_instance: format!("hi-{uuid}"),
+            service: "alemtuzumab-order-sign".into(),
+            hook: "order-sign".into(),
+            patient_id: Some(format!("p-{uuid}")),
+            status: 200,
+            profile: profile.into(),
+            latency: std::time::Duration::from_millis(1),
+        });
+        d.cards = vec![CardRecord {
+            uuid: uuid.into(),
+            topic: "initiation-eligibility".into(),
+            indicator: "critical".into(),
+            order_ref: Some(format!("MedicationRequest/{uuid}")),
+            suggestion_uuids: vec!["s1".into()],
+            override_reasons: Vec::new(),
+        }];
+        d
+    }
+
+    /// Issue 15: filtered on a rule profile, the report counts the cards of decisions made
+    /// under it and the feedback about those cards, says which profile, and how many feedback
+    /// items (about cards with no recorded decision) it left out. Read from a real store.
+    #[tokio::test]
+    async fn a_report_filtered_on_a_profile_counts_its_decisions_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::store::config::RawStore {
+            data_dir: dir.path().to_string_lossy().into_owned(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let store = Store::open(&settings).await.unwrap();
+        // ansm-2019: three cards, two overridden; ema-2020: one card, accepted.
+        let decisions = [
+            decision("ansm-2019", "a1"),
+            decision("ansm-2019", "a2"),
+            decision("ansm-2019", "a3"),
+            decision("ema-2020", "e1"),
+        ];
+        store.write_decisions(&decisions).await.unwrap();
+        let feedback = |uuid: &str, reason: Option<&str>| {
+            let mut row = fb(None, uuid, reason);
+            row.record.id = uuid::Uuid::new_v4().to_string();
+            row.record.flags = vec![];
+            row.record.issuer = Some("https://ehr.example".into());
+            row.record
+        };
+        let mut unknown = feedback("zz", Some("other"));
+        unknown.flags = vec![FeedbackFlag::UnknownCard];
+        store
+            .insert_feedback(&[
+                feedback("a1", Some("committee-approved")),
+                feedback("a2", Some("committee-approved")),
+                feedback("e1", None),
+                unknown,
+            ])
+            .await
+            .unwrap();
+        let cards = CardSettings::default();
+        let load_for = |profile: Option<Profile>| {
+            let (store, cards) = (store.clone(), cards.clone());
+            async move {
+                let scope = Scope {
+                    profile,
+                    ..Scope::default()
+                };
+                load(&store, &scope, &cards).await.unwrap()
+            }
+        };
+        let figures = |r: &Report| {
+            let init = r
+                .rules
+                .iter()
+                .find(|x| x.rule == "initiation-eligibility")
+                .unwrap();
+            let unknown = r
+                .rules
+                .iter()
+                .find(|x| x.rule == UNKNOWN_CARD)
+                .map(|x| x.overrides);
+            (
+                init.cards_shown,
+                init.overrides,
+                init.accepted,
+                unknown,
+                r.profile.clone(),
+                r.feedback_without_decision,
+            )
+        };
+
+        let all = load_for(None).await;
+        let ansm = load_for(Some(Profile::Ansm2019)).await;
+        let ema = load_for(Some(Profile::Ema2020)).await;
+
+        assert_eq!(figures(&all), (4, 2, 1, Some(1), None, None));
+        assert_eq!(
+            figures(&ansm),
+            (3, 2, 0, None, Some("ansm-2019".into()), Some(1))
+        );
+        assert_eq!(
+            figures(&ema),
+            (1, 0, 1, None, Some("ema-2020".into()), Some(1))
+        );
+        // Each override names its decision's profile and its issuer.
+        let d = &all.rules[0].override_decisions[0];
+        assert_eq!(d.profile.as_deref(), Some("ansm-2019"));
+        assert_eq!(d.issuer.as_deref(), Some("https://ehr.example"));
+
+        // Every format states the filter.
+        let json: serde_json::Value = serde_json::from_str(&render(&ema, Format::Json)).unwrap();
+        assert_eq!(json["profile"], "ema-2020");
+        assert_eq!(json["feedbackWithoutDecision"], 1);
+        let unfiltered: serde_json::Value =
+            serde_json::from_str(&render(&all, Format::Json)).unwrap();
+        assert!(unfiltered.get("profile").is_none(), "{unfiltered}");
+        let table = render(&ema, Format::Table);
+        assert!(
+            table.contains("Rule profile: ema-2020 (decisions made under it only; 1 feedback"),
+            "{table}"
+        );
+        assert!(render(&all, Format::Table).contains("Rule profile: all"));
+        let csv = render(&ema, Format::Csv);
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("rule,initiation-eligibility,1,")
+                    && l.ends_with(",ema-2020,")),
+            "{csv}"
+        );
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("left-out,") && l.contains(",1,")),
+            "{csv}"
+        );
+        store.close().await;
+    }
+
+    /// Issue 17 item 14: each override shows the JWT issuer of its feedback, in every format,
+    /// neutralised in CSV and escaped in the table and the page like any text from outside.
+    #[test]
+    fn the_issuer_of_each_override_is_shown_in_every_format() {
+        let c1 = card("c1", "initiation-eligibility", "critical");
+        let c2 = card("c2", "initiation-eligibility", "critical");
+        let mut f1 = fb(Some(c1.clone()), "c1", Some("committee-approved"));
+        f1.record.issuer = Some("https://ehr-a.example".into());
+        let mut f2 = fb(Some(c2.clone()), "c2", Some("committee-approved"));
+        f2.record.issuer = Some("=HYPERLINK(\"x\")<b>\x1b[31m".into());
+        let r = build(&[c1, c2], &[f1, f2], None, None, &CardSettings::default());
+
+        let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+        let decisions = &json["rules"][0]["overrideDecisions"];
+        assert_eq!(decisions[0]["issuer"], "https://ehr-a.example");
+        assert_eq!(decisions[0]["profile"], "ansm-2019");
+
+        let csv = render(&r, Format::Csv);
+        assert!(
+            csv.lines().next().unwrap().ends_with(",profile,issuer"),
+            "{csv}"
+        );
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("override,")
+                    && l.ends_with(",ansm-2019,https://ehr-a.example")),
+            "{csv}"
+        );
+        assert!(csv.contains(",\"'=HYPERLINK(\"\"x\"\")"), "{csv}");
+
+        let table = render(&r, Format::Table);
+        assert!(table.contains("issuer https://ehr-a.example"), "{table}");
+        assert!(!table.contains('\x1b'), "{table:?}");
+
+        let page = html::page(&r, &html::PageContext::default());
+        assert!(page.contains("https://ehr-a.example"), "{page}");
+        assert!(
+            page.contains("=HYPERLINK(&quot;x&quot;)&lt;b&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains("<b>"), "{page}");
+    }
+
+    #[test]
+    fn a_profile_is_one_of_the_configured_names() {
+        assert_eq!(parse_profile("ema-2020"), Ok(Profile::Ema2020));
+        assert_eq!(parse_profile(" ansm-2019 "), Ok(Profile::Ansm2019));
+        let e = parse_profile("ema-2021").unwrap_err();
+        assert!(
+            e.contains("ema-2021") && e.contains("expected ansm-2019 or ema-2020"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -19,6 +19,14 @@ pub struct ReportTexts {
     pub to: &'static str,
     pub all_time: &'static str,
     pub profile: &'static str,
+    /// The profile filter's value when the report covers every profile.
+    pub all_profiles: &'static str,
+    /// Before the configured profile, when the report covers every profile.
+    pub configured: &'static str,
+    /// Filtered on a profile: feedback about cards with no recorded decision is left out; the
+    /// count follows.
+    pub left_out: &'static str,
+    pub issuer: &'static str,
     pub generated: &'static str,
     pub empty: &'static str,
     pub filters: &'static str,
@@ -56,6 +64,7 @@ pub struct ReportTexts {
     pub flag_unknown_card: &'static str,
     pub flag_reason_not_offered: &'static str,
     pub flag_suggestion_not_offered: &'static str,
+    pub flag_card_of_another_service: &'static str,
     pub months: [&'static str; 12],
     pub months_short: [&'static str; 12],
     pub decimal: char,
@@ -73,6 +82,10 @@ pub const FR: ReportTexts = ReportTexts {
     to: "au",
     all_time: "toutes les données conservées",
     profile: "Référentiel",
+    all_profiles: "tous les référentiels",
+    configured: "en vigueur",
+    left_out: "Retours sur des alertes sans décision enregistrée, rattachés à aucun référentiel et donc exclus",
+    issuer: "Émetteur (JWT)",
     generated: "Édité le",
     empty: "Aucune décision sur cette période.",
     filters: "Filtres",
@@ -110,6 +123,7 @@ pub const FR: ReportTexts = ReportTexts {
     flag_unknown_card: "alerte inconnue du service",
     flag_reason_not_offered: "motif non proposé par l'alerte",
     flag_suggestion_not_offered: "suggestion non proposée par l'alerte",
+    flag_card_of_another_service: "alerte émise par un autre service",
     months: [
         "janvier",
         "février",
@@ -142,6 +156,10 @@ pub const EN: ReportTexts = ReportTexts {
     to: "to",
     all_time: "all data kept",
     profile: "Rule set",
+    all_profiles: "all rule sets",
+    configured: "in force",
+    left_out: "Feedback about cards with no recorded decision, which belongs to no rule set and is left out",
+    issuer: "Issuer (JWT)",
     generated: "Generated",
     empty: "No decision in this period.",
     filters: "Filters",
@@ -179,6 +197,7 @@ pub const EN: ReportTexts = ReportTexts {
     flag_unknown_card: "card unknown to this service",
     flag_reason_not_offered: "reason not offered by the card",
     flag_suggestion_not_offered: "suggestion not offered by the card",
+    flag_card_of_another_service: "card issued by another service",
     months: [
         "January",
         "February",
@@ -269,6 +288,7 @@ impl ReportTexts {
             "unknown-card" => self.flag_unknown_card.to_owned(),
             "override-reason-not-offered" => self.flag_reason_not_offered.to_owned(),
             "suggestion-not-offered" => self.flag_suggestion_not_offered.to_owned(),
+            "card-of-another-service" => self.flag_card_of_another_service.to_owned(),
             other => other.to_owned(),
         }
     }
@@ -294,5 +314,9 @@ mod tests {
         assert_eq!(EN.percent(1, 8), "12.5%");
         assert_eq!(EN.percent(1, 0), "—");
         assert_eq!(EN.flag("unknown-card"), "card unknown to this service");
+        assert_eq!(
+            FR.flag("card-of-another-service"),
+            "alerte émise par un autre service"
+        );
     }
 }

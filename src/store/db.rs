@@ -157,6 +157,10 @@ pub struct IssuedCard {
     /// tells draft orders apart by patient and order: the CDS Hooks Sandbox names every draft
     /// `MedicationRequest/request-123`).
     pub patient_id: Option<String>,
+    /// The rule profile (`rules.profile`) the decision that issued the card was made under;
+    /// read by [`Store::cards_between`] and [`Store::feedback_between`] (issue 15: the report
+    /// filtered on a profile). `None` when the decision's record is missing.
+    pub profile: Option<String>,
 }
 
 impl Store {
@@ -396,7 +400,13 @@ impl Store {
             )
         };
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(|e| self.db(e))?;
+            // Beginning counts against the deadline too (a pool whose connections are all busy).
+            let begin = pool.begin();
+            let mut tx = match deadline {
+                Some(at) => tokio::time::timeout_at(at, begin).await.map_err(|_| late())?,
+                None => begin.await,
+            }
+            .map_err(|e| self.db(e))?;
             let writes = async {
                 let mut stored = Vec::with_capacity(records.len());
                 for r in records {
@@ -425,9 +435,12 @@ impl Store {
                 }
                 Ok::<_, StoreError>(stored)
             };
-            let written = match deadline {
-                Some(at) => tokio::time::timeout_at(at, writes).await.unwrap_or_else(|_| Err(late())),
-                None => writes.await,
+            let (written, cut) = match deadline {
+                Some(at) => match tokio::time::timeout_at(at, writes).await {
+                    Ok(written) => (written, false),
+                    Err(_) => (Err(late()), true),
+                },
+                None => (writes.await, false),
             };
             let in_time = match deadline {
                 Some(at) => tokio::time::Instant::now() < at,
@@ -437,6 +450,18 @@ impl Store {
                 Ok(stored) if in_time => {
                     tx.commit().await.map_err(|e| self.db(e))?;
                     Ok(stored)
+                }
+                // Cut off mid-statement: the statement may still be running (SQLite waits for
+                // the write lock in its worker thread, up to `store.connect_timeout_ms`;
+                // PostgreSQL's answer is still due), and a ROLLBACK awaited here would queue
+                // behind it, keeping the caller past its deadline (found by
+                // tests/api/feedback.rs: the 503 came only once the lock was released). The
+                // transaction is dropped instead: sqlx queues its ROLLBACK, which runs as soon
+                // as the connection is free, before the connection is used again. It is never
+                // committed, so the 503 tells the truth.
+                Err(e) if cut => {
+                    drop(tx);
+                    Err(e)
                 }
                 other => {
                     if let Err(e) = tx.rollback().await {
@@ -519,28 +544,37 @@ impl Store {
         })
     }
 
-    /// Cards issued in `[since, until)`.
+    /// Cards issued in `[since, until)`; with `profile`, only those of decisions made under
+    /// that rule profile (a card belongs to the decision that issued it: `decision_id`).
     pub async fn cards_between(
         &self,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
+        profile: Option<&str>,
     ) -> Result<Vec<IssuedCard>, StoreError> {
-        let sql = "SELECT c.card_uuid, c.recorded_at, c.hook_instance, c.service, c.topic, \
-                   c.indicator, c.order_ref, c.suggestion_uuids, c.override_reasons, d.patient_id \
-                   FROM decision_cards c LEFT JOIN decisions d ON d.id = c.decision_id \
-                   WHERE c.recorded_at >= $1 AND c.recorded_at < $2 \
-                   ORDER BY c.recorded_at, c.card_uuid";
+        let sql = format!(
+            "SELECT c.card_uuid, c.recorded_at, c.hook_instance, c.service, c.topic, \
+             c.indicator, c.order_ref, c.suggestion_uuids, c.override_reasons, d.patient_id, \
+             d.profile FROM decision_cards c LEFT JOIN decisions d ON d.id = c.decision_id \
+             WHERE c.recorded_at >= $1 AND c.recorded_at < $2{} \
+             ORDER BY c.recorded_at, c.card_uuid",
+            if profile.is_some() {
+                " AND d.profile = $3"
+            } else {
+                ""
+            }
+        );
         on_pool!(self, pool => {
-            let rows = sqlx::query(sql)
-                .bind(ms(since))
-                .bind(ms(until))
-                .fetch_all(pool)
-                .await
-                .map_err(|e| self.db(e))?;
+            let mut query = sqlx::query(&sql).bind(ms(since)).bind(ms(until));
+            if let Some(p) = profile {
+                query = query.bind(p);
+            }
+            let rows = query.fetch_all(pool).await.map_err(|e| self.db(e))?;
             rows.iter()
                 .map(|r| -> Result<IssuedCard, sqlx::Error> {
                     let mut card = issued_card_from_row(r)?;
                     card.patient_id = r.try_get("patient_id")?;
+                    card.profile = r.try_get("profile")?;
                     Ok(card)
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -548,30 +582,45 @@ impl Store {
         })
     }
 
-    /// Feedback received in `[since, until)`, each with the card it names when known.
+    /// Feedback received in `[since, until)`, each with the card it names when known. With
+    /// `profile`, only feedback about cards of decisions made under that rule profile: feedback
+    /// about a card with no recorded decision belongs to no profile (see
+    /// [`Store::feedback_without_decision_between`]).
     pub async fn feedback_between(
         &self,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
+        profile: Option<&str>,
     ) -> Result<Vec<FeedbackRow>, StoreError> {
-        let sql = "SELECT f.id, f.received_at, f.service AS f_service, f.card_uuid AS f_card, \
-                   f.outcome, f.accepted_suggestions, f.reason_system, f.reason_code, \
-                   f.reason_display, f.user_comment, f.outcome_timestamp, f.flags, f.issuer, \
-                   c.card_uuid, c.recorded_at, c.hook_instance, c.service, c.topic, c.indicator, \
-                   c.order_ref, c.suggestion_uuids, c.override_reasons \
-                   FROM feedback f LEFT JOIN decision_cards c ON c.card_uuid = f.card_uuid \
-                   WHERE f.received_at >= $1 AND f.received_at < $2 ORDER BY f.received_at, f.id";
+        let sql = format!(
+            "SELECT f.id, f.received_at, f.service AS f_service, f.card_uuid AS f_card, \
+             f.outcome, f.accepted_suggestions, f.reason_system, f.reason_code, \
+             f.reason_display, f.user_comment, f.outcome_timestamp, f.flags, f.issuer, \
+             c.card_uuid, c.recorded_at, c.hook_instance, c.service, c.topic, c.indicator, \
+             c.order_ref, c.suggestion_uuids, c.override_reasons, d.profile \
+             FROM feedback f LEFT JOIN decision_cards c ON c.card_uuid = f.card_uuid \
+             LEFT JOIN decisions d ON d.id = c.decision_id \
+             WHERE f.received_at >= $1 AND f.received_at < $2{} ORDER BY f.received_at, f.id",
+            if profile.is_some() {
+                " AND d.profile = $3"
+            } else {
+                ""
+            }
+        );
         on_pool!(self, pool => {
-            let rows = sqlx::query(sql)
-                .bind(ms(since))
-                .bind(ms(until))
-                .fetch_all(pool)
-                .await
-                .map_err(|e| self.db(e))?;
+            let mut query = sqlx::query(&sql).bind(ms(since)).bind(ms(until));
+            if let Some(p) = profile {
+                query = query.bind(p);
+            }
+            let rows = query.fetch_all(pool).await.map_err(|e| self.db(e))?;
             rows.iter()
                 .map(|r| -> Result<FeedbackRow, sqlx::Error> {
                     let card = match r.try_get::<Option<String>, _>("card_uuid")? {
-                        Some(_) => Some(issued_card_from_row(r)?),
+                        Some(_) => {
+                            let mut card = issued_card_from_row(r)?;
+                            card.profile = r.try_get("profile")?;
+                            Some(card)
+                        }
                         None => None,
                     };
                     Ok(FeedbackRow { record: feedback_from_row(r)?, card })
@@ -579,6 +628,27 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| self.db(e))
         })
+    }
+
+    /// How many feedback items received in `[since, until)` name a card with no recorded
+    /// decision (never issued here, its audit record dropped, or purged): a report filtered on
+    /// a rule profile cannot count them and says how many it left out.
+    pub async fn feedback_without_decision_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM feedback f \
+                   LEFT JOIN decision_cards c ON c.card_uuid = f.card_uuid \
+                   LEFT JOIN decisions d ON d.id = c.decision_id \
+                   WHERE f.received_at >= $1 AND f.received_at < $2 AND d.id IS NULL";
+        let n = on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(ms(since))
+            .bind(ms(until))
+            .fetch_one(pool)
+            .await)
+        .map_err(|e| self.db(e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Closes the pool (the report command, tests).
@@ -608,6 +678,7 @@ where
         service: r.try_get("service")?,
         issued_at: from_ms(r.try_get("recorded_at")?),
         patient_id: None,
+        profile: None,
     })
 }
 
@@ -720,9 +791,102 @@ mod tests {
             .feedback_between(
                 DateTime::<Utc>::UNIX_EPOCH,
                 Utc::now() + chrono::Duration::days(1),
+                None,
             )
             .await
             .unwrap()
+    }
+
+    /// A decision under `profile` with one card `card`, and a feedback overriding that card.
+    fn decision_with_feedback(profile: &str, card: &str) -> (DecisionRecord, FeedbackRecord) {
+        let mut d = DecisionRecord::from_call(crate::store::model::CallInfo {
+            hook_instance: format!("hi-{card}"),
+            service: "alemtuzumab-order-sign".into(),
+            hook: "order-sign".into(),
+            patient_id: Some("p".into()),
+            status: 200,
+            profile: profile.into(),
+            latency: std::time::Duration::from_millis(1),
+        });
+        d.cards = vec![CardRecord {
+            uuid: card.into(),
+            topic: "initiation-eligibility".into(),
+            indicator: "critical".into(),
+            order_ref: Some("MedicationRequest/mr".into()),
+            suggestion_uuids: vec![],
+            override_reasons: vec![],
+        }];
+        let mut f = record(card);
+        f.feedback.card = card.into();
+        f.flags = vec![];
+        (d, f)
+    }
+
+    /// Issue 15: cards and feedback belong to the rule profile of the decision that issued the
+    /// card; a profile's figures count only those; feedback about a card with no recorded
+    /// decision belongs to no profile and is counted apart.
+    #[tokio::test]
+    async fn cards_and_feedback_are_read_for_the_profile_of_their_decision() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(dir.path()).await;
+        let mut feedback = Vec::new();
+        for (profile, card) in [("ansm-2019", "a1"), ("ansm-2019", "a2"), ("ema-2020", "e1")] {
+            let (d, f) = decision_with_feedback(profile, card);
+            store.write_decisions(&[d]).await.unwrap();
+            feedback.push(f);
+        }
+        feedback.push(record("no decision"));
+        store.insert_feedback(&feedback).await.unwrap();
+        let (from, to) = (
+            DateTime::<Utc>::UNIX_EPOCH,
+            Utc::now() + chrono::Duration::days(1),
+        );
+        let cards = |profile: Option<&'static str>| {
+            let store = store.clone();
+            async move {
+                let mut v: Vec<(String, Option<String>)> = store
+                    .cards_between(from, to, profile)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| (c.card.uuid, c.profile))
+                    .collect();
+                v.sort();
+                v
+            }
+        };
+        let fb = |profile: Option<&'static str>| {
+            let store = store.clone();
+            async move {
+                let mut v: Vec<(String, Option<String>)> = store
+                    .feedback_between(from, to, profile)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| (r.record.feedback.card, r.card.and_then(|c| c.profile)))
+                    .collect();
+                v.sort();
+                v
+            }
+        };
+        let ansm = |c: &str| (c.to_owned(), Some("ansm-2019".to_owned()));
+        let ema = |c: &str| (c.to_owned(), Some("ema-2020".to_owned()));
+        assert_eq!(cards(None).await, [ansm("a1"), ansm("a2"), ema("e1")]);
+        assert_eq!(cards(Some("ansm-2019")).await, [ansm("a1"), ansm("a2")]);
+        assert_eq!(cards(Some("ema-2020")).await, [ema("e1")]);
+        assert_eq!(
+            fb(None).await,
+            [ansm("a1"), ansm("a2"), ("c1".to_owned(), None), ema("e1")]
+        );
+        assert_eq!(fb(Some("ansm-2019")).await, [ansm("a1"), ansm("a2")]);
+        assert_eq!(fb(Some("ema-2020")).await, [ema("e1")]);
+        assert_eq!(
+            store
+                .feedback_without_decision_between(from, to)
+                .await
+                .unwrap(),
+            1
+        );
     }
 
     /// Issue 17 item 7: the same item sent again (an EHR's retry) is stored once.

@@ -389,7 +389,7 @@ mod tests {
             Utc::now() + chrono::Duration::days(1),
         );
         let mut cards: Vec<String> = store
-            .cards_between(from, to)
+            .cards_between(from, to, None)
             .await
             .unwrap()
             .into_iter()
@@ -397,7 +397,7 @@ mod tests {
             .collect();
         cards.sort();
         let mut feedback: Vec<String> = store
-            .feedback_between(from, to)
+            .feedback_between(from, to, None)
             .await
             .unwrap()
             .into_iter()

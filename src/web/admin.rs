@@ -1,4 +1,4 @@
-//! `GET /admin/report?since=…&until=…[&format=json]`: the drug committee's report
+//! `GET /admin/report?since=…&until=…[&profile=…][&format=json]`: the drug committee's report
 //! (src/report/html.rs), the page `report --format html` writes, served by the running service.
 //!
 //! Its own credential, never the EHR's: `Authorization: Bearer <token>` with one of
@@ -8,7 +8,8 @@
 //! loopback `Host`). A refusal is logged with its reason and the peer, never the token.
 //!
 //! `since` / `until` are as in `report --since/--until` (a day `YYYY-MM-DD` UTC, `until`
-//! inclusive, or an RFC 3339 instant); `format=json` answers `report --format json`'s document.
+//! inclusive, or an RFC 3339 instant); `profile` as in `report --profile` (`ansm-2019` or
+//! `ema-2020`; empty: every profile); `format=json` answers `report --format json`'s document.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -67,10 +68,12 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The query: `since`, `until`, `format` (`html` or `json`); anything else is an error.
+/// The query: `since`, `until`, `profile`, `format` (`html` or `json`); anything else is an
+/// error.
 struct Query {
     since: Option<chrono::DateTime<chrono::Utc>>,
     until: Option<chrono::DateTime<chrono::Utc>>,
+    profile: Option<crate::rules::Profile>,
     json: bool,
 }
 
@@ -78,6 +81,7 @@ fn parse_query(q: &str) -> Result<Query, (String, String)> {
     let mut out = Query {
         since: None,
         until: None,
+        profile: None,
         json: false,
     };
     for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
@@ -88,7 +92,12 @@ fn parse_query(q: &str) -> Result<Query, (String, String)> {
                 .collect::<String>()
         };
         match k.as_ref() {
-            "since" | "until" if v.trim().is_empty() => {}
+            // The page's form sends every field, empty when not chosen.
+            "since" | "until" | "profile" if v.trim().is_empty() => {}
+            "profile" => {
+                out.profile =
+                    Some(crate::report::parse_profile(&v).map_err(|e| ("profile".to_owned(), e))?)
+            }
             "since" => {
                 out.since = Some(
                     crate::report::parse_bound(&v, false).map_err(|e| ("since".to_owned(), e))?,
@@ -112,7 +121,7 @@ fn parse_query(q: &str) -> Result<Query, (String, String)> {
             other => {
                 return Err((
                     shown(other),
-                    "unknown parameter: expected since, until or format".to_owned(),
+                    "unknown parameter: expected since, until, profile or format".to_owned(),
                 ))
             }
         }
@@ -158,21 +167,17 @@ pub async fn report(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             )
         }
     };
-    let from = query
-        .since
-        .unwrap_or(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH);
-    let to = query
-        .until
-        .unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::days(1));
+    let scope = crate::report::Scope {
+        since: query.since,
+        until: query.until,
+        profile: query.profile,
+    };
+    let cards = settings.cards.clone();
     let read = state
         .store
-        .with_store(move |store| async move {
-            let cards = store.cards_between(from, to).await?;
-            let feedback = store.feedback_between(from, to).await?;
-            Ok((cards, feedback))
-        })
+        .with_store(move |store| async move { crate::report::load(&store, &scope, &cards).await })
         .await;
-    let (cards, feedback) = match read {
+    let report = match read {
         Ok(x) => x,
         Err(e) => {
             tracing::error!(error = %e, "admin report: store unavailable");
@@ -184,10 +189,10 @@ pub async fn report(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             );
         }
     };
-    let report = crate::report::build(&cards, &feedback, query.since, query.until, &settings.cards);
     tracing::info!(
         since = ?report.since,
         until = ?report.until,
+        profile = ?report.profile,
         json = query.json,
         "admin report served"
     );
@@ -216,14 +221,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_query_is_since_until_format_and_nothing_else() {
+    fn the_query_is_since_until_profile_format_and_nothing_else() {
         let q = parse_query("since=2026-10-01&until=2026-12-31&format=json").unwrap();
-        assert!(q.json && q.since.is_some() && q.until.is_some());
+        assert!(q.json && q.since.is_some() && q.until.is_some() && q.profile.is_none());
         assert!(parse_query("").is_ok_and(|q| !q.json && q.since.is_none()));
-        assert!(parse_query("since=&until=").is_ok());
+        assert!(parse_query("since=&until=&profile=").is_ok_and(|q| q.profile.is_none()));
+        assert_eq!(
+            parse_query("profile=ema-2020").ok().and_then(|q| q.profile),
+            Some(crate::rules::Profile::Ema2020)
+        );
         assert_eq!(parse_query("since=yesterday").err().unwrap().0, "since");
         assert_eq!(parse_query("format=pdf").err().unwrap().0, "format");
-        assert_eq!(parse_query("profile=ema-2020").err().unwrap().0, "profile");
+        assert_eq!(parse_query("profile=ema-2021").err().unwrap().0, "profile");
+        assert_eq!(parse_query("rules=ema-2020").err().unwrap().0, "rules");
         assert_eq!(
             parse_query("since=2026-12-01&until=2026-11-01")
                 .err()

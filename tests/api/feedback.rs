@@ -443,6 +443,316 @@ async fn feedback_about_a_card_of_another_service_is_flagged() {
     );
 }
 
+/// A token of the right shape for `[admin] tokens`.
+const ADMIN_TOKEN: &str = "committee-token-0123456789abcdef0123456789";
+
+/// Issue 17 item 14: each feedback keeps the `iss` of its verified JWT, and the committee's
+/// report shows it beside each override in every format: JSON, CSV (neutralised like every
+/// cell from outside), the table, and the served page (escaped). Two EHRs (issuers) sign the
+/// calls with real tokens; the second one's `iss` is hostile text.
+#[tokio::test]
+async fn the_report_shows_the_jwt_issuer_of_each_feedback() {
+    use crate::auth::{claims, ec_key, header, jwks, sign, JwksServer, ISS, PUBLIC_URL};
+    const OTHER: &str = "=1+1 <b>EHR & co</b>";
+    const SERVICE: &str = "alemtuzumab-order-sign";
+    // Arrange: both issuers' keys at one JWKS server.
+    let key = ec_key("ec-1");
+    let server = JwksServer::start(jwks(&[&key])).await;
+    let jwks_url = server.url();
+    let app = spawn_app_with(move |raw| {
+        Backend::Sqlite.apply(raw);
+        raw.server.public_url = PUBLIC_URL.to_owned();
+        raw.admin.tokens = vec![ADMIN_TOKEN.to_owned()];
+        raw.rules.language = "en".to_owned();
+        raw.auth.issuers = [ISS, OTHER]
+            .iter()
+            .map(|iss| alemtuzumab_cds::config::RawIssuer {
+                iss: (*iss).to_owned(),
+                jwks_url: jwks_url.clone(),
+                jwks_file: String::new(),
+                jku_allow: vec![],
+                audiences: vec![],
+            })
+            .collect();
+    })
+    .await;
+    let token = |iss: &str, path: &str| {
+        let mut c = claims(SERVICE);
+        c["iss"] = json!(iss);
+        c["aud"] = json!(format!("{PUBLIC_URL}{path}"));
+        sign(&key, &header(&key), &c)
+    };
+    let post = |path: String, token: String, body: Value| {
+        let (client, url) = (app.client.clone(), app.address.clone());
+        async move {
+            client
+                .post(format!("{url}{path}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("sent")
+        }
+    };
+    let hook = format!("/cds-services/{SERVICE}");
+    let feedback = format!("/cds-services/{SERVICE}/feedback");
+    let mut overridden = Vec::new();
+    for iss in [ISS, OTHER] {
+        // Act: a signed hook call, then a signed override of its critical card.
+        let mut req = fixture_hook("naive-one-dmt--order-sign.json");
+        req["hookInstance"] = json!(uuid::Uuid::new_v4().to_string());
+        let resp = post(hook.clone(), token(iss, &hook), req).await;
+        assert_eq!(resp.status(), 200, "{iss}");
+        let body: Value = resp.json().await.expect("JSON");
+        let card = body["cards"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["indicator"] == "critical"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no critical card: {body}"));
+        let fb = json!({"feedback": [{"card": card["uuid"], "outcome": "overridden",
+            "overrideReason": {"userComment": format!("signed by {iss}")},
+            "outcomeTimestamp": now()}]});
+        let resp = post(feedback.clone(), token(iss, &feedback), fb).await;
+        assert_eq!(resp.status(), 200, "{iss}");
+        overridden.push((card["uuid"].as_str().expect("uuid").to_owned(), iss));
+    }
+    let env = Backend::Sqlite.env(&app);
+    let report = report_json(&env, &[]).await;
+    let cli = |format: &'static str| {
+        let env = env.clone();
+        async move {
+            let mut cmd = binary();
+            cmd.args(["report", "--format", format])
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let out = tokio::task::spawn_blocking(move || cmd.output())
+                .await
+                .expect("report task")
+                .expect("report runs");
+            assert!(out.status.success(), "{format}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let csv = cli("csv").await;
+    let table = cli("table").await;
+    let page = app
+        .client
+        .get(format!("{}/admin/report", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("admin report");
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.expect("page");
+
+    // Assert: JSON, each override with its issuer.
+    let decisions = rule(&report, "initiation-eligibility")["overrideDecisions"]
+        .as_array()
+        .cloned()
+        .expect("overrideDecisions");
+    let mut seen: Vec<(String, String)> = decisions
+        .iter()
+        .map(|d| {
+            (
+                d["cardUuid"].as_str().unwrap_or("").to_owned(),
+                d["issuer"].as_str().unwrap_or("(none)").to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut expected: Vec<(String, String)> = overridden
+        .iter()
+        .map(|(c, i)| (c.clone(), (*i).to_owned()))
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected, "{report}");
+    // CSV: the issuer column, the hostile one made inert (a leading `'`).
+    assert!(
+        csv.lines().next().unwrap_or("").ends_with(",issuer"),
+        "{csv}"
+    );
+    for (card, iss) in &overridden {
+        let row = csv
+            .lines()
+            .find(|l| l.starts_with("override,") && l.contains(card.as_str()))
+            .unwrap_or_else(|| panic!("no override row for {card}: {csv}"));
+        let cell = if *iss == OTHER {
+            format!("'{OTHER}")
+        } else {
+            ISS.to_owned()
+        };
+        assert!(row.ends_with(&format!(",{cell}")), "{row}");
+    }
+    // The table, and the page with the issuer escaped.
+    assert!(table.contains(&format!("issuer {ISS} ")), "{table}");
+    assert!(table.contains(&format!("issuer {OTHER} ")), "{table}");
+    assert!(page.contains(&format!("<code>{ISS}</code>")), "{page}");
+    assert!(
+        page.contains("<code>=1+1 &lt;b&gt;EHR &amp; co&lt;/b&gt;</code>"),
+        "{page}"
+    );
+    assert!(!page.contains("<b>EHR"), "{page}");
+}
+
+/// Another program holding the store's write lock on `feedback`: a SQLite connection in an
+/// exclusive transaction, or a PostgreSQL session holding `LOCK TABLE feedback IN EXCLUSIVE
+/// MODE` (reads go on, writes wait).
+enum WriteLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteLock {
+    async fn take(backend: &Backend, app: &TestApp) -> WriteLock {
+        use sqlx::{Connection, Executor};
+        match backend {
+            Backend::Sqlite => {
+                let file = app.data_dir.path().join("alemtuzumab-cds.db");
+                let mut c = sqlx::SqliteConnection::connect_with(
+                    &sqlx::sqlite::SqliteConnectOptions::new().filename(&file),
+                )
+                .await
+                .expect("another connection");
+                (&mut c).execute("BEGIN EXCLUSIVE").await.expect("the lock");
+                WriteLock::Sqlite(c)
+            }
+            Backend::Postgres(url) => {
+                let mut c = sqlx::PgConnection::connect(url)
+                    .await
+                    .expect("another connection");
+                (&mut c)
+                    .execute("BEGIN; LOCK TABLE feedback IN EXCLUSIVE MODE")
+                    .await
+                    .expect("the lock");
+                WriteLock::Postgres(c)
+            }
+        }
+    }
+
+    async fn release(self) {
+        use sqlx::{Connection, Executor};
+        match self {
+            WriteLock::Sqlite(mut c) => {
+                (&mut c).execute("ROLLBACK").await.expect("release");
+                c.close().await.expect("close");
+            }
+            WriteLock::Postgres(mut c) => {
+                (&mut c).execute("ROLLBACK").await.expect("release");
+                c.close().await.expect("close");
+            }
+        }
+    }
+}
+
+/// Issue 17 item 7 over HTTP, against the running service and a real store: a feedback whose
+/// write cannot complete within `server.request_timeout_ms` (another program holds the write
+/// lock; SQLite would wait `store.connect_timeout_ms`, far longer, PostgreSQL for ever) is
+/// answered 503 while the lock is still held, and is not stored: the transaction is rolled
+/// back. Once the store is free, the EHR's retry of the same feedback answers 200, and the
+/// report shows exactly one override, the retry's.
+pub async fn suite_feedback_cut_by_the_timeout(backend: &Backend) {
+    // Arrange
+    let b = backend.clone();
+    let app = spawn_app_with(move |raw| {
+        b.apply(raw);
+        // Long enough for a hook call on a loaded machine; SQLite's wait for a lock (the store's
+        // connect timeout) far longer, so that only the request timeout can end the call.
+        raw.server.request_timeout_ms = 3_000;
+        raw.store.connect_timeout_ms = 300_000;
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.get("/readyz").await.status() != 200 {
+        assert!(Instant::now() < deadline, "the store did not open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (card, hook_instance) = critical_card(&app).await;
+    let env = backend.env(&app);
+    // The card's audit is written before the store is locked (the writer batches).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let report = report_json(&env, &[]).await;
+        if rule(&report, "initiation-eligibility")["cardsShown"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "card not stored: {report}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let offered = &card["overrideReasons"][0];
+    let body = json!({"feedback": [{
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "overrideReason": {"reason": {"system": offered["system"], "code": offered["code"]},
+                           "userComment": "retried by the EHR"},
+        "outcomeTimestamp": now()
+    }]});
+    let lock = WriteLock::take(backend, &app).await;
+
+    // Act: the feedback, while the store cannot take the write.
+    let answer = tokio::time::timeout(
+        Duration::from_secs(120),
+        app.post_feedback("alemtuzumab-order-sign", &body),
+    )
+    .await
+    .expect(
+        "answered while the store is still locked (by the request timeout, not the store's wait)",
+    );
+
+    // Assert: 503, the timeout named, transient (retry).
+    assert_eq!(answer.status(), 503);
+    let retry_after = answer.headers().get("retry-after").cloned();
+    let oo: Value = answer.json().await.expect("an OperationOutcome");
+    assert_eq!(oo["resourceType"], "OperationOutcome");
+    assert_eq!(oo["issue"][0]["code"], "transient", "{oo}");
+    assert!(
+        oo["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap_or("")
+            .contains("longer than the configured timeout"),
+        "{oo}"
+    );
+    // The service sends no Retry-After on this 503 today; one it sends must be seconds.
+    if let Some(v) = retry_after {
+        assert!(v.to_str().is_ok_and(|s| s.parse::<u64>().is_ok()), "{v:?}");
+    }
+
+    // The store is free again: nothing of the cut call was stored.
+    lock.release().await;
+    // To the millisecond, as the store keeps times.
+    let released = chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis())
+        .expect("now");
+    let report = report_json(&env, &[]).await;
+    assert_eq!(
+        rule(&report, "initiation-eligibility")["overrides"],
+        0,
+        "{report}"
+    );
+
+    // The EHR retries the same feedback: 200, stored once.
+    let retry = app.post_feedback("alemtuzumab-order-sign", &body).await;
+    assert_eq!(retry.status(), 200);
+    let report = report_json(&env, &[]).await;
+    let init = rule(&report, "initiation-eligibility");
+    assert_eq!(init["overrides"], 1, "{report}");
+    let decisions = init["overrideDecisions"].as_array().expect("decisions");
+    assert_eq!(decisions.len(), 1, "{report}");
+    assert_eq!(decisions[0]["cardUuid"], card["uuid"]);
+    assert_eq!(decisions[0]["hookInstance"], hook_instance.as_str());
+    assert_eq!(decisions[0]["flags"], json!([]), "{report}");
+    // The row stored is the retry's, received after the lock was released: the cut call's
+    // row, had it been committed, would be the one kept (the retry being its duplicate).
+    let received = chrono::DateTime::parse_from_rfc3339(
+        decisions[0]["receivedTime"].as_str().expect("receivedTime"),
+    )
+    .expect("RFC 3339");
+    assert!(received >= released, "{received} < {released}: {report}");
+}
+
+#[tokio::test]
+async fn sqlite_a_feedback_cut_by_the_request_timeout_is_a_503_and_not_stored_and_its_retry_is_stored_once(
+) {
+    suite_feedback_cut_by_the_timeout(&Backend::Sqlite).await;
+}
+
 #[tokio::test]
 async fn order_select_repeats_count_once_per_draft_order_in_the_report() {
     let backend = Backend::Sqlite;

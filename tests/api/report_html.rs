@@ -296,6 +296,303 @@ async fn the_admin_report_takes_its_own_token_and_nothing_else() {
     assert_eq!(off.admin_report("", Some(TOKEN)).await.status(), 404);
 }
 
+/// `report` over `app`'s store with `args`: (exit success, stdout, stderr).
+async fn report_cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = binary();
+    cmd.arg("report").args(args).envs(Backend::Sqlite.env(app));
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("report task")
+        .expect("report runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `(rule, indicator)` → count, of the cards of hook responses.
+fn card_counts(responses: &[Value]) -> BTreeMap<String, (u64, u64)> {
+    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for body in responses {
+        for c in body["cards"].as_array().expect("cards") {
+            let e = out
+                .entry(
+                    c["source"]["topic"]["code"]
+                        .as_str()
+                        .expect("topic")
+                        .to_owned(),
+                )
+                .or_default();
+            e.0 += 1;
+            if c["indicator"] == "critical" {
+                e.1 += 1;
+            }
+        }
+    }
+    out
+}
+
+/// `rule` → (cardsShown, criticalCards) of a JSON report, rules with cards only.
+fn report_counts(report: &Value) -> BTreeMap<String, (u64, u64)> {
+    report["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter(|r| r["cardsShown"].as_u64().unwrap_or(0) > 0)
+        .map(|r| {
+            (
+                r["rule"].as_str().expect("rule").to_owned(),
+                (
+                    r["cardsShown"].as_u64().expect("n"),
+                    r["criticalCards"].as_u64().expect("n"),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Issue 15: the committee restricts the report to one rule profile. Two services on one
+/// SQLite file, one under `ansm-2019`, one under `ema-2020` (as during a change of profile):
+/// `report --profile` and `/admin/report?profile=` count the cards of the decisions made under
+/// that profile and the feedback about them, say which profile, and how many feedback items
+/// they left out (about a card with no recorded decision); an invalid profile is refused,
+/// naming the option or parameter and the allowed values.
+#[tokio::test]
+async fn the_report_filtered_on_a_profile_counts_the_decisions_made_under_it() {
+    // Arrange: the same store under both profiles.
+    let ansm = spawn_app_with(|raw| {
+        Backend::Sqlite.apply(raw);
+        raw.admin.tokens = vec![TOKEN.to_owned()];
+        raw.rules.profile = "ansm-2019".to_owned();
+    })
+    .await;
+    let shared = ansm.data_dir.path().to_string_lossy().into_owned();
+    let ema = spawn_app_with(move |raw| {
+        Backend::Sqlite.apply(raw);
+        raw.store.data_dir = shared;
+        raw.admin.tokens = vec![TOKEN.to_owned()];
+        raw.rules.profile = "ema-2020".to_owned();
+    })
+    .await;
+    for app in [&ansm, &ema] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while app.get("/readyz").await.status() != 200 {
+            assert!(Instant::now() < deadline, "the store did not open");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let call = |app: &TestApp, fixture: &str| {
+        let mut req = fixture_hook(fixture);
+        req["hookInstance"] = json!(uuid::Uuid::new_v4().to_string());
+        let (client, url) = (app.client.clone(), app.address.clone());
+        async move {
+            let resp = client
+                .post(format!("{url}/cds-services/alemtuzumab-order-sign"))
+                .json(&req)
+                .send()
+                .await
+                .expect("hook call");
+            assert_eq!(resp.status(), 200);
+            resp.json::<Value>().await.expect("JSON")
+        }
+    };
+    // Under ansm-2019 a one-DMT patient is not eligible (critical); under ema-2020 they are,
+    // but an apixaban draft is a contraindication (critical).
+    let mut by_ansm = Vec::new();
+    for _ in 0..2 {
+        by_ansm.push(call(&ansm, "naive-one-dmt--order-sign.json").await);
+    }
+    let by_ema = vec![
+        call(&ema, "concurrent-apixaban-draft--order-sign.json").await,
+        call(&ema, "naive-one-dmt--order-sign.json").await,
+    ];
+    let (ansm_cards, ema_cards) = (card_counts(&by_ansm), card_counts(&by_ema));
+    assert_ne!(ansm_cards, ema_cards, "the profiles give different cards");
+    let critical = |body: &Value| -> Value {
+        body["cards"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["indicator"] == "critical"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no critical card: {body}"))
+    };
+    let override_of = |card: &Value| {
+        json!({"feedback": [{"card": card["uuid"], "outcome": "overridden",
+            "overrideReason": {"reason": {"system": card["overrideReasons"][0]["system"],
+                                          "code": card["overrideReasons"][0]["code"]}},
+            "outcomeTimestamp": now()}]})
+    };
+    // Two overrides of ansm-2019 cards, one of an ema-2020 card, one about an unknown card;
+    // each posted to the service that issued the card (the unknown one to either).
+    let (a0, a1, e0) = (
+        critical(&by_ansm[0]),
+        critical(&by_ansm[1]),
+        critical(&by_ema[0]),
+    );
+    for (app, body) in [
+        (&ansm, override_of(&a0)),
+        (&ansm, override_of(&a1)),
+        (&ema, override_of(&e0)),
+        (
+            &ema,
+            json!({"feedback": [{"card": "e015d505-555f-477b-bb1c-01a99f30a4c8",
+                "outcome": "overridden", "overrideReason": {"userComment": "from elsewhere"},
+                "outcomeTimestamp": now()}]}),
+        ),
+    ] {
+        let resp = app
+            .post_raw(
+                "/cds-services/alemtuzumab-order-sign/feedback",
+                body.to_string(),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{body}");
+    }
+    let mut all_cards = ansm_cards.clone();
+    for (rule, (n, c)) in &ema_cards {
+        let e = all_cards.entry(rule.clone()).or_default();
+        e.0 += n;
+        e.1 += c;
+    }
+    // The audit writer batches: wait until the report sees every card.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let all = loop {
+        let report = report_json(&Backend::Sqlite.env(&ansm), &[]).await;
+        if report_counts(&report) == all_cards {
+            break report;
+        }
+        assert!(Instant::now() < deadline, "cards not stored: {report}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    // Act
+    let by_profile = |p: &'static str| {
+        let env = Backend::Sqlite.env(&ansm);
+        async move { report_json(&env, &["--profile", p]).await }
+    };
+    let ansm_report = by_profile("ansm-2019").await;
+    let ema_report = by_profile("ema-2020").await;
+
+    // Assert: each profile's cards as its service issued them, its overrides only.
+    assert_eq!(report_counts(&ansm_report), ansm_cards, "{ansm_report}");
+    assert_eq!(report_counts(&ema_report), ema_cards, "{ema_report}");
+    assert_eq!(total(&all, "overrides"), 4, "{all}");
+    assert_eq!(total(&ansm_report, "overrides"), 2, "{ansm_report}");
+    assert_eq!(total(&ema_report, "overrides"), 1, "{ema_report}");
+    let overridden = |report: &Value| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = report["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .flat_map(|r| {
+                r["overrideDecisions"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .map(|d| {
+                (
+                    d["cardUuid"].as_str().unwrap_or("").to_owned(),
+                    d["profile"].as_str().unwrap_or("-").to_owned(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let pair = |card: &Value, p: &str| {
+        (
+            card["uuid"].as_str().expect("uuid").to_owned(),
+            p.to_owned(),
+        )
+    };
+    let mut expected = vec![pair(&a0, "ansm-2019"), pair(&a1, "ansm-2019")];
+    expected.sort();
+    assert_eq!(overridden(&ansm_report), expected, "{ansm_report}");
+    assert_eq!(
+        overridden(&ema_report),
+        [pair(&e0, "ema-2020")],
+        "{ema_report}"
+    );
+    // The filter is stated, with what it left out; the unfiltered report has no filter.
+    assert_eq!(ansm_report["profile"], "ansm-2019");
+    assert_eq!(ema_report["profile"], "ema-2020");
+    assert_eq!(ansm_report["feedbackWithoutDecision"], 1, "{ansm_report}");
+    assert_eq!(ema_report["feedbackWithoutDecision"], 1, "{ema_report}");
+    assert!(all.get("profile").is_none(), "{all}");
+    assert!(rule(&all, "(unknown card)")["overrides"] == 1, "{all}");
+
+    // The other formats say it too.
+    let (ok, table, _) = report_cli(&ansm, &["--profile", "ema-2020"]).await;
+    assert!(ok, "{table}");
+    assert!(
+        table.contains("Rule profile: ema-2020 (decisions made under it only; 1 feedback"),
+        "{table}"
+    );
+    let (ok, csv, _) = report_cli(&ansm, &["--format", "csv", "--profile", "ema-2020"]).await;
+    assert!(ok, "{csv}");
+    assert!(
+        csv.lines()
+            .filter(|l| l.starts_with("rule,"))
+            .all(|l| l.ends_with(",ema-2020,")),
+        "{csv}"
+    );
+    assert_eq!(
+        csv.lines().filter(|l| l.starts_with("override,")).count(),
+        1,
+        "{csv}"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("report.html");
+    report_html_file(&ansm, "fr", &file, &["--profile", "ansm-2019"]).await;
+    let page = std::fs::read_to_string(&file).expect("the page");
+    assert!(page.contains(r#"data-profile="ansm-2019""#), "{page}");
+    assert_eq!(page_numbers(&page), json_numbers(&ansm_report), "{page}");
+
+    // Served: the same numbers, from either service.
+    for app in [&ansm, &ema] {
+        let served: Value = app
+            .admin_report("?profile=ema-2020&format=json", Some(TOKEN))
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(served["rules"], ema_report["rules"]);
+        assert_eq!(served["profile"], "ema-2020");
+        let page = app
+            .admin_report("?since=&until=&profile=ema-2020", Some(TOKEN))
+            .await
+            .text()
+            .await
+            .expect("page");
+        assert!(page.contains(r#"data-profile="ema-2020""#), "{page}");
+        assert!(
+            page.contains(r#"<option value="ema-2020" selected>"#),
+            "{page}"
+        );
+        assert_eq!(page_numbers(&page), json_numbers(&ema_report), "{page}");
+    }
+
+    // An invalid profile: named, with the allowed values.
+    let bad = ansm.admin_report("?profile=ema-2021", Some(TOKEN)).await;
+    assert_eq!(bad.status(), 400);
+    let outcome: Value = bad.json().await.expect("OperationOutcome");
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    assert_eq!(outcome["issue"][0]["expression"][0], "profile", "{outcome}");
+    let diagnostics = outcome["issue"][0]["diagnostics"].as_str().unwrap_or("");
+    assert!(
+        diagnostics.contains("ansm-2019") && diagnostics.contains("ema-2020"),
+        "{outcome}"
+    );
+    let (ok, out, err) = report_cli(&ansm, &["--format", "json", "--profile", "ema-2021"]).await;
+    assert!(!ok, "{out}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("--profile") && err.contains("ansm-2019") && err.contains("ema-2020"),
+        "{err}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // In a real browser.
 

@@ -265,6 +265,19 @@ async fn postgres_the_same_feedback_posted_twice_is_stored_once() {
     feedback::suite_feedback_is_idempotent(&backend).await;
 }
 
+/// Issue 17 item 7: the feedback table locked by another session, a feedback past the
+/// request timeout is a 503 while the lock is held, not stored; its retry is stored once.
+#[tokio::test]
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs PostgreSQL"
+)]
+async fn postgres_a_feedback_cut_by_the_request_timeout_is_a_503_and_not_stored_and_its_retry_is_stored_once(
+) {
+    let (_pg, backend) = backend().await;
+    feedback::suite_feedback_cut_by_the_timeout(&backend).await;
+}
+
 #[tokio::test]
 #[cfg_attr(
     skip_real_servers,
