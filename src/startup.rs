@@ -132,8 +132,10 @@ impl Application {
         // cannot answer refuses authenticated calls (`/readyz` says `store` then).
         let replay: Arc<dyn crate::auth::replay::ReplayStore> = Arc::new(store.clone());
         let stop_store = store.clone();
+        let compute = Arc::new(web::compute::ComputePool::for_workers(workers)?);
         let state = AppState {
             hook_slots: web::limits::hook_slots(settings.max_concurrent_hooks),
+            compute,
             settings: Arc::new(settings),
             metrics,
             fhir: Some(fhir),

@@ -8,7 +8,14 @@ use serde_json::Value;
 
 /// A realistic large call: a re-treated patient's order-sign, with years of normal monthly
 /// liver panels before the fixture's own history, until the body is about 240 KB.
+#[allow(dead_code)] // used by examples/large_request.rs, not by benches/hook.rs
 pub fn large_request() -> Vec<u8> {
+    request_of_size(240_000)
+}
+
+/// The same call grown until its body is at least `bytes` long (more monthly panels).
+#[allow(dead_code)] // used by benches/hook.rs, not by examples/large_request.rs
+pub fn request_of_size(bytes: usize) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/hooks/retreated-liver-injury--order-sign.json");
     let text = std::fs::read_to_string(path).expect("fixture");
@@ -18,7 +25,7 @@ pub fn large_request() -> Vec<u8> {
         .cloned()
         .unwrap_or_default();
     let mut n = 0;
-    while serde_json::to_vec(&v).map(|b| b.len()).unwrap_or(0) < 240_000 && !labs.is_empty() {
+    while serde_json::to_vec(&v).map(|b| b.len()).unwrap_or(0) < bytes && !labs.is_empty() {
         for e in &labs {
             let mut e = e.clone();
             n += 1;

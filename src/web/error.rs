@@ -10,6 +10,7 @@
 //! | `POST` whose `Content-Type` is not JSON (src/web/guard.rs) | 415 | `not-supported` |
 //! | local mode, `Host` not loopback (src/web/guard.rs) | 403 | `forbidden` |
 //! | feedback store not open or not writable | 503 | `transient` |
+//! | the call's work failed inside the service (a panic, caught) | 500 | `exception` |
 //!
 //! A rule that could not check is never an error: it is a `data-unavailable` card.
 
@@ -39,6 +40,9 @@ pub enum ApiError {
     /// Issue 17 item 11: a page can POST `text/plain` without a CORS preflight.
     #[error("Content-Type `{0}` is not accepted: send application/json or application/fhir+json")]
     UnsupportedMediaType(String),
+    /// The call's work failed inside the service (a panic caught on the compute pool).
+    #[error("the call could not be completed: {0}")]
+    Internal(String),
     /// Issue 17 item 11: in local mode only a loopback `Host` is served (DNS rebinding).
     #[error("Host `{0}` is not loopback: without authentication configured, only localhost, 127.0.0.1 or [::1] is served")]
     NotLoopbackHost(String),
@@ -56,6 +60,7 @@ impl ApiError {
             ApiError::StoreUnavailable(_) => ("transient", None),
             ApiError::UnsupportedMediaType(_) => ("not-supported", Some("Content-Type")),
             ApiError::NotLoopbackHost(_) => ("forbidden", Some("Host")),
+            ApiError::Internal(_) => ("exception", None),
         }
     }
 
@@ -86,12 +91,18 @@ impl ResponseError for ApiError {
             ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotLoopbackHost(_) => StatusCode::FORBIDDEN,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         tracing::info!(status = self.status_code().as_u16(), error = %self, "hook call refused");
-        HttpResponse::build(self.status_code())
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::StoreUnavailable(_) = self {
+            // The EHR should retry a feedback that was not stored (RFC 9110 §10.2.3).
+            response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+        }
+        response
             .content_type("application/fhir+json")
             .json(self.outcome())
     }

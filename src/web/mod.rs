@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod compute;
 pub mod cors;
 pub mod error;
 pub mod feedback;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub replay: Arc<dyn crate::auth::replay::ReplayStore>,
     /// Slots of concurrent hook and feedback calls (`server.max_concurrent_hooks`).
     pub hook_slots: Arc<tokio::sync::Semaphore>,
+    /// The threads hook calls are worked out on, off the actix workers (`compute`).
+    pub compute: Arc<compute::ComputePool>,
 }
 
 /// Mounts every route; used by the server and by tests.

@@ -64,37 +64,56 @@ pub async fn hook(
         if declared.is_some_and(|n| n > limit) {
             return Err(ApiError::TooLarge { limit });
         }
-        let body = read_body(payload, limit).await?;
-        // Read once, the prefetch kept as text borrowed from `body` (issue 13 §2). serde_json
-        // stops at 128 levels of nesting, so a deep body is an error, not a stack overflow.
-        let request = HookRequest::from_slice(&body).map_err(|e| match e {
-            ReadError::NotJson(m) => ApiError::NotJson(m),
-            ReadError::Field(f) => ApiError::Field(f),
-        })?;
-        audit_ids = Some((
-            request.hook_instance.clone(),
-            request.context.patient_id().to_owned(),
-        ));
-        let span = tracing::info_span!(
-            "hook",
-            service = service.id,
-            hook_instance = %request.hook_instance,
-            cards = Empty,
-            duration_ms = Empty,
-        );
-        // The span is attached to the future (`Instrument`), never entered across an `.await`: an
-        // entered guard stays on the worker thread's span stack when the future yields, and
-        // spans pile up on every later log line of that thread.
+        let body = read_body(payload, limit).await?.freeze();
         let today = settings
             .fixed_today
             .unwrap_or_else(|| chrono::Local::now().date_naive());
-        let outcome = pipeline::run(request, service, settings, state.fhir.as_ref(), today)
-            .instrument(span.clone())
-            .await
-            .map_err(|e| match e {
-                PipelineError::Field(f) => ApiError::Field(f),
-                PipelineError::Precondition(m) => ApiError::PreconditionFailed(m),
+        // Parsing, gathering and the rules run on the compute pool, never on this worker
+        // (src/web/compute.rs): the request timeout fires on time and the worker stays free.
+        let work_state = state.clone();
+        let work = async move {
+            let state = work_state;
+            // Read once, the prefetch kept as text borrowed from `body` (issue 13 §2).
+            // serde_json stops at 128 levels of nesting: a deep body is an error, not a crash.
+            let request = HookRequest::from_slice(&body).map_err(|e| match e {
+                ReadError::NotJson(m) => ApiError::NotJson(m),
+                ReadError::Field(f) => ApiError::Field(f),
             })?;
+            let ids = (
+                request.hook_instance.clone(),
+                request.context.patient_id().to_owned(),
+            );
+            let span = tracing::info_span!(
+                "hook",
+                service = service.id,
+                hook_instance = %request.hook_instance,
+                cards = Empty,
+                duration_ms = Empty,
+            );
+            // The span is attached to the future (`Instrument`), never entered across an
+            // `.await`: an entered guard stays on the thread's span stack when the future
+            // yields, and spans pile up on every later log line of that thread.
+            let outcome = pipeline::run(
+                request,
+                service,
+                &state.settings,
+                state.fhir.as_ref(),
+                today,
+            )
+            .instrument(span.clone())
+            .await;
+            Ok::<_, ApiError>((ids, span, outcome))
+        };
+        let (ids, span, outcome) = state
+            .compute
+            .run(work)
+            .await
+            .map_err(ApiError::Internal)??;
+        audit_ids = Some(ids);
+        let outcome = outcome.map_err(|e| match e {
+            PipelineError::Field(f) => ApiError::Field(f),
+            PipelineError::Precondition(m) => ApiError::PreconditionFailed(m),
+        })?;
         for card in &outcome.response.cards {
             let topic = card
                 .source
@@ -125,6 +144,7 @@ pub async fn hook(
         Err(e) => match e {
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::TooLarge { .. } => "too_large",
+            ApiError::Internal(_) => "error",
             _ => "bad_request",
         },
     };

@@ -87,3 +87,62 @@ async fn too_many_selections_or_draft_orders_is_a_400_naming_the_field() {
         "{diagnostics}"
     );
 }
+
+/// An alemtuzumab order-sign with 999 other draft orders beside it: each draft is validated
+/// whole by fhirbolt, so the call is CPU-bound work with no `.await` inside (~0.3 s in a debug
+/// build on the 2-core machine), from a body of about 1 MB.
+fn cpu_bound_call() -> Value {
+    let mut body = fixture_hook("retreated-liver-injury--order-sign.json");
+    let entries = body["context"]["draftOrders"]["entry"]
+        .as_array_mut()
+        .unwrap();
+    let first = entries[0].clone();
+    for i in 0..999 {
+        let mut e = first.clone();
+        let id = format!("other-{i:03}");
+        e["resource"]["id"] = json!(id);
+        e["resource"]["medicationCodeableConcept"] = json!({"text": "paracetamol 1 g",
+            "coding": [{"system": "http://www.whocc.no/atc", "code": "N02BE01"}]});
+        e["fullUrl"] = json!(format!("MedicationRequest/{id}"));
+        entries.push(e);
+    }
+    body
+}
+
+/// Item 4, the last part: CPU-bound work runs off the actix worker (src/web/compute.rs). With
+/// one worker and `server.request_timeout_ms` far under the work, the call is cut at the timeout
+/// with a 503; run on the worker, the timer could not fire before the work was done and the call
+/// got its 200 late. The same single worker answers `/healthz` while the work goes on. With a
+/// timeout the work fits in, the same call is answered 200 with its cards.
+#[tokio::test]
+async fn cpu_bound_work_runs_off_the_worker_and_is_cut_at_the_request_timeout() {
+    let body = cpu_bound_call();
+    let app = spawn_app_with(|raw| {
+        raw.server.workers = 1;
+        raw.server.request_timeout_ms = 100;
+    })
+    .await;
+    let (hook, health) = tokio::join!(app.post_hook("alemtuzumab-order-sign", &body), async {
+        // Asked while the hook call is at work, on the same (only) worker.
+        app.get("/healthz").await.status().as_u16()
+    });
+    assert_eq!(health, 200);
+    assert_eq!(
+        hook.status().as_u16(),
+        503,
+        "the CPU-bound call was not cut at the request timeout"
+    );
+    let outcome: Value = hook.json().await.unwrap();
+    assert_eq!(outcome["issue"][0]["code"], "transient", "{outcome}");
+    assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
+
+    let app = spawn_app_with(|raw| {
+        raw.server.workers = 1;
+        raw.server.request_timeout_ms = 120_000;
+    })
+    .await;
+    let r = app.post_hook("alemtuzumab-order-sign", &body).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_valid_response(&answer, &body);
+}
