@@ -41,7 +41,7 @@
 //! | `store.data_dir` | `./data` | directory of the default SQLite file |
 //! | `store.audit_retention_days` | 3650 | decisions, cards and feedback older than this are purged; 0 keeps all |
 //! | `store.audit_queue_capacity` | 10000 | audit records waiting for the batch writer; overflow is counted |
-//! | `store.audit_batch_max` / `store.audit_flush_interval_ms` | 256 / 200 | audit batch size and delay |
+//! | `store.audit_batch_max` / `store.audit_flush_interval_ms` | 64 / 50 | audit batch size and delay (small batches keep the answers' tail latency down, README §Performance) |
 //! | `store.max_connections` / `store.connect_timeout_ms` | 5 / 5000 | database pool |
 //! | `admin.tokens` / `admin.tokens_file` | none | bearer tokens of `GET /admin/report` (src/admin.rs) |
 

@@ -35,8 +35,8 @@ impl Default for RawStore {
             // Pharmacovigilance files are kept for ten years; 0 keeps everything.
             audit_retention_days: 3650,
             audit_queue_capacity: 10_000,
-            audit_batch_max: 256,
-            audit_flush_interval_ms: 200,
+            audit_batch_max: 64,
+            audit_flush_interval_ms: 50,
             max_connections: 5,
             connect_timeout_ms: 5_000,
         }
