@@ -27,69 +27,7 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &ContraindicationDetail, parts: &m
         let lines: Vec<String> = d
             .items
             .iter()
-            .map(|item| {
-                let evidence = match &item.evidence {
-                    ContraindicationEvidence::Condition {
-                        reference,
-                        label,
-                        onset,
-                    } => {
-                        let onset = ctx.opt_date(*onset);
-                        t.evidence_condition(
-                            &escape_md(label),
-                            onset.as_deref(),
-                            &escape_md(reference),
-                        )
-                    }
-                    ContraindicationEvidence::Allergy {
-                        reference,
-                        label,
-                        onset,
-                    } => {
-                        let onset = ctx.opt_date(*onset);
-                        t.evidence_allergy(
-                            &escape_md(label),
-                            onset.as_deref(),
-                            &escape_md(reference),
-                        )
-                    }
-                    ContraindicationEvidence::DraftOrder { reference, label } => {
-                        t.evidence_draft_order(&escape_md(label), &escape_md(reference))
-                    }
-                    ContraindicationEvidence::Medication {
-                        reference,
-                        label,
-                        start,
-                    } => {
-                        let start = ctx.opt_date(*start);
-                        t.evidence_medication(
-                            &escape_md(label),
-                            start.as_deref(),
-                            &escape_md(reference),
-                        )
-                    }
-                    ContraindicationEvidence::BloodPressure {
-                        reading,
-                        systolic_threshold,
-                        diastolic_threshold,
-                    } => {
-                        let s = reading.systolic.and_then(|v| ctx.num(v));
-                        let di = reading.diastolic.and_then(|v| ctx.num(v));
-                        let date = ctx.opt_date(reading.date);
-                        let st = ctx.num(*systolic_threshold);
-                        let dt = ctx.num(*diastolic_threshold);
-                        t.evidence_blood_pressure(
-                            s.as_deref(),
-                            di.as_deref(),
-                            date.as_deref(),
-                            st.as_deref(),
-                            dt.as_deref(),
-                            &escape_md(&reading.reference),
-                        )
-                    }
-                };
-                t.contraindication_item(item.kind, &evidence)
-            })
+            .map(|item| t.contraindication_item(item.kind, &evidence_line(ctx, &item.evidence)))
             .collect();
         parts.bullets(lines);
     }
@@ -107,6 +45,59 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &ContraindicationDetail, parts: &m
     }
     parts.reasons.push(OverrideReason::OtherDocumented);
     parts.para(t.override_invitation());
+}
+
+/// The evidence of one contraindication in words: the record that shows it.
+fn evidence_line(ctx: &Ctx<'_>, evidence: &ContraindicationEvidence) -> String {
+    let t = ctx.t;
+    match evidence {
+        ContraindicationEvidence::Condition {
+            reference,
+            label,
+            onset,
+        } => {
+            let onset = ctx.opt_date(*onset);
+            t.evidence_condition(&escape_md(label), onset.as_deref(), &escape_md(reference))
+        }
+        ContraindicationEvidence::Allergy {
+            reference,
+            label,
+            onset,
+        } => {
+            let onset = ctx.opt_date(*onset);
+            t.evidence_allergy(&escape_md(label), onset.as_deref(), &escape_md(reference))
+        }
+        ContraindicationEvidence::DraftOrder { reference, label } => {
+            t.evidence_draft_order(&escape_md(label), &escape_md(reference))
+        }
+        ContraindicationEvidence::Medication {
+            reference,
+            label,
+            start,
+        } => {
+            let start = ctx.opt_date(*start);
+            t.evidence_medication(&escape_md(label), start.as_deref(), &escape_md(reference))
+        }
+        ContraindicationEvidence::BloodPressure {
+            reading,
+            systolic_threshold,
+            diastolic_threshold,
+        } => {
+            let s = reading.systolic.and_then(|v| ctx.num(v));
+            let di = reading.diastolic.and_then(|v| ctx.num(v));
+            let date = ctx.opt_date(reading.date);
+            let st = ctx.num(*systolic_threshold);
+            let dt = ctx.num(*diastolic_threshold);
+            t.evidence_blood_pressure(
+                s.as_deref(),
+                di.as_deref(),
+                date.as_deref(),
+                st.as_deref(),
+                dt.as_deref(),
+                &escape_md(&reading.reference),
+            )
+        }
+    }
 }
 
 /// Contraindications that are a history: they never resolve.

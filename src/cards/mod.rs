@@ -460,12 +460,7 @@ pub(crate) fn render_one(
         );
     }
     let profile = profile_of(&finding.detail).unwrap_or(fallback_profile);
-    let mut indicator = indicator_for(rule, finding.severity);
-    if let Detail::Initiation(d) = &finding.detail {
-        if !d.failed.is_empty() {
-            indicator = Indicator::Critical;
-        }
-    }
+    let indicator = card_indicator(finding, rule);
     let ctx = Ctx {
         t,
         settings,
@@ -474,7 +469,41 @@ pub(crate) fn render_one(
         indicator,
         order: finding.order.as_ref(),
     };
+    let mut parts = opening(t, finding, rule, profile);
+    render_detail(&ctx, &finding.detail, &mut parts);
+    let selection_behavior = if parts.suggestions.is_empty() {
+        None
+    } else {
+        Some(SelectionBehavior::AtMostOne)
+    };
+    let card = Card {
+        uuid: Some(new_uuid()),
+        summary: clamp_summary(&parts.summary),
+        detail: Some(parts.blocks.join("\n\n")),
+        indicator,
+        source: card_source(t, settings, rule, profile),
+        suggestions: parts.suggestions,
+        selection_behavior,
+        override_reasons: override_codings(t, settings, &parts.reasons),
+        links: Vec::new(),
+    };
+    (parts.summary, card)
+}
 
+/// The indicator the contract allows for the finding's severity, and never below `critical`
+/// when an R1 criterion failed.
+fn card_indicator(finding: &Finding, rule: RuleCode) -> Indicator {
+    if let Detail::Initiation(d) = &finding.detail {
+        if !d.failed.is_empty() {
+            return Indicator::Critical;
+        }
+    }
+    indicator_for(rule, finding.severity)
+}
+
+/// The opening of every card: the rule's title and measure, the profile, and the order it is
+/// about.
+fn opening(t: &dyn Texts, finding: &Finding, rule: RuleCode, profile: Profile) -> Parts {
     // R4 quotes the letter's "rigorous evaluation" only for liver and immune signals; a card
     // about the course schedule alone states the schedule instead (clinical rules §5).
     let measure = match &finding.detail {
@@ -508,56 +537,54 @@ pub(crate) fn render_one(
             parts.para(t.order_identified_by_display());
         }
     }
+    parts
+}
 
-    match &finding.detail {
-        Detail::Initiation(d) => r1_initiation::render_detail(&ctx, d, &mut parts),
-        Detail::InfusionMonitoring(d) => r2_infusion_monitoring::render_detail(&ctx, d, &mut parts),
-        Detail::Liver(d) => r3_liver_function::render_detail(&ctx, d, &mut parts),
-        Detail::ReAdministration(d) => r4_readministration::render_detail(&ctx, d, &mut parts),
-        Detail::Counselling(_) => r5_patient_counselling::render_detail(&ctx, &mut parts),
-        Detail::Contraindication(d) => contraindications::render_detail(&ctx, d, &mut parts),
-        Detail::DataUnavailable(d) => data_unavailable::render_detail(&ctx, d, &mut parts),
+/// What the finding adds to its card: each rule's renderer, in the file named after the rule.
+fn render_detail(ctx: &Ctx<'_>, detail: &Detail, parts: &mut Parts) {
+    match detail {
+        Detail::Initiation(d) => r1_initiation::render_detail(ctx, d, parts),
+        Detail::InfusionMonitoring(d) => r2_infusion_monitoring::render_detail(ctx, d, parts),
+        Detail::Liver(d) => r3_liver_function::render_detail(ctx, d, parts),
+        Detail::ReAdministration(d) => r4_readministration::render_detail(ctx, d, parts),
+        Detail::Counselling(_) => r5_patient_counselling::render_detail(ctx, parts),
+        Detail::Contraindication(d) => contraindications::render_detail(ctx, d, parts),
+        Detail::DataUnavailable(d) => data_unavailable::render_detail(ctx, d, parts),
     }
+}
 
+/// The card's `source`: service and profile, the profile's document, and the rule as topic.
+fn card_source(t: &dyn Texts, settings: &CardSettings, rule: RuleCode, profile: Profile) -> Source {
+    Source {
+        label: format!("{} ({})", t.service_name(), t.profile_short(profile)),
+        url: Some(settings.source_url(profile).to_string()),
+        icon: None,
+        topic: Some(Coding {
+            system: Some(non_blank(&settings.topic_system, DEFAULT_TOPIC_SYSTEM).to_string()),
+            code: rule.as_str().to_string(),
+            display: Some(t.rule_title(rule).to_string()),
+        }),
+    }
+}
+
+/// The override reasons as codings of the configured system, displayed in the card's language.
+fn override_codings(
+    t: &dyn Texts,
+    settings: &CardSettings,
+    reasons: &[OverrideReason],
+) -> Vec<Coding> {
     let reason_system = non_blank(
         &settings.override_reason_system,
         DEFAULT_OVERRIDE_REASON_SYSTEM,
     );
-    let override_reasons = parts
-        .reasons
+    reasons
         .iter()
         .map(|r| Coding {
             system: Some(reason_system.to_string()),
             code: r.code().to_string(),
             display: Some(t.override_display(*r).to_string()),
         })
-        .collect();
-    let selection_behavior = if parts.suggestions.is_empty() {
-        None
-    } else {
-        Some(SelectionBehavior::AtMostOne)
-    };
-    let card = Card {
-        uuid: Some(new_uuid()),
-        summary: clamp_summary(&parts.summary),
-        detail: Some(parts.blocks.join("\n\n")),
-        indicator,
-        source: Source {
-            label: format!("{} ({})", t.service_name(), t.profile_short(profile)),
-            url: Some(settings.source_url(profile).to_string()),
-            icon: None,
-            topic: Some(Coding {
-                system: Some(non_blank(&settings.topic_system, DEFAULT_TOPIC_SYSTEM).to_string()),
-                code: rule.as_str().to_string(),
-                display: Some(t.rule_title(rule).to_string()),
-            }),
-        },
-        suggestions: parts.suggestions,
-        selection_behavior,
-        override_reasons,
-        links: Vec::new(),
-    };
-    (parts.summary, card)
+        .collect()
 }
 
 fn non_blank<'a>(value: &'a str, default: &'a str) -> &'a str {

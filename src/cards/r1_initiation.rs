@@ -62,26 +62,58 @@ fn initiation_reasons(
 
 /// What an R1 finding adds to its card, after the opening every card shares (`mod.rs`).
 pub(super) fn render_detail(ctx: &Ctx<'_>, d: &InitiationDetail, parts: &mut Parts) {
-    let t = ctx.t;
     let failed = dedup(d.failed.iter().copied());
     let unconfirmed: Vec<Criterion> = dedup(d.unconfirmed.iter().copied())
         .into_iter()
         .filter(|c| !failed.contains(c))
         .collect();
     let critical = ctx.indicator == Indicator::Critical;
+    parts.summary = summary(ctx, d, critical, &failed, &unconfirmed);
+    criteria_lines(ctx, &failed, &unconfirmed, parts);
+    // Warnings first: they may change how the rest reads (a weak exposure, a concurrent draft).
+    warnings(ctx, d, parts);
+    data_used(ctx, d, &failed, parts);
+    attest(ctx, d, &failed, &unconfirmed, parts);
+    if critical {
+        ctx.delete_suggestion(parts);
+    }
+    parts.reasons = initiation_reasons(ctx.profile, critical, &failed, &unconfirmed);
+    parts.para(ctx.t.override_invitation());
+}
+
+/// The failed criteria when critical; else the warnings when every criterion is met (or none
+/// could be judged missing); else the unconfirmed criteria.
+fn summary(
+    ctx: &Ctx<'_>,
+    d: &InitiationDetail,
+    critical: bool,
+    failed: &[Criterion],
+    unconfirmed: &[Criterion],
+) -> String {
+    let t = ctx.t;
     let warning_kinds = dedup(d.warnings.iter().map(|w| match w {
         InitiationWarning::WeakExposure(_) => InitiationWarningKind::WeakExposure,
         InitiationWarning::ImmuneReactionOnRecord { .. } => InitiationWarningKind::ImmuneReaction,
         InitiationWarning::ConcurrentDmtDraft { .. } => InitiationWarningKind::ConcurrentDmt,
     }));
-    parts.summary = if critical {
-        t.initiation_summary_failed(&failed)
+    if critical {
+        t.initiation_summary_failed(failed)
     } else if unconfirmed.is_empty() && !warning_kinds.is_empty() {
         // Every criterion met (or none could be judged missing): the warnings are the message.
         t.initiation_summary_warnings(&warning_kinds)
     } else {
-        t.initiation_summary_unconfirmed(&unconfirmed)
-    };
+        t.initiation_summary_unconfirmed(unconfirmed)
+    }
+}
+
+/// One line naming the failed criteria, one naming the unconfirmed ones.
+fn criteria_lines(
+    ctx: &Ctx<'_>,
+    failed: &[Criterion],
+    unconfirmed: &[Criterion],
+    parts: &mut Parts,
+) {
+    let t = ctx.t;
     let names = |list: &[Criterion], failed: bool| {
         list.iter()
             .map(|c| t.criterion_short(*c, failed))
@@ -89,57 +121,69 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &InitiationDetail, parts: &mut Par
             .join(", ")
     };
     if !failed.is_empty() {
-        parts.para(t.criteria_failed_line(&names(&failed, true)));
+        parts.para(t.criteria_failed_line(&names(failed, true)));
     }
     if !unconfirmed.is_empty() {
-        parts.para(t.criteria_unconfirmed_line(&names(&unconfirmed, false)));
+        parts.para(t.criteria_unconfirmed_line(&names(unconfirmed, false)));
     }
+}
 
-    // Warnings first: they may change how the rest reads (a weak exposure, a concurrent draft).
-    if !d.warnings.is_empty() {
-        parts.heading(t.heading_warnings());
-        let lines: Vec<String> = d
-            .warnings
+/// The warnings block: weak exposure records, immune reactions on record, concurrent DMT drafts.
+fn warnings(ctx: &Ctx<'_>, d: &InitiationDetail, parts: &mut Parts) {
+    let t = ctx.t;
+    if d.warnings.is_empty() {
+        return;
+    }
+    parts.heading(t.heading_warnings());
+    let lines: Vec<String> = d
+        .warnings
+        .iter()
+        .map(|w| match w {
+            InitiationWarning::WeakExposure(w) => t.warning_weak_exposure(&ctx.weak_record(w)),
+            InitiationWarning::ImmuneReactionOnRecord {
+                reaction,
+                label,
+                onset,
+                reference,
+            } => {
+                let onset = ctx.opt_date(*onset);
+                t.warning_immune_reaction(
+                    *reaction,
+                    &escape_md(label),
+                    onset.as_deref(),
+                    &escape_md(reference),
+                )
+            }
+            InitiationWarning::ConcurrentDmtDraft { reference, label } => {
+                t.warning_concurrent_dmt(&escape_md(label), &escape_md(reference))
+            }
+        })
+        .collect();
+    parts.bullets(lines);
+}
+
+/// Record labels, escaped, joined with the language's separator ("—" when there is none).
+fn join_labels(ctx: &Ctx<'_>, labels: &[String]) -> String {
+    if labels.is_empty() {
+        "—".to_string()
+    } else {
+        labels
             .iter()
-            .map(|w| match w {
-                InitiationWarning::WeakExposure(w) => t.warning_weak_exposure(&ctx.weak_record(w)),
-                InitiationWarning::ImmuneReactionOnRecord {
-                    reaction,
-                    label,
-                    onset,
-                    reference,
-                } => {
-                    let onset = ctx.opt_date(*onset);
-                    t.warning_immune_reaction(
-                        *reaction,
-                        &escape_md(label),
-                        onset.as_deref(),
-                        &escape_md(reference),
-                    )
-                }
-                InitiationWarning::ConcurrentDmtDraft { reference, label } => {
-                    t.warning_concurrent_dmt(&escape_md(label), &escape_md(reference))
-                }
-            })
-            .collect();
-        parts.bullets(lines);
+            .map(|l| escape_md(l))
+            .collect::<Vec<_>>()
+            .join(ctx.t.list_separator())
     }
+}
 
-    // Data used.
+/// [`join_labels`], or `None` when there is no label.
+fn non_empty_labels(ctx: &Ctx<'_>, labels: &[String]) -> Option<String> {
+    (!labels.is_empty()).then(|| join_labels(ctx, labels))
+}
+
+/// The data used: age, MS phenotype, the DMT count, each DMT course, unrecognised medications.
+fn data_used(ctx: &Ctx<'_>, d: &InitiationDetail, failed: &[Criterion], parts: &mut Parts) {
+    let t = ctx.t;
     parts.heading(t.heading_data());
-    let sep = t.list_separator();
-    let join_labels = |labels: &[String]| {
-        if labels.is_empty() {
-            "—".to_string()
-        } else {
-            labels
-                .iter()
-                .map(|l| escape_md(l))
-                .collect::<Vec<_>>()
-                .join(sep)
-        }
-    };
-    let non_empty = |labels: &[String]| (!labels.is_empty()).then(|| join_labels(labels));
     let age = match d.age {
         AgeCheck::Known { years, birth_date } => t.age_known(
             years,
@@ -147,21 +191,6 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &InitiationDetail, parts: &mut Par
             failed.contains(&Criterion::Adult),
         ),
         AgeCheck::Unknown => t.age_unknown().to_string(),
-    };
-    let ms = match &d.ms {
-        MsCheck::RelapsingRemitting { label } => t.ms_relapsing_remitting(&escape_md(label)),
-        MsCheck::OnlyProgressive {
-            labels,
-            earlier_rrms,
-        } => t.ms_only_progressive(&join_labels(labels), non_empty(earlier_rrms).as_deref()),
-        MsCheck::Unspecified { labels } => t.ms_unspecified(&join_labels(labels)),
-        MsCheck::NoDiagnosis { unrecognised } => {
-            t.ms_no_diagnosis(non_empty(unrecognised).as_deref())
-        }
-        MsCheck::Conflicting { rrms, progressive } => {
-            t.ms_conflicting(&join_labels(rrms), &join_labels(progressive))
-        }
-        MsCheck::Unknown => t.ms_unknown().to_string(),
     };
     let counted: Vec<String> = {
         let mut seen: Vec<String> = Vec::new();
@@ -175,7 +204,7 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &InitiationDetail, parts: &mut Par
     };
     parts.bullets([
         age,
-        ms,
+        ms_line(ctx, &d.ms),
         t.dmt_count_line(counted.len(), d.required, &counted.join(", ")),
     ]);
     let unrecognised = !d.unrecognised_medications.is_empty();
@@ -183,33 +212,68 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &InitiationDetail, parts: &mut Par
         parts.para(t.dmt_none(unrecognised));
     } else {
         parts.para(t.dmt_heading());
-        let lines: Vec<String> = d
-            .dmts
-            .iter()
-            .map(|c| {
-                let label = escape_md(&c.label);
-                let ingredient = ctx.ingredient(&c.ingredient);
-                t.dmt_line(&DmtLine {
-                    label: &label,
-                    ingredient: &ingredient,
-                    source: c.source,
-                    start: ctx.opt_date(c.start),
-                    end: ctx.opt_date(c.end),
-                    ongoing: c.ongoing,
-                    months: c.months,
-                    stop_reason: c.stop_reason,
-                    status: c.status,
-                })
-            })
-            .collect();
-        parts.bullets(lines);
+        parts.bullets(dmt_lines(ctx, d));
     }
     if unrecognised {
         // Present but not recognised is never "no DMT on record".
-        parts.para(t.unrecognised_medications_line(&join_labels(&d.unrecognised_medications)));
+        parts.para(t.unrecognised_medications_line(&join_labels(ctx, &d.unrecognised_medications)));
     }
+}
 
-    // What the clinician must attest.
+/// What the record says of the MS phenotype.
+fn ms_line(ctx: &Ctx<'_>, ms: &MsCheck) -> String {
+    let t = ctx.t;
+    match ms {
+        MsCheck::RelapsingRemitting { label } => t.ms_relapsing_remitting(&escape_md(label)),
+        MsCheck::OnlyProgressive {
+            labels,
+            earlier_rrms,
+        } => t.ms_only_progressive(
+            &join_labels(ctx, labels),
+            non_empty_labels(ctx, earlier_rrms).as_deref(),
+        ),
+        MsCheck::Unspecified { labels } => t.ms_unspecified(&join_labels(ctx, labels)),
+        MsCheck::NoDiagnosis { unrecognised } => {
+            t.ms_no_diagnosis(non_empty_labels(ctx, unrecognised).as_deref())
+        }
+        MsCheck::Conflicting { rrms, progressive } => {
+            t.ms_conflicting(&join_labels(ctx, rrms), &join_labels(ctx, progressive))
+        }
+        MsCheck::Unknown => t.ms_unknown().to_string(),
+    }
+}
+
+/// One line per DMT course on record.
+fn dmt_lines(ctx: &Ctx<'_>, d: &InitiationDetail) -> Vec<String> {
+    d.dmts
+        .iter()
+        .map(|c| {
+            let label = escape_md(&c.label);
+            let ingredient = ctx.ingredient(&c.ingredient);
+            ctx.t.dmt_line(&DmtLine {
+                label: &label,
+                ingredient: &ingredient,
+                source: c.source,
+                start: ctx.opt_date(c.start),
+                end: ctx.opt_date(c.end),
+                ongoing: c.ongoing,
+                months: c.months,
+                stop_reason: c.stop_reason,
+                status: c.status,
+            })
+        })
+        .collect()
+}
+
+/// What the clinician must attest, following what is in question.
+fn attest(
+    ctx: &Ctx<'_>,
+    d: &InitiationDetail,
+    failed: &[Criterion],
+    unconfirmed: &[Criterion],
+    parts: &mut Parts,
+) {
+    let t = ctx.t;
     parts.heading(t.heading_attest());
     let dmts_in_question =
         failed.contains(&Criterion::PriorDmts) || unconfirmed.contains(&Criterion::PriorDmts);
@@ -235,12 +299,6 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &InitiationDetail, parts: &mut Par
         attest.push(t.attest_warnings());
     }
     parts.bullets(attest);
-
-    if critical {
-        ctx.delete_suggestion(parts);
-    }
-    parts.reasons = initiation_reasons(ctx.profile, critical, &failed, &unconfirmed);
-    parts.para(t.override_invitation());
 }
 
 #[cfg(test)]

@@ -18,40 +18,6 @@ use crate::wire::{Action, ActionType, Suggestion};
 /// What an R3 finding adds to its card, after the opening every card shares (`mod.rs`).
 pub(super) fn render_detail(ctx: &Ctx<'_>, d: &LiverDetail, parts: &mut Parts) {
     let t = ctx.t;
-    let latest = |parts: &mut Parts| {
-        parts.heading(t.heading_data());
-        if d.latest.is_empty() {
-            parts.para(t.liver_no_results());
-        } else {
-            parts.para(t.liver_latest_heading());
-            parts.bullets(d.latest.iter().map(|l| ctx.lab_line(l)));
-        }
-    };
-    let source = |parts: &mut Parts| {
-        if let Some(line) = t.liver_monitoring_source(ctx.profile) {
-            parts.para(line);
-        }
-    };
-    let results_block = |parts: &mut Parts, results: &[LabValue], intro: &str| {
-        parts.heading(t.heading_data());
-        parts.para(intro.to_string());
-        if results.is_empty() {
-            parts.para(t.liver_no_results());
-        } else {
-            parts.bullets(results.iter().map(|l| ctx.lab_line(l)));
-        }
-        let others: Vec<&LabValue> = d.latest.iter().filter(|l| !results.contains(l)).collect();
-        if !others.is_empty() {
-            parts.para(t.liver_latest_heading());
-            parts.bullets(others.iter().map(|l| ctx.lab_line(l)));
-        }
-    };
-    let test_names = |results: &[LabValue]| -> Vec<&'static str> {
-        dedup(results.iter().map(|r| r.test))
-            .into_iter()
-            .map(|m| t.lab_test_name(m))
-            .collect()
-    };
     match &d.situation {
         LiverSituation::PanelMissingBeforeOrder {
             missing,
@@ -72,7 +38,7 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &LiverDetail, parts: &mut Parts) {
                 names
             };
             parts.para(t.liver_missing_line(&all.join(", "), *max_age_days));
-            latest(parts);
+            latest_results(ctx, d, parts);
             liver_order(ctx, parts);
         }
         LiverSituation::MonitoringOverdue {
@@ -92,8 +58,8 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &LiverDetail, parts: &mut Parts) {
                 last.as_deref(),
                 *interval_days,
             ));
-            source(parts);
-            latest(parts);
+            monitoring_source(ctx, parts);
+            latest_results(ctx, d, parts);
             liver_order(ctx, parts);
         }
         LiverSituation::MonitoringUndated { last_panel } => {
@@ -101,27 +67,78 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &LiverDetail, parts: &mut Parts) {
             parts.summary = t.liver_summary(&LiverSummary::MonitoringUndated);
             parts.heading(t.heading_missing());
             parts.bullets(t.liver_undated_lines(last.as_deref()));
-            source(parts);
-            latest(parts);
+            monitoring_source(ctx, parts);
+            latest_results(ctx, d, parts);
             liver_order(ctx, parts);
         }
         LiverSituation::Abnormal { results } => {
-            let names = test_names(results);
+            let names = test_names(ctx, results);
             parts.summary = t.liver_summary(&LiverSummary::Abnormal {
                 tests: &names,
                 exposed: d.exposed,
             });
-            results_block(parts, results, t.liver_abnormal_intro());
+            results_block(ctx, d, results, t.liver_abnormal_intro(), parts);
         }
         LiverSituation::NotInterpretable { results } => {
-            let names = test_names(results);
+            let names = test_names(ctx, results);
             parts.summary = t.liver_summary(&LiverSummary::NotInterpretable { tests: &names });
-            results_block(parts, results, t.liver_not_interpretable_intro());
+            results_block(ctx, d, results, t.liver_not_interpretable_intro(), parts);
             liver_order(ctx, parts);
         }
     }
     parts.heading(t.heading_attest());
     parts.para(t.liver_attest());
+}
+
+/// The data block of a missing or overdue panel: the latest result of each test on record.
+fn latest_results(ctx: &Ctx<'_>, d: &LiverDetail, parts: &mut Parts) {
+    let t = ctx.t;
+    parts.heading(t.heading_data());
+    if d.latest.is_empty() {
+        parts.para(t.liver_no_results());
+    } else {
+        parts.para(t.liver_latest_heading());
+        parts.bullets(d.latest.iter().map(|l| ctx.lab_line(l)));
+    }
+}
+
+/// Where monthly monitoring comes from under the profile, when the language says it.
+fn monitoring_source(ctx: &Ctx<'_>, parts: &mut Parts) {
+    if let Some(line) = ctx.t.liver_monitoring_source(ctx.profile) {
+        parts.para(line);
+    }
+}
+
+/// The data block of abnormal or uninterpretable results: those results, then the other latest
+/// ones.
+fn results_block(
+    ctx: &Ctx<'_>,
+    d: &LiverDetail,
+    results: &[LabValue],
+    intro: &str,
+    parts: &mut Parts,
+) {
+    let t = ctx.t;
+    parts.heading(t.heading_data());
+    parts.para(intro.to_string());
+    if results.is_empty() {
+        parts.para(t.liver_no_results());
+    } else {
+        parts.bullets(results.iter().map(|l| ctx.lab_line(l)));
+    }
+    let others: Vec<&LabValue> = d.latest.iter().filter(|l| !results.contains(l)).collect();
+    if !others.is_empty() {
+        parts.para(t.liver_latest_heading());
+        parts.bullets(others.iter().map(|l| ctx.lab_line(l)));
+    }
+}
+
+/// The names of the tests among `results`, each once.
+fn test_names(ctx: &Ctx<'_>, results: &[LabValue]) -> Vec<&'static str> {
+    dedup(results.iter().map(|r| r.test))
+        .into_iter()
+        .map(|m| ctx.t.lab_test_name(m))
+        .collect()
 }
 
 /// The `create` suggestion for a liver panel, when the patient id is usable.

@@ -66,65 +66,7 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &ReAdministrationDetail, parts: &m
     if d.signals.is_empty() {
         parts.para(t.readmin_no_signal());
     } else {
-        // Most serious first, in the order of the summary.
-        let mut signals: Vec<&ReAdministrationSignal> = d.signals.iter().collect();
-        signals.sort_by_key(|s| {
-            let k = signal_kind(s);
-            SignalKind::ORDER.iter().position(|o| *o == k)
-        });
-        let lines: Vec<String> = signals
-            .into_iter()
-            .map(|s| match s {
-                ReAdministrationSignal::LiverLab { lab, factor } => t.signal_liver_lab(
-                    &ctx.lab_line(lab),
-                    &ctx.num(*factor).unwrap_or_else(|| "?".to_string()),
-                ),
-                ReAdministrationSignal::HysLaw {
-                    transaminase,
-                    bilirubin,
-                } => t.signal_hys_law(&ctx.lab_line(transaminase), &ctx.lab_line(bilirubin)),
-                ReAdministrationSignal::LabNotAssessable { lab } => {
-                    t.signal_not_assessable(&ctx.lab_line(lab))
-                }
-                ReAdministrationSignal::Diagnosis {
-                    reaction,
-                    label,
-                    onset,
-                    reference,
-                } => {
-                    let onset = ctx.opt_date(*onset);
-                    t.signal_diagnosis(
-                        *reaction,
-                        &escape_md(label),
-                        onset.as_deref(),
-                        &escape_md(reference),
-                    )
-                }
-                ReAdministrationSignal::CourseInterval {
-                    last_course_end,
-                    months,
-                    minimum_months,
-                } => t.signal_interval(&ctx.date(*last_course_end), *months, *minimum_months),
-                ReAdministrationSignal::CourseDayCount {
-                    course_start,
-                    day,
-                    allowed_days,
-                    course_number,
-                } => t.signal_day_count(
-                    &ctx.date(*course_start),
-                    *day,
-                    *allowed_days,
-                    *course_number,
-                ),
-                ReAdministrationSignal::FifthCourse { course_number } => {
-                    t.signal_fifth_course(*course_number)
-                }
-                ReAdministrationSignal::ConcurrentDmtDraft { reference, label } => {
-                    t.signal_concurrent_dmt(&escape_md(label), &escape_md(reference))
-                }
-            })
-            .collect();
-        parts.bullets(lines);
+        parts.bullets(signal_lines(ctx, d));
     }
     parts.heading(t.heading_attest());
     parts.para(t.readmin_attest(rigorous, schedule, concurrent));
@@ -146,6 +88,70 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &ReAdministrationDetail, parts: &m
     }
     parts.reasons.push(OverrideReason::OtherDocumented);
     parts.para(t.override_invitation());
+}
+
+/// One line per signal, most serious first, in the order of the summary.
+fn signal_lines(ctx: &Ctx<'_>, d: &ReAdministrationDetail) -> Vec<String> {
+    let mut signals: Vec<&ReAdministrationSignal> = d.signals.iter().collect();
+    signals.sort_by_key(|s| {
+        let k = signal_kind(s);
+        SignalKind::ORDER.iter().position(|o| *o == k)
+    });
+    signals.into_iter().map(|s| signal_line(ctx, s)).collect()
+}
+
+/// One signal in words.
+fn signal_line(ctx: &Ctx<'_>, s: &ReAdministrationSignal) -> String {
+    let t = ctx.t;
+    match s {
+        ReAdministrationSignal::LiverLab { lab, factor } => t.signal_liver_lab(
+            &ctx.lab_line(lab),
+            &ctx.num(*factor).unwrap_or_else(|| "?".to_string()),
+        ),
+        ReAdministrationSignal::HysLaw {
+            transaminase,
+            bilirubin,
+        } => t.signal_hys_law(&ctx.lab_line(transaminase), &ctx.lab_line(bilirubin)),
+        ReAdministrationSignal::LabNotAssessable { lab } => {
+            t.signal_not_assessable(&ctx.lab_line(lab))
+        }
+        ReAdministrationSignal::Diagnosis {
+            reaction,
+            label,
+            onset,
+            reference,
+        } => {
+            let onset = ctx.opt_date(*onset);
+            t.signal_diagnosis(
+                *reaction,
+                &escape_md(label),
+                onset.as_deref(),
+                &escape_md(reference),
+            )
+        }
+        ReAdministrationSignal::CourseInterval {
+            last_course_end,
+            months,
+            minimum_months,
+        } => t.signal_interval(&ctx.date(*last_course_end), *months, *minimum_months),
+        ReAdministrationSignal::CourseDayCount {
+            course_start,
+            day,
+            allowed_days,
+            course_number,
+        } => t.signal_day_count(
+            &ctx.date(*course_start),
+            *day,
+            *allowed_days,
+            *course_number,
+        ),
+        ReAdministrationSignal::FifthCourse { course_number } => {
+            t.signal_fifth_course(*course_number)
+        }
+        ReAdministrationSignal::ConcurrentDmtDraft { reference, label } => {
+            t.signal_concurrent_dmt(&escape_md(label), &escape_md(reference))
+        }
+    }
 }
 
 #[cfg(test)]
