@@ -317,20 +317,34 @@ fn tls(settings: &Settings) -> Vec<Item> {
         ));
         return out;
     };
+    out.push(certificate_expiry(check, &x509));
+    // The host the EHR calls must be one the certificate names.
+    if let Some(host) = url::Url::parse(&settings.public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
+    {
+        out.extend(certificate_host(check, &x509, &host));
+    }
+    out
+}
+
+/// How long the certificate stays valid: FAIL when expired, WARN within
+/// `tls::EXPIRY_WARNING_DAYS`.
+fn certificate_expiry(check: &str, x509: &x509_parser::certificate::X509Certificate<'_>) -> Item {
     let not_after = x509.validity().not_after.timestamp();
     let left = not_after - chrono::Utc::now().timestamp();
     let until = chrono::DateTime::from_timestamp(not_after, 0)
         .map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_default();
     if left <= 0 {
-        out.push(item(
+        item(
             Status::Fail,
             check,
             format!("certificate EXPIRED on {until}: EHRs will refuse to connect"),
             "install a renewed certificate and key (reloaded within server.tls_reload_secs)",
-        ));
+        )
     } else if left < crate::tls::EXPIRY_WARNING_DAYS * 86_400 {
-        out.push(item(
+        item(
             Status::Warn,
             check,
             format!(
@@ -338,9 +352,9 @@ fn tls(settings: &Settings) -> Vec<Item> {
                 left / 86_400
             ),
             "renew the certificate before it expires",
-        ));
+        )
     } else {
-        out.push(item(
+        item(
             Status::Pass,
             check,
             format!(
@@ -348,58 +362,67 @@ fn tls(settings: &Settings) -> Vec<Item> {
                 left / 86_400
             ),
             "",
-        ));
+        )
     }
-    // The host the EHR calls must be one the certificate names.
-    if let Some(host) = url::Url::parse(&settings.public_url)
-        .ok()
-        .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
-    {
-        let mut names: Vec<String> = Vec::new();
-        if let Ok(Some(san)) = x509.subject_alternative_name() {
-            for n in &san.value.general_names {
-                match n {
-                    x509_parser::extensions::GeneralName::DNSName(d) => names.push(d.to_string()),
-                    x509_parser::extensions::GeneralName::IPAddress(b) => {
-                        let ip = match b.len() {
-                            4 => <[u8; 4]>::try_from(*b)
-                                .ok()
-                                .map(|a| std::net::IpAddr::from(a).to_string()),
-                            16 => <[u8; 16]>::try_from(*b)
-                                .ok()
-                                .map(|a| std::net::IpAddr::from(a).to_string()),
-                            _ => None,
-                        };
-                        names.extend(ip);
-                    }
-                    _ => {}
+}
+
+/// The DNS names and IP addresses of the certificate's subjectAltName.
+fn certificate_names(x509: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    if let Ok(Some(san)) = x509.subject_alternative_name() {
+        for n in &san.value.general_names {
+            match n {
+                x509_parser::extensions::GeneralName::DNSName(d) => names.push(d.to_string()),
+                x509_parser::extensions::GeneralName::IPAddress(b) => {
+                    let ip = match b.len() {
+                        4 => <[u8; 4]>::try_from(*b)
+                            .ok()
+                            .map(|a| std::net::IpAddr::from(a).to_string()),
+                        16 => <[u8; 16]>::try_from(*b)
+                            .ok()
+                            .map(|a| std::net::IpAddr::from(a).to_string()),
+                        _ => None,
+                    };
+                    names.extend(ip);
                 }
+                _ => {}
             }
         }
-        let matches = names.iter().any(|n| {
-            n.eq_ignore_ascii_case(&host)
-                || n.strip_prefix("*.").is_some_and(|suffix| {
-                    host.split_once('.')
-                        .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(suffix))
-                })
-        });
-        if !matches {
-            out.push(item(
-                Status::Warn,
-                check,
-                format!(
-                    "the certificate names {} but public_url's host is `{host}`",
-                    if names.is_empty() {
-                        "no host".to_owned()
-                    } else {
-                        names.join(", ")
-                    }
-                ),
-                "use a certificate whose subjectAltName includes public_url's host",
-            ));
-        }
     }
-    out
+    names
+}
+
+/// A WARN when the certificate does not name `host` (public_url's host), exactly or by a
+/// one-level wildcard.
+fn certificate_host(
+    check: &str,
+    x509: &x509_parser::certificate::X509Certificate<'_>,
+    host: &str,
+) -> Option<Item> {
+    let names = certificate_names(x509);
+    let matches = names.iter().any(|n| {
+        n.eq_ignore_ascii_case(host)
+            || n.strip_prefix("*.").is_some_and(|suffix| {
+                host.split_once('.')
+                    .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(suffix))
+            })
+    });
+    if matches {
+        return None;
+    }
+    Some(item(
+        Status::Warn,
+        check,
+        format!(
+            "the certificate names {} but public_url's host is `{host}`",
+            if names.is_empty() {
+                "no host".to_owned()
+            } else {
+                names.join(", ")
+            }
+        ),
+        "use a certificate whose subjectAltName includes public_url's host",
+    ))
 }
 
 async fn store(settings: &Settings) -> Item {
@@ -716,85 +739,91 @@ async fn fhir(settings: &Settings, client: &reqwest::Client) -> Vec<Item> {
     let mut out = Vec::new();
     for base in servers {
         let check = format!("fhir {base}");
-        let url = format!("{}/metadata", base.as_str().trim_end_matches('/'));
-        let unreachable_fix = "check the URL in fhir.allowed_servers and that this host reaches it (DNS, firewall, proxy, TLS trust)";
-        let resp = match client
-            .get(&url)
-            .header("Accept", "application/fhir+json")
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                out.push(item(
-                    Status::Fail,
-                    &check,
-                    format!("GET {url}: unreachable: {}", error_chain(&e)),
-                    unreachable_fix,
-                ));
-                continue;
-            }
-        };
-        let status = resp.status();
-        let body: Result<Value, String> = match resp.bytes().await {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("not JSON ({e})")),
-            Err(e) => Err(format!("body not read: {}", error_chain(&e))),
-        };
-        let not_fhir = "fhir.allowed_servers must list FHIR R4 base URLs (the URL before /Patient, /metadata…)";
-        let cs = match body {
-            Ok(v) if status.is_success() && v["resourceType"] == "CapabilityStatement" => v,
-            Ok(v) => {
-                let what = v["resourceType"].as_str().unwrap_or("no resourceType");
-                out.push(item(
-                    Status::Fail,
-                    &check,
-                    format!("GET {url}: HTTP {status}, {what}: not a FHIR CapabilityStatement"),
-                    not_fhir,
-                ));
-                continue;
-            }
-            Err(e) => {
-                out.push(item(
-                    Status::Fail,
-                    &check,
-                    format!("GET {url}: HTTP {status}, {e}: not a FHIR server"),
-                    not_fhir,
-                ));
-                continue;
-            }
-        };
-        let version = cs["fhirVersion"].as_str().unwrap_or("");
-        if !version.starts_with("4.0") {
-            out.push(item(
-                Status::Fail,
-                &check,
-                format!("CapabilityStatement fhirVersion `{version}`: this service speaks FHIR R4 (4.0.x)"),
-                "list the EHR's FHIR R4 endpoint",
-            ));
-            continue;
-        }
-        let software = cs["software"]["name"].as_str().unwrap_or("unnamed server");
-        let missing = missing_searches(&cs);
-        if missing.is_empty() {
-            out.push(item(
-                Status::Pass,
-                &check,
-                format!("FHIR {version} ({software}): every prefetch search declared"),
-                "",
-            ));
-        } else {
-            out.push(item(
-                Status::Warn,
-                &check,
-                format!(
-                    "FHIR {version} ({software}); not declared: {}",
-                    missing.join(", ")
-                ),
-                "without these the EHR must send them as prefetch, or the cards say data unavailable; check with the EHR team",
-            ));
-        }
+        out.push(fhir_server(&check, base.as_str(), client).await);
     }
     out
+}
+
+/// One `fhir.allowed_servers` base: its CapabilityStatement is FHIR R4 and declares the
+/// searches the prefetch uses.
+async fn fhir_server(check: &str, base: &str, client: &reqwest::Client) -> Item {
+    let url = format!("{}/metadata", base.trim_end_matches('/'));
+    let cs = match capability_statement(client, &url).await {
+        Ok(cs) => cs,
+        Err((detail, fix)) => return item(Status::Fail, check, detail, fix),
+    };
+    let version = cs["fhirVersion"].as_str().unwrap_or("");
+    if !version.starts_with("4.0") {
+        return item(
+            Status::Fail,
+            check,
+            format!(
+                "CapabilityStatement fhirVersion `{version}`: this service speaks FHIR R4 (4.0.x)"
+            ),
+            "list the EHR's FHIR R4 endpoint",
+        );
+    }
+    let software = cs["software"]["name"].as_str().unwrap_or("unnamed server");
+    let missing = missing_searches(&cs);
+    if missing.is_empty() {
+        item(
+            Status::Pass,
+            check,
+            format!("FHIR {version} ({software}): every prefetch search declared"),
+            "",
+        )
+    } else {
+        item(
+            Status::Warn,
+            check,
+            format!(
+                "FHIR {version} ({software}); not declared: {}",
+                missing.join(", ")
+            ),
+            "without these the EHR must send them as prefetch, or the cards say data unavailable; check with the EHR team",
+        )
+    }
+}
+
+/// `GET url` (a base's `/metadata`): the CapabilityStatement, or why not (the FAIL's detail and
+/// fix).
+async fn capability_statement(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<Value, (String, &'static str)> {
+    let unreachable_fix = "check the URL in fhir.allowed_servers and that this host reaches it (DNS, firewall, proxy, TLS trust)";
+    let resp = client
+        .get(url)
+        .header("Accept", "application/fhir+json")
+        .send()
+        .await
+        .map_err(|e| {
+            (
+                format!("GET {url}: unreachable: {}", error_chain(&e)),
+                unreachable_fix,
+            )
+        })?;
+    let status = resp.status();
+    let body: Result<Value, String> = match resp.bytes().await {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("not JSON ({e})")),
+        Err(e) => Err(format!("body not read: {}", error_chain(&e))),
+    };
+    let not_fhir =
+        "fhir.allowed_servers must list FHIR R4 base URLs (the URL before /Patient, /metadata…)";
+    match body {
+        Ok(v) if status.is_success() && v["resourceType"] == "CapabilityStatement" => Ok(v),
+        Ok(v) => {
+            let what = v["resourceType"].as_str().unwrap_or("no resourceType");
+            Err((
+                format!("GET {url}: HTTP {status}, {what}: not a FHIR CapabilityStatement"),
+                not_fhir,
+            ))
+        }
+        Err(e) => Err((
+            format!("GET {url}: HTTP {status}, {e}: not a FHIR server"),
+            not_fhir,
+        )),
+    }
 }
 
 #[cfg(test)]

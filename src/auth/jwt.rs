@@ -151,49 +151,14 @@ impl Authenticator {
         audiences: &[String],
         replay: &dyn ReplayStore,
     ) -> Result<Verified, AuthError> {
-        let header_value = authorization.ok_or(AuthError::Missing)?;
-        let token = header_value
-            .strip_prefix("Bearer ")
-            .or_else(|| header_value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(AuthError::NotBearer)?;
-        if token.len() > 16 * 1024 {
-            return Err(AuthError::Malformed("longer than 16 KiB".to_owned()));
-        }
-        // `alg: none` and unknown algorithms fail to parse here.
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
-        if !self.algorithms.contains(&header.alg) {
-            return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
-        }
-        if let Some(typ) = &header.typ {
-            if !typ.eq_ignore_ascii_case("JWT") {
-                return Err(AuthError::Typ(typ.chars().take(40).collect()));
-            }
-        }
-        // RFC 7515 §4.1.11: a recipient MUST reject a JWS whose `crit` names an extension it
-        // does not understand; this service understands none (and an empty list is itself
-        // invalid).
-        if let Some(crit) = &header.crit {
-            let shown: String = format!("{crit:?}").chars().take(200).collect();
-            return Err(AuthError::Crit(shown));
-        }
+        let token = bearer_token(authorization)?;
+        let header = self.checked_header(token)?;
         let kid = header
             .kid
             .as_deref()
             .filter(|k| !k.is_empty())
             .ok_or(AuthError::MissingKid)?;
-        // The issuer picks the keys; it is checked again, signed, by the validation below.
-        let unverified: IssOnly = jsonwebtoken::dangerous::insecure_decode_claims(token)
-            .map_err(|e| AuthError::Malformed(e.to_string()))?;
-        let iss = match unverified.iss {
-            Some(serde_json::Value::String(s)) if self.keys.knows_issuer(&s) => s,
-            other => {
-                let shown = other.map(|v| v.to_string()).unwrap_or_default();
-                return Err(AuthError::UnknownIssuer(shown.chars().take(200).collect()));
-            }
-        };
+        let iss = self.known_issuer(token)?;
         let jwk = self
             .keys
             .find(&iss, header.jku.as_deref(), kid)
@@ -214,17 +179,8 @@ impl Authenticator {
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| AuthError::Invalid(format!("{:?}", e.kind())))?;
         let claims = data.claims;
-        let now = chrono::Utc::now().timestamp();
         let leeway = i64::try_from(self.leeway).unwrap_or(0);
-        let exp = claims.exp.floor() as i64;
-        let iat = claims.iat.ok_or(AuthError::MissingIat)?.floor() as i64;
-        if iat > now.saturating_add(leeway) {
-            return Err(AuthError::IatInFuture);
-        }
-        let lifetime = exp.saturating_sub(iat);
-        if lifetime > self.max_lifetime || exp.saturating_sub(now) > self.max_lifetime + leeway {
-            return Err(AuthError::LifetimeTooLong(lifetime));
-        }
+        let exp = self.checked_lifetime(&claims, leeway)?;
         let jti = claims
             .jti
             .as_deref()
@@ -243,6 +199,75 @@ impl Authenticator {
             tenant: claims.tenant,
         })
     }
+
+    /// The token's header, when its algorithm is accepted, its `typ` is JWT (or absent) and it
+    /// names no critical extension.
+    fn checked_header(&self, token: &str) -> Result<jsonwebtoken::Header, AuthError> {
+        // `alg: none` and unknown algorithms fail to parse here.
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+        if !self.algorithms.contains(&header.alg) {
+            return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
+        }
+        if let Some(typ) = &header.typ {
+            if !typ.eq_ignore_ascii_case("JWT") {
+                return Err(AuthError::Typ(typ.chars().take(40).collect()));
+            }
+        }
+        // RFC 7515 §4.1.11: a recipient MUST reject a JWS whose `crit` names an extension it
+        // does not understand; this service understands none (and an empty list is itself
+        // invalid).
+        if let Some(crit) = &header.crit {
+            let shown: String = format!("{crit:?}").chars().take(200).collect();
+            return Err(AuthError::Crit(shown));
+        }
+        Ok(header)
+    }
+
+    /// The token's `iss`, read before the signature is checked, when it is a configured issuer:
+    /// the issuer picks the keys; it is checked again, signed, by the validation.
+    fn known_issuer(&self, token: &str) -> Result<String, AuthError> {
+        let unverified: IssOnly = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|e| AuthError::Malformed(e.to_string()))?;
+        match unverified.iss {
+            Some(serde_json::Value::String(s)) if self.keys.knows_issuer(&s) => Ok(s),
+            other => {
+                let shown = other.map(|v| v.to_string()).unwrap_or_default();
+                Err(AuthError::UnknownIssuer(shown.chars().take(200).collect()))
+            }
+        }
+    }
+
+    /// `iat` present and not in the future, and a lifetime within `max_lifetime` (from `iat`
+    /// and from now); returns `exp` in whole seconds.
+    fn checked_lifetime(&self, claims: &Claims, leeway: i64) -> Result<i64, AuthError> {
+        let now = chrono::Utc::now().timestamp();
+        let exp = claims.exp.floor() as i64;
+        let iat = claims.iat.ok_or(AuthError::MissingIat)?.floor() as i64;
+        if iat > now.saturating_add(leeway) {
+            return Err(AuthError::IatInFuture);
+        }
+        let lifetime = exp.saturating_sub(iat);
+        if lifetime > self.max_lifetime || exp.saturating_sub(now) > self.max_lifetime + leeway {
+            return Err(AuthError::LifetimeTooLong(lifetime));
+        }
+        Ok(exp)
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header value, at most 16 KiB.
+fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
+    let header_value = authorization.ok_or(AuthError::Missing)?;
+    let token = header_value
+        .strip_prefix("Bearer ")
+        .or_else(|| header_value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AuthError::NotBearer)?;
+    if token.len() > 16 * 1024 {
+        return Err(AuthError::Malformed("longer than 16 KiB".to_owned()));
+    }
+    Ok(token)
 }
 
 /// The key of `jwk` for `alg`, when the JWK is a signing key of the same family and, if it

@@ -134,34 +134,7 @@ impl RawAuth {
     /// Validates `[auth]`; relative `jwks_file` paths are relative to the configuration file's
     /// directory (or the working directory without one).
     pub fn validate(self, source: Option<&Path>) -> Result<AuthSettings, ConfigError> {
-        let mut algorithms = Vec::new();
-        for (i, a) in self.algorithms.iter().enumerate() {
-            let key = format!("auth.algorithms[{i}]");
-            let alg = match a.trim() {
-                "ES384" => Algorithm::ES384,
-                "RS384" => Algorithm::RS384,
-                "ES256" => Algorithm::ES256,
-                "RS256" => Algorithm::RS256,
-                other => {
-                    return Err(invalid(
-                        &key,
-                        format!(
-                            "`{other}` is not accepted: use ES384, RS384, ES256 or RS256 \
-                             (HS* shared secrets and `none` are never accepted)"
-                        ),
-                    ))
-                }
-            };
-            if !algorithms.contains(&alg) {
-                algorithms.push(alg);
-            }
-        }
-        if algorithms.is_empty() {
-            return Err(invalid(
-                "auth.algorithms",
-                "must name at least one algorithm",
-            ));
-        }
+        let algorithms = algorithms(&self.algorithms)?;
         if self.leeway_secs > 600 {
             return Err(invalid("auth.leeway_secs", "must be at most 600"));
         }
@@ -177,70 +150,10 @@ impl RawAuth {
             .unwrap_or_default();
         let mut issuers: Vec<IssuerSettings> = Vec::new();
         for (i, r) in self.issuers.into_iter().enumerate() {
-            let key = |k: &str| format!("auth.issuers[{i}].{k}");
-            let iss = r.iss.trim().to_owned();
-            if iss.is_empty() {
-                return Err(invalid(&key("iss"), "is required"));
-            }
-            if issuers.iter().any(|x| x.iss == iss) {
-                return Err(invalid(&key("iss"), format!("`{iss}` is configured twice")));
-            }
-            let keys = match (r.jwks_url.trim().is_empty(), r.jwks_file.trim().is_empty()) {
-                (false, true) => KeySource::Url(jwks_url(&key("jwks_url"), &r.jwks_url)?),
-                (true, false) => {
-                    let path = base_dir.join(r.jwks_file.trim());
-                    let text = std::fs::read(&path).map_err(|e| {
-                        invalid(&key("jwks_file"), format!("`{}`: {e}", path.display()))
-                    })?;
-                    let set = parse_jwks(&text).map_err(|e| {
-                        invalid(&key("jwks_file"), format!("`{}`: {e}", path.display()))
-                    })?;
-                    KeySource::File(set)
-                }
-                _ => {
-                    return Err(invalid(
-                        &key("jwks_url"),
-                        "exactly one of `jwks_url` and `jwks_file` is required",
-                    ))
-                }
-            };
-            let mut jku_allow = Vec::new();
-            for (j, u) in r.jku_allow.iter().enumerate() {
-                jku_allow.push(jwks_url(&format!("{}[{j}]", key("jku_allow")), u)?);
-            }
-            let mut audiences: Vec<String> = Vec::new();
-            for (j, a) in r.audiences.iter().enumerate() {
-                let key = format!("{}[{j}]", key("audiences"));
-                let a = a.trim();
-                if a.is_empty() || a.len() > 2048 {
-                    return Err(invalid(&key, "must be between 1 and 2048 characters"));
-                }
-                if a.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    return Err(invalid(
-                        &key,
-                        format!("`{a}` contains white space or control characters"),
-                    ));
-                }
-                if !audiences.iter().any(|x| x == a) {
-                    audiences.push(a.to_owned());
-                }
-            }
-            issuers.push(IssuerSettings {
-                iss,
-                keys,
-                jku_allow,
-                audiences,
-            });
+            let next = issuer(i, r, &base_dir, &issuers)?;
+            issuers.push(next);
         }
-        let mut allowed_origins = Vec::new();
-        for (i, o) in self.allowed_origins.iter().enumerate() {
-            let key = format!("auth.allowed_origins[{i}]");
-            let u = Url::parse(o.trim()).map_err(|e| invalid(&key, format!("`{o}`: {e}")))?;
-            if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
-                return Err(invalid(&key, format!("`{o}` is not an http(s) origin")));
-            }
-            allowed_origins.push(u.origin().ascii_serialization());
-        }
+        let allowed_origins = allowed_origins(&self.allowed_origins)?;
         Ok(AuthSettings {
             allow_unauthenticated: self.allow_unauthenticated,
             issuers,
@@ -252,4 +165,124 @@ impl RawAuth {
             allowed_origins,
         })
     }
+}
+
+/// `auth.algorithms`: asymmetric algorithms only, each once, at least one.
+fn algorithms(names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
+    let mut algorithms = Vec::new();
+    for (i, a) in names.iter().enumerate() {
+        let key = format!("auth.algorithms[{i}]");
+        let alg = match a.trim() {
+            "ES384" => Algorithm::ES384,
+            "RS384" => Algorithm::RS384,
+            "ES256" => Algorithm::ES256,
+            "RS256" => Algorithm::RS256,
+            other => {
+                return Err(invalid(
+                    &key,
+                    format!(
+                        "`{other}` is not accepted: use ES384, RS384, ES256 or RS256 \
+                         (HS* shared secrets and `none` are never accepted)"
+                    ),
+                ))
+            }
+        };
+        if !algorithms.contains(&alg) {
+            algorithms.push(alg);
+        }
+    }
+    if algorithms.is_empty() {
+        return Err(invalid(
+            "auth.algorithms",
+            "must name at least one algorithm",
+        ));
+    }
+    Ok(algorithms)
+}
+
+/// `auth.issuers[i]`, checked against the issuers `before` it (an `iss` is configured once).
+fn issuer(
+    i: usize,
+    r: RawIssuer,
+    base_dir: &Path,
+    before: &[IssuerSettings],
+) -> Result<IssuerSettings, ConfigError> {
+    let key = |k: &str| format!("auth.issuers[{i}].{k}");
+    let iss = r.iss.trim().to_owned();
+    if iss.is_empty() {
+        return Err(invalid(&key("iss"), "is required"));
+    }
+    if before.iter().any(|x| x.iss == iss) {
+        return Err(invalid(&key("iss"), format!("`{iss}` is configured twice")));
+    }
+    let keys = issuer_keys(i, &r, base_dir)?;
+    let mut jku_allow = Vec::new();
+    for (j, u) in r.jku_allow.iter().enumerate() {
+        jku_allow.push(jwks_url(&format!("{}[{j}]", key("jku_allow")), u)?);
+    }
+    let audiences = audiences(&key("audiences"), &r.audiences)?;
+    Ok(IssuerSettings {
+        iss,
+        keys,
+        jku_allow,
+        audiences,
+    })
+}
+
+/// Where `auth.issuers[i]` takes its keys: exactly one of `jwks_url` and `jwks_file` (read and
+/// parsed now).
+fn issuer_keys(i: usize, r: &RawIssuer, base_dir: &Path) -> Result<KeySource, ConfigError> {
+    let key = |k: &str| format!("auth.issuers[{i}].{k}");
+    match (r.jwks_url.trim().is_empty(), r.jwks_file.trim().is_empty()) {
+        (false, true) => Ok(KeySource::Url(jwks_url(&key("jwks_url"), &r.jwks_url)?)),
+        (true, false) => {
+            let path = base_dir.join(r.jwks_file.trim());
+            let text = std::fs::read(&path)
+                .map_err(|e| invalid(&key("jwks_file"), format!("`{}`: {e}", path.display())))?;
+            let set = parse_jwks(&text)
+                .map_err(|e| invalid(&key("jwks_file"), format!("`{}`: {e}", path.display())))?;
+            Ok(KeySource::File(set))
+        }
+        _ => Err(invalid(
+            &key("jwks_url"),
+            "exactly one of `jwks_url` and `jwks_file` is required",
+        )),
+    }
+}
+
+/// An issuer's extra `audiences` (under `key`): 1 to 2048 characters, no white space or control
+/// character, each once.
+fn audiences(key: &str, list: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut audiences: Vec<String> = Vec::new();
+    for (j, a) in list.iter().enumerate() {
+        let key = format!("{key}[{j}]");
+        let a = a.trim();
+        if a.is_empty() || a.len() > 2048 {
+            return Err(invalid(&key, "must be between 1 and 2048 characters"));
+        }
+        if a.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid(
+                &key,
+                format!("`{a}` contains white space or control characters"),
+            ));
+        }
+        if !audiences.iter().any(|x| x == a) {
+            audiences.push(a.to_owned());
+        }
+    }
+    Ok(audiences)
+}
+
+/// `auth.allowed_origins`: http(s) origins, kept in their serialised form.
+fn allowed_origins(list: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut allowed_origins = Vec::new();
+    for (i, o) in list.iter().enumerate() {
+        let key = format!("auth.allowed_origins[{i}]");
+        let u = Url::parse(o.trim()).map_err(|e| invalid(&key, format!("`{o}`: {e}")))?;
+        if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+            return Err(invalid(&key, format!("`{o}` is not an http(s) origin")));
+        }
+        allowed_origins.push(u.origin().ascii_serialization());
+    }
+    Ok(allowed_origins)
 }

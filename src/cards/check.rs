@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::rules::RuleCode;
-use crate::wire::{ActionType, Card, Coding, Indicator};
+use crate::wire::{Action, ActionType, Card, Coding, Indicator};
 
 use super::allowed_indicators;
 use super::format::{is_relative_reference, SUMMARY_MAX_CHARS};
@@ -94,8 +94,23 @@ fn check_service_request(what: &str, r: &Value) -> Result<(), String> {
 /// Checks one card against the service's wire contract. `Err` names the first broken rule.
 pub fn check_card(card: &Card) -> Result<(), String> {
     check_uuid("card", card.uuid.as_deref())?;
+    check_summary(card)?;
+    non_blank("detail", card.detail.as_deref())?;
+    let rule = check_source(card)?;
+    check_suggestions(card, rule)?;
+    check_override_reasons(card, rule)?;
+    check_links(card)?;
 
-    // Summary: one line, non-empty, at most 139 characters.
+    // Serialised: no null anywhere.
+    let json = serde_json::to_value(card).map_err(|e| format!("card does not serialise: {e}"))?;
+    if has_null(&json) {
+        return Err("serialised card contains null".into());
+    }
+    Ok(())
+}
+
+/// Summary: one line, non-empty, at most 139 characters.
+fn check_summary(card: &Card) -> Result<(), String> {
     if card.summary.trim().is_empty() {
         return Err("summary is empty".into());
     }
@@ -109,9 +124,12 @@ pub fn check_card(card: &Card) -> Result<(), String> {
     if card.summary.chars().any(char::is_control) {
         return Err("summary contains a line break or control character".into());
     }
-    non_blank("detail", card.detail.as_deref())?;
+    Ok(())
+}
 
-    // Source: label and topic with one of the rule codes.
+/// Source: label, url and topic with one of the rule codes, and an indicator that rule allows.
+/// Returns the rule.
+fn check_source(card: &Card) -> Result<RuleCode, String> {
     non_blank("source.label", Some(&card.source.label))?;
     // source.url: the profile's reference document, an absolute URL (issue 12 item 4).
     let url = card.source.url.as_deref().ok_or("source.url missing")?;
@@ -133,8 +151,13 @@ pub fn check_card(card: &Card) -> Result<(), String> {
             rule.as_str()
         ));
     }
+    Ok(rule)
+}
 
-    // Suggestions.
+/// Suggestions: `selectionBehavior` exactly when there are some, unique uuids, labels, valid
+/// actions; a delete only on a critical card; a liver-function card only creates a
+/// `ServiceRequest`.
+fn check_suggestions(card: &Card, rule: RuleCode) -> Result<(), String> {
     if card.suggestions.is_empty() != card.selection_behavior.is_none() {
         return Err("selectionBehavior must be present exactly when there are suggestions".into());
     }
@@ -153,45 +176,7 @@ pub fn check_card(card: &Card) -> Result<(), String> {
             return Err(format!("{what} has no action"));
         }
         for (j, a) in s.actions.iter().enumerate() {
-            let what = format!("{what} action {j}");
-            non_blank(&format!("{what}.description"), Some(&a.description))?;
-            match a.kind {
-                ActionType::Delete => {
-                    has_delete = true;
-                    let id = a.resource_id.as_deref().unwrap_or_default();
-                    if !is_relative_reference(id, None) {
-                        return Err(format!(
-                            "{what}: delete needs a resourceId Type/id, got {id:?}"
-                        ));
-                    }
-                    if rule != RuleCode::DataUnavailable
-                        && !is_relative_reference(id, Some("MedicationRequest"))
-                    {
-                        return Err(format!(
-                            "{what}: delete of {id:?} is not a MedicationRequest"
-                        ));
-                    }
-                }
-                ActionType::Create | ActionType::Update => {
-                    let r = a
-                        .resource
-                        .as_ref()
-                        .ok_or_else(|| format!("{what}: create/update needs a resource"))?;
-                    let ty = r
-                        .get("resourceType")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    if ty.is_empty() {
-                        return Err(format!("{what}: resource has no resourceType"));
-                    }
-                    if ty == "ServiceRequest" {
-                        check_service_request(&what, r)?;
-                    }
-                    if has_null(r) {
-                        return Err(format!("{what}: resource contains null"));
-                    }
-                }
-            }
+            has_delete |= check_action(&format!("{what} action {j}"), a, rule)?;
         }
     }
     if has_delete && card.indicator != Indicator::Critical {
@@ -212,8 +197,55 @@ pub fn check_card(card: &Card) -> Result<(), String> {
             }
         }
     }
+    Ok(())
+}
 
-    // Override reasons.
+/// One action of a suggestion; `Ok(true)` when it is a delete.
+fn check_action(what: &str, a: &Action, rule: RuleCode) -> Result<bool, String> {
+    non_blank(&format!("{what}.description"), Some(&a.description))?;
+    match a.kind {
+        ActionType::Delete => {
+            let id = a.resource_id.as_deref().unwrap_or_default();
+            if !is_relative_reference(id, None) {
+                return Err(format!(
+                    "{what}: delete needs a resourceId Type/id, got {id:?}"
+                ));
+            }
+            if rule != RuleCode::DataUnavailable
+                && !is_relative_reference(id, Some("MedicationRequest"))
+            {
+                return Err(format!(
+                    "{what}: delete of {id:?} is not a MedicationRequest"
+                ));
+            }
+            Ok(true)
+        }
+        ActionType::Create | ActionType::Update => {
+            let r = a
+                .resource
+                .as_ref()
+                .ok_or_else(|| format!("{what}: create/update needs a resource"))?;
+            let ty = r
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if ty.is_empty() {
+                return Err(format!("{what}: resource has no resourceType"));
+            }
+            if ty == "ServiceRequest" {
+                check_service_request(what, r)?;
+            }
+            if has_null(r) {
+                return Err(format!("{what}: resource contains null"));
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// Override reasons: complete codings, each code once; a critical initiation,
+/// re-administration or contraindication card must offer some.
+fn check_override_reasons(card: &Card, rule: RuleCode) -> Result<(), String> {
     let mut codes: Vec<&str> = Vec::new();
     for (i, r) in card.override_reasons.iter().enumerate() {
         check_coding(&format!("overrideReasons[{i}]"), r)?;
@@ -235,20 +267,17 @@ pub fn check_card(card: &Card) -> Result<(), String> {
             rule.as_str()
         ));
     }
+    Ok(())
+}
 
-    // Links (none today, but keep them valid).
+/// Links (none today, but keep them valid).
+fn check_links(card: &Card) -> Result<(), String> {
     for l in &card.links {
         non_blank("link.label", Some(&l.label))?;
         non_blank("link.url", Some(&l.url))?;
         if l.kind != "absolute" && l.kind != "smart" {
             return Err(format!("link.type {:?} is not absolute or smart", l.kind));
         }
-    }
-
-    // Serialised: no null anywhere.
-    let json = serde_json::to_value(card).map_err(|e| format!("card does not serialise: {e}"))?;
-    if has_null(&json) {
-        return Err("serialised card contains null".into());
     }
     Ok(())
 }

@@ -280,6 +280,11 @@ fn reason_display(
         .map(str::to_owned)
 }
 
+/// Per rule (`source.topic.code`), its counts; `(rule, month)` → the rule's counts that month
+/// (months are `YYYY-MM`, UTC).
+type RuleCounts = BTreeMap<String, RuleReport>;
+type MonthlyCounts = BTreeMap<(String, String), MonthCounts>;
+
 /// Builds the report from the cards issued and the feedback received in the period; `settings`
 /// gives the language and override reason system of the reasons' displays.
 pub fn build(
@@ -289,10 +294,30 @@ pub fn build(
     until: Option<DateTime<Utc>>,
     settings: &CardSettings,
 ) -> Report {
-    let mut rules: BTreeMap<String, RuleReport> = BTreeMap::new();
-    // (rule, patient, order) of every card about a draft order.
-    let mut orders: BTreeSet<(&str, Option<&str>, &str)> = BTreeSet::new();
-    let new_rule = |rule: &str| RuleReport {
+    let mut rules: RuleCounts = BTreeMap::new();
+    let mut monthly: MonthlyCounts = BTreeMap::new();
+    for code in RuleCode::ALL {
+        rules.insert(code.as_str().to_owned(), new_rule(code.as_str()));
+    }
+    count_cards(cards, &mut rules, &mut monthly);
+    for row in feedback {
+        count_feedback(row, settings, &mut rules, &mut monthly);
+    }
+    let mut ordered = in_contract_order(rules);
+    let by_month = spread_by_month(&mut ordered, monthly);
+    Report {
+        since: since.map(rfc3339),
+        until: until.map(rfc3339),
+        profile: None,
+        feedback_without_decision: None,
+        rules: ordered,
+        by_month,
+    }
+}
+
+/// A rule with nothing counted yet.
+fn new_rule(rule: &str) -> RuleReport {
+    RuleReport {
         rule: rule.to_owned(),
         cards_shown: 0,
         distinct_orders: 0,
@@ -304,19 +329,19 @@ pub fn build(
         overrides_by_reason: Vec::new(),
         override_decisions: Vec::new(),
         by_month: Vec::new(),
-    };
-    // (rule, month) → counts; months are `YYYY-MM` (UTC).
-    let mut monthly: BTreeMap<(String, String), MonthCounts> = BTreeMap::new();
-
-    for code in RuleCode::ALL {
-        rules.insert(code.as_str().to_owned(), new_rule(code.as_str()));
     }
+}
+
+/// Counts the cards shown, critical and about distinct draft orders, per rule and month.
+fn count_cards(cards: &[IssuedCard], rules: &mut RuleCounts, monthly: &mut MonthlyCounts) {
+    // (rule, patient, order) of every card about a draft order.
+    let mut orders: BTreeSet<(&str, Option<&str>, &str)> = BTreeSet::new();
     for c in cards {
         let r = rules
             .entry(c.card.topic.clone())
             .or_insert_with(|| new_rule(&c.card.topic));
         r.cards_shown += 1;
-        let m = month_of(&mut monthly, &c.card.topic, c.issued_at);
+        let m = month_of(monthly, &c.card.topic, c.issued_at);
         m.cards_shown += 1;
         if c.card.indicator == "critical" {
             r.critical_cards += 1;
@@ -329,94 +354,125 @@ pub fn build(
             }
         }
     }
-    for row in feedback {
-        let rule = row
-            .card
-            .as_ref()
-            .map(|c| c.card.topic.clone())
-            .unwrap_or_else(|| UNKNOWN_CARD.to_owned());
-        let r = rules.entry(rule.clone()).or_insert_with(|| new_rule(&rule));
-        let f = &row.record.feedback;
-        let m = month_of(&mut monthly, &rule, row.record.received_at);
-        match f.outcome {
-            FeedbackOutcome::Accepted => {
-                r.accepted += 1;
-                r.accepted_suggestions += f.accepted_suggestions.len() as u64;
-                m.accepted_suggestions += f.accepted_suggestions.len() as u64;
-            }
-            FeedbackOutcome::Overridden => {
-                r.overrides += 1;
-                m.overrides += 1;
-                if row
-                    .card
-                    .as_ref()
-                    .is_some_and(|c| c.card.indicator == "critical")
-                {
-                    r.critical_overrides += 1;
-                    m.critical_overrides += 1;
-                }
-                let display = f
-                    .reason
-                    .as_ref()
-                    .and_then(|c| reason_display(c, row.card.as_ref(), settings));
-                // One of our reasons counts as one, sent with our system or without one.
-                let (system, code) = match &f.reason {
-                    Some(c) => match our_reason(c, settings) {
-                        Some(ours) => (
-                            Some(
-                                non_blank(Some(&settings.override_reason_system))
-                                    .unwrap_or(DEFAULT_OVERRIDE_REASON_SYSTEM)
-                                    .to_owned(),
-                            ),
-                            ours.code().to_owned(),
-                        ),
-                        None => (c.system.clone(), c.code.clone()),
-                    },
-                    None => (None, "(none)".to_owned()),
-                };
-                match r
-                    .overrides_by_reason
-                    .iter_mut()
-                    .find(|x| x.code == code && x.system == system)
-                {
-                    Some(x) => {
-                        x.count += 1;
-                        if x.display.is_none() {
-                            x.display.clone_from(&display);
-                        }
-                    }
-                    None => r.overrides_by_reason.push(ReasonCount {
-                        system,
-                        code,
-                        display: display.clone(),
-                        count: 1,
-                    }),
-                }
-                r.override_decisions.push(OverrideDecision {
-                    card_uuid: f.card.clone(),
-                    hook_instance: row.card.as_ref().map(|c| c.hook_instance.clone()),
-                    profile: row.card.as_ref().and_then(|c| c.profile.clone()),
-                    issuer: row.record.issuer.clone(),
-                    order_id: row.card.as_ref().and_then(|c| c.card.order_ref.clone()),
-                    service: row.record.service.clone(),
-                    indicator: row.card.as_ref().map(|c| c.card.indicator.clone()),
-                    decision_time: row.card.as_ref().map(|c| rfc3339(c.issued_at)),
-                    outcome_time: rfc3339(f.outcome_timestamp),
-                    received_time: rfc3339(row.record.received_at),
-                    reason: f.reason.clone(),
-                    reason_display: display,
-                    user_comment: f.user_comment.clone(),
-                    flags: row
-                        .record
-                        .flags
-                        .iter()
-                        .map(|x| x.as_str().to_owned())
-                        .collect(),
-                });
+}
+
+/// Counts one feedback item under its card's rule (or [`UNKNOWN_CARD`]) and month.
+fn count_feedback(
+    row: &FeedbackRow,
+    settings: &CardSettings,
+    rules: &mut RuleCounts,
+    monthly: &mut MonthlyCounts,
+) {
+    let rule = row
+        .card
+        .as_ref()
+        .map(|c| c.card.topic.clone())
+        .unwrap_or_else(|| UNKNOWN_CARD.to_owned());
+    let r = rules.entry(rule.clone()).or_insert_with(|| new_rule(&rule));
+    let f = &row.record.feedback;
+    let m = month_of(monthly, &rule, row.record.received_at);
+    match f.outcome {
+        FeedbackOutcome::Accepted => {
+            r.accepted += 1;
+            r.accepted_suggestions += f.accepted_suggestions.len() as u64;
+            m.accepted_suggestions += f.accepted_suggestions.len() as u64;
+        }
+        FeedbackOutcome::Overridden => count_override(row, settings, r, m),
+    }
+}
+
+/// Counts one override: in the rule's and month's counts, under its reason, and as a decision.
+fn count_override(
+    row: &FeedbackRow,
+    settings: &CardSettings,
+    r: &mut RuleReport,
+    m: &mut MonthCounts,
+) {
+    let f = &row.record.feedback;
+    r.overrides += 1;
+    m.overrides += 1;
+    if row
+        .card
+        .as_ref()
+        .is_some_and(|c| c.card.indicator == "critical")
+    {
+        r.critical_overrides += 1;
+        m.critical_overrides += 1;
+    }
+    let display = f
+        .reason
+        .as_ref()
+        .and_then(|c| reason_display(c, row.card.as_ref(), settings));
+    let (system, code) = reason_key(f.reason.as_ref(), settings);
+    match r
+        .overrides_by_reason
+        .iter_mut()
+        .find(|x| x.code == code && x.system == system)
+    {
+        Some(x) => {
+            x.count += 1;
+            if x.display.is_none() {
+                x.display.clone_from(&display);
             }
         }
+        None => r.overrides_by_reason.push(ReasonCount {
+            system,
+            code,
+            display: display.clone(),
+            count: 1,
+        }),
     }
-    // The contract's rule order first, then anything else (unknown topics, unknown cards).
+    r.override_decisions.push(override_decision(row, display));
+}
+
+/// The (system, code) an override reason is counted under: one of our reasons counts as one,
+/// sent with our system or without one.
+fn reason_key(reason: Option<&ReasonCode>, settings: &CardSettings) -> (Option<String>, String) {
+    match reason {
+        Some(c) => match our_reason(c, settings) {
+            Some(ours) => (
+                Some(
+                    non_blank(Some(&settings.override_reason_system))
+                        .unwrap_or(DEFAULT_OVERRIDE_REASON_SYSTEM)
+                        .to_owned(),
+                ),
+                ours.code().to_owned(),
+            ),
+            None => (c.system.clone(), c.code.clone()),
+        },
+        None => (None, "(none)".to_owned()),
+    }
+}
+
+/// One override linked to its decision; `display` is the reason as the prescriber read it.
+fn override_decision(row: &FeedbackRow, display: Option<String>) -> OverrideDecision {
+    let f = &row.record.feedback;
+    OverrideDecision {
+        card_uuid: f.card.clone(),
+        hook_instance: row.card.as_ref().map(|c| c.hook_instance.clone()),
+        profile: row.card.as_ref().and_then(|c| c.profile.clone()),
+        issuer: row.record.issuer.clone(),
+        order_id: row.card.as_ref().and_then(|c| c.card.order_ref.clone()),
+        service: row.record.service.clone(),
+        indicator: row.card.as_ref().map(|c| c.card.indicator.clone()),
+        decision_time: row.card.as_ref().map(|c| rfc3339(c.issued_at)),
+        outcome_time: rfc3339(f.outcome_timestamp),
+        received_time: rfc3339(row.record.received_at),
+        reason: f.reason.clone(),
+        reason_display: display,
+        user_comment: f.user_comment.clone(),
+        flags: row
+            .record
+            .flags
+            .iter()
+            .map(|x| x.as_str().to_owned())
+            .collect(),
+    }
+}
+
+/// The contract's rule order first, then anything else (unknown topics, unknown cards); each
+/// rule's reasons most frequent first.
+fn in_contract_order(mut rules: RuleCounts) -> Vec<RuleReport> {
     let mut ordered: Vec<RuleReport> = Vec::new();
     for code in RuleCode::ALL {
         if let Some(r) = rules.remove(code.as_str()) {
@@ -428,6 +484,12 @@ pub fn build(
         r.overrides_by_reason
             .sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
     }
+    ordered
+}
+
+/// Gives each rule that counted anything its series over every month of the period, and returns
+/// the totals per month.
+fn spread_by_month(ordered: &mut [RuleReport], mut monthly: MonthlyCounts) -> Vec<MonthCounts> {
     let months = month_range(monthly.keys().map(|(_, m)| m.as_str()));
     let mut by_month: Vec<MonthCounts> = months
         .iter()
@@ -436,7 +498,7 @@ pub fn build(
             ..MonthCounts::default()
         })
         .collect();
-    for r in &mut ordered {
+    for r in ordered.iter_mut() {
         let active = monthly.keys().any(|(rule, _)| rule == &r.rule);
         if !active {
             continue;
@@ -458,14 +520,7 @@ pub fn build(
             r.by_month.push(m);
         }
     }
-    Report {
-        since: since.map(rfc3339),
-        until: until.map(rfc3339),
-        profile: None,
-        feedback_without_decision: None,
-        rules: ordered,
-        by_month,
-    }
+    by_month
 }
 
 /// The counts of `rule` in the month (UTC) of `t`.
@@ -691,6 +746,16 @@ fn spoken_reason(code: &str, display: Option<&str>) -> String {
 
 fn table(report: &Report) -> String {
     let mut out = String::new();
+    table_heading(&mut out, report);
+    table_counts(&mut out, report);
+    for r in report.rules.iter().filter(|r| r.overrides > 0) {
+        table_overrides(&mut out, r);
+    }
+    out
+}
+
+/// The period and the profile the figures are filtered on.
+fn table_heading(out: &mut String, report: &Report) {
     let _ = writeln!(
         out,
         "Alemtuzumab CDS report, {} to {}",
@@ -711,6 +776,10 @@ fn table(report: &Report) -> String {
             let _ = writeln!(out, "Rule profile: all");
         }
     }
+}
+
+/// One line of counts per rule.
+fn table_counts(out: &mut String, report: &Report) {
     let _ = writeln!(
         out,
         "\n{:<24} {:>11} {:>15} {:>9} {:>9} {:>12} {:>10}",
@@ -735,44 +804,45 @@ fn table(report: &Report) -> String {
             r.overrides
         );
     }
-    for r in report.rules.iter().filter(|r| r.overrides > 0) {
-        let _ = writeln!(out, "\nOverrides of {}:", plain(&r.rule));
-        for reason in &r.overrides_by_reason {
-            let _ = writeln!(
-                out,
-                "  {:>4} × {}",
-                reason.count,
-                spoken_reason(&reason.code, reason.display.as_deref())
-            );
-        }
-        for d in &r.override_decisions {
-            let reason = match &d.reason {
-                Some(c) => spoken_reason(&c.code, d.reason_display.as_deref()),
-                None => "(none)".to_owned(),
-            };
-            let _ = writeln!(
-                out,
-                "  - {} card {} order {} hookInstance {} profile {} issuer {} reason {}{}{}",
-                plain(&d.outcome_time),
-                plain(&d.card_uuid),
-                plain(d.order_id.as_deref().unwrap_or("-")),
-                plain(d.hook_instance.as_deref().unwrap_or("-")),
-                plain(d.profile.as_deref().unwrap_or("-")),
-                plain(d.issuer.as_deref().unwrap_or("-")),
-                reason,
-                d.user_comment
-                    .as_deref()
-                    .map(|c| format!(" comment \"{}\"", plain(c)))
-                    .unwrap_or_default(),
-                if d.flags.is_empty() {
-                    String::new()
-                } else {
-                    format!(" [{}]", plain(&d.flags.join(", ")))
-                }
-            );
-        }
+}
+
+/// The overrides of one rule: per reason, then each decision.
+fn table_overrides(out: &mut String, r: &RuleReport) {
+    let _ = writeln!(out, "\nOverrides of {}:", plain(&r.rule));
+    for reason in &r.overrides_by_reason {
+        let _ = writeln!(
+            out,
+            "  {:>4} × {}",
+            reason.count,
+            spoken_reason(&reason.code, reason.display.as_deref())
+        );
     }
-    out
+    for d in &r.override_decisions {
+        let reason = match &d.reason {
+            Some(c) => spoken_reason(&c.code, d.reason_display.as_deref()),
+            None => "(none)".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  - {} card {} order {} hookInstance {} profile {} issuer {} reason {}{}{}",
+            plain(&d.outcome_time),
+            plain(&d.card_uuid),
+            plain(d.order_id.as_deref().unwrap_or("-")),
+            plain(d.hook_instance.as_deref().unwrap_or("-")),
+            plain(d.profile.as_deref().unwrap_or("-")),
+            plain(d.issuer.as_deref().unwrap_or("-")),
+            reason,
+            d.user_comment
+                .as_deref()
+                .map(|c| format!(" comment \"{}\"", plain(c)))
+                .unwrap_or_default(),
+            if d.flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", plain(&d.flags.join(", ")))
+            }
+        );
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! Every word a card shows, one file per language: `fr.rs` and `en.rs` implement [`Texts`].
 //!
-//! The renderer (`cards/mod.rs`) decides *what* to say and the markdown layout; these files decide
-//! *how* it is said. Arguments that come from the EHR (labels, references) arrive already escaped
-//! for markdown; dates arrive already formatted by the language's own [`Texts::fmt_date`]
-//! (French prose `25/11/2026`, English ISO `2026-11-25`) and numbers with the language's decimal
-//! separator, so a reviewer only has to read sentences.
+//! The renderers (`cards/mod.rs` and one file per rule, `cards/r1_initiation.rs` …) decide *what*
+//! to say and the markdown layout; these files decide *how* it is said. Arguments that come from
+//! the EHR (labels, references) arrive already escaped for markdown; dates arrive already formatted
+//! by the language's own [`Texts::fmt_date`] (French prose `25/11/2026`, English ISO `2026-11-25`)
+//! and numbers with the language's decimal separator, so a reviewer only has to read sentences.
 
 use chrono::NaiveDate;
 

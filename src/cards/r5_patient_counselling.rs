@@ -1,0 +1,57 @@
+//! The patient-counselling card (`patient-counselling`): how an R5 finding of
+//! `rules/r5_patient_counselling.rs` is shown. R5 is stated in docs/clinical-rules.md §2 "R5
+//! patient counselling"; the card's contract is docs/wire-contract.md §Cards.
+//!
+//! An info card: what the patient must be told in the days after an infusion and at any time,
+//! and the patient alert card to hand out. All of it is text (`text/fr.rs`, `text/en.rs`).
+
+use super::{Ctx, Parts};
+
+/// What an R5 finding adds to its card, after the opening every card shares (`mod.rs`).
+pub(super) fn render_detail(ctx: &Ctx<'_>, parts: &mut Parts) {
+    let t = ctx.t;
+    parts.summary = t.counselling_summary().to_string();
+    parts.para(t.counselling_intro());
+    parts.heading(t.counselling_days_after_heading());
+    parts.bullets(t.counselling_days_after());
+    parts.heading(t.counselling_any_time_heading());
+    parts.bullets(t.counselling_any_time());
+    parts.para(t.counselling_hand_out());
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cards::testkit::*;
+
+    #[test]
+    fn counselling_carries_the_clinical_content() {
+        for profile in PROFILES {
+            let r5 = finding(
+                RuleCode::PatientCounselling,
+                Severity::Info,
+                Detail::Counselling(CounsellingDetail { profile }),
+            );
+            let fr = render1(&r5, Language::Fr).1.detail.unwrap();
+            for needle in [
+                "douleur thoracique",
+                "1 à 3 jours",
+                "4 ans",
+                "jaunisse",
+                "carte d'alerte patient",
+                "fièvre",
+            ] {
+                assert!(fr.contains(needle), "{needle}");
+            }
+            let en = render1(&r5, Language::En).1.detail.unwrap();
+            for needle in [
+                "chest pain",
+                "shortness of breath",
+                "coughing up blood",
+                "dark urine",
+                "swollen glands",
+            ] {
+                assert!(en.contains(needle), "{needle}");
+            }
+        }
+    }
+}
