@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use crate::rules::terminology::Terminology;
 use crate::rules::{Code, HookKind};
+use crate::terminology::Terminology;
 use crate::wire::discovery::{Discovery, ServiceDefinition};
 
 /// One prefetch template of the contract, and the hooks that need it.
@@ -230,7 +230,7 @@ pub fn discovery(templates: &PrefetchTemplates) -> Discovery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::terminology::{LocalCode, LOINC};
+    use crate::terminology::{LocalCode, LOINC};
 
     const DEFAULT_LIVER_LABS: &str = "Observation?patient={{context.patientId}}&code=\
         http://loinc.org|1742-6,http://loinc.org|1743-4,http://loinc.org|76625-3,\

@@ -20,12 +20,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::rules::terminology::Terminology;
 use crate::rules::{
     DataGap, DataSet, DraftOrder, GapReason, HookKind, MedicationClass, MedicationStatus,
     PatientFacts,
 };
 use crate::services::{PrefetchTemplate, PrefetchTemplates};
+use crate::terminology::Terminology;
 use crate::wire::context::HookContext;
 use crate::wire::request::HookRequest;
 

@@ -15,7 +15,7 @@
 //! | R5 patient counselling | `r5_patient_counselling.rs` |
 //! | contraindications (both profiles; the 2020 list under ema-2020) | `contraindications.rs` |
 //! | new vs re-treated patient, courses | `exposure.rs` |
-//! | codes (RxNorm, ATC, SNOMED CT, ICD-10, LOINC) | `terminology.rs` |
+//! | codes (RxNorm, ATC, SNOMED CT, ICD-10, LOINC): outside the rules, in `src/terminology/`, read by `fhir::facts`; the rules see only the recognised classes | — |
 //! | whole months / years, birthday-exact | `calendar.rs` |
 //!
 //! # What [`evaluate`] returns, in this order
@@ -45,7 +45,6 @@ pub mod r2_infusion_monitoring;
 pub mod r3_liver_function;
 pub mod r4_readministration;
 pub mod r5_patient_counselling;
-pub mod terminology;
 #[cfg(test)]
 pub(crate) mod testkit;
 
