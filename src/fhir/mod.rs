@@ -79,35 +79,6 @@ impl HookData {
     }
 }
 
-/// The data set behind a prefetch key of the contract.
-pub fn data_set(key: &str) -> Option<DataSet> {
-    Some(match key {
-        "patient" => DataSet::Patient,
-        "conditions" => DataSet::Conditions,
-        "medicationRequests" => DataSet::MedicationRequests,
-        "medicationStatements" => DataSet::MedicationStatements,
-        "medicationAdministrations" => DataSet::MedicationAdministrations,
-        "liverLabs" => DataSet::LiverLabs,
-        "bloodPressure" => DataSet::BloodPressure,
-        "allergies" => DataSet::Allergies,
-        _ => return None,
-    })
-}
-
-/// The resource types a data set may hold; others are ignored unparsed.
-fn wanted_types(data: &DataSet) -> &'static [&'static str] {
-    match data {
-        DataSet::Patient => &["Patient"],
-        DataSet::Conditions => &["Condition"],
-        DataSet::MedicationRequests => &["MedicationRequest"],
-        DataSet::MedicationStatements => &["MedicationStatement"],
-        DataSet::MedicationAdministrations => &["MedicationAdministration"],
-        DataSet::LiverLabs | DataSet::BloodPressure => &["Observation"],
-        DataSet::Allergies => &["AllergyIntolerance"],
-        DataSet::Medication(_) | DataSet::Resource(_) => &["Medication"],
-    }
-}
-
 /// A data set's entries once obtained, and how many of the first came from the prefetch (the
 /// rest from the FHIR server).
 struct Obtained<'a> {
@@ -175,8 +146,10 @@ pub async fn gather(
         raw_states
             .iter()
             .map(|(t, raw)| {
-                let single = (t.key == "patient").then_some("Patient");
-                (*t, Prefetched::classify(*raw, single))
+                (
+                    *t,
+                    Prefetched::classify(*raw, t.spec.query.single_resource()),
+                )
             })
             .collect()
     };
@@ -247,12 +220,13 @@ pub async fn gather(
     let states = states.unwrap_or_else(classify_all);
 
     // 3. Complete the data sets: query what is absent or failed, read the remaining pages.
-    let fetches = states.into_iter().filter_map(|(t, state)| {
-        let set = data_set(t.key)?;
+    let fetches = states.into_iter().map(|(t, state)| {
+        let set = t.spec.set.clone();
         let target = &target;
         let key = t.key;
+        let single_resource = t.spec.query.single_resource().is_some();
         let patient_id = &patient_id;
-        Some(async move {
+        async move {
             let query = fill_template(&t.query, patient_id);
             let resource_type = query.split(['?', '/']).next().unwrap_or("").to_owned();
             let (result, fetched, from_prefetch) = match state {
@@ -294,7 +268,7 @@ pub async fn gather(
                     };
                     match (client, target) {
                         (Some(c), Ok(t)) => {
-                            let r = if key == "patient" {
+                            let r = if single_resource {
                                 c.read(t, &query).await.map(|resource| {
                                     vec![Entry {
                                         full_url: None,
@@ -316,7 +290,7 @@ pub async fn gather(
                 }
             };
             (key, set, result, fetched, from_prefetch)
-        })
+        }
     });
     let results = futures::future::join_all(fetches).await;
     let mut obtained = Vec::new();
@@ -352,7 +326,7 @@ pub async fn gather(
     for (o, error) in obtained.iter().zip(errors) {
         // In the data sets' order: a set that could not be obtained, or its Medications' gaps.
         gaps.extend(error);
-        let wanted = wanted_types(&o.set);
+        let wanted = o.set.resource_types();
         for (i, entry) in o.entries.iter().enumerate() {
             let text = entry.resource.get();
             let read = model::read(text);

@@ -481,6 +481,8 @@ pub struct DataGap {
     pub reason: GapReason,
 }
 
+/// What could not be obtained. The named sets are declared, with their prefetch key, query and
+/// the rules they block, once in `data_sets.rs` ([`crate::rules::DATA_SETS`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DataSet {
     Patient,
@@ -496,45 +498,6 @@ pub enum DataSet {
     Medication(String),
     /// A resource that was present but could not be read (e.g. `MedicationRequest/abc`).
     Resource(String),
-}
-
-impl DataSet {
-    /// The rules that cannot be checked without this data.
-    pub fn blocks(&self) -> &'static [crate::rules::RuleCode] {
-        use crate::rules::RuleCode::*;
-        match self {
-            DataSet::Patient => &[InitiationEligibility],
-            DataSet::Conditions => &[InitiationEligibility, ReAdministration, Contraindication],
-            DataSet::MedicationRequests
-            | DataSet::MedicationStatements
-            | DataSet::MedicationAdministrations => {
-                &[InitiationEligibility, ReAdministration, Contraindication]
-            }
-            DataSet::LiverLabs => &[LiverFunction, ReAdministration],
-            DataSet::BloodPressure | DataSet::Allergies => &[Contraindication],
-            DataSet::Medication(_) | DataSet::Resource(_) => &[
-                InitiationEligibility,
-                LiverFunction,
-                ReAdministration,
-                Contraindication,
-            ],
-        }
-    }
-
-    /// The prefetch key / query name of this data set, when it has one.
-    pub fn key(&self) -> &str {
-        match self {
-            DataSet::Patient => "patient",
-            DataSet::Conditions => "conditions",
-            DataSet::MedicationRequests => "medicationRequests",
-            DataSet::MedicationStatements => "medicationStatements",
-            DataSet::MedicationAdministrations => "medicationAdministrations",
-            DataSet::LiverLabs => "liverLabs",
-            DataSet::BloodPressure => "bloodPressure",
-            DataSet::Allergies => "allergies",
-            DataSet::Medication(r) | DataSet::Resource(r) => r,
-        }
-    }
 }
 
 /// Why data is missing. Rendered in the card's detail; never carries a token or patient data.

@@ -17,6 +17,7 @@
 //! | new vs re-treated patient, courses | `exposure.rs` |
 //! | codes (RxNorm, ATC, SNOMED CT, ICD-10, LOINC): outside the rules, in `src/terminology/`, read by `fhir::facts`; the rules see only the recognised classes | — |
 //! | whole months / years, birthday-exact | `calendar.rs` |
+//! | the data sets: prefetch key, resource types, query, hooks, rules blocked (one row each) | `data_sets.rs` |
 //!
 //! # What [`evaluate`] returns, in this order
 //! - Order hooks (order-sign, order-select), for each draft order in turn, all judged at the hook
@@ -37,6 +38,7 @@
 
 mod calendar;
 pub mod contraindications;
+pub mod data_sets;
 pub mod exposure;
 pub mod facts;
 pub mod findings;
@@ -48,6 +50,7 @@ pub mod r5_patient_counselling;
 #[cfg(test)]
 pub(crate) mod testkit;
 
+pub use data_sets::{DataQuery, DataSetSpec, ObservationCodes, DATA_SETS};
 pub use facts::*;
 pub use findings::*;
 

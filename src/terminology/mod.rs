@@ -389,6 +389,18 @@ impl Terminology {
         )
     }
 
+    /// The codes the `bloodPressure` query asks for (`services::PrefetchTemplates`): the panel
+    /// 85354-9, systolic 8480-6 and diastolic 8462-4 (V), the contract's template as published
+    /// in `cds-hooks/discovery.json`. [`Terminology::vital_sign`] also accepts 55284-4 (S) and
+    /// `vital:*` local codes, which this query does not list (a reading so coded is used when the
+    /// prefetch or the server returns it anyway).
+    pub fn blood_pressure_query_codes(&self) -> Vec<Code> {
+        ["85354-9", "8480-6", "8462-4"]
+            .iter()
+            .map(|code| Code::new(LOINC, *code))
+            .collect()
+    }
+
     /// Every code [`Terminology::lab_test`] accepts, defaults and local codes, for the liver-test
     /// queries (`services::PrefetchTemplates`): a code accepted is a code asked for.
     /// Deterministic order: ALT, AST, total bilirubin, each sorted by (system, code), no

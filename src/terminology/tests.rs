@@ -505,3 +505,17 @@ fn ms_coded_locally_with_french_text_as_the_rules_receive_it() {
         vec![ConditionClass::Ms(MsType::RelapsingRemitting)]
     );
 }
+
+/// Every code the `bloodPressure` query asks for is one `vital_sign` recognises.
+#[test]
+fn the_blood_pressure_query_codes_are_recognised() {
+    let term = Terminology::default();
+    let codes = term.blood_pressure_query_codes();
+    assert_eq!(codes.len(), 3);
+    for code in &codes {
+        assert!(
+            term.vital_sign(std::slice::from_ref(code)).is_some(),
+            "{code:?}"
+        );
+    }
+}
