@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::rules::{Code, DataQuery, DataSetSpec, HookKind, ObservationCodes, DATA_SETS};
+use crate::rules::{Code, DataQuery, DataSetSpec, HookKind, DATA_SETS};
 use crate::terminology::Terminology;
 use crate::wire::discovery::{Discovery, ServiceDefinition};
 
@@ -75,12 +75,7 @@ fn query_text(query: DataQuery, terminology: &Terminology) -> String {
     match query {
         DataQuery::Read(ty) => format!("{ty}/{{{{context.patientId}}}}"),
         DataQuery::Search(ty) => format!("{ty}?patient={{{{context.patientId}}}}"),
-        DataQuery::Observations(ObservationCodes::LiverLabs) => {
-            observation_query(&terminology.lab_codes())
-        }
-        DataQuery::Observations(ObservationCodes::BloodPressure) => {
-            observation_query(&terminology.blood_pressure_query_codes())
-        }
+        DataQuery::Observations(codes) => observation_query(&terminology.query_codes(codes)),
     }
 }
 

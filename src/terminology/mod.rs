@@ -56,7 +56,7 @@ mod value_sets;
 
 use crate::rules::{
     Code, ConditionClass, ContraindicationKind, ImmuneReaction, LabTest, MedicationClass, MsType,
-    StopReason,
+    ObservationCodes, StopReason,
 };
 
 use matcher::{
@@ -387,6 +387,15 @@ impl Terminology {
                 LabTest::TotalBilirubin => "1975-2",
             },
         )
+    }
+
+    /// The codes an observation query lists (`services::PrefetchTemplates`, the data set's
+    /// [`ObservationCodes`] in `src/rules/data_sets.rs`).
+    pub fn query_codes(&self, codes: ObservationCodes) -> Vec<Code> {
+        match codes {
+            ObservationCodes::LiverLabs => self.lab_codes(),
+            ObservationCodes::BloodPressure => self.blood_pressure_query_codes(),
+        }
     }
 
     /// The codes the `bloodPressure` query asks for (`services::PrefetchTemplates`): the panel
