@@ -47,6 +47,34 @@ impl Profile {
             _ => None,
         }
     }
+
+    // What each text decides (docs/clinical-rules.md §1): the rules ask these, never which
+    // profile it is, so a third text is one new value answering each of them.
+
+    /// Whether the contraindications added by the European Commission decision of 16/01/2020
+    /// (SmPC §4.3 since then) are checked: severe active infection, uncontrolled hypertension
+    /// (diagnosis or last blood pressure), cervicocephalic arterial dissection, stroke, angina,
+    /// myocardial infarction, coagulopathy and antithrombotic therapy, other autoimmune disease.
+    /// The ANSM letter of 30/04/2019 predates them: under it only the contraindications of the
+    /// SmPC since 2013 (hypersensitivity, HIV) are checked, which every profile checks.
+    pub fn checks_2020_contraindications(self) -> bool {
+        match self {
+            Profile::Ansm2019 => false,
+            Profile::Ema2020 => true,
+        }
+    }
+
+    /// Distinct prior DMT ingredients a new patient must have had as a full and adequate course:
+    /// the ANSM letter of 30/04/2019 says "at least two other DMTs"
+    /// (`rules.required_dmts_ansm_2019`, default 2), the EMA 2020 SmPC §4.1 "at least one DMT"
+    /// (`rules.required_dmts_ema_2020`, default 1). The numbers are configuration; the profile
+    /// says which one applies.
+    pub fn required_dmts(self, cfg: &crate::rules::RuleConfig) -> u32 {
+        match self {
+            Profile::Ansm2019 => cfg.required_dmts_ansm_2019,
+            Profile::Ema2020 => cfg.required_dmts_ema_2020,
+        }
+    }
 }
 
 /// Everything the rules know about the patient.

@@ -144,12 +144,9 @@ impl Default for RuleConfig {
 }
 
 impl RuleConfig {
-    /// Distinct prior DMT ingredients the active profile requires.
+    /// Distinct prior DMT ingredients the active profile requires ([`Profile::required_dmts`]).
     pub fn required_dmts(&self) -> u32 {
-        match self.profile {
-            Profile::Ansm2019 => self.required_dmts_ansm_2019,
-            Profile::Ema2020 => self.required_dmts_ema_2020,
-        }
+        self.profile.required_dmts(self)
     }
 }
 
