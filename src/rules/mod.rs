@@ -286,6 +286,37 @@ mod tests {
         findings.iter().map(|f| f.rule).collect()
     }
 
+    /// What each profile decides, as the rules ask it (docs/clinical-rules.md §1).
+    #[test]
+    fn each_profile_answers_what_its_text_decides() {
+        let cfg = RuleConfig {
+            required_dmts_ansm_2019: 3,
+            required_dmts_ema_2020: 5,
+            ..RuleConfig::default()
+        };
+        assert!(!Profile::Ansm2019.checks_2020_contraindications());
+        assert!(Profile::Ema2020.checks_2020_contraindications());
+        assert_eq!(Profile::Ansm2019.required_dmts(&cfg), 3);
+        assert_eq!(Profile::Ema2020.required_dmts(&cfg), 5);
+        let ema = RuleConfig {
+            profile: Profile::Ema2020,
+            ..cfg.clone()
+        };
+        assert_eq!((cfg.required_dmts(), ema.required_dmts()), (3, 5));
+        assert!(!contraindications::needs(
+            &DataSet::BloodPressure,
+            Profile::Ansm2019
+        ));
+        assert!(contraindications::needs(
+            &DataSet::BloodPressure,
+            Profile::Ema2020
+        ));
+        assert!(contraindications::needs(
+            &DataSet::Allergies,
+            Profile::Ansm2019
+        ));
+    }
+
     fn sign(facts: &PatientFacts, cfg: &RuleConfig) -> Vec<Finding> {
         evaluate(
             facts,
