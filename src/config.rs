@@ -58,8 +58,8 @@ pub use crate::fhir::client::FhirSettings;
 
 use crate::cards::{CardSettings, Language};
 use crate::fhir::GatherSettings;
-use crate::rules::terminology::{LocalCode, Terminology};
 use crate::rules::{Profile, RuleConfig};
+use crate::terminology::{LocalCode, Terminology};
 
 /// Environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "ALEMTUZUMAB_CDS_CONFIG";

@@ -1,8 +1,9 @@
 //! The module dependency direction, checked (`docs/architecture.md §Modules`): each top-level
 //! module of the library may import only modules of a lower layer, or of its own layer without a
-//! circle. The clinical core (`rules`, with its terminology) imports nothing of the crate; the
-//! wire shapes import nothing but it and lower leaves; settings live with their owners and
-//! `config` only gathers them.
+//! circle. The clinical core (`rules`) imports nothing of the crate; the terminology, which
+//! recognises codes as the classes the rules read, sits above it so the rules cannot reach it
+//! (only `fhir`, the prefetch templates and configuration use it); the wire shapes import nothing
+//! but the rules and lower leaves; settings live with their owners and `config` only gathers them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["net", "redact", "config_error"],
     &["rules"],
-    &["wire"],
+    &["wire", "terminology"],
     &["services", "cards", "auth", "admin"],
     &["fhir", "store", "tls"],
     &["config"],

@@ -23,6 +23,7 @@ pub mod simulate;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod terminology;
 pub mod tls;
 pub mod web;
 pub mod wire;

@@ -1,32 +1,29 @@
 //! The three CDS services and their prefetch templates: the only place they are defined. The
 //! discovery document (`GET /cds-services`) is built here from them; `cds-hooks/discovery.json` is
 //! a copy of what this produces and a test keeps them equal. The same templates give the searches
-//! sent to `fhirServer` when a key is not prefetched (`fhir::gather`).
+//! sent to `fhirServer` when a key is not prefetched (`fhir::gather`). The data sets behind the
+//! templates (key, query, hooks) are declared once, in `src/rules/data_sets.rs`.
 
 use serde_json::Value;
 
-use crate::rules::terminology::Terminology;
-use crate::rules::{Code, HookKind};
+use crate::rules::{Code, DataQuery, DataSetSpec, HookKind, DATA_SETS};
+use crate::terminology::Terminology;
 use crate::wire::discovery::{Discovery, ServiceDefinition};
 
-/// One prefetch template of the contract, and the hooks that need it.
+/// One prefetch template of the contract: a row of [`DATA_SETS`] with its query text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrefetchTemplate {
+    /// The data set's row: its resource types, whether it is a read, the rules it blocks.
+    pub spec: &'static DataSetSpec,
     pub key: &'static str,
     /// The FHIR query with CDS Hooks 2.0 tokens only.
     pub query: String,
     pub hooks: &'static [HookKind],
 }
 
-const ORDERS: &[HookKind] = &[HookKind::OrderSign, HookKind::OrderSelect];
-const ALL: &[HookKind] = &[
-    HookKind::OrderSign,
-    HookKind::OrderSelect,
-    HookKind::PatientView,
-];
-
 /// The prefetch templates of docs/wire-contract.md §Prefetch templates, plus `bloodPressure` (the
-/// contract allows vital-sign keys) for the ema-2020 uncontrolled-hypertension check.
+/// contract allows vital-sign keys) for the ema-2020 uncontrolled-hypertension check: one per row
+/// of [`DATA_SETS`] (`src/rules/data_sets.rs`), in its order.
 ///
 /// Built once at start-up from the configured [`Terminology`] (held in
 /// `fhir::GatherSettings`): the `liverLabs` query lists every liver-test code the terminology
@@ -47,45 +44,15 @@ impl Default for PrefetchTemplates {
 
 impl PrefetchTemplates {
     pub fn new(terminology: &Terminology) -> Self {
-        let t = |key, query: &str, hooks| PrefetchTemplate {
-            key,
-            query: query.to_owned(),
-            hooks,
-        };
-        let templates = vec![
-            t("patient", "Patient/{{context.patientId}}", ORDERS),
-            t("conditions", "Condition?patient={{context.patientId}}", ORDERS),
-            t(
-                "medicationRequests",
-                "MedicationRequest?patient={{context.patientId}}",
-                ALL,
-            ),
-            t(
-                "medicationStatements",
-                "MedicationStatement?patient={{context.patientId}}",
-                ALL,
-            ),
-            t(
-                "medicationAdministrations",
-                "MedicationAdministration?patient={{context.patientId}}",
-                ALL,
-            ),
-            t(
-                "liverLabs",
-                &observation_query(&terminology.lab_codes()),
-                ALL,
-            ),
-            t(
-                "bloodPressure",
-                "Observation?patient={{context.patientId}}&code=http://loinc.org|85354-9,http://loinc.org|8480-6,http://loinc.org|8462-4&_sort=-date",
-                ORDERS,
-            ),
-            t(
-                "allergies",
-                "AllergyIntolerance?patient={{context.patientId}}",
-                ORDERS,
-            ),
-        ];
+        let templates = DATA_SETS
+            .iter()
+            .map(|spec| PrefetchTemplate {
+                spec,
+                key: spec.key,
+                query: query_text(spec.query, terminology),
+                hooks: spec.hooks,
+            })
+            .collect();
         Self { templates }
     }
 
@@ -99,6 +66,16 @@ impl PrefetchTemplates {
     /// The template of a key.
     pub fn get(&self, key: &str) -> Option<&PrefetchTemplate> {
         self.templates.iter().find(|t| t.key == key)
+    }
+}
+
+/// The query text of a data set: `{{context.patientId}}` its only token; an observation query
+/// lists the codes of its value set in the terminology.
+fn query_text(query: DataQuery, terminology: &Terminology) -> String {
+    match query {
+        DataQuery::Read(ty) => format!("{ty}/{{{{context.patientId}}}}"),
+        DataQuery::Search(ty) => format!("{ty}?patient={{{{context.patientId}}}}"),
+        DataQuery::Observations(codes) => observation_query(&terminology.query_codes(codes)),
     }
 }
 
@@ -230,7 +207,7 @@ pub fn discovery(templates: &PrefetchTemplates) -> Discovery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::terminology::{LocalCode, LOINC};
+    use crate::terminology::{LocalCode, LOINC};
 
     const DEFAULT_LIVER_LABS: &str = "Observation?patient={{context.patientId}}&code=\
         http://loinc.org|1742-6,http://loinc.org|1743-4,http://loinc.org|76625-3,\
@@ -245,6 +222,15 @@ mod tests {
         let sign = &d.services[0];
         assert_eq!(sign.prefetch["patient"], "Patient/{{context.patientId}}");
         assert_eq!(sign.prefetch["liverLabs"], DEFAULT_LIVER_LABS);
+        assert_eq!(
+            sign.prefetch["bloodPressure"],
+            "Observation?patient={{context.patientId}}&code=http://loinc.org|85354-9,\
+             http://loinc.org|8480-6,http://loinc.org|8462-4&_sort=-date"
+        );
+        assert_eq!(
+            sign.prefetch["medicationRequests"],
+            "MedicationRequest?patient={{context.patientId}}"
+        );
         assert_eq!(
             sign.prefetch["allergies"],
             "AllergyIntolerance?patient={{context.patientId}}"

@@ -292,87 +292,7 @@ impl FhirClient {
                 .checked_duration_since(Instant::now())
                 .filter(|d| !d.is_zero())
                 .ok_or(GapReason::Timeout)?;
-            let fut = async {
-                // Waits for a process-wide slot within the call's deadline (the timeout below);
-                // the slot is held until the body is read.
-                let _slot = self
-                    .slots
-                    .acquire()
-                    .await
-                    .map_err(|_| GapReason::Unreachable)?;
-                let mut url = url;
-                let mut redirects = 0;
-                let mut response = loop {
-                    let mut request = self
-                        .http
-                        .get(url.clone())
-                        .header(ACCEPT, "application/fhir+json, application/json;q=0.9")
-                        .timeout(remaining);
-                    if let Some(token) = &target.token {
-                        request = request.header(AUTHORIZATION, format!("Bearer {token}"));
-                    }
-                    let response = request.send().await.map_err(request_error)?;
-                    let Some(next) = redirect_target(&url, &response) else {
-                        break response;
-                    };
-                    if redirects >= MAX_REDIRECTS {
-                        break response; // its 3xx status is the gap
-                    }
-                    if !under_base(&target.base, &next) {
-                        let shown = redact_url(next.as_str());
-                        tracing::warn!(url = %shown, "redirect outside fhirServer not followed");
-                        return Err(GapReason::ServerNotAllowed(shown));
-                    }
-                    redirects += 1;
-                    url = next;
-                };
-                let status = response.status();
-                tracing::Span::current().record("status", status.as_u16());
-                if matches!(status.as_u16(), 401 | 403) {
-                    tracing::warn!(
-                        status = status.as_u16(),
-                        "FHIR server refused the fhirAuthorization token (authorization problem)"
-                    );
-                }
-                let max = self.settings.max_response_bytes;
-                if response.content_length().is_some_and(|n| n > max) {
-                    return Err(GapReason::Unreadable(format!(
-                        "response larger than {max} bytes"
-                    )));
-                }
-                let mut body = Vec::new();
-                while let Some(chunk) = response.chunk().await.map_err(request_error)? {
-                    if (body.len() + chunk.len()) as u64 > max {
-                        return Err(GapReason::Unreadable(format!(
-                            "response larger than {max} bytes"
-                        )));
-                    }
-                    let n = chunk.len() as u64;
-                    let budget = self.settings.max_call_response_bytes;
-                    if target
-                        .spent
-                        .fetch_add(n, Ordering::Relaxed)
-                        .saturating_add(n)
-                        > budget
-                    {
-                        return Err(GapReason::CallLimit {
-                            setting: "fhir.max_call_response_bytes",
-                            limit: budget,
-                            not_read: 1,
-                        });
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                if !status.is_success() {
-                    return Err(GapReason::HttpStatus(status.as_u16()));
-                }
-                // JSON that is not an object (a string, an array) is no FHIR resource either.
-                match serde_json::from_slice::<Box<RawValue>>(&body) {
-                    Ok(v) if v.get().starts_with('{') => Ok(v),
-                    _ => Err(GapReason::NotFhirJson),
-                }
-            };
-            match tokio::time::timeout(remaining, fut).await {
+            match tokio::time::timeout(remaining, self.get_within(target, url, remaining)).await {
                 Ok(r) => r,
                 Err(_) => Err(GapReason::Timeout),
             }
@@ -394,6 +314,117 @@ impl FhirClient {
         metrics::histogram!("cds_fhir_request_duration_seconds", "resource_type" => label)
             .record(elapsed.as_secs_f64());
         result
+    }
+
+    /// The GET of [`FhirClient::get_json`], cut at `remaining` by its caller: a process-wide
+    /// slot, the request (redirects followed under the base), the body capped, then the status
+    /// and the JSON checked.
+    async fn get_within(
+        &self,
+        target: &FhirTarget,
+        url: Url,
+        remaining: std::time::Duration,
+    ) -> Result<Box<RawValue>, GapReason> {
+        // Waits for a process-wide slot within the call's deadline (the caller's timeout); the
+        // slot is held until the body is read.
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| GapReason::Unreachable)?;
+        let mut response = self.send(target, url, remaining).await?;
+        let status = response.status();
+        tracing::Span::current().record("status", status.as_u16());
+        if matches!(status.as_u16(), 401 | 403) {
+            tracing::warn!(
+                status = status.as_u16(),
+                "FHIR server refused the fhirAuthorization token (authorization problem)"
+            );
+        }
+        let body = self.read_body(target, &mut response).await?;
+        if !status.is_success() {
+            return Err(GapReason::HttpStatus(status.as_u16()));
+        }
+        // JSON that is not an object (a string, an array) is no FHIR resource either.
+        match serde_json::from_slice::<Box<RawValue>>(&body) {
+            Ok(v) if v.get().starts_with('{') => Ok(v),
+            _ => Err(GapReason::NotFhirJson),
+        }
+    }
+
+    /// Sends the GET with the token, following at most [`MAX_REDIRECTS`] redirects, each only
+    /// under `fhirServer`'s base; the response of the last one (a 3xx beyond the limit is the
+    /// answer, its status the gap).
+    async fn send(
+        &self,
+        target: &FhirTarget,
+        mut url: Url,
+        remaining: std::time::Duration,
+    ) -> Result<reqwest::Response, GapReason> {
+        let mut redirects = 0;
+        loop {
+            let mut request = self
+                .http
+                .get(url.clone())
+                .header(ACCEPT, "application/fhir+json, application/json;q=0.9")
+                .timeout(remaining);
+            if let Some(token) = &target.token {
+                request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+            }
+            let response = request.send().await.map_err(request_error)?;
+            let Some(next) = redirect_target(&url, &response) else {
+                return Ok(response);
+            };
+            if redirects >= MAX_REDIRECTS {
+                return Ok(response); // its 3xx status is the gap
+            }
+            if !under_base(&target.base, &next) {
+                let shown = redact_url(next.as_str());
+                tracing::warn!(url = %shown, "redirect outside fhirServer not followed");
+                return Err(GapReason::ServerNotAllowed(shown));
+            }
+            redirects += 1;
+            url = next;
+        }
+    }
+
+    /// The body, at most `fhir.max_response_bytes`, each chunk counted against the call's
+    /// `fhir.max_call_response_bytes` (shared by its concurrent requests).
+    async fn read_body(
+        &self,
+        target: &FhirTarget,
+        response: &mut reqwest::Response,
+    ) -> Result<Vec<u8>, GapReason> {
+        let max = self.settings.max_response_bytes;
+        if response.content_length().is_some_and(|n| n > max) {
+            return Err(GapReason::Unreadable(format!(
+                "response larger than {max} bytes"
+            )));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(request_error)? {
+            if (body.len() + chunk.len()) as u64 > max {
+                return Err(GapReason::Unreadable(format!(
+                    "response larger than {max} bytes"
+                )));
+            }
+            let n = chunk.len() as u64;
+            let budget = self.settings.max_call_response_bytes;
+            if target
+                .spent
+                .fetch_add(n, Ordering::Relaxed)
+                .saturating_add(n)
+                > budget
+            {
+                return Err(GapReason::CallLimit {
+                    setting: "fhir.max_call_response_bytes",
+                    limit: budget,
+                    not_read: 1,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }
 

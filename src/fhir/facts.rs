@@ -2,7 +2,7 @@
 //!
 //! History resources are read as `fhir::model` projections (the elements the rules use, borrowed
 //! from the request); Medications are validated whole by fhirbolt (`fhir::parse`) and indexed
-//! here. Codes are recognised through `rules::terminology`; dates are parsed here (a date that
+//! here. Codes are recognised through `terminology`; dates are parsed here (a date that
 //! cannot be read is `None`, so the rule says "could not check" rather than guessing).
 
 use std::collections::HashMap;
@@ -11,12 +11,12 @@ use chrono::NaiveDate;
 use fhirbolt::model::r4::resources::{Medication, MedicationIngredientItem};
 
 use super::model::{self, text, CodeableConcept, Contained, Quantity, Reference, Resource, Text};
-use crate::rules::terminology::{Terminology, VitalSign};
 use crate::rules::{
     AllergyFact, BloodPressureFact, ClinicalStatus, Code, ConditionFact, LabFact, MedicationClass,
     MedicationFact, MedicationSource, MedicationStatus, ObservationStatus, RequestIntent,
     StopReason, Verification,
 };
+use crate::terminology::{Terminology, VitalSign};
 
 // ---------------------------------------------------------------------------------------------
 // Small readers

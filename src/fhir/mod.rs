@@ -20,12 +20,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::rules::terminology::Terminology;
 use crate::rules::{
     DataGap, DataSet, DraftOrder, GapReason, HookKind, MedicationClass, MedicationStatus,
     PatientFacts,
 };
 use crate::services::{PrefetchTemplate, PrefetchTemplates};
+use crate::terminology::Terminology;
 use crate::wire::context::HookContext;
 use crate::wire::request::HookRequest;
 
@@ -79,35 +79,6 @@ impl HookData {
     }
 }
 
-/// The data set behind a prefetch key of the contract.
-pub fn data_set(key: &str) -> Option<DataSet> {
-    Some(match key {
-        "patient" => DataSet::Patient,
-        "conditions" => DataSet::Conditions,
-        "medicationRequests" => DataSet::MedicationRequests,
-        "medicationStatements" => DataSet::MedicationStatements,
-        "medicationAdministrations" => DataSet::MedicationAdministrations,
-        "liverLabs" => DataSet::LiverLabs,
-        "bloodPressure" => DataSet::BloodPressure,
-        "allergies" => DataSet::Allergies,
-        _ => return None,
-    })
-}
-
-/// The resource types a data set may hold; others are ignored unparsed.
-fn wanted_types(data: &DataSet) -> &'static [&'static str] {
-    match data {
-        DataSet::Patient => &["Patient"],
-        DataSet::Conditions => &["Condition"],
-        DataSet::MedicationRequests => &["MedicationRequest"],
-        DataSet::MedicationStatements => &["MedicationStatement"],
-        DataSet::MedicationAdministrations => &["MedicationAdministration"],
-        DataSet::LiverLabs | DataSet::BloodPressure => &["Observation"],
-        DataSet::Allergies => &["AllergyIntolerance"],
-        DataSet::Medication(_) | DataSet::Resource(_) => &["Medication"],
-    }
-}
-
 /// A data set's entries once obtained, and how many of the first came from the prefetch (the
 /// rest from the FHIR server).
 struct Obtained<'a> {
@@ -118,9 +89,61 @@ struct Obtained<'a> {
     error: Option<DataGap>,
 }
 
+/// How one data set was completed (stage 3): its entries and how many came from the prefetch,
+/// whether the FHIR server was asked, whether the prefetch was used.
+struct Fetched<'a> {
+    result: Result<(Vec<Entry<'a>>, usize), GapReason>,
+    fetched: bool,
+    from_prefetch: bool,
+}
+
+impl<'a> Fetched<'a> {
+    fn new(
+        result: Result<(Vec<Entry<'a>>, usize), GapReason>,
+        fetched: bool,
+        from_prefetch: bool,
+    ) -> Self {
+        Self {
+            result,
+            fetched,
+            from_prefetch,
+        }
+    }
+}
+
+/// What the prefetch holds for each template of the hook, as JSON text not yet read.
+type RawPrefetch<'s, 'r> = Vec<(&'s PrefetchTemplate, Option<&'r RawValue>)>;
+
+/// The prefetch classified per key ([`prefetch::Prefetched`]).
+type Classified<'s, 'r> = Vec<(&'s PrefetchTemplate, Prefetched<'r>)>;
+
+/// Classifies every key of the prefetch (a read's key must hold that one resource).
+fn classify<'s, 'r>(raw: &RawPrefetch<'s, 'r>) -> Classified<'s, 'r> {
+    raw.iter()
+        .map(|(t, raw)| {
+            (
+                *t,
+                Prefetched::classify(*raw, t.spec.query.single_resource()),
+            )
+        })
+        .collect()
+}
+
+/// The draft-orders Bundle of an order hook, and the selections of order-select.
+type DraftOrders = (Map<String, Value>, Option<Vec<String>>);
+
+/// The draft orders of the context ([`DraftOrders`]); none for patient-view.
+fn draft_orders_of(context: HookContext) -> Option<DraftOrders> {
+    match context {
+        HookContext::OrderSign(c) => Some((c.draft_orders, None)),
+        HookContext::OrderSelect(c) => Some((c.draft_orders, Some(c.selections))),
+        HookContext::PatientView(_) => None,
+    }
+}
+
 /// Gathers the facts of a hook call: prefetch first, then the FHIR server for what is missing
 /// (when `client` is given and `fhirServer` is allowed), all queries concurrently under
-/// `deadline`. Whatever cannot be obtained becomes a gap.
+/// `deadline`. Whatever cannot be obtained becomes a gap. The stages are [`Gatherer`]'s methods.
 ///
 /// The prefetch is read only as far as the call needs: a call without an alemtuzumab order
 /// never reads it (the hot path for the many orders that are not alemtuzumab); otherwise each
@@ -139,337 +162,477 @@ pub async fn gather(
         fhir_authorization,
         ..
     } = req;
-    let patient_id = context.patient_id().to_owned();
-    let target: Result<FhirTarget, GapReason> = match (client, fhir_server) {
-        (Some(c), Some(server)) => match c.check_server(&server) {
-            Ok(base) => Ok(FhirTarget {
-                base,
-                token: fhir_authorization.map(|a| a.access_token),
-                deadline,
-                spent: Default::default(),
-            }),
-            Err(e) => {
-                if let GapReason::ServerNotAllowed(host) = &e {
-                    tracing::warn!(host = %host, "fhirServer is not on fhir.allowed_servers: no request sent");
-                }
-                Err(e)
-            }
-        },
-        _ => Err(GapReason::NotProvided),
-    };
-    let mut data = HookData::default();
-    let mut gaps = Vec::new();
-    // Medications of the prefetch Bundles that cannot be read: their gaps come first.
-    let mut prefetch_medication_gaps = Vec::new();
-    let max_reads = client.map_or(0, |c| c.settings().max_medication_reads);
-    let mut reads_left = max_reads as usize;
-
+    let token = fhir_authorization.map(|a| a.access_token);
+    let gatherer = Gatherer::new(settings, client, &context, fhir_server, token, deadline);
     // 1. What the prefetch holds, key by key, kept as JSON text until needed.
-    let raw_states: Vec<(&PrefetchTemplate, Option<&RawValue>)> = settings
+    let raw: RawPrefetch<'_, '_> = settings
         .templates
         .for_hook(hook)
         .map(|t| (t, prefetch.remove(t.key)))
         .collect();
     drop(prefetch);
-    let classify_all = || -> Vec<(&PrefetchTemplate, Prefetched<'_>)> {
-        raw_states
-            .iter()
-            .map(|(t, raw)| {
-                let single = (t.key == "patient").then_some("Patient");
-                (*t, Prefetched::classify(*raw, single))
-            })
-            .collect()
-    };
-    let mut states = None;
+    gatherer.run(context, &raw).await
+}
 
-    // 2. The draft orders; an order's Medication missing from their Bundle is looked for among
-    // the prefetch's `_include`d Medications, then read from the server.
-    let mut index = MedicationIndex::default();
-    let (draft_bundle, selections) = match context {
-        HookContext::OrderSign(c) => (Some(c.draft_orders), None),
-        HookContext::OrderSelect(c) => (Some(c.draft_orders), Some(c.selections)),
-        HookContext::PatientView(_) => (None, None),
-    };
-    if let Some(bundle) = draft_bundle {
-        let drafts = parse_draft_orders(bundle, selections, &mut index, &mut data, &mut gaps);
-        let drafts: Vec<(String, model::Resource<'_>)> = drafts
+/// One hook call's gathering, one method per stage of [`gather`]: the draft orders and their
+/// Medications (2), the data sets completed from the server (3), each resource read once (4),
+/// the facts (5). It holds what the stages share: the Medication index, the gaps in the order
+/// they are found, the read budget.
+struct Gatherer<'a> {
+    settings: &'a GatherSettings,
+    client: Option<&'a FhirClient>,
+    /// Where to send queries, or why none can be sent.
+    target: Result<FhirTarget, GapReason>,
+    patient_id: String,
+    data: HookData,
+    /// Every Medication read so far (draft Bundle, prefetch, server), by reference.
+    index: MedicationIndex,
+    gaps: Vec<DataGap>,
+    /// Medications of the prefetch Bundles that cannot be read: their gaps come first.
+    prefetch_medication_gaps: Vec<DataGap>,
+    /// `fhir.max_medication_reads`, and what is left of it for this call.
+    max_reads: u32,
+    reads_left: usize,
+}
+
+impl<'a> Gatherer<'a> {
+    fn new(
+        settings: &'a GatherSettings,
+        client: Option<&'a FhirClient>,
+        context: &HookContext,
+        fhir_server: Option<String>,
+        token: Option<String>,
+        deadline: Instant,
+    ) -> Self {
+        let target = match (client, fhir_server) {
+            (Some(c), Some(server)) => match c.check_server(&server) {
+                Ok(base) => Ok(FhirTarget {
+                    base,
+                    token,
+                    deadline,
+                    spent: Default::default(),
+                }),
+                Err(e) => {
+                    if let GapReason::ServerNotAllowed(host) = &e {
+                        tracing::warn!(host = %host, "fhirServer is not on fhir.allowed_servers: no request sent");
+                    }
+                    Err(e)
+                }
+            },
+            _ => Err(GapReason::NotProvided),
+        };
+        let max_reads = client.map_or(0, |c| c.settings().max_medication_reads);
+        Self {
+            settings,
+            client,
+            target,
+            patient_id: context.patient_id().to_owned(),
+            data: HookData::default(),
+            index: MedicationIndex::default(),
+            gaps: Vec::new(),
+            prefetch_medication_gaps: Vec::new(),
+            max_reads,
+            reads_left: max_reads as usize,
+        }
+    }
+
+    /// Stages 2 to 5, in order; `raw` is stage 1 (the prefetch by key, unread).
+    async fn run(mut self, context: HookContext, raw: &RawPrefetch<'a, '_>) -> HookData {
+        let mut classified = None;
+        if let Some((bundle, selections)) = draft_orders_of(context) {
+            // 2. The draft orders and their Medications.
+            let drafts = parse_draft_orders(
+                bundle,
+                selections,
+                &mut self.index,
+                &mut self.data,
+                &mut self.gaps,
+            );
+            let drafts = projections(&drafts);
+            classified = self.resolve_draft_medications(&drafts, raw).await;
+            classify_draft_orders(
+                &drafts,
+                &self.index,
+                self.settings,
+                &mut self.data,
+                &mut self.gaps,
+            );
+            if self.data.orders.is_empty() && self.data.unidentified_orders.is_empty() {
+                // Nothing to check: no history read, no query sent (the hot path for the many
+                // orders that are not alemtuzumab).
+                return self.data;
+            }
+        }
+        let classified = classified.unwrap_or_else(|| classify(raw));
+        // 3. Complete the data sets.
+        let obtained = self.complete(classified).await;
+        // 4. Read each resource once, then the Medications the history points at.
+        let records = self.read_entries(&obtained);
+        let missing: Vec<String> = records
             .iter()
-            .filter_map(|(reference, value)| {
-                model::Resource::deserialize(value)
-                    .ok()
-                    .map(|r| (reference.clone(), r))
-            })
+            .filter_map(|r| facts::unresolved_reference(r, &self.index))
             .collect();
+        self.read_medications(missing).await;
+        // 5. Facts.
+        self.build_facts(&records);
+        self.finish()
+    }
+
+    /// Stage 2: an order's Medication missing from the draft Bundle is looked for among the
+    /// prefetch's `_include`d Medications (the prefetch is classified for that, and the
+    /// classification returned for stage 3), then read from the server.
+    async fn resolve_draft_medications<'r>(
+        &mut self,
+        drafts: &[(String, model::Resource<'_>)],
+        raw: &RawPrefetch<'a, 'r>,
+    ) -> Option<Classified<'a, 'r>> {
         let unresolved = |index: &MedicationIndex| -> Vec<String> {
             drafts
                 .iter()
                 .filter_map(|(_, mr)| facts::unresolved_reference(mr, index))
                 .collect()
         };
-        let mut missing = unresolved(&index);
+        let mut missing = unresolved(&self.index);
+        let mut classified = None;
         if !missing.is_empty() {
-            let classified = classify_all();
-            // The draft Bundle's own Medications win over the prefetch's (as written).
-            let mut from_prefetch = MedicationIndex::default();
-            for (_, state) in &classified {
-                if let Prefetched::Complete(entries) | Prefetched::Partial { entries, .. } = state {
-                    for e in entries {
-                        if model::head(e.resource.get())
-                            .resource_type
-                            .is_some_and(|t| t.as_str() == "Medication")
-                        {
-                            index_medication(e, &mut from_prefetch, &mut prefetch_medication_gaps);
-                        }
+            let states = classify(raw);
+            self.index_prefetch_medications(&states);
+            classified = Some(states);
+            missing = unresolved(&self.index);
+        }
+        self.read_medications(missing).await;
+        classified
+    }
+
+    /// The Medications of the prefetch Bundles, added to the index; the draft Bundle's own
+    /// Medications win over the prefetch's (as written).
+    fn index_prefetch_medications(&mut self, classified: &Classified<'_, '_>) {
+        let mut from_prefetch = MedicationIndex::default();
+        for (_, state) in classified {
+            if let Prefetched::Complete(entries) | Prefetched::Partial { entries, .. } = state {
+                for e in entries {
+                    if model::head(e.resource.get())
+                        .resource_type
+                        .is_some_and(|t| t.as_str() == "Medication")
+                    {
+                        index_medication(e, &mut from_prefetch, &mut self.prefetch_medication_gaps);
                     }
                 }
             }
-            index.insert_missing_from(from_prefetch);
-            states = Some(classified);
-            missing = unresolved(&index);
         }
-        read_medications(
-            missing,
-            client,
-            &target,
-            &mut reads_left,
-            &mut index,
-            &mut data,
-            &mut gaps,
-        )
-        .await;
-        classify_draft_orders(&drafts, &index, settings, &mut data, &mut gaps);
-        if data.orders.is_empty() && data.unidentified_orders.is_empty() {
-            // Nothing to check: no history read, no query sent (the hot path for the many
-            // orders that are not alemtuzumab).
-            return data;
+        self.index.insert_missing_from(from_prefetch);
+    }
+
+    /// Stage 3: every data set of the hook completed concurrently (what is absent or failed
+    /// queried, the remaining pages read), in the templates' order.
+    async fn complete<'r>(&mut self, classified: Classified<'a, 'r>) -> Vec<Obtained<'r>> {
+        let this = &*self;
+        let fetches = classified.into_iter().map(|(t, state)| async move {
+            let fetched = this.obtain(t, state).await;
+            (t, fetched)
+        });
+        let results = futures::future::join_all(fetches).await;
+        let mut obtained = Vec::new();
+        for (t, f) in results {
+            if f.fetched {
+                self.data.from_fhir.push(t.key.to_owned());
+            }
+            if f.from_prefetch {
+                self.data.from_prefetch.push(t.key.to_owned());
+            }
+            let set = t.spec.set.clone();
+            obtained.push(match f.result {
+                Ok((entries, from_prefetch)) => Obtained {
+                    set,
+                    entries,
+                    from_prefetch,
+                    error: None,
+                },
+                Err(reason) => Obtained {
+                    set: set.clone(),
+                    entries: Vec::new(),
+                    from_prefetch: 0,
+                    error: Some(DataGap { data: set, reason }),
+                },
+            });
+        }
+        obtained
+    }
+
+    /// One data set from its prefetch state: used as sent, its remaining pages read, or queried
+    /// when absent or unreadable.
+    async fn obtain<'r>(&self, t: &PrefetchTemplate, state: Prefetched<'r>) -> Fetched<'r> {
+        let done = Fetched::new;
+        match state {
+            Prefetched::Null => done(Ok((Vec::new(), 0)), false, true),
+            Prefetched::Resource(r) => {
+                let entry = Entry {
+                    full_url: None,
+                    resource: r,
+                };
+                done(Ok((vec![entry], 1)), false, true)
+            }
+            Prefetched::Complete(entries) => {
+                let n = entries.len();
+                done(Ok((entries, n)), false, true)
+            }
+            Prefetched::Partial { entries, next } => {
+                let n = entries.len();
+                match (self.client, &self.target) {
+                    (Some(c), Ok(target)) => {
+                        let query = fill_template(&t.query, &self.patient_id);
+                        let resource_type = query.split(['?', '/']).next().unwrap_or("");
+                        let all = c.remaining_pages(target, &next, entries, resource_type);
+                        done(all.await.map(|all| (all, n)), true, true)
+                    }
+                    (_, Err(e)) => done(Err(e.clone()), false, true),
+                    (None, _) => done(Err(GapReason::NotProvided), false, true),
+                }
+            }
+            Prefetched::Absent | Prefetched::Error(_) | Prefetched::Invalid(_) => {
+                let why = match state {
+                    Prefetched::Error(text) => GapReason::OperationOutcome(text),
+                    Prefetched::Invalid(what) => GapReason::Unreadable(what),
+                    _ => GapReason::NotProvided,
+                };
+                self.query(t, why).await
+            }
         }
     }
-    let states = states.unwrap_or_else(classify_all);
 
-    // 3. Complete the data sets: query what is absent or failed, read the remaining pages.
-    let fetches = states.into_iter().filter_map(|(t, state)| {
-        let set = data_set(t.key)?;
-        let target = &target;
-        let key = t.key;
-        let patient_id = &patient_id;
-        Some(async move {
-            let query = fill_template(&t.query, patient_id);
-            let resource_type = query.split(['?', '/']).next().unwrap_or("").to_owned();
-            let (result, fetched, from_prefetch) = match state {
-                Prefetched::Null => (Ok((Vec::new(), 0)), false, true),
-                Prefetched::Resource(r) => (
-                    Ok((
+    /// A data set the prefetch does not hold (or holds unreadable), asked of the server: a
+    /// read for a single resource, else a search. Without a server to ask, the prefetch's own
+    /// problem (`why`) is the reason, unless the server was refused.
+    async fn query<'r>(&self, t: &PrefetchTemplate, why: GapReason) -> Fetched<'r> {
+        let (result, fetched) = match (self.client, &self.target) {
+            (Some(c), Ok(target)) => {
+                let query = fill_template(&t.query, &self.patient_id);
+                let r = if t.spec.query.single_resource().is_some() {
+                    c.read(target, &query).await.map(|resource| {
                         vec![Entry {
                             full_url: None,
-                            resource: r,
-                        }],
-                        1,
-                    )),
-                    false,
-                    true,
-                ),
-                Prefetched::Complete(entries) => {
-                    let n = entries.len();
-                    (Ok((entries, n)), false, true)
-                }
-                Prefetched::Partial { entries, next } => {
-                    let n = entries.len();
-                    match (client, target) {
-                        (Some(c), Ok(t)) => (
-                            c.remaining_pages(t, &next, entries, &resource_type)
-                                .await
-                                .map(|all| (all, n)),
-                            true,
-                            true,
-                        ),
-                        (_, Err(e)) => (Err(e.clone()), false, true),
-                        (None, _) => (Err(GapReason::NotProvided), false, true),
-                    }
-                }
-                Prefetched::Absent | Prefetched::Error(_) | Prefetched::Invalid(_) => {
-                    let why = match &state {
-                        Prefetched::Error(text) => GapReason::OperationOutcome(text.clone()),
-                        Prefetched::Invalid(what) => GapReason::Unreadable(what.clone()),
-                        _ => GapReason::NotProvided,
-                    };
-                    match (client, target) {
-                        (Some(c), Ok(t)) => {
-                            let r = if key == "patient" {
-                                c.read(t, &query).await.map(|resource| {
-                                    vec![Entry {
-                                        full_url: None,
-                                        resource: std::borrow::Cow::Owned(resource),
-                                    }]
-                                })
-                            } else {
-                                c.search(t, &query).await
-                            };
-                            (r.map(|entries| (entries, 0)), true, false)
-                        }
-                        // No server to ask: the prefetch's own problem is the reason, unless
-                        // the server was refused.
-                        (_, Err(GapReason::ServerNotAllowed(h))) => {
-                            (Err(GapReason::ServerNotAllowed(h.clone())), false, false)
-                        }
-                        _ => (Err(why), false, false),
-                    }
-                }
-            };
-            (key, set, result, fetched, from_prefetch)
-        })
-    });
-    let results = futures::future::join_all(fetches).await;
-    let mut obtained = Vec::new();
-    for (key, set, result, fetched, from_prefetch) in results {
-        if fetched {
-            data.from_fhir.push(key.to_owned());
-        }
-        if from_prefetch {
-            data.from_prefetch.push(key.to_owned());
-        }
-        obtained.push(match result {
-            Ok((entries, from_prefetch)) => Obtained {
-                set,
-                entries,
-                from_prefetch,
-                error: None,
-            },
-            Err(reason) => Obtained {
-                set: set.clone(),
-                entries: Vec::new(),
-                from_prefetch: 0,
-                error: Some(DataGap { data: set, reason }),
-            },
-        });
-    }
-
-    // 4. Read each resource once: Medications (fhirbolt) to the index, the data set's own
-    // types as projections; read the Medications history records point at.
-    let draft_refs: HashSet<&str> = data.draft_orders.iter().map(String::as_str).collect();
-    let mut records: Vec<model::Resource<'_>> = Vec::new();
-    let mut unreadable = Vec::new();
-    let errors: Vec<Option<DataGap>> = obtained.iter_mut().map(|o| o.error.take()).collect();
-    for (o, error) in obtained.iter().zip(errors) {
-        // In the data sets' order: a set that could not be obtained, or its Medications' gaps.
-        gaps.extend(error);
-        let wanted = wanted_types(&o.set);
-        for (i, entry) in o.entries.iter().enumerate() {
-            let text = entry.resource.get();
-            let read = model::read(text);
-            let ty = match &read {
-                Ok(r) => r.resource_type().to_owned(),
-                Err(_) => model::head(text)
-                    .resource_type
-                    .map(|t| t.as_str().to_owned())
-                    .unwrap_or_default(),
-            };
-            if ty == "Medication" {
-                let medication_gaps = if i < o.from_prefetch {
-                    &mut prefetch_medication_gaps
+                            resource: std::borrow::Cow::Owned(resource),
+                        }]
+                    })
                 } else {
-                    &mut gaps
+                    c.search(target, &query).await
                 };
-                index_medication(entry, &mut index, medication_gaps);
-                continue;
+                (r.map(|entries| (entries, 0)), true)
             }
-            if !wanted.contains(&ty.as_str()) {
-                continue;
+            (_, Err(GapReason::ServerNotAllowed(h))) => {
+                (Err(GapReason::ServerNotAllowed(h.clone())), false)
             }
-            match read {
-                Ok(r) if draft_refs.contains(r.reference().as_str()) => {} // the draft itself, echoed by a search
-                Ok(r) => records.push(r),
-                Err(e) => {
-                    let reference = head_reference(text);
-                    if !draft_refs.contains(reference.as_str()) {
-                        unreadable.push(DataGap {
-                            data: DataSet::Resource(reference),
-                            reason: GapReason::Unreadable(e),
-                        });
+            _ => (Err(why), false),
+        };
+        Fetched {
+            result,
+            fetched,
+            from_prefetch: false,
+        }
+    }
+
+    /// Stage 4: each resource of the data sets read once, in the data sets' order: Medications
+    /// (fhirbolt) to the index, the set's own types as projections (the drafts echoed by a
+    /// search left out), others ignored unread. Gaps, in order: a set that could not be
+    /// obtained or its Medications', then the resources that could not be read.
+    fn read_entries<'o>(&mut self, obtained: &'o [Obtained<'_>]) -> Vec<model::Resource<'o>> {
+        let draft_refs: HashSet<&str> = self.data.draft_orders.iter().map(String::as_str).collect();
+        let mut records: Vec<model::Resource<'o>> = Vec::new();
+        let mut unreadable = Vec::new();
+        for o in obtained {
+            self.gaps.extend(o.error.clone());
+            let wanted = o.set.resource_types();
+            for (i, entry) in o.entries.iter().enumerate() {
+                let text = entry.resource.get();
+                let read = model::read(text);
+                let ty = match &read {
+                    Ok(r) => r.resource_type().to_owned(),
+                    Err(_) => model::head(text)
+                        .resource_type
+                        .map(|t| t.as_str().to_owned())
+                        .unwrap_or_default(),
+                };
+                if ty == "Medication" {
+                    let medication_gaps = if i < o.from_prefetch {
+                        &mut self.prefetch_medication_gaps
+                    } else {
+                        &mut self.gaps
+                    };
+                    index_medication(entry, &mut self.index, medication_gaps);
+                    continue;
+                }
+                if !wanted.contains(&ty.as_str()) {
+                    continue;
+                }
+                match read {
+                    Ok(r) if draft_refs.contains(r.reference().as_str()) => {} // the draft itself, echoed by a search
+                    Ok(r) => records.push(r),
+                    Err(e) => {
+                        let reference = head_reference(text);
+                        if !draft_refs.contains(reference.as_str()) {
+                            unreadable.push(DataGap {
+                                data: DataSet::Resource(reference),
+                                reason: GapReason::Unreadable(e),
+                            });
+                        }
                     }
                 }
             }
         }
+        self.gaps.append(&mut unreadable);
+        records
     }
-    gaps.append(&mut unreadable);
-    let missing: Vec<String> = records
-        .iter()
-        .filter_map(|r| facts::unresolved_reference(r, &index))
-        .collect();
-    read_medications(
-        missing,
-        client,
-        &target,
-        &mut reads_left,
-        &mut index,
-        &mut data,
-        &mut gaps,
-    )
-    .await;
 
-    // 5. Facts.
-    let builder = FactBuilder {
-        terminology: &settings.terminology,
-        medications: &index,
-        campath_is_alemtuzumab: settings.campath_is_alemtuzumab,
-    };
-    let facts = &mut data.facts;
-    for r in &records {
-        let medication = match r.resource_type() {
-            "Patient" => {
-                facts.birth_date = builder.birth_date(r);
-                None
-            }
-            "Condition" => {
-                facts.conditions.push(builder.condition(r));
-                None
-            }
-            "Observation" => {
-                let (lab, bp) = builder.observation(r);
-                facts.labs.extend(lab);
-                facts.blood_pressures.extend(bp);
-                None
-            }
-            "AllergyIntolerance" => {
-                facts.allergies.push(builder.allergy(r));
-                None
-            }
-            "MedicationRequest" => Some(builder.medication_request(r)),
-            "MedicationStatement" => Some(builder.medication_statement(r)),
-            "MedicationAdministration" => Some(builder.medication_administration(r)),
-            _ => None,
+    /// Stage 5: the facts, each record by its type; a medication record whose Medication was
+    /// not obtained is a gap.
+    fn build_facts(&mut self, records: &[model::Resource<'_>]) {
+        let builder = FactBuilder {
+            terminology: &self.settings.terminology,
+            medications: &self.index,
+            campath_is_alemtuzumab: self.settings.campath_is_alemtuzumab,
         };
-        match medication {
-            Some(Ok(m)) => facts.medications.push(m),
-            // A failed read of that Medication is already a gap; `dedup_gaps` keeps the first.
-            Some(Err(facts::UnresolvedMedication(r))) => gaps.push(DataGap {
-                data: DataSet::Medication(r),
-                reason: GapReason::NotProvided,
-            }),
-            None => {}
+        let facts = &mut self.data.facts;
+        for r in records {
+            let medication = match r.resource_type() {
+                "Patient" => {
+                    facts.birth_date = builder.birth_date(r);
+                    None
+                }
+                "Condition" => {
+                    facts.conditions.push(builder.condition(r));
+                    None
+                }
+                "Observation" => {
+                    let (lab, bp) = builder.observation(r);
+                    facts.labs.extend(lab);
+                    facts.blood_pressures.extend(bp);
+                    None
+                }
+                "AllergyIntolerance" => {
+                    facts.allergies.push(builder.allergy(r));
+                    None
+                }
+                "MedicationRequest" => Some(builder.medication_request(r)),
+                "MedicationStatement" => Some(builder.medication_statement(r)),
+                "MedicationAdministration" => Some(builder.medication_administration(r)),
+                _ => None,
+            };
+            match medication {
+                Some(Ok(m)) => facts.medications.push(m),
+                // A failed read of that Medication is already a gap; `dedup_gaps` keeps the first.
+                Some(Err(facts::UnresolvedMedication(r))) => self.gaps.push(DataGap {
+                    data: DataSet::Medication(r),
+                    reason: GapReason::NotProvided,
+                }),
+                None => {}
+            }
         }
     }
-    prefetch_medication_gaps.append(&mut gaps);
-    let mut gaps = prefetch_medication_gaps;
-    dedup_gaps(&mut gaps);
-    group_medication_gaps(&mut gaps, max_reads);
-    // The same record gives the same cards whatever order the prefetch or the server lists the
-    // resources in (a server's search order is not the EHR's prefetch order).
-    let facts = &mut data.facts;
-    facts
-        .conditions
-        .sort_by(|a, b| a.reference.cmp(&b.reference));
-    facts
-        .medications
-        .sort_by(|a, b| a.reference.cmp(&b.reference));
-    facts.labs.sort_by(|a, b| a.reference.cmp(&b.reference));
-    facts
-        .blood_pressures
-        .sort_by(|a, b| a.reference.cmp(&b.reference));
-    facts
-        .allergies
-        .sort_by(|a, b| a.reference.cmp(&b.reference));
-    data.facts.gaps = gaps;
-    data
+
+    /// The gaps in their final order (the prefetch Bundles' unreadable Medications first),
+    /// deduplicated and the Medication ones grouped; the facts sorted by reference, so the same
+    /// record gives the same cards whatever order the prefetch or the server lists the
+    /// resources in (a server's search order is not the EHR's prefetch order).
+    fn finish(mut self) -> HookData {
+        let mut gaps = std::mem::take(&mut self.prefetch_medication_gaps);
+        gaps.append(&mut self.gaps);
+        dedup_gaps(&mut gaps);
+        group_medication_gaps(&mut gaps, self.max_reads);
+        let facts = &mut self.data.facts;
+        facts
+            .conditions
+            .sort_by(|a, b| a.reference.cmp(&b.reference));
+        facts
+            .medications
+            .sort_by(|a, b| a.reference.cmp(&b.reference));
+        facts.labs.sort_by(|a, b| a.reference.cmp(&b.reference));
+        facts
+            .blood_pressures
+            .sort_by(|a, b| a.reference.cmp(&b.reference));
+        facts
+            .allergies
+            .sort_by(|a, b| a.reference.cmp(&b.reference));
+        facts.gaps = gaps;
+        self.data
+    }
+
+    /// Reads `Medication`s by reference, deduplicated, at most [`MEDICATION_READ_CONCURRENCY`]
+    /// at a time and at most `reads_left` for the whole call (`fhir.max_medication_reads`,
+    /// shared by stages 2 and 4); the references beyond are not read. Every failure is a gap.
+    async fn read_medications(&mut self, mut references: Vec<String>) {
+        use futures::StreamExt;
+
+        references.sort();
+        references.dedup();
+        if references.is_empty() {
+            return;
+        }
+        let (Some(client), Ok(target)) = (self.client, &self.target) else {
+            for r in references {
+                self.gaps.push(DataGap {
+                    data: DataSet::Medication(r),
+                    reason: match &self.target {
+                        Err(GapReason::ServerNotAllowed(h)) => {
+                            GapReason::ServerNotAllowed(h.clone())
+                        }
+                        _ => GapReason::NotProvided,
+                    },
+                });
+            }
+            return;
+        };
+        let n = references.len().min(self.reads_left);
+        self.reads_left -= n;
+        let over = references.split_off(n);
+        // `client.read` keeps the base-path boundary check of every read (issue 17 item 5).
+        let reads = references.into_iter().map(|r| async move {
+            let result = client.read(target, &r).await;
+            (r, result)
+        });
+        let mut results: Vec<(String, Result<Box<RawValue>, GapReason>)> =
+            futures::stream::iter(reads)
+                .buffer_unordered(MEDICATION_READ_CONCURRENCY)
+                .collect()
+                .await;
+        // Completion order is the network's: the gaps keep the references' order.
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        for (reference, result) in results {
+            self.data.from_fhir.push(reference.clone());
+            let parsed = result.and_then(|v| parse_text(v.get()).map_err(GapReason::Unreadable));
+            match parsed {
+                Ok(FhirResource::Medication(m)) => {
+                    self.index.insert(&m, Some(&reference));
+                }
+                Ok(_) => self.gaps.push(DataGap {
+                    data: DataSet::Medication(reference),
+                    reason: GapReason::Unreadable("not a Medication".to_owned()),
+                }),
+                Err(reason) => self.gaps.push(DataGap {
+                    data: DataSet::Medication(reference),
+                    reason,
+                }),
+            }
+        }
+        // After those read, so the gaps keep the references' order.
+        for r in over {
+            self.gaps.push(DataGap {
+                data: DataSet::Medication(r),
+                reason: read_limit(client.settings().max_medication_reads, 1),
+            });
+        }
+    }
+}
+
+/// The projections of the parsed draft orders (fhirbolt accepted the same JSON).
+fn projections(drafts: &[(String, Value)]) -> Vec<(String, model::Resource<'_>)> {
+    drafts
+        .iter()
+        .filter_map(|(reference, value)| {
+            model::Resource::deserialize(value)
+                .ok()
+                .map(|r| (reference.clone(), r))
+        })
+        .collect()
 }
 
 /// `Type/id` of a resource that could not be read, from its head.
@@ -488,77 +651,6 @@ pub const MEDICATION_READ_CONCURRENCY: usize = 8;
 /// Distinct `Medication` gaps of a call named one by one; beyond, they are grouped into one
 /// gap ([`group_medication_gaps`]), so one card rather than one per reference.
 pub const MEDICATION_GAPS_NAMED: usize = 3;
-
-/// Reads `Medication`s by reference, deduplicated, at most [`MEDICATION_READ_CONCURRENCY`] at a
-/// time and at most `reads_left` for the whole call (`fhir.max_medication_reads`, shared by
-/// both calls of [`gather`]); the references beyond are not read. Every failure is a gap.
-async fn read_medications(
-    mut references: Vec<String>,
-    client: Option<&FhirClient>,
-    target: &Result<FhirTarget, GapReason>,
-    reads_left: &mut usize,
-    index: &mut MedicationIndex,
-    data: &mut HookData,
-    gaps: &mut Vec<DataGap>,
-) {
-    use futures::StreamExt;
-
-    references.sort();
-    references.dedup();
-    if references.is_empty() {
-        return;
-    }
-    let (Some(client), Ok(target)) = (client, target) else {
-        for r in references {
-            gaps.push(DataGap {
-                data: DataSet::Medication(r),
-                reason: match target {
-                    Err(GapReason::ServerNotAllowed(h)) => GapReason::ServerNotAllowed(h.clone()),
-                    _ => GapReason::NotProvided,
-                },
-            });
-        }
-        return;
-    };
-    let n = references.len().min(*reads_left);
-    *reads_left -= n;
-    let over = references.split_off(n);
-    // `client.read` keeps the base-path boundary check of every read (issue 17 item 5).
-    let reads = references.into_iter().map(|r| async move {
-        let result = client.read(target, &r).await;
-        (r, result)
-    });
-    let mut results: Vec<(String, Result<Box<RawValue>, GapReason>)> = futures::stream::iter(reads)
-        .buffer_unordered(MEDICATION_READ_CONCURRENCY)
-        .collect()
-        .await;
-    // Completion order is the network's: the gaps keep the references' order.
-    results.sort_by(|a, b| a.0.cmp(&b.0));
-    for (reference, result) in results {
-        data.from_fhir.push(reference.clone());
-        let parsed = result.and_then(|v| parse_text(v.get()).map_err(GapReason::Unreadable));
-        match parsed {
-            Ok(FhirResource::Medication(m)) => {
-                index.insert(&m, Some(&reference));
-            }
-            Ok(_) => gaps.push(DataGap {
-                data: DataSet::Medication(reference),
-                reason: GapReason::Unreadable("not a Medication".to_owned()),
-            }),
-            Err(reason) => gaps.push(DataGap {
-                data: DataSet::Medication(reference),
-                reason,
-            }),
-        }
-    }
-    // After those read, so the gaps keep the references' order.
-    for r in over {
-        gaps.push(DataGap {
-            data: DataSet::Medication(r),
-            reason: read_limit(client.settings().max_medication_reads, 1),
-        });
-    }
-}
 
 fn read_limit(max: u32, not_read: u32) -> GapReason {
     GapReason::CallLimit {

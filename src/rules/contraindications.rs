@@ -46,8 +46,9 @@ fn condition_counts(kind: ContraindicationKind, c: &ConditionFact) -> bool {
     }
 }
 
-/// The contraindications checked under both profiles (SmPC §4.3 since 2013).
-fn in_both_profiles(kind: ContraindicationKind) -> bool {
+/// The contraindications checked under every profile (SmPC §4.3 since 2013); the others only
+/// when the profile [checks the 2020 list](Profile::checks_2020_contraindications).
+fn in_every_profile(kind: ContraindicationKind) -> bool {
     matches!(
         kind,
         ContraindicationKind::Hypersensitivity | ContraindicationKind::Hiv
@@ -55,18 +56,16 @@ fn in_both_profiles(kind: ContraindicationKind) -> bool {
 }
 
 /// Whether the contraindication check needs this data set under `profile` (a gap in it leaves
-/// the check open): under ansm-2019 only diagnoses and allergies are read.
+/// the check open): without the 2020 list only diagnoses and allergies are read.
 pub fn needs(data: &DataSet, profile: Profile) -> bool {
-    match profile {
-        Profile::Ema2020 => true,
-        Profile::Ansm2019 => match data {
+    profile.checks_2020_contraindications()
+        || match data {
             DataSet::Conditions | DataSet::Allergies => true,
             DataSet::Resource(r) => {
                 r.starts_with("Condition") || r.starts_with("AllergyIntolerance")
             }
             _ => false,
-        },
-    }
+        }
 }
 
 fn is_autoimmune_reaction(r: ImmuneReaction) -> bool {
@@ -89,7 +88,7 @@ pub fn check(
     order: &OrderRef,
     cfg: &RuleConfig,
 ) -> Option<Finding> {
-    let ema = cfg.profile == Profile::Ema2020;
+    let list_2020 = cfg.profile.checks_2020_contraindications();
     let mut items: Vec<ContraindicationItem> = Vec::new();
     let push = |items: &mut Vec<ContraindicationItem>, item: ContraindicationItem| {
         if !items.contains(&item) {
@@ -132,7 +131,7 @@ pub fn check(
                 _ => continue,
             };
             if (is_ms && kind == ContraindicationKind::OtherAutoimmuneDisease)
-                || !(ema || in_both_profiles(kind))
+                || !(list_2020 || in_every_profile(kind))
             {
                 continue;
             }
@@ -150,7 +149,7 @@ pub fn check(
         }
     }
 
-    if !ema {
+    if !list_2020 {
         return finding(items, order, cfg);
     }
 

@@ -47,6 +47,34 @@ impl Profile {
             _ => None,
         }
     }
+
+    // What each text decides (docs/clinical-rules.md §1): the rules ask these, never which
+    // profile it is, so a third text is one new value answering each of them.
+
+    /// Whether the contraindications added by the European Commission decision of 16/01/2020
+    /// (SmPC §4.3 since then) are checked: severe active infection, uncontrolled hypertension
+    /// (diagnosis or last blood pressure), cervicocephalic arterial dissection, stroke, angina,
+    /// myocardial infarction, coagulopathy and antithrombotic therapy, other autoimmune disease.
+    /// The ANSM letter of 30/04/2019 predates them: under it only the contraindications of the
+    /// SmPC since 2013 (hypersensitivity, HIV) are checked, which every profile checks.
+    pub fn checks_2020_contraindications(self) -> bool {
+        match self {
+            Profile::Ansm2019 => false,
+            Profile::Ema2020 => true,
+        }
+    }
+
+    /// Distinct prior DMT ingredients a new patient must have had as a full and adequate course:
+    /// the ANSM letter of 30/04/2019 says "at least two other DMTs"
+    /// (`rules.required_dmts_ansm_2019`, default 2), the EMA 2020 SmPC §4.1 "at least one DMT"
+    /// (`rules.required_dmts_ema_2020`, default 1). The numbers are configuration; the profile
+    /// says which one applies.
+    pub fn required_dmts(self, cfg: &crate::rules::RuleConfig) -> u32 {
+        match self {
+            Profile::Ansm2019 => cfg.required_dmts_ansm_2019,
+            Profile::Ema2020 => cfg.required_dmts_ema_2020,
+        }
+    }
 }
 
 /// Everything the rules know about the patient.
@@ -481,6 +509,8 @@ pub struct DataGap {
     pub reason: GapReason,
 }
 
+/// What could not be obtained. The named sets are declared, with their prefetch key, query and
+/// the rules they block, once in `data_sets.rs` ([`crate::rules::DATA_SETS`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DataSet {
     Patient,
@@ -496,45 +526,6 @@ pub enum DataSet {
     Medication(String),
     /// A resource that was present but could not be read (e.g. `MedicationRequest/abc`).
     Resource(String),
-}
-
-impl DataSet {
-    /// The rules that cannot be checked without this data.
-    pub fn blocks(&self) -> &'static [crate::rules::RuleCode] {
-        use crate::rules::RuleCode::*;
-        match self {
-            DataSet::Patient => &[InitiationEligibility],
-            DataSet::Conditions => &[InitiationEligibility, ReAdministration, Contraindication],
-            DataSet::MedicationRequests
-            | DataSet::MedicationStatements
-            | DataSet::MedicationAdministrations => {
-                &[InitiationEligibility, ReAdministration, Contraindication]
-            }
-            DataSet::LiverLabs => &[LiverFunction, ReAdministration],
-            DataSet::BloodPressure | DataSet::Allergies => &[Contraindication],
-            DataSet::Medication(_) | DataSet::Resource(_) => &[
-                InitiationEligibility,
-                LiverFunction,
-                ReAdministration,
-                Contraindication,
-            ],
-        }
-    }
-
-    /// The prefetch key / query name of this data set, when it has one.
-    pub fn key(&self) -> &str {
-        match self {
-            DataSet::Patient => "patient",
-            DataSet::Conditions => "conditions",
-            DataSet::MedicationRequests => "medicationRequests",
-            DataSet::MedicationStatements => "medicationStatements",
-            DataSet::MedicationAdministrations => "medicationAdministrations",
-            DataSet::LiverLabs => "liverLabs",
-            DataSet::BloodPressure => "bloodPressure",
-            DataSet::Allergies => "allergies",
-            DataSet::Medication(r) | DataSet::Resource(r) => r,
-        }
-    }
 }
 
 /// Why data is missing. Rendered in the card's detail; never carries a token or patient data.

@@ -15,8 +15,9 @@
 //! | R5 patient counselling | `r5_patient_counselling.rs` |
 //! | contraindications (both profiles; the 2020 list under ema-2020) | `contraindications.rs` |
 //! | new vs re-treated patient, courses | `exposure.rs` |
-//! | codes (RxNorm, ATC, SNOMED CT, ICD-10, LOINC) | `terminology.rs` |
+//! | codes (RxNorm, ATC, SNOMED CT, ICD-10, LOINC): outside the rules, in `src/terminology/`, read by `fhir::facts`; the rules see only the recognised classes | — |
 //! | whole months / years, birthday-exact | `calendar.rs` |
+//! | the data sets: prefetch key, resource types, query, hooks, rules blocked (one row each) | `data_sets.rs` |
 //!
 //! # What [`evaluate`] returns, in this order
 //! - Order hooks (order-sign, order-select), for each draft order in turn, all judged at the hook
@@ -37,6 +38,7 @@
 
 mod calendar;
 pub mod contraindications;
+pub mod data_sets;
 pub mod exposure;
 pub mod facts;
 pub mod findings;
@@ -45,10 +47,10 @@ pub mod r2_infusion_monitoring;
 pub mod r3_liver_function;
 pub mod r4_readministration;
 pub mod r5_patient_counselling;
-pub mod terminology;
 #[cfg(test)]
 pub(crate) mod testkit;
 
+pub use data_sets::{DataQuery, DataSetSpec, ObservationCodes, DATA_SETS};
 pub use facts::*;
 pub use findings::*;
 
@@ -142,12 +144,9 @@ impl Default for RuleConfig {
 }
 
 impl RuleConfig {
-    /// Distinct prior DMT ingredients the active profile requires.
+    /// Distinct prior DMT ingredients the active profile requires ([`Profile::required_dmts`]).
     pub fn required_dmts(&self) -> u32 {
-        match self.profile {
-            Profile::Ansm2019 => self.required_dmts_ansm_2019,
-            Profile::Ema2020 => self.required_dmts_ema_2020,
-        }
+        self.profile.required_dmts(self)
     }
 }
 
@@ -285,6 +284,37 @@ mod tests {
 
     fn rules(findings: &[Finding]) -> Vec<RuleCode> {
         findings.iter().map(|f| f.rule).collect()
+    }
+
+    /// What each profile decides, as the rules ask it (docs/clinical-rules.md §1).
+    #[test]
+    fn each_profile_answers_what_its_text_decides() {
+        let cfg = RuleConfig {
+            required_dmts_ansm_2019: 3,
+            required_dmts_ema_2020: 5,
+            ..RuleConfig::default()
+        };
+        assert!(!Profile::Ansm2019.checks_2020_contraindications());
+        assert!(Profile::Ema2020.checks_2020_contraindications());
+        assert_eq!(Profile::Ansm2019.required_dmts(&cfg), 3);
+        assert_eq!(Profile::Ema2020.required_dmts(&cfg), 5);
+        let ema = RuleConfig {
+            profile: Profile::Ema2020,
+            ..cfg.clone()
+        };
+        assert_eq!((cfg.required_dmts(), ema.required_dmts()), (3, 5));
+        assert!(!contraindications::needs(
+            &DataSet::BloodPressure,
+            Profile::Ansm2019
+        ));
+        assert!(contraindications::needs(
+            &DataSet::BloodPressure,
+            Profile::Ema2020
+        ));
+        assert!(contraindications::needs(
+            &DataSet::Allergies,
+            Profile::Ansm2019
+        ));
     }
 
     fn sign(facts: &PatientFacts, cfg: &RuleConfig) -> Vec<Finding> {

@@ -619,20 +619,20 @@ mod tests {
         assert_eq!(detail(&f).failed, vec![Criterion::RelapsingRemittingMs]);
     }
 
+    /// What the terminology recognises in ICD-10-CM `G35.A` (relapsing-remitting) and WHO `G35`
+    /// (MS without subtype), as the rule receives it: the recognition itself is tested in
+    /// `src/terminology/tests.rs` (`icd10_g35_codes_as_the_rules_receive_them`).
     #[test]
     fn icd10_cm_g35a_is_rrms_but_who_g35_is_unconfirmed() {
-        use crate::rules::facts::Code;
-        use crate::rules::terminology::{Terminology, ICD10, ICD10_CM};
-        let term = Terminology::default();
         let cfg = RuleConfig::default();
-        for (system, code, expect) in [
-            (ICD10_CM, "G35.A", None),
-            (ICD10, "G35", Some(Severity::Warning)),
+        for (code, class, expect) in [
+            ("G35.A", MsType::RelapsingRemitting, None),
+            ("G35", MsType::Unspecified, Some(Severity::Warning)),
         ] {
             let mut facts = with_ms_only(None);
-            let mut c = condition(ConditionClass::Ms(MsType::Unspecified), code);
-            c.classes = term.condition_classes(&[Code::new(system, code)], None);
-            facts.conditions.push(c);
+            facts
+                .conditions
+                .push(condition(ConditionClass::Ms(class), code));
             assert_eq!(run(&facts, &cfg).map(|f| f.severity), expect, "{code}");
         }
     }
@@ -687,16 +687,13 @@ mod tests {
 
     #[test]
     fn ms_coded_locally_with_french_text_is_recognised() {
-        use crate::rules::facts::Code;
-        use crate::rules::terminology::Terminology;
-        let term = Terminology::default();
+        // The terminology recognises relapsing-remitting MS in that text (`src/terminology/tests.rs`,
+        // `ms_coded_locally_with_french_text_as_the_rules_receive_it`).
         let mut facts = with_ms_only(None);
-        let mut c = condition(ConditionClass::Ms(MsType::Unspecified), "SEP");
-        c.classes = term.condition_classes(
-            &[Code::new("urn:oid:1.2.250.1.999", "SEP-RR")],
-            Some("Sclérose en plaques rémittente-récurrente"),
-        );
-        facts.conditions.push(c);
+        facts.conditions.push(condition(
+            ConditionClass::Ms(MsType::RelapsingRemitting),
+            "Sclérose en plaques rémittente-récurrente",
+        ));
         assert_eq!(run(&facts, &RuleConfig::default()), None);
         // An unrecognised condition is listed, never "absent".
         let mut facts = with_ms_only(None);

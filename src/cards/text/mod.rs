@@ -184,7 +184,7 @@ pub trait Texts: Sync {
     fn decimal_separator(&self) -> char;
     /// A date in prose (French `25/11/2026`, English `2026-11-25`).
     fn fmt_date(&self, date: NaiveDate) -> String;
-    /// A DMT ingredient: the keys come in English from the terminology (`rules/terminology.rs`
+    /// A DMT ingredient: the keys come in English from the terminology (`src/terminology/value_sets.rs`
     /// `default_dmts`); each language gives its INN spelling, unknown keys as they are.
     fn ingredient_name(&self, key: &str) -> String;
     /// The service name shown in `source.label`.
