@@ -50,7 +50,8 @@ pub enum PipelineError {
     /// The body is not JSON (syntax, truncation, nesting beyond serde_json's 128 levels).
     #[error("{0}")]
     NotJson(String),
-    #[error("{0}")]
+    /// Transparent: the field error says it all (no "cause" repeated after it).
+    #[error(transparent)]
     Field(#[from] FieldError),
     /// 412: nothing safety-relevant can be said (docs/wire-contract.md §Errors).
     #[error("{0}")]
