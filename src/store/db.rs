@@ -776,7 +776,10 @@ mod tests {
         // Opened by this binary: nothing to apply, every recorded checksum matches.
         let store = Store::open(&settings).await.unwrap();
         let stored = record("kept across the upgrade");
-        store.insert_feedback(&[stored.clone()]).await.unwrap();
+        store
+            .insert_feedback(std::slice::from_ref(&stored))
+            .await
+            .unwrap();
         store.close().await;
 
         let reopened = sqlite(dir.path()).await;
