@@ -11,6 +11,8 @@ fn main() {
     println!("cargo::rerun-if-env-changed=ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS");
     println!("cargo::rerun-if-env-changed=ALEMTUZUMAB_CDS_SKIP_BROWSER");
     println!("cargo::rerun-if-changed=build.rs");
+    // `sqlx::migrate!` (src/store/db.rs) embeds migrations/: a new file must rebuild the binary.
+    println!("cargo::rerun-if-changed=migrations");
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
     if set("ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS") {
         println!("cargo::rustc-cfg=skip_real_servers");

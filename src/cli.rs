@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
@@ -36,8 +37,8 @@ pub enum Command {
         /// A CDS Hooks request (JSON), e.g. fixtures/hooks/naive-one-dmt--order-sign.json.
         request: PathBuf,
         /// Evaluate as of this date (YYYY-MM-DD); default: today.
-        #[arg(long, value_name = "DATE")]
-        now: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = parse_day)]
+        now: Option<NaiveDate>,
         /// Print the exact JSON response instead of a table.
         #[arg(long)]
         json: bool,
@@ -46,11 +47,11 @@ pub enum Command {
     /// rule, each override linked to its decision (read from the configured store).
     Report {
         /// From this day (YYYY-MM-DD, UTC) or instant (RFC 3339), inclusive.
-        #[arg(long, value_name = "DATE")]
-        since: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
         /// Up to this day (inclusive) or instant (exclusive).
-        #[arg(long, value_name = "DATE")]
-        until: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = parse_until)]
+        until: Option<DateTime<Utc>>,
         /// Only decisions made under this rule profile (`ansm-2019` or `ema-2020`), and the
         /// feedback about their cards; default: every profile.
         #[arg(long, value_name = "PROFILE", value_parser = crate::report::parse_profile)]
@@ -68,13 +69,35 @@ pub enum Command {
     Check,
 }
 
+/// `--now`: a day. A bad one is clap's usage error naming the option (exit code 2).
+fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        let shown: String = text
+            .chars()
+            .take(100)
+            .flat_map(char::escape_default)
+            .collect();
+        format!("`{shown}` is not YYYY-MM-DD")
+    })
+}
+
+/// `--since`: the first instant reported (a day starts at 00:00 UTC).
+fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    crate::report::parse_bound(text, false)
+}
+
+/// `--until`: the first instant not reported (a day is included whole).
+fn parse_until(text: &str) -> Result<DateTime<Utc>, String> {
+    crate::report::parse_bound(text, true)
+}
+
 /// Runs the command line; the binary's `main` only turns the result into an exit code.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Simulate { request, now, json }) => {
             let settings = Settings::load(cli.config.as_deref())?;
-            let out = crate::simulate::simulate(&request, &settings, now.as_deref(), json)?;
+            let out = crate::simulate::simulate(&request, &settings, now, json)?;
             print!("{out}");
             Ok(())
         }
@@ -134,18 +157,11 @@ fn check(config: Option<PathBuf>) -> anyhow::Result<()> {
 
 fn report(
     settings: &Settings,
-    since: Option<String>,
-    until: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
     profile: Option<crate::rules::Profile>,
     format: crate::report::Format,
 ) -> anyhow::Result<String> {
-    let bound = |v: Option<String>, is_until: bool, flag: &str| {
-        v.map(|t| crate::report::parse_bound(&t, is_until))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("{flag}: {e}"))
-    };
-    let since = bound(since, false, "--since")?;
-    let until = bound(until, true, "--until")?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

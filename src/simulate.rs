@@ -9,28 +9,27 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 
 use crate::config::Settings;
-use crate::pipeline;
+use crate::pipeline::{self, PipelineError};
 use crate::services::{hook_name, SERVICES};
-use crate::wire::request::{HookRequest, ReadError};
 use crate::wire::CdsResponse;
 
+/// Evaluates the request file as `serve` would answer it (the same [`pipeline::call_request`]),
+/// as of `now` (default: `fixed_today`, else today).
 pub fn simulate(
     path: &Path,
     settings: &Settings,
-    now: Option<&str>,
+    now: Option<NaiveDate>,
     json: bool,
 ) -> anyhow::Result<String> {
-    let today = match now {
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .with_context(|| format!("--now `{s}` is not YYYY-MM-DD"))?,
-        None => settings
+    let today = now.unwrap_or_else(|| {
+        settings
             .fixed_today
-            .unwrap_or_else(|| chrono::Local::now().date_naive()),
-    };
+            .unwrap_or_else(|| chrono::Local::now().date_naive())
+    });
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let request = HookRequest::from_slice(&bytes).map_err(|e| match e {
-        ReadError::NotJson(m) => anyhow::anyhow!("{} is not JSON: {m}", path.display()),
-        ReadError::Field(f) => anyhow::Error::from(f),
+    let request = pipeline::read(&bytes).map_err(|e| match e {
+        PipelineError::NotJson(m) => anyhow::anyhow!("{} is not JSON: {m}", path.display()),
+        other => anyhow::Error::from(other),
     })?;
     let service = SERVICES
         .iter()
@@ -38,11 +37,12 @@ pub fn simulate(
         .find(|s| hook_name(s.hook) == request.hook)
         .with_context(|| format!("no service answers hook `{}`", request.hook))?;
     // Offline: no FHIR client, so nothing here awaits I/O.
-    let outcome = match futures::executor::block_on(pipeline::run(
+    let call = futures::executor::block_on(pipeline::call_request(
         request, service, settings, None, today,
-    )) {
+    ));
+    let outcome = match call.result {
         Ok(o) => o,
-        Err(pipeline::PipelineError::Precondition(m)) => {
+        Err(PipelineError::Precondition(m)) => {
             return Ok(format!(
                 "412 Precondition Failed: {m}\n(the request holds no recognisable alemtuzumab order and the data is missing)\n"
             ))
@@ -77,10 +77,7 @@ pub fn table(resp: &CdsResponse, service: &str, settings: &Settings, today: Naiv
             .as_ref()
             .map(|t| t.code.as_str())
             .unwrap_or("");
-        let indicator = serde_json::to_value(c.indicator)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let indicator = c.indicator.as_str();
         let _ = writeln!(
             out,
             "{:<3} {:<9} {:<24} {}",

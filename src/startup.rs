@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use actix_web::{middleware, App, HttpResponse, HttpServer};
+use actix_web::{middleware, App, HttpServer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::Settings;
@@ -175,13 +175,12 @@ impl Application {
                 .wrap(middleware::Compress::default())
                 .configure(move |cfg| web::configure(cfg, state))
                 .default_service(actix_web::web::to(|| async {
-                    HttpResponse::NotFound()
-                        .content_type("application/fhir+json")
-                        .json(serde_json::json!({
-                            "resourceType": "OperationOutcome",
-                            "issue": [{"severity": "error", "code": "not-found",
-                                       "diagnostics": "no such endpoint; GET /cds-services lists the services"}]
-                        }))
+                    web::error::operation_outcome(
+                        actix_web::http::StatusCode::NOT_FOUND,
+                        "not-found",
+                        None,
+                        "no such endpoint; GET /cds-services lists the services",
+                    )
                 }))
         });
         // A hook answer is small and written as it is rendered: with Nagle's algorithm on (the OS

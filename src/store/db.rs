@@ -2,14 +2,12 @@
 //! sqlx runtime queries (no database at build time). Both run the same embedded migrations and the
 //! same SQL: `$n` placeholders, numbered in order of first use, which SQLite also understands.
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use futures::future::BoxFuture;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -36,39 +34,12 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// The schema, embedded in the binary (`migrations/`).
-#[derive(Debug)]
-struct Embedded;
-
-impl<'s> MigrationSource<'s> for Embedded {
-    fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
-        Box::pin(async {
-            Ok(vec![
-                Migration::new(
-                    1,
-                    Cow::Borrowed("store"),
-                    MigrationType::Simple,
-                    Cow::Borrowed(include_str!("../../migrations/0001_store.sql")),
-                    false,
-                ),
-                Migration::new(
-                    2,
-                    Cow::Borrowed("feedback dedup"),
-                    MigrationType::Simple,
-                    Cow::Borrowed(include_str!("../../migrations/0002_feedback_dedup.sql")),
-                    false,
-                ),
-                Migration::new(
-                    3,
-                    Cow::Borrowed("feedback issuer"),
-                    MigrationType::Simple,
-                    Cow::Borrowed(include_str!("../../migrations/0003_feedback_issuer.sql")),
-                    false,
-                ),
-            ])
-        })
-    }
-}
+/// The schema, embedded in the binary at build time from `migrations/` (every `NNNN_name.sql`
+/// file, in version order; build.rs rebuilds when a file is added). sqlx records each applied
+/// version with the SHA-384 of its SQL in `_sqlx_migrations`: the files are embedded byte for
+/// byte, so databases migrated before this macro was used (same files, same checksums) open as
+/// they are.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, Clone)]
 enum Pool {
@@ -252,12 +223,9 @@ impl Store {
             last_jti_purge: Arc::new(AtomicI64::new(0)),
             failed,
         };
-        let migrator = Migrator::new(Embedded)
-            .await
-            .map_err(|e| open_err(format!("migrations: {e}")))?;
         // The migrator takes a lock (PostgreSQL advisory lock), so replicas starting together
         // migrate once.
-        on_pool!(store, pool => migrator.run(pool).await)
+        on_pool!(store, pool => MIGRATOR.run(pool).await)
             .map_err(|e| open_err(format!("migrations: {e}")))?;
         Ok(store)
     }
@@ -742,30 +710,109 @@ mod tests {
     use super::*;
     use crate::store::config::RawStore;
 
-    /// The migrations are registered by hand in [`Embedded`]: every file of `migrations/` must be
-    /// there, in order, or a new one would be silently skipped.
-    #[tokio::test]
-    async fn every_migration_file_is_embedded_in_order() {
+    /// `sqlx::migrate!` embeds every `migrations/*.sql`, in version order, byte for byte: a
+    /// migration missing from the binary, or SQL that differs from the file, fails here.
+    #[test]
+    fn the_migrator_embeds_every_migration_file_in_order() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-        let mut files: Vec<(i64, String)> = std::fs::read_dir(&dir)
+        let mut files: Vec<(i64, String, String)> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".sql"))
             .map(|n| {
-                let version = n.split('_').next().unwrap().parse::<i64>().unwrap();
+                let (version, name) = n.split_once('_').unwrap();
+                let description = name.trim_end_matches(".sql").replace('_', " ");
                 let sql = std::fs::read_to_string(dir.join(&n)).unwrap();
-                (version, sql)
+                (version.parse::<i64>().unwrap(), description, sql)
             })
             .collect();
         files.sort();
-        let embedded: Vec<(i64, String)> = Embedded
-            .resolve()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| (m.version, m.sql.into_owned()))
+        assert!(!files.is_empty());
+        let embedded: Vec<(i64, String, String)> = MIGRATOR
+            .iter()
+            .map(|m| (m.version, m.description.to_string(), m.sql.to_string()))
             .collect();
         assert_eq!(embedded, files);
+    }
+
+    /// A store migrated by the hand-registered list this binary used before `sqlx::migrate!`
+    /// (the same files, versions and descriptions, checksummed by sqlx from the SQL) opens with
+    /// its rows: sqlx finds every applied version with the checksum it recorded.
+    #[tokio::test]
+    async fn a_store_migrated_by_the_former_hand_list_opens_as_it_is() {
+        use sqlx::migrate::{Migration, MigrationType};
+        use std::borrow::Cow;
+        let former = |version: i64, description: &'static str, sql: &'static str| {
+            Migration::new(
+                version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        };
+        let hand_list = Migrator {
+            migrations: Cow::Owned(vec![
+                former(1, "store", include_str!("../../migrations/0001_store.sql")),
+                former(
+                    2,
+                    "feedback dedup",
+                    include_str!("../../migrations/0002_feedback_dedup.sql"),
+                ),
+                former(
+                    3,
+                    "feedback issuer",
+                    include_str!("../../migrations/0003_feedback_issuer.sql"),
+                ),
+            ]),
+            ..Migrator::DEFAULT
+        };
+        // The database the former binary left: its three migrations applied and recorded.
+        let dir = tempfile::tempdir().unwrap();
+        let settings = RawStore {
+            data_dir: dir.path().to_string_lossy().into_owned(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let Backend::Sqlite { path } = &settings.backend else {
+            panic!("a data_dir is a SQLite store");
+        };
+        let former_pool = SqlitePool::connect_with(
+            SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+        hand_list.run(&former_pool).await.unwrap();
+        former_pool.close().await;
+        // Opened by this binary: nothing to apply, every recorded checksum matches.
+        let store = Store::open(&settings).await.unwrap();
+        let stored = record("kept across the upgrade");
+        store
+            .insert_feedback(std::slice::from_ref(&stored))
+            .await
+            .unwrap();
+        store.close().await;
+
+        let reopened = sqlite(dir.path()).await;
+        let (versions, checksums): (Vec<i64>, Vec<Vec<u8>>) = on_pool!(reopened, pool => {
+            sqlx::query_as::<_, (i64, Vec<u8>)>(
+                "SELECT version, checksum FROM _sqlx_migrations ORDER BY version",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap()
+        })
+        .into_iter()
+        .unzip();
+        assert_eq!(versions, [1, 2, 3]);
+        let expected: Vec<Vec<u8>> = MIGRATOR.iter().map(|m| m.checksum.to_vec()).collect();
+        assert_eq!(checksums, expected);
+        let feedback = all_feedback(&reopened).await;
+        assert!(feedback.iter().any(|f| f.record.id == stored.id));
+        reopened.close().await;
     }
 
     async fn sqlite(dir: &std::path::Path) -> Store {

@@ -13,8 +13,8 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
 
+use super::error::operation_outcome;
 use super::AppState;
 use crate::report::html::{page, PageContext};
 
@@ -22,20 +22,19 @@ use crate::report::html::{page, PageContext};
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'";
 
+/// An OperationOutcome (src/web/error.rs), never cached.
 fn outcome(
     status: actix_web::http::StatusCode,
     code: &str,
     expression: Option<&str>,
     diagnostics: &str,
 ) -> HttpResponse {
-    let mut issue = json!({"severity": "error", "code": code, "diagnostics": diagnostics});
-    if let Some(e) = expression {
-        issue["expression"] = json!([e]);
-    }
-    HttpResponse::build(status)
-        .content_type("application/fhir+json")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({"resourceType": "OperationOutcome", "issue": [issue]}))
+    let mut response = operation_outcome(status, code, expression, diagnostics);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 fn refuse(req: &HttpRequest, reason: &'static str) -> HttpResponse {

@@ -16,10 +16,11 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, Method};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
+use super::error::operation_outcome;
 use super::AppState;
 
 /// The `iss` of the JWT a request was verified with, in the request's extensions for the
@@ -84,13 +85,12 @@ pub fn requirement(
 
 /// The 401 answer.
 pub fn unauthorized() -> HttpResponse {
-    HttpResponse::Unauthorized()
-        .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-        .content_type("application/fhir+json")
-        .json(serde_json::json!({
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "login", "diagnostics": "unauthorized"}]
-        }))
+    let mut response = operation_outcome(StatusCode::UNAUTHORIZED, "login", None, "unauthorized");
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    response
 }
 
 /// The middleware (`actix_web::middleware::from_fn(require_jwt)`).

@@ -13,12 +13,44 @@
 //! | the call's work failed inside the service (a panic, caught) | 500 | `exception` |
 //!
 //! A rule that could not check is never an error: it is a `data-unavailable` card.
+//!
+//! [`operation_outcome`] builds every OperationOutcome the service answers, these and the others:
+//! `401` (src/web/auth.rs, src/web/admin.rs), `503` of the limits (src/web/limits.rs), the admin
+//! report's `400`/`404` (src/web/admin.rs) and the `404` of an unknown path (src/startup.rs).
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::pipeline::{CallOutcome, PipelineError};
 use crate::wire::request::FieldError;
+
+/// The one OperationOutcome builder: a `status` answer of `application/fhir+json` with one
+/// `error` issue of `code`, its `diagnostics` and, when the fault is in one place, its
+/// `expression`. Callers add their headers (`Retry-After`, `WWW-Authenticate`, ...).
+pub fn operation_outcome(
+    status: StatusCode,
+    code: &str,
+    expression: Option<&str>,
+    diagnostics: &str,
+) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/fhir+json")
+        .json(outcome_body(code, expression, diagnostics))
+}
+
+/// The OperationOutcome resource of [`operation_outcome`].
+fn outcome_body(code: &str, expression: Option<&str>, diagnostics: &str) -> serde_json::Value {
+    let mut issue = json!({
+        "severity": "error",
+        "code": code,
+        "diagnostics": diagnostics,
+    });
+    if let Some(e) = expression {
+        issue["expression"] = json!([e]);
+    }
+    json!({"resourceType": "OperationOutcome", "issue": [issue]})
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -67,15 +99,34 @@ impl ApiError {
     /// The OperationOutcome body.
     pub fn outcome(&self) -> serde_json::Value {
         let (code, expression) = self.code_and_expression();
-        let mut issue = json!({
-            "severity": "error",
-            "code": code,
-            "diagnostics": self.to_string(),
-        });
-        if let Some(e) = expression {
-            issue["expression"] = json!([e]);
+        outcome_body(code, expression, &self.to_string())
+    }
+
+    /// How a hook call refused with this error ended (the `outcome` label of
+    /// `cds_hook_calls_total`).
+    pub fn call_outcome(&self) -> CallOutcome {
+        match self {
+            ApiError::PreconditionFailed(_) => CallOutcome::PreconditionFailed,
+            ApiError::TooLarge { .. } => CallOutcome::TooLarge,
+            ApiError::UnknownService(_) => CallOutcome::NotFound,
+            ApiError::Internal(_) => CallOutcome::Error,
+            ApiError::NotJson(_)
+            | ApiError::Field(_)
+            | ApiError::Payload(_)
+            | ApiError::StoreUnavailable(_)
+            | ApiError::UnsupportedMediaType(_)
+            | ApiError::NotLoopbackHost(_) => CallOutcome::BadRequest,
         }
-        json!({"resourceType": "OperationOutcome", "issue": [issue]})
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::NotJson(m) => ApiError::NotJson(m),
+            PipelineError::Field(f) => ApiError::Field(f),
+            PipelineError::Precondition(m) => ApiError::PreconditionFailed(m),
+        }
     }
 }
 
@@ -97,14 +148,16 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         tracing::info!(status = self.status_code().as_u16(), error = %self, "hook call refused");
-        let mut response = HttpResponse::build(self.status_code());
+        let (code, expression) = self.code_and_expression();
+        let mut response =
+            operation_outcome(self.status_code(), code, expression, &self.to_string());
         if let ApiError::StoreUnavailable(_) = self {
             // The EHR should retry a feedback that was not stored (RFC 9110 §10.2.3).
-            response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         response
-            .content_type("application/fhir+json")
-            .json(self.outcome())
     }
 }
 

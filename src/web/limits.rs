@@ -7,22 +7,26 @@ use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, Method};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use tokio::sync::Semaphore;
 
+use super::error::operation_outcome;
 use super::AppState;
 
-/// The 503 answer.
+/// The 503 answer, with `Retry-After`.
 pub fn unavailable(diagnostics: &str) -> HttpResponse {
-    HttpResponse::ServiceUnavailable()
-        .insert_header((header::RETRY_AFTER, "1"))
-        .content_type("application/fhir+json")
-        .json(serde_json::json!({
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "transient", "diagnostics": diagnostics}]
-        }))
+    let mut response = operation_outcome(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "transient",
+        None,
+        diagnostics,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    response
 }
 
 /// A call that took longer than `server.request_timeout_ms`.
@@ -31,8 +35,8 @@ pub fn unavailable(diagnostics: &str) -> HttpResponse {
 pub struct TimedOut;
 
 impl actix_web::ResponseError for TimedOut {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+    fn status_code(&self) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
     }
 
     fn error_response(&self) -> HttpResponse {

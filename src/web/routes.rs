@@ -4,14 +4,11 @@ use std::time::Instant;
 
 use actix_web::{web, HttpResponse};
 use futures::StreamExt;
-use tracing::field::Empty;
-use tracing::Instrument;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::pipeline::{self, PipelineError};
+use crate::pipeline::{self, CallOutcome};
 use crate::services::{self, discovery as discovery_document};
-use crate::wire::request::{HookRequest, ReadError};
 
 /// `GET /cds-services`: the templates built at start-up from the configured terminology.
 pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {
@@ -37,7 +34,8 @@ pub(super) async fn read_body(
     Ok(body)
 }
 
-/// `POST /cds-services/{id}`.
+/// `POST /cds-services/{id}`: reads the body, hands it to the pipeline on the compute pool,
+/// records the metrics and the audit, answers.
 pub async fn hook(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -46,133 +44,69 @@ pub async fn hook(
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let id = path.into_inner();
-    let settings = &state.settings;
     let Some(service) = services::service(&id) else {
-        metrics::counter!("cds_hook_calls_total", "service" => "unknown", "outcome" => "not_found")
+        metrics::counter!("cds_hook_calls_total", "service" => "unknown", "outcome" => CallOutcome::NotFound.as_str())
             .increment(1);
         return Err(ApiError::UnknownService(id));
     };
-    let limit = settings.body_limit_bytes;
+    let call = run_on_pool(&state, service, &req, payload).await;
+    if let Ok(call) = &call {
+        if let Ok(outcome) = &call.result {
+            for (topic, indicator) in outcome.card_labels() {
+                metrics::counter!("cds_cards_total", "topic" => topic, "indicator" => indicator)
+                    .increment(1);
+            }
+        }
+        call.log_answered(started.elapsed());
+    }
+    let outcome = match &call {
+        Ok(call) => call.outcome(),
+        Err(e) => e.call_outcome(),
+    };
+    metrics::counter!("cds_hook_calls_total", "service" => service.id, "outcome" => outcome.as_str())
+        .increment(1);
+    metrics::histogram!("cds_hook_duration_seconds", "service" => service.id)
+        .record(started.elapsed().as_secs_f64());
+    let call = call?;
+    // Issue 6 §2: every answered call is audited, off the answer path (a queue, never a wait).
+    let profile = state.settings.rules.profile.as_str();
+    if let Some(record) = call.audit_record(profile, started.elapsed()) {
+        state.store.record_decision(record);
+    }
+    let outcome = call.result?;
+    Ok(HttpResponse::Ok().json(outcome.response))
+}
+
+/// Reads the body (413 beyond `server.body_limit_bytes`) and runs the pipeline on the compute
+/// pool, never on this worker (src/web/compute.rs): the request timeout fires on time and the
+/// worker stays free.
+async fn run_on_pool(
+    state: &web::Data<AppState>,
+    service: services::Service,
+    req: &actix_web::HttpRequest,
+    payload: web::Payload,
+) -> Result<pipeline::Call, ApiError> {
+    let limit = state.settings.body_limit_bytes;
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    // (hookInstance, patientId) once the request is read, for the decision audit.
-    let mut audit_ids: Option<(String, String)> = None;
-    let result = async {
-        if declared.is_some_and(|n| n > limit) {
-            return Err(ApiError::TooLarge { limit });
-        }
-        let body = read_body(payload, limit).await?.freeze();
-        let today = settings
-            .fixed_today
-            .unwrap_or_else(|| chrono::Local::now().date_naive());
-        // Parsing, gathering and the rules run on the compute pool, never on this worker
-        // (src/web/compute.rs): the request timeout fires on time and the worker stays free.
-        let work_state = state.clone();
-        let work = async move {
-            let state = work_state;
-            // Read once, the prefetch kept as text borrowed from `body` (issue 13 §2).
-            // serde_json stops at 128 levels of nesting: a deep body is an error, not a crash.
-            let request = HookRequest::from_slice(&body).map_err(|e| match e {
-                ReadError::NotJson(m) => ApiError::NotJson(m),
-                ReadError::Field(f) => ApiError::Field(f),
-            })?;
-            let ids = (
-                request.hook_instance.clone(),
-                request.context.patient_id().to_owned(),
-            );
-            let span = tracing::info_span!(
-                "hook",
-                service = service.id,
-                hook_instance = %request.hook_instance,
-                cards = Empty,
-                duration_ms = Empty,
-            );
-            // The span is attached to the future (`Instrument`), never entered across an
-            // `.await`: an entered guard stays on the thread's span stack when the future
-            // yields, and spans pile up on every later log line of that thread.
-            let outcome = pipeline::run(
-                request,
-                service,
-                &state.settings,
-                state.fhir.as_ref(),
-                today,
-            )
-            .instrument(span.clone())
-            .await;
-            Ok::<_, ApiError>((ids, span, outcome))
-        };
-        let (ids, span, outcome) = state
-            .compute
-            .run(work)
-            .await
-            .map_err(ApiError::Internal)??;
-        audit_ids = Some(ids);
-        let outcome = outcome.map_err(|e| match e {
-            PipelineError::Field(f) => ApiError::Field(f),
-            PipelineError::Precondition(m) => ApiError::PreconditionFailed(m),
-        })?;
-        for card in &outcome.response.cards {
-            let topic = card
-                .source
-                .topic
-                .as_ref()
-                .map(|t| t.code.clone())
-                .unwrap_or_default();
-            let indicator = card.indicator.as_str();
-            metrics::counter!("cds_cards_total", "topic" => topic, "indicator" => indicator)
-                .increment(1);
-        }
-        let elapsed = started.elapsed();
-        span.record("cards", outcome.response.cards.len());
-        span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
-        span.in_scope(|| {
-            tracing::info!(
-                orders = outcome.data.draft_orders.len(),
-                alemtuzumab_orders = outcome.data.orders.len(),
-                gaps = outcome.data.facts.gaps.len(),
-                "hook answered"
-            )
-        });
-        Ok(outcome)
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::TooLarge { limit });
     }
-    .await;
-    let outcome_label = match &result {
-        Ok(_) => "ok",
-        Err(e) => match e {
-            ApiError::PreconditionFailed(_) => "precondition_failed",
-            ApiError::TooLarge { .. } => "too_large",
-            ApiError::Internal(_) => "error",
-            _ => "bad_request",
-        },
+    let body = read_body(payload, limit).await?.freeze();
+    let today = state
+        .settings
+        .fixed_today
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let compute = state.compute.clone();
+    let state = state.clone();
+    // serde_json stops at 128 levels of nesting: a deep body is an error, not a crash.
+    let work = async move {
+        pipeline::call(&body, service, &state.settings, state.fhir.as_ref(), today).await
     };
-    metrics::counter!("cds_hook_calls_total", "service" => service.id, "outcome" => outcome_label)
-        .increment(1);
-    metrics::histogram!("cds_hook_duration_seconds", "service" => service.id)
-        .record(started.elapsed().as_secs_f64());
-    // Issue 6 §2: every answered call is audited, off the answer path (a queue, never a wait).
-    let status = match &result {
-        Ok(_) => Some(200),
-        Err(ApiError::PreconditionFailed(_)) => Some(412),
-        Err(_) => None,
-    };
-    if let (Some(status), Some((hook_instance, patient_id))) = (status, audit_ids) {
-        let call = pipeline::CallInfo {
-            hook_instance,
-            service: service.id.to_owned(),
-            hook: services::hook_name(service.hook).to_owned(),
-            patient_id: Some(patient_id),
-            status,
-            profile: settings.rules.profile.as_str().to_owned(),
-            latency: started.elapsed(),
-        };
-        let record = pipeline::audit_record(call, result.as_ref().ok());
-        state.store.record_decision(record);
-    }
-    let outcome = result?;
-    Ok(HttpResponse::Ok().json(outcome.response))
+    compute.run(work).await.map_err(ApiError::Internal)
 }
 
 /// `GET /healthz`: the process answers.

@@ -1,15 +1,16 @@
 //! CDS Hooks 2.0 feedback (cds-hooks.hl7.org/2.0/#feedback): `POST {baseUrl}/cds-services/{id}/feedback`
-//! with `{"feedback": [...]}`, read into [`Feedback`] values. Every error names its field, e.g.
+//! with `{"feedback": [...]}`, read into [`Feedback`] values: serde derives the shapes,
+//! `serde_path_to_error` names the field of a wrong type, the checks after it name theirs, e.g.
 //! `feedback[0].outcome`. Unknown fields are ignored, as everywhere on input.
 //!
 //! What a CDS Hooks Sandbox sends (tests/data/real-client/): `acceptedSuggestions` with an accepted
 //! outcome; an `overrideReason` whose `reason` has no `display`, and no `userComment`.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
-
-use super::request::{check_len, json_type, optional_string, required_string, FieldError};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::request::{check_len, FieldError};
 
 /// A Coding as offered in `overrideReasons` or sent in `overrideReason.reason`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,74 +81,143 @@ pub const MAX_REASON_TEXT_CHARS: usize = 500;
 /// (issue 17 item 8: 10 000 items gave 10 005 warning lines).
 pub const MAX_FEEDBACK_ITEMS: usize = 100;
 
-/// An optional string no longer than [`MAX_REASON_TEXT_CHARS`].
-fn reason_text(
-    obj: &mut Map<String, Value>,
-    key: &str,
-    path: &str,
-) -> Result<Option<String>, FieldError> {
-    let s = optional_string(obj, key, path)?;
-    if let Some(text) = &s {
-        check_len(text, MAX_REASON_TEXT_CHARS, path)?;
+/// A `feedback[]` item as sent: read by serde (a wrong type is named by its path, e.g.
+/// `feedback[0].overrideReason.reason.code`), then checked by [`parse_item`]. Absent and `null`
+/// are both `None`; unknown fields are ignored.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "an object")]
+struct ItemIn {
+    #[serde(default)]
+    card: Option<String>,
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    outcome_timestamp: Option<String>,
+    #[serde(default)]
+    accepted_suggestions: Option<Vec<Obj<SuggestionIn>>>,
+    #[serde(default)]
+    override_reason: Option<Obj<OverrideReasonIn>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+struct SuggestionIn {
+    #[serde(default)]
+    id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "an object")]
+struct OverrideReasonIn {
+    #[serde(default)]
+    reason: Option<Obj<CodingIn>>,
+    #[serde(default)]
+    user_comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+struct CodingIn {
+    #[serde(default)]
+    system: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    display: Option<String>,
+}
+
+/// The body: `feedback` kept as JSON values until its length is checked, so a call with too
+/// many items is refused as such before any item is read.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+struct BodyIn {
+    #[serde(default)]
+    feedback: Option<Vec<Value>>,
+}
+
+/// A JSON object read as `T`. serde's derived structs also take an array of their fields in
+/// order; the wire has objects only.
+#[derive(Debug)]
+struct Obj<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectOnly<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(ObjectOnly(std::marker::PhantomData))
+            .map(Obj)
     }
+}
+
+/// Reads `value` as `T`; an error names the field at fault under `prefix` (`(body)` at the top).
+fn read<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = match (prefix, path.as_str()) {
+            ("", "." | "") => "(body)".to_owned(),
+            (prefix, "." | "") => prefix.to_owned(),
+            ("", path) => path.to_owned(),
+            (prefix, path) => format!("{prefix}.{path}"),
+        };
+        FieldError::new(field, e.into_inner().to_string())
+    })
+}
+
+/// A required, non-blank identifier no longer than [`MAX_ID_CHARS`].
+fn id(value: Option<String>, path: &str) -> Result<String, FieldError> {
+    let s = value.ok_or_else(|| FieldError::missing(path))?;
+    if s.trim().is_empty() {
+        return Err(FieldError::new(path, "must not be empty"));
+    }
+    check_len(&s, MAX_ID_CHARS, path)?;
     Ok(s)
 }
 
-fn object(v: Value, path: &str) -> Result<Map<String, Value>, FieldError> {
-    match v {
-        Value::Object(o) => Ok(o),
-        other => Err(FieldError::new(
-            path,
-            format!("must be an object, not {}", json_type(&other)),
-        )),
+/// An optional text no longer than `max`.
+fn bounded(value: Option<String>, max: usize, path: &str) -> Result<Option<String>, FieldError> {
+    if let Some(text) = &value {
+        check_len(text, max, path)?;
     }
-}
-
-fn id(obj: &mut Map<String, Value>, key: &str, path: &str) -> Result<String, FieldError> {
-    let s = required_string(obj, key, path)?;
-    if s.chars().count() > MAX_ID_CHARS {
-        return Err(FieldError::new(
-            path,
-            format!("is longer than {MAX_ID_CHARS} characters"),
-        ));
-    }
-    Ok(s)
+    Ok(value)
 }
 
 /// Reads the body of a feedback call.
 pub fn parse_feedback(body: Value) -> Result<Vec<Feedback>, FieldError> {
-    let mut obj = object(body, "(body)")?;
-    let items = match obj.remove("feedback") {
-        None | Some(Value::Null) => return Err(FieldError::missing("feedback")),
-        Some(Value::Array(a)) if a.is_empty() => {
-            return Err(FieldError::new("feedback", "must not be empty"))
-        }
-        Some(Value::Array(a)) if a.len() > MAX_FEEDBACK_ITEMS => {
+    let Obj(body): Obj<BodyIn> = read(body, "")?;
+    let items = match body.feedback {
+        None => return Err(FieldError::missing("feedback")),
+        Some(a) if a.is_empty() => return Err(FieldError::new("feedback", "must not be empty")),
+        Some(a) if a.len() > MAX_FEEDBACK_ITEMS => {
             return Err(FieldError::new(
                 "feedback",
                 format!("has more than {MAX_FEEDBACK_ITEMS} items"),
             ))
         }
-        Some(Value::Array(a)) => a,
-        Some(other) => {
-            return Err(FieldError::new(
-                "feedback",
-                format!("must be an array, not {}", json_type(&other)),
-            ))
-        }
+        Some(a) => a,
     };
     items
         .into_iter()
         .enumerate()
-        .map(|(i, v)| parse_item(v, &format!("feedback[{i}]")))
+        .map(|(i, v)| {
+            let path = format!("feedback[{i}]");
+            let Obj(item) = read(v, &path)?;
+            parse_item(item, &path)
+        })
         .collect()
 }
 
-fn parse_item(v: Value, path: &str) -> Result<Feedback, FieldError> {
-    let mut obj = object(v, path)?;
-    let card = id(&mut obj, "card", &format!("{path}.card"))?;
+fn parse_item(item: ItemIn, path: &str) -> Result<Feedback, FieldError> {
+    let card = id(item.card, &format!("{path}.card"))?;
     let outcome_path = format!("{path}.outcome");
-    let outcome_text = required_string(&mut obj, "outcome", &outcome_path)?;
+    let outcome_text = required(item.outcome, &outcome_path)?;
     let outcome = FeedbackOutcome::parse(&outcome_text).ok_or_else(|| {
         FieldError::new(
             &outcome_path,
@@ -155,7 +225,7 @@ fn parse_item(v: Value, path: &str) -> Result<Feedback, FieldError> {
         )
     })?;
     let ts_path = format!("{path}.outcomeTimestamp");
-    let ts_text = required_string(&mut obj, "outcomeTimestamp", &ts_path)?;
+    let ts_text = required(item.outcome_timestamp, &ts_path)?;
     let outcome_timestamp = DateTime::parse_from_rfc3339(&ts_text)
         .map_err(|e| {
             FieldError::new(
@@ -166,53 +236,38 @@ fn parse_item(v: Value, path: &str) -> Result<Feedback, FieldError> {
         .with_timezone(&Utc);
 
     let sugg_path = format!("{path}.acceptedSuggestions");
-    let accepted_suggestions = match obj.remove("acceptedSuggestions") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a
-            .into_iter()
-            .enumerate()
-            .map(|(j, s)| {
-                let p = format!("{sugg_path}[{j}]");
-                let mut o = object(s, &p)?;
-                id(&mut o, "id", &format!("{p}.id"))
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        Some(other) => {
-            return Err(FieldError::new(
-                &sugg_path,
-                format!("must be an array, not {}", json_type(&other)),
-            ))
-        }
-    };
+    let accepted_suggestions = item
+        .accepted_suggestions
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(j, Obj(s))| id(s.id, &format!("{sugg_path}[{j}].id")))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let reason_path = format!("{path}.overrideReason");
-    let (reason, user_comment) = match obj.remove("overrideReason") {
-        None | Some(Value::Null) => (None, None),
-        Some(v) => {
-            let mut o = object(v, &reason_path)?;
-            let reason = match o.remove("reason") {
-                None | Some(Value::Null) => None,
-                Some(v) => {
+    let (reason, user_comment) = match item.override_reason {
+        None => (None, None),
+        Some(Obj(o)) => {
+            let reason = match o.reason {
+                None => None,
+                Some(Obj(c)) => {
                     let p = format!("{reason_path}.reason");
-                    let mut c = object(v, &p)?;
                     Some(ReasonCode {
-                        code: id(&mut c, "code", &format!("{p}.code"))?,
-                        system: reason_text(&mut c, "system", &format!("{p}.system"))?,
-                        display: reason_text(&mut c, "display", &format!("{p}.display"))?,
+                        code: id(c.code, &format!("{p}.code"))?,
+                        system: bounded(c.system, MAX_REASON_TEXT_CHARS, &format!("{p}.system"))?,
+                        display: bounded(
+                            c.display,
+                            MAX_REASON_TEXT_CHARS,
+                            &format!("{p}.display"),
+                        )?,
                     })
                 }
             };
-            let comment_path = format!("{reason_path}.userComment");
-            let comment = optional_string(&mut o, "userComment", &comment_path)?;
-            if comment
-                .as_ref()
-                .is_some_and(|c| c.chars().count() > MAX_USER_COMMENT_CHARS)
-            {
-                return Err(FieldError::new(
-                    &comment_path,
-                    format!("is longer than {MAX_USER_COMMENT_CHARS} characters"),
-                ));
-            }
+            let comment = bounded(
+                o.user_comment,
+                MAX_USER_COMMENT_CHARS,
+                &format!("{reason_path}.userComment"),
+            )?;
             if reason.is_none() && comment.is_none() {
                 return Err(FieldError::new(
                     &reason_path,
@@ -257,6 +312,15 @@ fn parse_item(v: Value, path: &str) -> Result<Feedback, FieldError> {
         user_comment,
         outcome_timestamp,
     })
+}
+
+/// A required, non-blank string.
+fn required(value: Option<String>, path: &str) -> Result<String, FieldError> {
+    match value {
+        None => Err(FieldError::missing(path)),
+        Some(s) if s.trim().is_empty() => Err(FieldError::new(path, "must not be empty")),
+        Some(s) => Ok(s),
+    }
 }
 
 #[cfg(test)]
@@ -370,6 +434,23 @@ mod tests {
             "acceptedSuggestions": [{"id": "s"}], "overrideReason": {"userComment": "x"}
         }]});
         assert_eq!(field_of(accepted_with_reason), "feedback[0].overrideReason");
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_with_what_was_expected() {
+        let body = json!({"feedback": [{
+            "card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-25T01:10:23Z",
+            "overrideReason": {"reason": {"code": ["x"]}}
+        }]});
+        let e = parse_feedback(body).unwrap_err();
+        assert_eq!(e.field, "feedback[0].overrideReason.reason.code");
+        assert!(e.message.contains("expected a string"), "{e}");
+        let e = parse_feedback(json!("feedback")).unwrap_err();
+        assert_eq!(e.field, "(body)");
+        assert!(e.message.contains("expected an object"), "{e}");
+        // The count is checked before any item is read.
+        let many = json!({ "feedback": vec![json!(3); MAX_FEEDBACK_ITEMS + 1] });
+        assert_eq!(field_of(many), "feedback");
     }
 
     #[test]

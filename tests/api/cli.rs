@@ -44,6 +44,33 @@ fn simulate_prints_the_cards_with_their_reasons() {
     );
 }
 
+/// `--now`, `--since` and `--until` are read by clap: a bad date is a usage error naming the
+/// option (exit code 2), before any configuration or store is opened.
+#[test]
+fn a_bad_date_option_is_a_usage_error_naming_it() {
+    for args in [
+        &[
+            "simulate",
+            "fixtures/hooks/naive-one-dmt--order-sign.json",
+            "--now",
+            "2026-13-01",
+        ][..],
+        &["report", "--since", "yesterday"][..],
+        &["report", "--until", "2026-02-30"][..],
+    ] {
+        let out = bin().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let option = args[args.len() - 2];
+        let value = args[args.len() - 1];
+        assert!(
+            stderr.contains(option) && stderr.contains(value),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
 #[test]
 fn simulate_json_is_the_exact_response_and_env_overrides_the_profile() {
     let out = bin()
