@@ -177,6 +177,30 @@ impl Store {
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.connect_timeout)
+                    // SQLite opens a file it may not write read-only instead of failing: a
+                    // connection opened while the file was read-only (an outage) stayed in the
+                    // pool once the file was writable again, and the feedback that drew it got
+                    // 503 (tests/api/reliability_store.rs, about one run in ten). Such a
+                    // connection is refused: the acquire fails (503 during the outage, as
+                    // documented) and the next one, opened later, can write.
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            let mut handle = conn.lock_handle().await?;
+                            let db = handle.as_raw_handle().as_ptr();
+                            // SAFETY: `db` is this live connection, locked for the call; the
+                            // name is a NUL-terminated string that outlives it.
+                            let read_only = unsafe {
+                                libsqlite3_sys::sqlite3_db_readonly(db, c"main".as_ptr())
+                            };
+                            if read_only != 0 {
+                                return Err(sqlx::Error::Io(std::io::Error::new(
+                                    std::io::ErrorKind::PermissionDenied,
+                                    "the SQLite file opened read-only (not writable now)",
+                                )));
+                            }
+                            Ok(())
+                        })
+                    })
                     .after_release(move |conn, _| {
                         let rollback = after_error.load(Ordering::Acquire);
                         Box::pin(async move {
@@ -881,6 +905,57 @@ mod tests {
         f.feedback.card = card.into();
         f.flags = vec![];
         (d, f)
+    }
+
+    /// `chattr` on the store's files (root and a file system with the immutable flag).
+    fn chattr(dir: &std::path::Path, flag: &str) {
+        for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("alemtuzumab-cds.db") || name.ends_with("-shm") {
+                continue;
+            }
+            let out = std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(entry.path())
+                .output()
+                .expect("chattr runs (e2fsprogs)");
+            assert!(
+                out.status.success(),
+                "chattr {flag}: {} (needs root and a file system with the immutable flag)",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    /// A connection opened while the file could not be written is refused, so once the file
+    /// is writable again writes succeed (before, the pool kept SQLite's read-only connection
+    /// and every write drawn on it failed: "attempt to write a readonly database").
+    #[cfg_attr(skip_real_servers, ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS is set")]
+    #[tokio::test]
+    async fn a_connection_opened_while_the_file_was_read_only_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = RawStore {
+            data_dir: dir.path().to_string_lossy().into_owned(),
+            max_connections: 1,
+            connect_timeout_ms: 1000,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let store = Store::open(&settings).await.unwrap();
+        let Pool::Sqlite(pool) = &store.pool else {
+            panic!("a SQLite store")
+        };
+        chattr(dir.path(), "+i");
+        // The pool's only connection goes; the next one is opened while the file is immutable.
+        pool.acquire().await.unwrap().close().await.unwrap();
+        let during = pool.acquire().await;
+        chattr(dir.path(), "-i");
+        assert!(during.is_err(), "a read-only connection was handed out");
+        store
+            .insert_feedback(&[record("after the outage")])
+            .await
+            .expect("a write once the file is writable again");
     }
 
     /// A batch larger than one multi-row statement is written whole, each card with its
