@@ -100,8 +100,8 @@ pub async fn run(settings: &Settings) -> Vec<Item> {
             items.push(item(
                 Status::Fail,
                 "http client",
-                format!("cannot build the HTTP client: {e}"),
-                "report this as a bug",
+                crate::net::client_build_error("the probes", &e),
+                "fix what the message names; otherwise report it as a bug",
             ));
             return items;
         }

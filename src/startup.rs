@@ -131,7 +131,9 @@ impl Application {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let workers = settings.workers;
         let shutdown = settings.shutdown_timeout_secs;
-        let fhir = FhirClient::new(&settings.fhir).map_err(std::io::Error::other)?;
+        let fhir = FhirClient::new(&settings.fhir).map_err(|e| {
+            std::io::Error::other(crate::net::client_build_error("FHIR servers", &e))
+        })?;
         // Opens in the background: /readyz says when (and why not) the store is usable.
         let store = crate::store::StoreService::start(&settings.store)?;
         let auth = if settings.auth.enabled() {
@@ -143,7 +145,7 @@ impl Application {
                 .collect();
             tracing::info!(?issuers, public_url = %settings.public_url, "JWT authentication on");
             let a = crate::auth::jwt::Authenticator::new(&settings.auth)
-                .map_err(std::io::Error::other)?;
+                .map_err(|e| std::io::Error::other(crate::net::client_build_error("JWKS", &e)))?;
             Some(Arc::new(a))
         } else {
             None

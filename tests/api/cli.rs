@@ -157,6 +157,31 @@ fn a_bad_configuration_value_stops_start_up_naming_the_key() {
     );
 }
 
+/// A machine without CA certificates (rustls reads the system's store, or SSL_CERT_FILE /
+/// SSL_CERT_DIR when set): the service refuses to start and says how to fix it, rather than
+/// failing every FHIR and JWKS call later.
+#[test]
+fn no_ca_certificates_stops_start_up_naming_the_fix() {
+    let empty = tempfile::tempdir().unwrap();
+    let bundle = empty.path().join("empty.pem");
+    std::fs::write(&bundle, "").unwrap();
+    let out = bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("SSL_CERT_FILE", &bundle)
+        .env("SSL_CERT_DIR", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot build the HTTPS client for FHIR servers")
+            && err.contains("ca-certificates")
+            && err.contains("SSL_CERT_FILE"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[tokio::test]
 async fn serve_on_port_0_logs_the_port_and_answers_discovery() {
     let mut cmd = bin();
