@@ -224,8 +224,8 @@ mod tests {
         assert_eq!(sign.prefetch["liverLabs"], DEFAULT_LIVER_LABS);
         assert_eq!(
             sign.prefetch["bloodPressure"],
-            "Observation?patient={{context.patientId}}&code=http://loinc.org|85354-9,\
-             http://loinc.org|8480-6,http://loinc.org|8462-4&_sort=-date"
+            "Observation?patient={{context.patientId}}&code=http://loinc.org|55284-4,\
+             http://loinc.org|85354-9,http://loinc.org|8480-6,http://loinc.org|8462-4&_sort=-date"
         );
         assert_eq!(
             sign.prefetch["medicationRequests"],

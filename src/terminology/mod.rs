@@ -398,16 +398,14 @@ impl Terminology {
         }
     }
 
-    /// The codes the `bloodPressure` query asks for (`services::PrefetchTemplates`): the panel
-    /// 85354-9, systolic 8480-6 and diastolic 8462-4 (V), the contract's template as published
-    /// in `cds-hooks/discovery.json`. [`Terminology::vital_sign`] also accepts 55284-4 (S) and
-    /// `vital:*` local codes, which this query does not list (a reading so coded is used when the
-    /// prefetch or the server returns it anyway).
+    /// Every code [`Terminology::vital_sign`] accepts, defaults and local codes, for the
+    /// `bloodPressure` query (`services::PrefetchTemplates`, `fhir::gather`): a code accepted is a
+    /// code asked for, as for the liver tests. With the defaults: the panels 55284-4 (S) and
+    /// 85354-9 (V), systolic 8480-6, diastolic 8462-4. A reading coded only 55284-4 or with a
+    /// hospital's `vital:*` code used to be read when the prefetch carried it but never fetched
+    /// from the FHIR server, so its pressure went unseen.
     pub fn blood_pressure_query_codes(&self) -> Vec<Code> {
-        ["85354-9", "8480-6", "8462-4"]
-            .iter()
-            .map(|code| Code::new(LOINC, *code))
-            .collect()
+        codes_of(&self.vitals)
     }
 
     /// Every code [`Terminology::lab_test`] accepts, defaults and local codes, for the liver-test
@@ -416,21 +414,27 @@ impl Terminology {
     /// duplicates. Systems are as matched (trimmed, lowercase, no trailing `/`); an ATC local code
     /// is its prefix.
     pub fn lab_codes(&self) -> Vec<Code> {
-        let mut out: Vec<Code> = Vec::new();
-        for (_, set) in &self.labs {
-            let mut codes: Vec<Code> = set
-                .exact
-                .iter()
-                .map(|(system, code)| Code::new(system.as_str(), code.as_str()))
-                .chain(set.atc.iter().map(|p| Code::new(ATC, p.as_str())))
-                .collect();
-            codes.sort_by(|a, b| (&a.system, &a.code).cmp(&(&b.system, &b.code)));
-            for c in codes {
-                if !out.contains(&c) {
-                    out.push(c);
-                }
+        codes_of(&self.labs)
+    }
+}
+
+/// The codes of value sets in their order, each set's codes sorted by (system, code), no
+/// duplicates; an ATC local code is its prefix.
+fn codes_of<K>(sets: &[(K, CodeSet)]) -> Vec<Code> {
+    let mut out: Vec<Code> = Vec::new();
+    for (_, set) in sets {
+        let mut codes: Vec<Code> = set
+            .exact
+            .iter()
+            .map(|(system, code)| Code::new(system.as_str(), code.as_str()))
+            .chain(set.atc.iter().map(|p| Code::new(ATC, p.as_str())))
+            .collect();
+        codes.sort_by(|a, b| (&a.system, &a.code).cmp(&(&b.system, &b.code)));
+        for c in codes {
+            if !out.contains(&c) {
+                out.push(c);
             }
         }
-        out
     }
+    out
 }

@@ -506,16 +506,44 @@ fn ms_coded_locally_with_french_text_as_the_rules_receive_it() {
     );
 }
 
-/// Every code the `bloodPressure` query asks for is one `vital_sign` recognises.
+/// The `bloodPressure` query asks for every code `vital_sign` recognises and only those: the
+/// defaults and a hospital's `vital:*` codes (a reading coded 55284-4 only, or locally, was never
+/// fetched from the FHIR server when the query listed the contract's three codes).
 #[test]
-fn the_blood_pressure_query_codes_are_recognised() {
+fn the_blood_pressure_query_asks_for_every_code_recognised() {
     let term = Terminology::default();
-    let codes = term.blood_pressure_query_codes();
-    assert_eq!(codes.len(), 3);
+    let loinc = |code: &str| Code::new(LOINC, code);
+    assert_eq!(
+        term.blood_pressure_query_codes(),
+        vec![
+            loinc("55284-4"),
+            loinc("85354-9"),
+            loinc("8480-6"),
+            loinc("8462-4")
+        ]
+    );
+    let local = Terminology::default()
+        .with_local_codes(&[LocalCode {
+            concept: "vital:systolic".into(),
+            system: "urn:hospital:vitals".into(),
+            code: "PAS".into(),
+        }])
+        .expect("valid local code");
+    let codes = local.blood_pressure_query_codes();
+    assert!(
+        codes.contains(&Code::new("urn:hospital:vitals", "PAS")),
+        "{codes:?}"
+    );
+    assert_eq!(codes.len(), 5);
     for code in &codes {
         assert!(
-            term.vital_sign(std::slice::from_ref(code)).is_some(),
+            local.vital_sign(std::slice::from_ref(code)).is_some(),
             "{code:?}"
         );
     }
+    assert_eq!(
+        local.query_codes(ObservationCodes::BloodPressure),
+        codes,
+        "the data set's query reads the same list"
+    );
 }

@@ -708,6 +708,122 @@ async fn a_bilirubin_coded_only_14631_6_on_the_server_triggers_the_re_administra
     assert!(codes.contains("http://loinc.org|14631-6"), "{codes}");
 }
 
+/// A blood pressure recorded as the panel 55284-4 (the SNOMED-era LOINC "blood pressure systolic
+/// and diastolic"), only on the FHIR server: the `bloodPressure` search asks for every code the
+/// terminology accepts, so the reading over the threshold is fetched and, under `ema-2020`, is the
+/// uncontrolled hypertension that contraindicates the course. When the query listed only
+/// 85354-9 / 8480-6 / 8462-4 the server never returned it: no card, and R2 said "no blood
+/// pressure on record".
+#[cfg_attr(
+    skip_real_servers,
+    ignore = "ALEMTUZUMAB_CDS_SKIP_REAL_SERVERS: needs hfs"
+)]
+#[tokio::test]
+async fn a_blood_pressure_coded_only_55284_4_on_the_server_is_an_uncontrolled_hypertension() {
+    let hfs = hfs().await;
+    let proxy = FhirProxy::start(Some(&hfs.base)).await;
+    let app = spawn_app_with(|raw| {
+        generous_deadline(raw);
+        raw.rules.profile = "ema-2020".into();
+    })
+    .await;
+    let patient = "bp-55284-4";
+    let subject = json!({"reference": format!("Patient/{patient}")});
+    let lemtrada = json!({"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+        "code": "1594658", "display": "alemtuzumab 10 MG/ML Injectable Solution [Lemtrada]"}],
+        "text": "Lemtrada 12 mg"});
+    let mut entries = vec![
+        json!({"resourceType": "Patient", "id": patient, "birthDate": "1984-09-12", "gender": "male"}),
+        json!({"resourceType": "Condition", "id": format!("{patient}-rrms"), "subject": subject,
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "426373005"}], "text": "RRMS"},
+            "onsetDateTime": "2018-05-01"}),
+    ];
+    // Course 1: five days in January 2025, 22 months before the order; nothing since.
+    for day in 6..=10 {
+        entries.push(json!({"resourceType": "MedicationAdministration",
+            "id": format!("{patient}-c1-d{day}"), "status": "completed", "subject": subject,
+            "medicationCodeableConcept": lemtrada,
+            "effectiveDateTime": format!("2025-01-{day:02}T09:00:00+01:00")}));
+    }
+    // A normal liver panel a week before the order.
+    let lab = |id: &str, code: &str, value: f64, unit: &str, high: f64| {
+        json!({"resourceType": "Observation", "id": format!("{patient}-{id}"), "status": "final",
+            "subject": subject, "effectiveDateTime": "2026-11-18",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "valueQuantity": {"value": value, "unit": unit},
+            "referenceRange": [{"high": {"value": high, "unit": unit}}]})
+    };
+    entries.push(lab("alt", "1742-6", 25.0, "U/L", 40.0));
+    entries.push(lab("ast", "1920-8", 22.0, "U/L", 40.0));
+    entries.push(lab("bili", "1975-2", 9.0, "umol/L", 21.0));
+    let mmhg = |code: &str, value: f64| {
+        json!({"code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "valueQuantity": {"value": value, "unit": "mm[Hg]",
+                "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}})
+    };
+    entries.push(json!({"resourceType": "Observation", "id": format!("{patient}-bp"),
+        "status": "final", "subject": subject, "effectiveDateTime": "2026-11-20T10:30:00+01:00",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+            "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "55284-4",
+            "display": "Blood pressure systolic and diastolic"}]},
+        "component": [mmhg("8480-6", 182.0), mmhg("8462-4", 112.0)]}));
+    let collection = json!({"resourceType": "Bundle", "type": "collection",
+        "entry": entries.iter().map(|r| json!({"resource": r})).collect::<Vec<_>>()});
+    hfs.transaction(&crate::fhir_server::as_transaction(&collection))
+        .await;
+
+    let draft = json!({"resourceType": "MedicationRequest", "id": format!("{patient}-draft"),
+        "status": "draft", "intent": "order", "subject": subject,
+        "authoredOn": FIXTURE_TODAY, "medicationCodeableConcept": lemtrada});
+    let request = json!({
+        "hook": "order-sign",
+        "hookInstance": "5b0f4f1e-3f0e-4d4e-9d0e-55284a000001",
+        "fhirServer": proxy.base,
+        "fhirAuthorization": {"access_token": "bp-token", "token_type": "Bearer",
+            "expires_in": 300, "scope": "patient/*.read", "subject": "alemtuzumab-cds"},
+        "context": {"userId": "Practitioner/example", "patientId": patient,
+            "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                "entry": [{"fullUrl": format!("MedicationRequest/{patient}-draft"), "resource": draft}]}}
+    });
+    let (status, body) = post(&app, &request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_valid_response(&body, &request);
+    let got = topics(&body);
+    assert!(
+        got.contains(&("contraindication".into(), "critical".into())),
+        "{got:?}\n{body}"
+    );
+    assert!(!got.iter().any(|(t, _)| t == "data-unavailable"), "{got:?}");
+    for topic in ["contraindication", "infusion-monitoring"] {
+        let card = body["cards"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["source"]["topic"]["code"] == topic)
+            .unwrap_or_else(|| panic!("a {topic} card"));
+        let detail = card["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("182/112") && detail.contains("Observation/bp-55284-4-bp"),
+            "{topic}: {detail}"
+        );
+    }
+    let bp = proxy
+        .requests()
+        .into_iter()
+        .find(|r| r.target.starts_with("Observation?") && r.target.contains("8480-6"))
+        .expect("the bloodPressure search was sent");
+    let (_, query) = normalise(&bp.target);
+    let codes = query
+        .iter()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(codes.contains("http://loinc.org|55284-4"), "{codes}");
+}
+
 /// The tests here are about what is fetched, not about the deadline: hfs and the service share
 /// two cores with the rest of the suite (a browser among them), so a 3 s deadline could expire
 /// on a loaded machine and turn a read into a gap. The deadline's own tests are in `faults.rs`.
