@@ -1,7 +1,7 @@
 //! Issue 14 items 1 and 2 (measurements): the service binary under a steady mix of calls for
 //! `SOAK_MINUTES` minutes (default 2 in the suite; `scripts/soak` runs 60 against the release
-//! build), sampled every minute: resident memory, open file descriptors, SQLite WAL size, p99,
-//! longest log line. Written to `SOAK_OUT` (default `$TMPDIR/alemtuzumab-cds-soak`) as
+//! build), sampled every minute: resident memory (and its anonymous part), open file
+//! descriptors, SQLite WAL size, p99, calls refused, longest log line. Written to `SOAK_OUT` (default `$TMPDIR/alemtuzumab-cds-soak`) as
 //! `soak.csv`, `soak.svg` and `summary.txt`.
 //!
 //! Phases: (1) capacity, closed loop at `server.max_concurrent_hooks` concurrent calls;
@@ -12,8 +12,9 @@
 //! half capacity. The durations are measured and written, never asserted. Asserted: no call
 //! failed (a 5xx other than a `503` of the hook slots, or a dropped connection), the overload
 //! refused some calls, descriptors flat (a short run: not growing past minute 1 + 10 %), the
-//! longest log line bounded, memory bounded (a run of 40 minutes or more: RSS and descriptors
-//! over the last 30 minutes within ±10 % of minute 10; a short run: RSS within 1.5× of minute 1).
+//! longest log line bounded, memory bounded (a run of 40 minutes or more: the anonymous part of
+//! RSS over the last 30 minutes within ±10 % of minute 10, and descriptors never above the first
+//! ten minutes' maximum + 10 %; a short run: RSS within 1.5× of minute 1).
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -342,9 +343,23 @@ struct Sample {
     p50_ms: f64,
     p99_ms: f64,
     rss_kib: u64,
+    /// The anonymous part of RSS (heap, stacks): what a leak grows. The rest of RSS is the
+    /// binary's pages, which the kernel drops under other processes' memory pressure and reads
+    /// back later (the first 60-minute run moved RSS 40 -> 50 MiB that way with the anonymous
+    /// part flat at 29-30 MiB).
+    anon_kib: u64,
     fds: usize,
     wal_bytes: u64,
     longest_log_line: usize,
+}
+
+fn anon_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("RssAnon")
 }
 
 fn wal_bytes(data_dir: &Path) -> u64 {
@@ -356,19 +371,22 @@ fn wal_bytes(data_dir: &Path) -> u64 {
 /// What one chart panel plots.
 type Panel = fn(&Sample) -> f64;
 
-/// A four-panel line chart (RSS, fds, WAL, p99 by minute) as SVG.
+/// A six-panel line chart (RSS, its anonymous part, fds, WAL, p99, calls refused, by minute)
+/// as SVG.
 fn svg(samples: &[Sample]) -> String {
-    let panels: [(&str, Panel); 4] = [
+    let panels: [(&str, Panel); 6] = [
         ("RSS (MiB)", |s| s.rss_kib as f64 / 1024.0),
+        ("anonymous RSS (MiB)", |s| s.anon_kib as f64 / 1024.0),
         ("open fds", |s| s.fds as f64),
         ("SQLite WAL (MiB)", |s| s.wal_bytes as f64 / 1048576.0),
         ("p99 (ms)", |s| s.p99_ms),
+        ("refused with 503 (calls)", |s| s.refused as f64),
     ];
     let (w, h, pad) = (420.0, 220.0, 40.0);
     let mut out = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="11">"#,
         2.0 * w,
-        2.0 * h
+        3.0 * h
     );
     let last_minute = samples.last().map_or(1, |s| s.minute.max(1)) as f64;
     for (i, (title, value)) in panels.iter().enumerate() {
@@ -472,6 +490,7 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
             p50_ms: w.quantile_ms(0.50),
             p99_ms: w.quantile_ms(0.99),
             rss_kib: rss_kib(pid),
+            anon_kib: anon_kib(pid),
             fds: fds(pid),
             wal_bytes: wal_bytes(data.path()),
             longest_log_line: served.longest_line.swap(0, Ordering::Relaxed),
@@ -505,11 +524,11 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
 
     // Written before asserting, so a failing run leaves its figures.
     let mut csv = String::from(
-        "minute,calls,errors,refused,behind,p50_ms,p99_ms,rss_kib,fds,wal_bytes,longest_log_line\n",
+        "minute,calls,errors,refused,behind,p50_ms,p99_ms,rss_kib,anon_kib,fds,wal_bytes,longest_log_line\n",
     );
     for s in &samples {
         csv.push_str(&format!(
-            "{},{},{},{},{},{:.2},{:.2},{},{},{},{}\n",
+            "{},{},{},{},{},{:.2},{:.2},{},{},{},{},{}\n",
             s.minute,
             s.calls,
             s.errors,
@@ -518,6 +537,7 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
             s.p50_ms,
             s.p99_ms,
             s.rss_kib,
+            s.anon_kib,
             s.fds,
             s.wal_bytes,
             s.longest_log_line
@@ -599,24 +619,29 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
             );
         }
     } else {
+        // Memory: the anonymous part of RSS over the last 30 minutes within ±10 % of minute 10
+        // (the issue's "flat"); total RSS is written, not asserted (see `Sample::anon_kib`).
         let reference = &samples[9];
+        // Descriptors swing with idle keep-alive connections (inbound closed after 5 s, the
+        // FHIR client's pool after 90 s) and with calls queued on a loaded machine: a leak is a
+        // count that climbs past what the first ten minutes reached.
+        let first_ten_max = samples.iter().take(10).map(|s| s.fds).max().unwrap_or(0);
+        let fd_bound = first_ten_max as f64 + (first_ten_max as f64 * 0.1).max(5.0);
         for s in samples.iter().filter(|s| s.minute > minutes - 30) {
             assert!(
                 within(
-                    s.rss_kib as f64,
-                    reference.rss_kib as f64,
-                    reference.rss_kib as f64 * 0.1
+                    s.anon_kib as f64,
+                    reference.anon_kib as f64,
+                    reference.anon_kib as f64 * 0.1
                 ),
-                "RSS: minute 10 {} KiB, minute {} {} KiB",
-                reference.rss_kib,
+                "anonymous RSS: minute 10 {} KiB, minute {} {} KiB",
+                reference.anon_kib,
                 s.minute,
-                s.rss_kib
+                s.anon_kib
             );
-            let slack = (reference.fds as f64 * 0.1).max(5.0);
             assert!(
-                within(s.fds as f64, reference.fds as f64, slack),
-                "fds: minute 10 {}, minute {} {}",
-                reference.fds,
+                (s.fds as f64) <= fd_bound,
+                "fds: at most {first_ten_max} in minutes 1-10, minute {} {}",
                 s.minute,
                 s.fds
             );
