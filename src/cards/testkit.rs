@@ -561,7 +561,7 @@ pub(super) fn all_findings() -> Vec<Finding> {
     for data in data_sets() {
         for reason in gap_reasons() {
             for blocked in [
-                data.blocks().to_vec(),
+                data.blocks(),
                 RuleCode::ALL.to_vec(),
                 vec![],
                 vec![RuleCode::LiverFunction, RuleCode::LiverFunction],

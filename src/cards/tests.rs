@@ -903,7 +903,7 @@ fn arb_finding_inner() -> impl Strategy<Value = Finding> {
         prop::option::of(prop::sample::select(RuleCode::ALL.to_vec())),
     )
         .prop_map(|(detail, severity, order, other_rule)| Finding {
-            rule: other_rule.unwrap_or_else(|| rule_of(&detail)),
+            rule: other_rule.unwrap_or_else(|| detail.rule()),
             severity,
             order,
             detail,
@@ -929,7 +929,7 @@ fn check_arbitrary(
             }
             prop_assert_eq!(
                 &card.source.topic.as_ref().unwrap().code,
-                rule_of(&f.detail).as_str()
+                f.detail.rule().as_str()
             );
             prop_assert!(!has_null(&serde_json::to_value(card).unwrap()));
         }
@@ -979,8 +979,8 @@ fn sample_cards_cover_every_rule_in_both_languages() {
     let findings = all_findings();
     let mut seen: Vec<(RuleCode, Indicator, Language)> = Vec::new();
     for f in &findings {
-        let rule = rule_of(&f.detail);
-        let profile = profile_of(&f.detail).unwrap_or(Profile::Ansm2019);
+        let rule = f.detail.rule();
+        let profile = f.detail.profile().unwrap_or(Profile::Ansm2019);
         let mut details = Vec::new();
         for lang in LANGS {
             let card = render1(f, lang).1;
