@@ -175,14 +175,9 @@ fn source_url_links_the_profiles_reference_document_and_is_configurable() {
     };
     let mut seen = std::collections::HashSet::new();
     for f in all_findings() {
-        let profile = match &f.detail {
-            Detail::Initiation(d) => d.profile,
-            Detail::InfusionMonitoring(d) => d.profile,
-            Detail::Liver(d) => d.profile,
-            Detail::ReAdministration(d) => d.profile,
-            Detail::Counselling(d) => d.profile,
-            Detail::Contraindication(d) => d.profile,
-            Detail::DataUnavailable(_) => continue,
+        // A data gap has no profile of its own.
+        let Some(profile) = f.detail.profile() else {
+            continue;
         };
         seen.insert(profile);
         let (default_url, custom_url) = match profile {
