@@ -183,7 +183,6 @@ impl DataSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use RuleCode::*;
 
     /// Every named variant, by an exhaustive match: a new variant without a row fails here.
     fn named(set: &DataSet) -> bool {
@@ -240,38 +239,5 @@ mod tests {
                 assert!(set.spec().is_some(), "{:?} needs {set:?}", rule.code);
             }
         }
-    }
-
-    /// What a gap in each data set leaves unchecked, derived from the rules' `NEEDS`, in the
-    /// registry's order (the data-unavailable findings list them in this order).
-    #[test]
-    fn what_each_gap_blocks() {
-        let medication_history = vec![InitiationEligibility, ReAdministration, Contraindication];
-        let expected = [
-            (DataSet::Patient, vec![InitiationEligibility]),
-            (DataSet::Conditions, medication_history.clone()),
-            (DataSet::MedicationRequests, medication_history.clone()),
-            (DataSet::MedicationStatements, medication_history.clone()),
-            (DataSet::MedicationAdministrations, medication_history),
-            (DataSet::LiverLabs, vec![LiverFunction, ReAdministration]),
-            (DataSet::BloodPressure, vec![Contraindication]),
-            (DataSet::Allergies, vec![Contraindication]),
-        ];
-        assert_eq!(expected.len(), DATA_SETS.len());
-        for (set, blocks) in expected {
-            assert_eq!(set.blocks(), blocks, "{set:?}");
-        }
-        // A missing Medication or an unreadable resource: every rule that needs some data.
-        let unreadable = vec![
-            InitiationEligibility,
-            LiverFunction,
-            ReAdministration,
-            Contraindication,
-        ];
-        assert_eq!(
-            DataSet::Medication("Medication/x".into()).blocks(),
-            unreadable
-        );
-        assert_eq!(DataSet::Resource("Condition/x".into()).blocks(), unreadable);
     }
 }

@@ -481,6 +481,41 @@ mod tests {
         }
     }
 
+    /// What a gap in each data set leaves unchecked, derived from the rules' `NEEDS`, in the
+    /// registry's order (the data-unavailable findings list them in this order; `DataSet::blocks`,
+    /// `data_sets.rs`).
+    #[test]
+    fn what_each_gap_blocks() {
+        use RuleCode::*;
+        let medication_history = vec![InitiationEligibility, ReAdministration, Contraindication];
+        let expected = [
+            (DataSet::Patient, vec![InitiationEligibility]),
+            (DataSet::Conditions, medication_history.clone()),
+            (DataSet::MedicationRequests, medication_history.clone()),
+            (DataSet::MedicationStatements, medication_history.clone()),
+            (DataSet::MedicationAdministrations, medication_history),
+            (DataSet::LiverLabs, vec![LiverFunction, ReAdministration]),
+            (DataSet::BloodPressure, vec![Contraindication]),
+            (DataSet::Allergies, vec![Contraindication]),
+        ];
+        assert_eq!(expected.len(), DATA_SETS.len());
+        for (set, blocks) in expected {
+            assert_eq!(set.blocks(), blocks, "{set:?}");
+        }
+        // A missing Medication or an unreadable resource: every rule that needs some data.
+        let unreadable = vec![
+            InitiationEligibility,
+            LiverFunction,
+            ReAdministration,
+            Contraindication,
+        ];
+        assert_eq!(
+            DataSet::Medication("Medication/x".into()).blocks(),
+            unreadable
+        );
+        assert_eq!(DataSet::Resource("Condition/x".into()).blocks(), unreadable);
+    }
+
     #[test]
     fn eligible_new_patient_gets_only_the_reminders() {
         use RuleCode::*;
