@@ -41,7 +41,7 @@ impl Outcome {
     /// the finding's detail is about, as `cards::render` names it.
     pub fn card_labels(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
         self.issued()
-            .map(|(f, card)| (cards::rule_of(&f.detail).as_str(), card.indicator.as_str()))
+            .map(|(f, card)| (f.detail.rule().as_str(), card.indicator.as_str()))
     }
 }
 
@@ -318,7 +318,7 @@ pub fn audit_record(call: CallInfo, outcome: Option<&Outcome>) -> DecisionRecord
         .filter_map(|(finding, card)| {
             Some(CardRecord {
                 uuid: card.uuid.clone()?,
-                topic: cards::rule_of(&finding.detail).as_str().to_owned(),
+                topic: finding.detail.rule().as_str().to_owned(),
                 indicator: card.indicator.as_str().to_owned(),
                 order_ref: order_of(finding),
                 suggestion_uuids: card

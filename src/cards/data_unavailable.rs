@@ -4,27 +4,21 @@
 //! §Cards.
 //!
 //! A warning card naming the data that could not be obtained, why, and the rules it leaves
-//! unchecked, in the order R1…R5 then contraindications.
+//! unchecked, in the order of the rule registry (`RULES`, `src/rules/mod.rs`): R1…R5 then
+//! contraindications.
 
 use super::format::escape_md;
 use super::{Ctx, Parts};
-use crate::rules::{DataUnavailableDetail, RuleCode};
+use crate::rules::{DataUnavailableDetail, RuleCode, RULES};
 
 /// What a data-gap finding adds to its card, after the opening every card shares (`mod.rs`).
 pub(super) fn render_detail(ctx: &Ctx<'_>, d: &DataUnavailableDetail, parts: &mut Parts) {
     use crate::rules::GapReason;
     let t = ctx.t;
-    // R1…R5 in order, then contraindications.
-    let display_order = [
-        RuleCode::InitiationEligibility,
-        RuleCode::InfusionMonitoring,
-        RuleCode::LiverFunction,
-        RuleCode::ReAdministration,
-        RuleCode::PatientCounselling,
-        RuleCode::Contraindication,
-    ];
-    let rules: Vec<RuleCode> = display_order
-        .into_iter()
+    // The registry's order: R1…R5, then contraindications.
+    let rules: Vec<RuleCode> = RULES
+        .iter()
+        .map(|r| r.code)
         .filter(|r| d.blocked.contains(r))
         .collect();
     parts.summary = t.data_unavailable_summary(&d.gap.data, &rules);
@@ -62,7 +56,7 @@ mod tests {
                     data: DataSet::Conditions,
                     reason: GapReason::Timeout,
                 },
-                blocked: DataSet::Conditions.blocks().to_vec(),
+                blocked: DataSet::Conditions.blocks(),
             }),
         };
         let fr = render1(&f, Language::Fr).1;

@@ -21,8 +21,9 @@
 //! one card.
 //!
 //! Decisions:
-//! - The card's rule (`source.topic.code`) comes from the [`Detail`] variant, the structural truth
-//!   about what the card says; a mismatching `Finding::rule` is logged.
+//! - The card's rule (`source.topic.code`) comes from the [`Detail`] variant ([`Detail::rule`], in
+//!   the rule registry `src/rules/mod.rs`), the structural truth about what the card says; a
+//!   mismatching `Finding::rule` is logged.
 //! - The indicator follows the finding's severity where the contract allows a choice
 //!   (initiation, re-administration, contraindication), never below `critical` when an R1
 //!   criterion failed, and is the contract's fixed value for the other rules.
@@ -224,38 +225,12 @@ impl OverrideReason {
 pub fn render(findings: &[Finding], patient_id: &str, settings: &CardSettings) -> Vec<Card> {
     let fallback = findings
         .iter()
-        .find_map(|f| profile_of(&f.detail))
+        .find_map(|f| f.detail.profile())
         .unwrap_or(settings.profile);
     findings
         .iter()
         .map(|f| render_one(f, patient_id, settings, fallback).1)
         .collect()
-}
-
-/// The rule a detail is about.
-pub fn rule_of(detail: &Detail) -> RuleCode {
-    match detail {
-        Detail::Initiation(_) => RuleCode::InitiationEligibility,
-        Detail::InfusionMonitoring(_) => RuleCode::InfusionMonitoring,
-        Detail::Liver(_) => RuleCode::LiverFunction,
-        Detail::ReAdministration(_) => RuleCode::ReAdministration,
-        Detail::Counselling(_) => RuleCode::PatientCounselling,
-        Detail::Contraindication(_) => RuleCode::Contraindication,
-        Detail::DataUnavailable(_) => RuleCode::DataUnavailable,
-    }
-}
-
-fn profile_of(detail: &Detail) -> Option<Profile> {
-    match detail {
-        Detail::Initiation(d) => Some(d.profile),
-        Detail::InfusionMonitoring(d) => Some(d.profile),
-        Detail::Liver(d) => Some(d.profile),
-        Detail::ReAdministration(d) => Some(d.profile),
-        Detail::Counselling(d) => Some(d.profile),
-        Detail::Contraindication(d) => Some(d.profile),
-        // A data gap has no profile of its own: the other findings' (or the default) is used.
-        Detail::DataUnavailable(_) => None,
-    }
 }
 
 /// The indicators the contract allows for a rule, most severe first.
@@ -451,7 +426,7 @@ pub(crate) fn render_one(
     fallback_profile: Profile,
 ) -> (String, Card) {
     let t = text::for_language(settings.language);
-    let rule = rule_of(&finding.detail);
+    let rule = finding.detail.rule();
     if rule != finding.rule {
         tracing::warn!(
             finding_rule = finding.rule.as_str(),
@@ -459,7 +434,7 @@ pub(crate) fn render_one(
             "finding rule does not match its detail; the card follows the detail"
         );
     }
-    let profile = profile_of(&finding.detail).unwrap_or(fallback_profile);
+    let profile = finding.detail.profile().unwrap_or(fallback_profile);
     let indicator = card_indicator(finding, rule);
     let ctx = Ctx {
         t,

@@ -95,19 +95,15 @@ pub(super) fn gap_reasons() -> Vec<GapReason> {
     ]
 }
 
+/// Every data set of the table (`rules::DATA_SETS`), a Medication and an unreadable resource.
 pub(super) fn data_sets() -> Vec<DataSet> {
-    vec![
-        DataSet::Patient,
-        DataSet::Conditions,
-        DataSet::MedicationRequests,
-        DataSet::MedicationStatements,
-        DataSet::MedicationAdministrations,
-        DataSet::LiverLabs,
-        DataSet::BloodPressure,
-        DataSet::Allergies,
-        DataSet::Medication("Medication/med-1".into()),
-        DataSet::Resource("MedicationRequest/abc".into()),
-    ]
+    let mut sets: Vec<DataSet> = crate::rules::DATA_SETS
+        .iter()
+        .map(|s| s.set.clone())
+        .collect();
+    sets.push(DataSet::Medication("Medication/med-1".into()));
+    sets.push(DataSet::Resource("MedicationRequest/abc".into()));
+    sets
 }
 
 pub(super) fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -561,7 +557,7 @@ pub(super) fn all_findings() -> Vec<Finding> {
     for data in data_sets() {
         for reason in gap_reasons() {
             for blocked in [
-                data.blocks().to_vec(),
+                data.blocks(),
                 RuleCode::ALL.to_vec(),
                 vec![],
                 vec![RuleCode::LiverFunction, RuleCode::LiverFunction],

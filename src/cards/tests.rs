@@ -175,14 +175,9 @@ fn source_url_links_the_profiles_reference_document_and_is_configurable() {
     };
     let mut seen = std::collections::HashSet::new();
     for f in all_findings() {
-        let profile = match &f.detail {
-            Detail::Initiation(d) => d.profile,
-            Detail::InfusionMonitoring(d) => d.profile,
-            Detail::Liver(d) => d.profile,
-            Detail::ReAdministration(d) => d.profile,
-            Detail::Counselling(d) => d.profile,
-            Detail::Contraindication(d) => d.profile,
-            Detail::DataUnavailable(_) => continue,
+        // A data gap has no profile of its own.
+        let Some(profile) = f.detail.profile() else {
+            continue;
         };
         seen.insert(profile);
         let (default_url, custom_url) = match profile {
@@ -903,7 +898,7 @@ fn arb_finding_inner() -> impl Strategy<Value = Finding> {
         prop::option::of(prop::sample::select(RuleCode::ALL.to_vec())),
     )
         .prop_map(|(detail, severity, order, other_rule)| Finding {
-            rule: other_rule.unwrap_or_else(|| rule_of(&detail)),
+            rule: other_rule.unwrap_or_else(|| detail.rule()),
             severity,
             order,
             detail,
@@ -929,7 +924,7 @@ fn check_arbitrary(
             }
             prop_assert_eq!(
                 &card.source.topic.as_ref().unwrap().code,
-                rule_of(&f.detail).as_str()
+                f.detail.rule().as_str()
             );
             prop_assert!(!has_null(&serde_json::to_value(card).unwrap()));
         }
@@ -979,8 +974,8 @@ fn sample_cards_cover_every_rule_in_both_languages() {
     let findings = all_findings();
     let mut seen: Vec<(RuleCode, Indicator, Language)> = Vec::new();
     for f in &findings {
-        let rule = rule_of(&f.detail);
-        let profile = profile_of(&f.detail).unwrap_or(Profile::Ansm2019);
+        let rule = f.detail.rule();
+        let profile = f.detail.profile().unwrap_or(Profile::Ansm2019);
         let mut details = Vec::new();
         for lang in LANGS {
             let card = render1(f, lang).1;

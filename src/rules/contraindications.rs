@@ -22,17 +22,76 @@
 //!   `antithrombotic_recent_days` before the order date (kind `AntithromboticTherapy`); and an
 //!   anticoagulant / anti-platelet drafted in the same hook call.
 
+use chrono::NaiveDate;
+
 use super::calendar::days_between;
 use super::facts::{
-    ClinicalStatus, ConditionClass, ConditionFact, ContraindicationKind, DataSet, ImmuneReaction,
-    MedicationClass, PatientFacts, Profile,
+    BloodPressureFact, ClinicalStatus, ConditionClass, ConditionFact, ContraindicationKind,
+    DataSet, ImmuneReaction, MedicationClass, PatientFacts, Profile,
 };
-use super::findings::{
-    ContraindicationDetail, ContraindicationEvidence, ContraindicationItem, Detail, Finding,
-    OrderRef, RuleCode, Severity,
-};
+use super::findings::{Finding, OrderRef, Severity};
 use super::r2_infusion_monitoring::last_blood_pressure;
-use super::RuleConfig;
+use super::{Detail, RuleCode, RuleConfig};
+
+/// What the contraindication check cannot be done without, under some profile (its row of `RULES`
+/// in `rules/mod.rs`): the diagnoses, the medication history (antithrombotics), the blood
+/// pressure and the allergies. [`needs`] says which of them the active profile reads.
+pub const NEEDS: &[DataSet] = &[
+    DataSet::Conditions,
+    DataSet::MedicationRequests,
+    DataSet::MedicationStatements,
+    DataSet::MedicationAdministrations,
+    DataSet::BloodPressure,
+    DataSet::Allergies,
+];
+
+// ---------------------------------------------------------------------------------------------
+// What it concludes: the finding's detail (`Detail` in `rules/mod.rs`), rendered by the card
+// of the same name in `src/cards/`.
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContraindicationDetail {
+    pub profile: Profile,
+    pub items: Vec<ContraindicationItem>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContraindicationItem {
+    pub kind: ContraindicationKind,
+    pub evidence: ContraindicationEvidence,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContraindicationEvidence {
+    Condition {
+        reference: String,
+        label: String,
+        onset: Option<NaiveDate>,
+    },
+    /// A hypersensitivity to alemtuzumab (AllergyIntolerance).
+    Allergy {
+        reference: String,
+        label: String,
+        onset: Option<NaiveDate>,
+    },
+    /// An anticoagulant / anti-platelet drafted in the same hook call.
+    DraftOrder { reference: String, label: String },
+    /// Active anticoagulant / anti-platelet therapy.
+    Medication {
+        reference: String,
+        label: String,
+        start: Option<NaiveDate>,
+    },
+    /// Last blood pressure at or above the configured threshold.
+    BloodPressure {
+        reading: BloodPressureFact,
+        systolic_threshold: f64,
+        diastolic_threshold: f64,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check
 
 fn condition_counts(kind: ContraindicationKind, c: &ConditionFact) -> bool {
     use ContraindicationKind::*;

@@ -1,6 +1,8 @@
 //! The data sets of a hook call, each declared once in [`DATA_SETS`]: its prefetch key, the FHIR
-//! resource types it may hold, its query, the hooks that ask for it and the rules a gap in it
-//! leaves unchecked.
+//! resource types it may hold, its query and the hooks that ask for it. The rules a gap in it
+//! leaves unchecked are not listed here: each rule declares the data it cannot be checked without
+//! (`NEEDS` in its file, listed in the registry `RULES` of `rules/mod.rs`) and
+//! [`DataSet::blocks`] derives them.
 //!
 //! Everything else reads this table: [`DataSet::key`] and [`DataSet::blocks`] here, the prefetch
 //! templates and the discovery document (`services.rs`, which turns [`DataQuery`] into the query
@@ -13,7 +15,7 @@
 //! panel is always one the `liverLabs` query asks for.
 
 use super::facts::{DataSet, HookKind};
-use super::findings::RuleCode::{self, *};
+use super::{RuleCode, RULES};
 
 /// One data set: everything about it, in one place.
 #[derive(Debug, PartialEq, Eq)]
@@ -28,8 +30,6 @@ pub struct DataSetSpec {
     pub query: DataQuery,
     /// The hooks whose services ask for it.
     pub hooks: &'static [HookKind],
-    /// The rules that cannot be checked without it.
-    pub blocks: &'static [RuleCode],
 }
 
 /// The FHIR query of a data set, with `{{context.patientId}}` as its only token.
@@ -69,20 +69,6 @@ const ALL_HOOKS: &[HookKind] = &[
     HookKind::PatientView,
 ];
 
-/// What a medication-history gap leaves unchecked: eligibility (prior DMTs), re-administration
-/// (courses) and the contraindications (antithrombotics).
-const MEDICATION_HISTORY: &[RuleCode] =
-    &[InitiationEligibility, ReAdministration, Contraindication];
-
-/// What a missing `Medication`, or a resource present but unreadable, leaves unchecked: anything
-/// it might have been evidence for.
-const UNREADABLE: &[RuleCode] = &[
-    InitiationEligibility,
-    LiverFunction,
-    ReAdministration,
-    Contraindication,
-];
-
 /// The data sets, in the order of the prefetch templates, the discovery document, the queries
 /// and the data-unavailable findings. `bloodPressure` is not in the contract's list but allowed by
 /// it (vital signs), for the ema-2020 uncontrolled-hypertension check.
@@ -93,7 +79,6 @@ pub static DATA_SETS: [DataSetSpec; 8] = [
         resource_types: &["Patient"],
         query: DataQuery::Read("Patient"),
         hooks: ORDERS,
-        blocks: &[InitiationEligibility],
     },
     DataSetSpec {
         set: DataSet::Conditions,
@@ -101,7 +86,6 @@ pub static DATA_SETS: [DataSetSpec; 8] = [
         resource_types: &["Condition"],
         query: DataQuery::Search("Condition"),
         hooks: ORDERS,
-        blocks: &[InitiationEligibility, ReAdministration, Contraindication],
     },
     DataSetSpec {
         set: DataSet::MedicationRequests,
@@ -109,7 +93,6 @@ pub static DATA_SETS: [DataSetSpec; 8] = [
         resource_types: &["MedicationRequest"],
         query: DataQuery::Search("MedicationRequest"),
         hooks: ALL_HOOKS,
-        blocks: MEDICATION_HISTORY,
     },
     DataSetSpec {
         set: DataSet::MedicationStatements,
@@ -117,7 +100,6 @@ pub static DATA_SETS: [DataSetSpec; 8] = [
         resource_types: &["MedicationStatement"],
         query: DataQuery::Search("MedicationStatement"),
         hooks: ALL_HOOKS,
-        blocks: MEDICATION_HISTORY,
     },
     DataSetSpec {
         set: DataSet::MedicationAdministrations,
@@ -125,7 +107,6 @@ pub static DATA_SETS: [DataSetSpec; 8] = [
         resource_types: &["MedicationAdministration"],
         query: DataQuery::Search("MedicationAdministration"),
         hooks: ALL_HOOKS,
-        blocks: MEDICATION_HISTORY,
     },
     DataSetSpec {
         set: DataSet::LiverLabs,
@@ -133,7 +114,6 @@ pub static DATA_SETS: [DataSetSpec; 8] = [
         resource_types: &["Observation"],
         query: DataQuery::Observations(ObservationCodes::LiverLabs),
         hooks: ALL_HOOKS,
-        blocks: &[LiverFunction, ReAdministration],
     },
     DataSetSpec {
         set: DataSet::BloodPressure,
@@ -141,7 +121,6 @@ pub static DATA_SETS: [DataSetSpec; 8] = [
         resource_types: &["Observation"],
         query: DataQuery::Observations(ObservationCodes::BloodPressure),
         hooks: ORDERS,
-        blocks: &[Contraindication],
     },
     // Hypersensitivity is an order check: patient-view does not ask for allergies.
     DataSetSpec {
@@ -150,7 +129,6 @@ pub static DATA_SETS: [DataSetSpec; 8] = [
         resource_types: &["AllergyIntolerance"],
         query: DataQuery::Search("AllergyIntolerance"),
         hooks: ORDERS,
-        blocks: &[Contraindication],
     },
 ];
 
@@ -168,9 +146,23 @@ impl DataSet {
             .map(|s| s.set.clone())
     }
 
-    /// The rules that cannot be checked without this data.
-    pub fn blocks(&self) -> &'static [RuleCode] {
-        self.spec().map_or(UNREADABLE, |s| s.blocks)
+    /// The rules that cannot be checked without this data, in the registry's order (`RULES`,
+    /// `rules/mod.rs`): those that declare they need it. A missing `Medication`, or a resource
+    /// present but unreadable, leaves unchecked anything it might have been evidence for: every
+    /// rule that needs some data.
+    pub fn blocks(&self) -> Vec<RuleCode> {
+        let named = self.spec().is_some();
+        RULES
+            .iter()
+            .filter(|rule| {
+                if named {
+                    rule.needs.contains(self)
+                } else {
+                    !rule.needs.is_empty()
+                }
+            })
+            .map(|rule| rule.code)
+            .collect()
     }
 
     /// The prefetch key / query name of this data set, or the reference of a `Medication` or an
@@ -227,12 +219,25 @@ mod tests {
             let spec = set.spec().unwrap();
             assert_eq!(DataSet::from_key(spec.key).as_ref(), Some(set));
             assert_eq!(set.key(), spec.key);
-            assert!(!spec.blocks.is_empty() && !spec.hooks.is_empty(), "{set:?}");
+            assert!(!spec.hooks.is_empty(), "{set:?}");
         }
         let m = DataSet::Medication("Medication/x".into());
         assert_eq!(m.key(), "Medication/x");
         assert_eq!(m.spec(), None);
-        assert_eq!(m.blocks(), UNREADABLE);
         assert_eq!(DataSet::from_key("Medication/x"), None);
+    }
+
+    /// A data set no rule needs would be gathered for nothing, and one a rule needs must be
+    /// gathered: the registry's needs and the table agree.
+    #[test]
+    fn every_data_set_is_needed_and_every_need_is_gathered() {
+        for spec in &DATA_SETS {
+            assert!(!spec.set.blocks().is_empty(), "no rule needs {}", spec.key);
+        }
+        for rule in &RULES {
+            for set in rule.needs {
+                assert!(set.spec().is_some(), "{:?} needs {set:?}", rule.code);
+            }
+        }
     }
 }

@@ -509,8 +509,9 @@ pub struct DataGap {
     pub reason: GapReason,
 }
 
-/// What could not be obtained. The named sets are declared, with their prefetch key, query and
-/// the rules they block, once in `data_sets.rs` ([`crate::rules::DATA_SETS`]).
+/// What could not be obtained. The named sets are declared, with their prefetch key and query,
+/// once in `data_sets.rs` ([`crate::rules::DATA_SETS`]); the rules a gap blocks are derived from
+/// what each rule needs ([`crate::rules::RULES`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DataSet {
     Patient,

@@ -17,7 +17,9 @@
 //! | new vs re-treated patient, courses | `exposure.rs` |
 //! | codes (RxNorm, ATC, SNOMED CT, ICD-10, LOINC): outside the rules, in `src/terminology/`, read by `fhir::facts`; the rules see only the recognised classes | — |
 //! | whole months / years, birthday-exact | `calendar.rs` |
-//! | the data sets: prefetch key, resource types, query, hooks, rules blocked (one row each) | `data_sets.rs` |
+//! | the data sets: prefetch key, resource types, query, hooks (one row each); the rules a gap blocks, derived from [`RULES`] | `data_sets.rs` |
+//! | what every rule shares: [`Finding`], [`Severity`], [`OrderRef`], lab results, weak exposure records, the data-gap detail | `findings.rs` |
+//! | the rule registry: [`RuleCode`], [`Detail`], [`RULES`] (what each rule cannot be checked without) | this file |
 //!
 //! # What [`evaluate`] returns, in this order
 //! - Order hooks (order-sign, order-select), for each draft order in turn, all judged at the hook
@@ -36,17 +38,12 @@
 //!   monitoring) cannot be established.
 //! - Patient-view for a patient with no alemtuzumab on record and no medication gap: nothing.
 
+// What every rule shares.
 mod calendar;
-pub mod contraindications;
 pub mod data_sets;
 pub mod exposure;
 pub mod facts;
 pub mod findings;
-pub mod r1_initiation;
-pub mod r2_infusion_monitoring;
-pub mod r3_liver_function;
-pub mod r4_readministration;
-pub mod r5_patient_counselling;
 #[cfg(test)]
 pub(crate) mod testkit;
 
@@ -57,6 +54,157 @@ pub use findings::*;
 use chrono::NaiveDate;
 
 use exposure::Exposure;
+
+// =============================================================================================
+// The rule registry: each rule is listed here, once.
+//
+// A rule is its module (the check, the sentence of the source it enforces, what it concludes: its
+// detail type, and its unit tests), its code ([`RuleCode`]: variant, topic code, place in
+// [`RuleCode::ALL`]), its [`Detail`] variant, its row of [`RULES`] (the data it cannot be checked
+// without, declared as `NEEDS` in its module) and its call in [`evaluate`]. Everything else is
+// derived: which rules a data gap leaves unchecked (`DataSet::blocks`, `data_sets.rs`), the order
+// a data-unavailable card lists them in, a detail's rule and profile. The card of a rule lives in
+// the file of the same name in `src/cards/`, its words in `src/cards/text/{fr,en}.rs`.
+// =============================================================================================
+
+pub mod contraindications;
+pub mod r1_initiation;
+pub mod r2_infusion_monitoring;
+pub mod r3_liver_function;
+pub mod r4_readministration;
+pub mod r5_patient_counselling;
+
+pub use contraindications::{
+    ContraindicationDetail, ContraindicationEvidence, ContraindicationItem,
+};
+pub use r1_initiation::{
+    AgeCheck, Criterion, DmtCourse, DmtCourseStatus, InitiationDetail, InitiationWarning, MsCheck,
+};
+pub use r2_infusion_monitoring::InfusionMonitoringDetail;
+pub use r3_liver_function::{LiverDetail, LiverSituation};
+pub use r4_readministration::{ReAdministrationDetail, ReAdministrationSignal};
+pub use r5_patient_counselling::CounsellingDetail;
+
+/// The contract's `source.topic.code` values (docs/wire-contract.md §Cards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleCode {
+    InitiationEligibility,
+    Contraindication,
+    ReAdministration,
+    LiverFunction,
+    InfusionMonitoring,
+    PatientCounselling,
+    DataUnavailable,
+}
+
+impl RuleCode {
+    /// Every code, in the order the report lists them (`src/report/`).
+    pub const ALL: [RuleCode; 7] = [
+        RuleCode::InitiationEligibility,
+        RuleCode::Contraindication,
+        RuleCode::ReAdministration,
+        RuleCode::LiverFunction,
+        RuleCode::InfusionMonitoring,
+        RuleCode::PatientCounselling,
+        RuleCode::DataUnavailable,
+    ];
+
+    /// The topic code on the card (`source.topic.code`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleCode::InitiationEligibility => "initiation-eligibility",
+            RuleCode::InfusionMonitoring => "infusion-monitoring",
+            RuleCode::LiverFunction => "liver-function",
+            RuleCode::ReAdministration => "re-administration",
+            RuleCode::PatientCounselling => "patient-counselling",
+            RuleCode::Contraindication => "contraindication",
+            RuleCode::DataUnavailable => "data-unavailable",
+        }
+    }
+}
+
+/// One rule of the registry and the data sets it cannot be checked without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub code: RuleCode,
+    /// The data sets a gap in which leaves the rule unchecked (its module's `NEEDS`). A rule that
+    /// reads data only to show it (R2's baseline blood pressure) and a rule that reads none (R5)
+    /// need nothing. A `Medication` or an unreadable resource leaves every rule that needs some
+    /// data unchecked.
+    pub needs: &'static [DataSet],
+}
+
+/// Every rule, R1…R5 then the contraindications: the order in which a data-unavailable finding
+/// names the rules a gap leaves unchecked ([`DataSet::blocks`]) and its card lists them.
+pub const RULES: [Rule; 6] = [
+    Rule {
+        code: RuleCode::InitiationEligibility,
+        needs: r1_initiation::NEEDS,
+    },
+    Rule {
+        code: RuleCode::InfusionMonitoring,
+        needs: r2_infusion_monitoring::NEEDS,
+    },
+    Rule {
+        code: RuleCode::LiverFunction,
+        needs: r3_liver_function::NEEDS,
+    },
+    Rule {
+        code: RuleCode::ReAdministration,
+        needs: r4_readministration::NEEDS,
+    },
+    Rule {
+        code: RuleCode::PatientCounselling,
+        needs: r5_patient_counselling::NEEDS,
+    },
+    Rule {
+        code: RuleCode::Contraindication,
+        needs: contraindications::NEEDS,
+    },
+];
+
+/// The structured content of a finding, one variant per rule (the type lives in the rule's file).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail {
+    Initiation(InitiationDetail),
+    InfusionMonitoring(InfusionMonitoringDetail),
+    Liver(LiverDetail),
+    ReAdministration(ReAdministrationDetail),
+    Counselling(CounsellingDetail),
+    Contraindication(ContraindicationDetail),
+    DataUnavailable(DataUnavailableDetail),
+}
+
+impl Detail {
+    /// The rule this detail is about: the structural truth about what its card says.
+    pub fn rule(&self) -> RuleCode {
+        match self {
+            Detail::Initiation(_) => RuleCode::InitiationEligibility,
+            Detail::InfusionMonitoring(_) => RuleCode::InfusionMonitoring,
+            Detail::Liver(_) => RuleCode::LiverFunction,
+            Detail::ReAdministration(_) => RuleCode::ReAdministration,
+            Detail::Counselling(_) => RuleCode::PatientCounselling,
+            Detail::Contraindication(_) => RuleCode::Contraindication,
+            Detail::DataUnavailable(_) => RuleCode::DataUnavailable,
+        }
+    }
+
+    /// The profile the rule was evaluated under; `None` for a data gap, which has none of its own.
+    pub fn profile(&self) -> Option<Profile> {
+        match self {
+            Detail::Initiation(d) => Some(d.profile),
+            Detail::InfusionMonitoring(d) => Some(d.profile),
+            Detail::Liver(d) => Some(d.profile),
+            Detail::ReAdministration(d) => Some(d.profile),
+            Detail::Counselling(d) => Some(d.profile),
+            Detail::Contraindication(d) => Some(d.profile),
+            Detail::DataUnavailable(_) => None,
+        }
+    }
+}
+
+// =============================================================================================
+// End of the registry.
 
 /// Thresholds of the rules. Every number of `docs/clinical-rules.md` §2 is here, with its default.
 #[derive(Debug, Clone, PartialEq)]
@@ -241,8 +389,7 @@ pub fn evaluate(
         let mut blocked: Vec<RuleCode> = gap
             .data
             .blocks()
-            .iter()
-            .copied()
+            .into_iter()
             .filter(|r| applies.contains(r))
             .filter(|r| {
                 *r != RuleCode::Contraindication || contraindications::needs(&gap.data, cfg.profile)
@@ -332,6 +479,41 @@ mod tests {
             Detail::DataUnavailable(g) => g.blocked.clone(),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    /// What a gap in each data set leaves unchecked, derived from the rules' `NEEDS`, in the
+    /// registry's order (the data-unavailable findings list them in this order; `DataSet::blocks`,
+    /// `data_sets.rs`).
+    #[test]
+    fn what_each_gap_blocks() {
+        use RuleCode::*;
+        let medication_history = vec![InitiationEligibility, ReAdministration, Contraindication];
+        let expected = [
+            (DataSet::Patient, vec![InitiationEligibility]),
+            (DataSet::Conditions, medication_history.clone()),
+            (DataSet::MedicationRequests, medication_history.clone()),
+            (DataSet::MedicationStatements, medication_history.clone()),
+            (DataSet::MedicationAdministrations, medication_history),
+            (DataSet::LiverLabs, vec![LiverFunction, ReAdministration]),
+            (DataSet::BloodPressure, vec![Contraindication]),
+            (DataSet::Allergies, vec![Contraindication]),
+        ];
+        assert_eq!(expected.len(), DATA_SETS.len());
+        for (set, blocks) in expected {
+            assert_eq!(set.blocks(), blocks, "{set:?}");
+        }
+        // A missing Medication or an unreadable resource: every rule that needs some data.
+        let unreadable = vec![
+            InitiationEligibility,
+            LiverFunction,
+            ReAdministration,
+            Contraindication,
+        ];
+        assert_eq!(
+            DataSet::Medication("Medication/x".into()).blocks(),
+            unreadable
+        );
+        assert_eq!(DataSet::Resource("Condition/x".into()).blocks(), unreadable);
     }
 
     #[test]
@@ -506,9 +688,49 @@ mod tests {
         assert_eq!(sign(&facts, &ema()), sign(&facts, &ema()));
     }
 
+    /// Data a rule reads only to show it or to word its finding, which a gap in does not leave the
+    /// rule unchecked: the only reads a rule may leave out of its `NEEDS`.
+    const SHOWN_ONLY: &[(RuleCode, &[DataSet])] = &[
+        // R2 shows the last blood pressure as the baseline; the monitoring plan stands without it.
+        (RuleCode::InfusionMonitoring, &[DataSet::BloodPressure]),
+        // R3 words results and monitoring by exposure; on patient-view `evaluate` blocks R3 on a
+        // medication gap itself (exposure, hence monitoring, cannot be established).
+        (
+            RuleCode::LiverFunction,
+            &[
+                DataSet::MedicationRequests,
+                DataSet::MedicationStatements,
+                DataSet::MedicationAdministrations,
+            ],
+        ),
+    ];
+
+    /// The facts without what `data` brings (as if it had come back empty).
+    fn without(facts: &PatientFacts, data: &DataSet) -> PatientFacts {
+        let mut facts = facts.clone();
+        let source = |source: MedicationSource, facts: &mut PatientFacts| {
+            facts.medications.retain(|m| m.source != source);
+        };
+        match data {
+            DataSet::Patient => facts.birth_date = None,
+            DataSet::Conditions => facts.conditions.clear(),
+            DataSet::MedicationRequests => source(MedicationSource::Request, &mut facts),
+            DataSet::MedicationStatements => source(MedicationSource::Statement, &mut facts),
+            DataSet::MedicationAdministrations => {
+                source(MedicationSource::Administration, &mut facts)
+            }
+            DataSet::LiverLabs => facts.labs.clear(),
+            DataSet::BloodPressure => facts.blood_pressures.clear(),
+            DataSet::Allergies => facts.allergies.clear(),
+            DataSet::Medication(_) | DataSet::Resource(_) => {}
+        }
+        facts
+    }
+
     mod prop {
         use super::super::testkit::strategies::call;
         use super::super::*;
+        use super::{without, SHOWN_ONLY};
         use proptest::prelude::*;
         proptest! {
             // No regression files: this crate's tree outside src/rules is not ours to write.
@@ -535,6 +757,39 @@ mod tests {
                 // NaN thresholds are not equal to themselves: compare the rendering.
                 let again = evaluate(&facts, &orders, hook, &cfg, today);
                 prop_assert_eq!(format!("{findings:?}"), format!("{again:?}"));
+            }
+
+            /// Forgetting to declare a need fails here: a rule whose conclusions change when a
+            /// data set comes back empty reads it, so a gap in it must leave the rule unchecked
+            /// (the data set is in the rule's `NEEDS`), unless it only shows that data
+            /// ([`SHOWN_ONLY`]).
+            #[test]
+            fn a_rule_that_reads_a_data_set_needs_it(
+                (facts, orders, hook, cfg, today) in call(),
+            ) {
+                let of = |findings: &[Finding], rule: RuleCode| -> String {
+                    let mine: Vec<&Finding> = findings.iter().filter(|f| f.rule == rule).collect();
+                    format!("{mine:?}")
+                };
+                let findings = evaluate(&facts, &orders, hook, &cfg, today);
+                for spec in &DATA_SETS {
+                    let emptied = evaluate(&without(&facts, &spec.set), &orders, hook, &cfg, today);
+                    for rule in &RULES {
+                        let shown_only = SHOWN_ONLY
+                            .iter()
+                            .any(|(r, sets)| *r == rule.code && sets.contains(&spec.set));
+                        if rule.needs.contains(&spec.set) || shown_only {
+                            continue;
+                        }
+                        prop_assert_eq!(
+                            of(&findings, rule.code),
+                            of(&emptied, rule.code),
+                            "{:?} reads {} but does not declare it in its NEEDS",
+                            rule.code,
+                            spec.key
+                        );
+                    }
+                }
             }
         }
     }

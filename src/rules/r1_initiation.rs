@@ -53,13 +53,141 @@ use super::calendar::{add_months, whole_months, whole_years};
 use super::exposure::Exposure;
 use super::facts::{
     ClinicalStatus, ConditionClass, ConditionFact, DataSet, ImmuneReaction, MedicationClass,
-    MedicationFact, MsType, PatientFacts, StopReason,
+    MedicationFact, MedicationSource, MsType, PatientFacts, Profile, StopReason,
 };
-use super::findings::{
-    AgeCheck, Criterion, Detail, DmtCourse, DmtCourseStatus, Finding, InitiationDetail,
-    InitiationWarning, MsCheck, OrderRef, RuleCode, Severity,
-};
-use super::RuleConfig;
+use super::findings::{Finding, OrderRef, Severity, WeakExposure};
+use super::{Detail, RuleCode, RuleConfig};
+
+/// What R1 cannot be checked without (its row of `RULES` in `rules/mod.rs`): the birth date, the
+/// diagnoses (MS type) and the medication history (prior DMTs, and whether the patient is new).
+pub const NEEDS: &[DataSet] = &[
+    DataSet::Patient,
+    DataSet::Conditions,
+    DataSet::MedicationRequests,
+    DataSet::MedicationStatements,
+    DataSet::MedicationAdministrations,
+];
+
+// ---------------------------------------------------------------------------------------------
+// What it concludes: the finding's detail (`Detail` in `rules/mod.rs`), rendered by the card
+// of the same name in `src/cards/`.
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitiationDetail {
+    pub profile: Profile,
+    pub age: AgeCheck,
+    pub ms: MsCheck,
+    /// Every DMT course found, counted or not, so the clinician sees why.
+    pub dmts: Vec<DmtCourse>,
+    /// Distinct ingredients with a full and adequate course.
+    pub counted_ingredients: Vec<String>,
+    /// What the profile requires (2 under ansm-2019, 1 under ema-2020 by default).
+    pub required: u32,
+    /// Criteria that fail (critical).
+    pub failed: Vec<Criterion>,
+    /// Criteria that could not be confirmed (warning).
+    pub unconfirmed: Vec<Criterion>,
+    /// Medication records on record that the terminology did not recognise (labels), listed when
+    /// the DMT criterion is not met: present-but-unrecognised is never reported as "no DMT".
+    pub unrecognised_medications: Vec<String>,
+    /// Other things the prescriber must see before starting (each makes the card at least a
+    /// warning even when every criterion is met).
+    pub warnings: Vec<InitiationWarning>,
+}
+
+/// Warnings on the initiation card that are not criteria of R1.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InitiationWarning {
+    /// An alemtuzumab record that does not show the drug was given (a proposal, a plan, an order
+    /// never completed, a Campath product): the patient is treated as new, but it must be checked.
+    WeakExposure(WeakExposure),
+    /// A serious immune reaction diagnosis in a patient with no alemtuzumab on record: an
+    /// unrecorded earlier course elsewhere, or an autoimmune disease (ema-2020 contraindication).
+    ImmuneReactionOnRecord {
+        reaction: ImmuneReaction,
+        label: String,
+        onset: Option<NaiveDate>,
+        reference: String,
+    },
+    /// Another DMT drafted in the same call: alemtuzumab is given alone (washout).
+    ConcurrentDmtDraft { reference: String, label: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Criterion {
+    Adult,
+    RelapsingRemittingMs,
+    PriorDmts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgeCheck {
+    /// Age in whole years at the order date, with the birth date used.
+    Known { years: u32, birth_date: NaiveDate },
+    /// No birth date on record.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MsCheck {
+    /// An RRMS diagnosis (label, onset).
+    RelapsingRemitting { label: String },
+    /// The current phenotype is progressive (only progressive MS on record, or an RRMS that is
+    /// inactive/resolved and a later progressive diagnosis): fails. `earlier_rrms` lists the
+    /// superseded RRMS diagnoses.
+    OnlyProgressive {
+        labels: Vec<String>,
+        earlier_rrms: Vec<String>,
+    },
+    /// An active RRMS and an active progressive diagnosis both on record: could not confirm, both
+    /// named.
+    Conflicting {
+        rrms: Vec<String>,
+        progressive: Vec<String>,
+    },
+    /// MS without subtype: RRMS not confirmed.
+    Unspecified { labels: Vec<String> },
+    /// No MS diagnosis recognised; `unrecognised` lists the conditions on record the terminology
+    /// did not recognise (a locally coded MS may be among them).
+    NoDiagnosis { unrecognised: Vec<String> },
+    /// The conditions could not be obtained.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DmtCourse {
+    pub ingredient: String,
+    /// The records grouped into this course (labels as on record).
+    pub label: String,
+    pub source: MedicationSource,
+    pub start: Option<NaiveDate>,
+    /// End date, or `None` when ongoing / unknown.
+    pub end: Option<NaiveDate>,
+    pub ongoing: bool,
+    /// Whole months from start to end (or to the order date when ongoing).
+    pub months: Option<u32>,
+    pub stop_reason: StopReason,
+    pub status: DmtCourseStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmtCourseStatus {
+    /// Lasted at least the configured minimum.
+    CountedDuration,
+    /// Stopped for inefficacy: counts whatever its length.
+    CountedInefficacy,
+    /// Shorter than the minimum and not stopped for inefficacy.
+    TooShort,
+    /// Cladribine tablets: both treatment years given (or 12 months since the first week).
+    CountedCladribineCourse,
+    /// No dates: listed, not counted, the clinician is asked.
+    Undated,
+    /// Another course of the same ingredient already counted.
+    SameIngredient,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check
 
 /// Records of one DMT ingredient this close (days) belong to one course, unless [`merge_gap`]
 /// says otherwise for the drug.
@@ -800,7 +928,7 @@ mod tests {
     #[test]
     fn warnings_weak_exposure_prior_reaction_and_concurrent_dmt() {
         use crate::rules::facts::{ImmuneReaction, MedicationSource, RequestIntent};
-        use crate::rules::findings::InitiationWarning;
+        use crate::rules::InitiationWarning;
         // An eligible patient whose only alemtuzumab record is a proposal: a warning naming it.
         let mut proposal = crate::rules::testkit::alemtuzumab(Some("2024-05-01"));
         proposal.source = MedicationSource::Request;

@@ -5,9 +5,27 @@
 
 use chrono::NaiveDate;
 
-use super::facts::{BloodPressureFact, PatientFacts};
-use super::findings::{Detail, Finding, InfusionMonitoringDetail, OrderRef, RuleCode, Severity};
-use super::RuleConfig;
+use super::facts::{BloodPressureFact, DataSet, PatientFacts, Profile};
+use super::findings::{Finding, OrderRef, Severity};
+use super::{Detail, RuleCode, RuleConfig};
+
+/// R2 blocks nothing: the last blood pressure is only shown as the baseline, and the monitoring
+/// plan stands without it (its row of `RULES` in `rules/mod.rs`).
+pub const NEEDS: &[DataSet] = &[];
+
+// ---------------------------------------------------------------------------------------------
+// What it concludes: the finding's detail (`Detail` in `rules/mod.rs`), rendered by the card
+// of the same name in `src/cards/`.
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InfusionMonitoringDetail {
+    pub profile: Profile,
+    /// The last recorded blood pressure, shown as the baseline to compare with.
+    pub last_blood_pressure: Option<BloodPressureFact>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check
 
 /// The latest dated blood pressure on or before `at` with at least one finite, positive value.
 pub(crate) fn last_blood_pressure(

@@ -29,12 +29,56 @@ use chrono::NaiveDate;
 
 use super::calendar::{add_months, days_between};
 use super::exposure::Exposure;
-use super::facts::{DataSet, LabFact, LabTest, PatientFacts};
-use super::findings::{
-    Detail, Finding, LabValue, LiverDetail, LiverSituation, OrderRef, OriginalValue, RuleCode,
-    Severity, Uln, UlnSource,
-};
-use super::RuleConfig;
+use super::facts::{DataSet, LabFact, LabTest, PatientFacts, Profile};
+use super::findings::{Finding, LabValue, OrderRef, OriginalValue, Severity, Uln, UlnSource};
+use super::{Detail, RuleCode, RuleConfig};
+
+/// What R3 cannot be checked without (its row of `RULES` in `rules/mod.rs`): the liver labs. (On
+/// patient-view a medication gap blocks it too, since exposure cannot be established: `evaluate`.)
+pub const NEEDS: &[DataSet] = &[DataSet::LiverLabs];
+
+// ---------------------------------------------------------------------------------------------
+// What it concludes: the finding's detail (`Detail` in `rules/mod.rs`), rendered by the card
+// of the same name in `src/cards/`.
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiverDetail {
+    pub profile: Profile,
+    pub situation: LiverSituation,
+    /// The latest result of each test of the panel, when any.
+    pub latest: Vec<LabValue>,
+    /// The patient has alemtuzumab on record (the wording of abnormal results differs).
+    pub exposed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiverSituation {
+    /// Before a course: no complete panel within `max_age_days` before the order date.
+    /// `missing` lists the tests with no result in the window.
+    PanelMissingBeforeOrder {
+        missing: Vec<LabTest>,
+        max_age_days: u32,
+    },
+    /// Monitoring (48 months after the last infusion): the last complete panel is older than
+    /// `interval_days` (or there is none: `last_panel` is `None`).
+    MonitoringOverdue {
+        last_infusion: NaiveDate,
+        monitor_until: NaiveDate,
+        last_panel: Option<NaiveDate>,
+        interval_days: u32,
+    },
+    /// Results above the upper limit of normal.
+    Abnormal { results: Vec<LabValue> },
+    /// Exposed at an unknown date (undated records only): monitoring cannot be dated, so the card
+    /// asks for the last infusion date and a panel; `last_panel` is the last complete panel.
+    MonitoringUndated { last_panel: Option<NaiveDate> },
+    /// Results that could not be interpreted (a unit that cannot be converted and no reference
+    /// range): never a pass.
+    NotInterpretable { results: Vec<LabValue> },
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check
 
 fn norm_unit(unit: &str) -> String {
     unit.chars()

@@ -32,13 +32,80 @@ use chrono::NaiveDate;
 
 use super::calendar::{add_months, days_between, whole_months};
 use super::exposure::Exposure;
-use super::facts::{ConditionClass, ImmuneReaction, LabTest, PatientFacts};
-use super::findings::{
-    Detail, Finding, LabValue, OrderRef, ReAdministrationDetail, ReAdministrationSignal, RuleCode,
-    Severity,
-};
+use super::facts::{ConditionClass, DataSet, ImmuneReaction, LabTest, PatientFacts, Profile};
+use super::findings::{Finding, LabValue, OrderRef, Severity, WeakExposure};
 use super::r3_liver_function::{has_result, lab_value};
-use super::RuleConfig;
+use super::{Detail, RuleCode, RuleConfig};
+
+/// What R4 cannot be checked without (its row of `RULES` in `rules/mod.rs`): the diagnoses (immune
+/// reactions, liver injury), the medication history (courses) and the liver labs.
+pub const NEEDS: &[DataSet] = &[
+    DataSet::Conditions,
+    DataSet::MedicationRequests,
+    DataSet::MedicationStatements,
+    DataSet::MedicationAdministrations,
+    DataSet::LiverLabs,
+];
+
+// ---------------------------------------------------------------------------------------------
+// What it concludes: the finding's detail (`Detail` in `rules/mod.rs`), rendered by the card
+// of the same name in `src/cards/`.
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReAdministrationDetail {
+    pub profile: Profile,
+    pub first_exposure: Option<NaiveDate>,
+    pub last_exposure: Option<NaiveDate>,
+    pub courses: u32,
+    pub signals: Vec<ReAdministrationSignal>,
+    /// Non-empty when the only alemtuzumab on record is weak evidence (no administration shown):
+    /// the signals are checked all the same and the card says exposure is not proven.
+    pub weak_evidence: Vec<WeakExposure>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReAdministrationSignal {
+    /// ALT or AST > factor × ULN, or bilirubin > factor × ULN.
+    LiverLab { lab: LabValue, factor: f64 },
+    /// ALT/AST > 3 × ULN and bilirubin > 2 × ULN: Hy's law.
+    HysLaw {
+        transaminase: LabValue,
+        bilirubin: LabValue,
+    },
+    /// A lab that could not be judged (no unit we know and no reference range).
+    LabNotAssessable { lab: LabValue },
+    /// A serious immune reaction or liver-injury diagnosis after the first exposure.
+    Diagnosis {
+        reaction: ImmuneReaction,
+        label: String,
+        onset: Option<NaiveDate>,
+        reference: String,
+    },
+    /// The order comes less than the configured minimum after the previous course.
+    CourseInterval {
+        last_course_end: NaiveDate,
+        months: u32,
+        minimum_months: u32,
+    },
+    /// The order belongs to the course in progress (within `course_gap_days` of its last
+    /// infusion) and would give more infusion days than the course allows (5 for the first course,
+    /// 3 for later ones): a warning.
+    CourseDayCount {
+        course_start: NaiveDate,
+        /// The day of the course this order would be (course start = day 1).
+        day: u32,
+        allowed_days: u32,
+        /// 1 for the first course.
+        course_number: u32,
+    },
+    /// This order would start a fifth course (the SmPC allows 2 courses and up to 2 more).
+    FifthCourse { course_number: u32 },
+    /// Another DMT drafted in the same call (alemtuzumab is given alone): a warning.
+    ConcurrentDmtDraft { reference: String, label: String },
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check
 
 /// Transaminase and bilirubin signals this close (days) are named Hy's law.
 pub const HYS_LAW_WINDOW_DAYS: i64 = 30;

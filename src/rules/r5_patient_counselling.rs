@@ -4,8 +4,24 @@
 //! patient must be told (stroke, dissection, cardiac and bleeding signs in the days after an
 //! infusion; liver-injury and HLH signs at any time) and the patient alert card.
 
-use super::findings::{CounsellingDetail, Detail, Finding, OrderRef, RuleCode, Severity};
-use super::RuleConfig;
+use super::facts::{DataSet, Profile};
+use super::findings::{Finding, OrderRef, Severity};
+use super::{Detail, RuleCode, RuleConfig};
+
+/// R5 reads no data (its row of `RULES` in `rules/mod.rs`).
+pub const NEEDS: &[DataSet] = &[];
+
+// ---------------------------------------------------------------------------------------------
+// What it concludes: the finding's detail (`Detail` in `rules/mod.rs`), rendered by the card
+// of the same name in `src/cards/`.
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounsellingDetail {
+    pub profile: Profile,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check
 
 pub fn check(order: &OrderRef, cfg: &RuleConfig) -> Finding {
     Finding {
