@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::fhir::client::FhirClient;
 use crate::fhir::{self, HookData};
 use crate::rules::{self, Finding, RuleCode};
-use crate::services::{hook_name, Service};
+use crate::services::Service;
 pub use crate::store::model::CallInfo;
 use crate::store::model::{CardRecord, DecisionRecord, FindingRecord, ReasonCode};
 use crate::wire::request::{FieldError, HookRequest, ReadError};
@@ -158,7 +158,7 @@ impl Call {
         let info = CallInfo {
             hook_instance,
             service: self.service.id.to_owned(),
-            hook: hook_name(self.service.hook).to_owned(),
+            hook: self.service.hook.as_str().to_owned(),
             patient_id: Some(patient_id),
             status,
             profile: profile.to_owned(),
@@ -235,7 +235,7 @@ pub async fn run(
     client: Option<&FhirClient>,
     today: NaiveDate,
 ) -> Result<Outcome, PipelineError> {
-    let expected = hook_name(service.hook);
+    let expected = service.hook.as_str();
     if req.hook != expected {
         return Err(FieldError::new(
             "hook",
@@ -243,7 +243,7 @@ pub async fn run(
         )
         .into());
     }
-    if req.context.hook_name() != expected {
+    if req.context.kind() != service.hook {
         return Err(FieldError::new("hook", "does not match the context").into());
     }
     let patient_id = req.context.patient_id().to_owned();
@@ -387,11 +387,7 @@ mod tests {
             }
             let body = std::fs::read(&path).unwrap();
             let hook = read(&body).unwrap().hook;
-            let service = crate::services::SERVICES
-                .iter()
-                .copied()
-                .find(|s| hook_name(s.hook) == hook)
-                .unwrap();
+            let service = crate::services::service_for_hook(&hook).unwrap();
             let answered =
                 futures::executor::block_on(call(&body, service, &settings, None, today));
             let Ok(outcome) = &answered.result else {

@@ -140,12 +140,10 @@ pub fn service(id: &str) -> Option<Service> {
     SERVICES.iter().copied().find(|s| s.id == id)
 }
 
-pub fn hook_name(hook: HookKind) -> &'static str {
-    match hook {
-        HookKind::OrderSign => "order-sign",
-        HookKind::OrderSelect => "order-select",
-        HookKind::PatientView => "patient-view",
-    }
+/// The service answering the hook named `hook` (its wire name, [`HookKind::as_str`]).
+pub fn service_for_hook(hook: &str) -> Option<Service> {
+    let kind = HookKind::from_name(hook)?;
+    SERVICES.iter().copied().find(|s| s.hook == kind)
 }
 
 const ORDER_USAGE: &str = "Send every draft MedicationRequest in context.draftOrders. Alemtuzumab is recognised by \
@@ -189,7 +187,7 @@ pub fn discovery(templates: &PrefetchTemplates) -> Discovery {
                     ),
                 };
                 ServiceDefinition {
-                    hook: hook_name(s.hook).to_owned(),
+                    hook: s.hook.as_str().to_owned(),
                     title: title.to_owned(),
                     description: description.to_owned(),
                     id: s.id.to_owned(),
@@ -248,6 +246,28 @@ mod tests {
                 assert!(q.contains("{{context.patientId}}"), "{q}");
                 assert!(!q.contains("{{userPractitionerId}}"), "{q}");
             }
+        }
+    }
+
+    #[test]
+    fn each_hook_has_one_spelling_and_one_service() {
+        for kind in HookKind::ALL {
+            assert_eq!(HookKind::from_name(kind.as_str()), Some(kind));
+            let service = service_for_hook(kind.as_str()).unwrap();
+            assert_eq!(service.hook, kind);
+        }
+        let names: Vec<_> = HookKind::ALL.iter().map(|h| h.as_str()).collect();
+        assert_eq!(names, ["order-sign", "order-select", "patient-view"]);
+        // The wire name is exact: no case folding, no trimming, no other hook.
+        for other in [
+            "Order-Sign",
+            " order-sign",
+            "order_sign",
+            "encounter-start",
+            "",
+        ] {
+            assert_eq!(HookKind::from_name(other), None, "{other:?}");
+            assert!(service_for_hook(other).is_none(), "{other:?}");
         }
     }
 

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 
 use crate::config::Settings;
 use crate::pipeline::{self, PipelineError};
-use crate::services::{hook_name, SERVICES};
+use crate::services::service_for_hook;
 use crate::wire::CdsResponse;
 
 /// Evaluates the request file as `serve` would answer it (the same [`pipeline::call_request`]),
@@ -31,10 +31,7 @@ pub fn simulate(
         PipelineError::NotJson(m) => anyhow::anyhow!("{} is not JSON: {m}", path.display()),
         other => anyhow::Error::from(other),
     })?;
-    let service = SERVICES
-        .iter()
-        .copied()
-        .find(|s| hook_name(s.hook) == request.hook)
+    let service = service_for_hook(&request.hook)
         .with_context(|| format!("no service answers hook `{}`", request.hook))?;
     // Offline: no FHIR client, so nothing here awaits I/O.
     let call = futures::executor::block_on(pipeline::call_request(

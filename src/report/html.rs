@@ -16,9 +16,10 @@ use chrono::{DateTime, Utc};
 
 use super::svg::{self, escape, HBar, Series};
 use super::text::{for_language, ReportTexts};
-use super::{OverrideDecision, Report, RuleReport, UNKNOWN_CARD};
+use super::{OverrideDecision, Report, RuleReport, StoredIndicator, UNKNOWN_CARD};
 use crate::cards::Language;
 use crate::rules::{Profile, RuleCode};
+use crate::wire::response::Indicator;
 
 /// What the page says besides the report's numbers.
 #[derive(Debug, Clone)]
@@ -338,7 +339,38 @@ fn per_rule_table(out: &mut String, t: &ReportTexts, language: Language, report:
         }
         out.push_str("</tr>");
     }
-    out.push_str("</tbody></table></section>");
+    out.push_str("</tbody></table>");
+    unrecognised_indicators(out, t, language, report);
+    out.push_str("</section>");
+}
+
+/// The rules with cards stored under an unrecognised indicator, said rather than dropped.
+fn unrecognised_indicators(out: &mut String, t: &ReportTexts, language: Language, report: &Report) {
+    let rules: Vec<&RuleReport> = report
+        .rules
+        .iter()
+        .filter(|r| r.unrecognised_indicators > 0)
+        .collect();
+    if rules.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        r#"<p class="note" id="unrecognised-indicators">{}{}"#,
+        escape(t.unrecognised_indicators),
+        escape(t.colon)
+    );
+    for (i, r) in rules.iter().enumerate() {
+        let _ = write!(
+            out,
+            r#"{sep}{label} <span data-rule="{code}" data-k="unrecognisedIndicators">{n}</span>"#,
+            sep = if i == 0 { "" } else { ", " },
+            label = escape(&rule_label(t, language, &r.rule)),
+            code = escape(&r.rule),
+            n = r.unrecognised_indicators,
+        );
+    }
+    out.push_str("</p>");
 }
 
 fn monthly(out: &mut String, t: &ReportTexts, language: Language, report: &Report) {
@@ -466,9 +498,13 @@ fn rate(out: &mut String, t: &ReportTexts, report: &Report) {
     out.push_str("</section>");
 }
 
-/// Overrides of critical cards, and of cards unknown to this service (they may have been).
+/// Overrides of critical cards, and of cards unknown to this service or stored with an
+/// unrecognised indicator (they may have been).
 fn listed(d: &OverrideDecision) -> bool {
-    matches!(d.indicator.as_deref(), None | Some("critical"))
+    match &d.indicator {
+        None | Some(StoredIndicator::Unrecognised(_)) => true,
+        Some(StoredIndicator::Known(i)) => *i == Indicator::Critical,
+    }
 }
 
 fn decisions(out: &mut String, t: &ReportTexts, language: Language, report: &Report) {
@@ -645,6 +681,36 @@ mod tests {
             "{ema}"
         );
         assert!(ema.contains(r#"id="left-out" data-count="2""#), "{ema}");
+    }
+
+    /// Issue 16: an override of a card stored with an unrecognised indicator is listed (it may
+    /// have been critical), and the page says how many such cards each rule has.
+    #[test]
+    fn an_unrecognised_indicator_is_listed_and_said() {
+        let odd = card("odd", "liver-function", "hard-stop", "2026-10-03T10:00:00Z");
+        let warn = card("warn", "liver-function", "warning", "2026-10-03T10:00:00Z");
+        let feedback = [
+            overridden(Some(&odd), "other", "", "2026-10-04T10:00:00Z"),
+            overridden(Some(&warn), "other", "", "2026-10-04T10:00:00Z"),
+        ];
+        let report = build(
+            &[odd, warn],
+            &feedback,
+            None,
+            None,
+            &CardSettings::default(),
+        );
+        let html = page(&report, &PageContext::default());
+        assert!(html.contains(r#"data-card="odd""#), "{html}");
+        assert!(!html.contains(r#"data-card="warn""#), "{html}");
+        assert!(
+            html.contains(
+                r#"<span data-rule="liver-function" data-k="unrecognisedIndicators">1</span>"#
+            ),
+            "{html}"
+        );
+        let plain = build(&[], &[], None, None, &CardSettings::default());
+        assert!(!page(&plain, &PageContext::default()).contains("unrecognised-indicators"));
     }
 
     #[test]

@@ -28,13 +28,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::cards::{CardSettings, OverrideReason, DEFAULT_OVERRIDE_REASON_SYSTEM};
 use crate::rules::{Profile, RuleCode};
 use crate::store::db::{FeedbackRow, IssuedCard};
 use crate::store::model::{FeedbackOutcome, ReasonCode};
 use crate::store::{Store, StoreError};
+use crate::wire::response::Indicator;
 
 pub mod html;
 pub mod svg;
@@ -42,6 +43,49 @@ pub mod text;
 
 /// The group of feedback whose card is unknown.
 pub const UNKNOWN_CARD: &str = "(unknown card)";
+
+/// A card's indicator as the store holds it, read at the store→report edge: the report compares
+/// [`Indicator`]s, never the stored text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredIndicator {
+    Known(Indicator),
+    /// Text that is no CDS Hooks indicator (a damaged row, or one written by another version).
+    /// Such a card is not counted as critical, nor left out: the rule counts it in
+    /// `unrecognisedIndicators`, and its overrides are listed with those of critical cards (it
+    /// may have been one), like those of unknown cards.
+    Unrecognised(String),
+}
+
+impl StoredIndicator {
+    pub fn parse(stored: &str) -> StoredIndicator {
+        [Indicator::Info, Indicator::Warning, Indicator::Critical]
+            .into_iter()
+            .find(|i| i.as_str() == stored)
+            .map_or_else(
+                || StoredIndicator::Unrecognised(stored.to_owned()),
+                StoredIndicator::Known,
+            )
+    }
+
+    /// The text as stored.
+    pub fn as_str(&self) -> &str {
+        match self {
+            StoredIndicator::Known(i) => i.as_str(),
+            StoredIndicator::Unrecognised(s) => s,
+        }
+    }
+
+    pub fn is_critical(&self) -> bool {
+        *self == StoredIndicator::Known(Indicator::Critical)
+    }
+}
+
+/// Written as stored, so the JSON report reads as before.
+impl Serialize for StoredIndicator {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -105,6 +149,10 @@ pub struct RuleReport {
     pub overrides: u64,
     /// Overrides of cards issued as `critical`.
     pub critical_overrides: u64,
+    /// Cards shown whose stored indicator is none of `info`, `warning`, `critical`
+    /// ([`StoredIndicator::Unrecognised`]); absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unrecognised_indicators: u64,
     pub overrides_by_reason: Vec<ReasonCount>,
     pub override_decisions: Vec<OverrideDecision>,
     /// This rule per month over the report's month range (empty for a rule with no activity).
@@ -142,8 +190,9 @@ pub struct OverrideDecision {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     pub service: String,
+    /// The overridden card's indicator; absent for an unknown card.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub indicator: Option<String>,
+    pub indicator: Option<StoredIndicator>,
     /// When the card was issued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision_time: Option<String>,
@@ -315,6 +364,10 @@ pub fn build(
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// A rule with nothing counted yet.
 fn new_rule(rule: &str) -> RuleReport {
     RuleReport {
@@ -326,6 +379,7 @@ fn new_rule(rule: &str) -> RuleReport {
         accepted_suggestions: 0,
         overrides: 0,
         critical_overrides: 0,
+        unrecognised_indicators: 0,
         overrides_by_reason: Vec::new(),
         override_decisions: Vec::new(),
         by_month: Vec::new(),
@@ -343,9 +397,13 @@ fn count_cards(cards: &[IssuedCard], rules: &mut RuleCounts, monthly: &mut Month
         r.cards_shown += 1;
         let m = month_of(monthly, &c.card.topic, c.issued_at);
         m.cards_shown += 1;
-        if c.card.indicator == "critical" {
-            r.critical_cards += 1;
-            m.critical_cards += 1;
+        match StoredIndicator::parse(&c.card.indicator) {
+            StoredIndicator::Known(Indicator::Critical) => {
+                r.critical_cards += 1;
+                m.critical_cards += 1;
+            }
+            StoredIndicator::Known(Indicator::Info | Indicator::Warning) => {}
+            StoredIndicator::Unrecognised(_) => r.unrecognised_indicators += 1,
         }
         if let Some(order) = non_blank(c.card.order_ref.as_deref()) {
             let patient = non_blank(c.patient_id.as_deref());
@@ -394,7 +452,7 @@ fn count_override(
     if row
         .card
         .as_ref()
-        .is_some_and(|c| c.card.indicator == "critical")
+        .is_some_and(|c| StoredIndicator::parse(&c.card.indicator).is_critical())
     {
         r.critical_overrides += 1;
         m.critical_overrides += 1;
@@ -454,7 +512,10 @@ fn override_decision(row: &FeedbackRow, display: Option<String>) -> OverrideDeci
         issuer: row.record.issuer.clone(),
         order_id: row.card.as_ref().and_then(|c| c.card.order_ref.clone()),
         service: row.record.service.clone(),
-        indicator: row.card.as_ref().map(|c| c.card.indicator.clone()),
+        indicator: row
+            .card
+            .as_ref()
+            .map(|c| StoredIndicator::parse(&c.card.indicator)),
         decision_time: row.card.as_ref().map(|c| rfc3339(c.issued_at)),
         outcome_time: rfc3339(f.outcome_timestamp),
         received_time: rfc3339(row.record.received_at),
@@ -661,7 +722,8 @@ const CSV_HEADER: [&str; CSV_COLUMNS] = [
 /// on `rule` and `reason` rows, the profile the figures are filtered on (`all`: not filtered)
 /// and, on `override` rows, the profile of the overridden decision; `issuer` is the JWT issuer
 /// the override came with. A report filtered on a profile ends with a `left-out` row: the
-/// feedback items about cards with no recorded decision, in `count`.
+/// feedback items about cards with no recorded decision, in `count`. A rule with cards stored
+/// under an unrecognised indicator has an `unrecognised-indicator` row (their number in `count`).
 fn csv(report: &Report) -> String {
     let mut out = String::new();
     let scope = report.profile.as_deref().unwrap_or("all");
@@ -687,6 +749,15 @@ fn csv(report: &Report) -> String {
         row[7] = &overrides;
         row[19] = scope;
         csv_row(&mut out, &row);
+        if r.unrecognised_indicators > 0 {
+            let count = r.unrecognised_indicators.to_string();
+            let mut row = [""; CSV_COLUMNS];
+            row[0] = "unrecognised-indicator";
+            row[1] = &r.rule;
+            row[11] = &count;
+            row[19] = scope;
+            csv_row(&mut out, &row);
+        }
         for reason in &r.overrides_by_reason {
             let count = reason.count.to_string();
             let mut row = [""; CSV_COLUMNS];
@@ -804,6 +875,18 @@ fn table_counts(out: &mut String, report: &Report) {
             r.overrides
         );
     }
+    for r in report
+        .rules
+        .iter()
+        .filter(|r| r.unrecognised_indicators > 0)
+    {
+        let _ = writeln!(
+            out,
+            "{}: {} card(s) stored with an unrecognised indicator (not counted as critical)",
+            plain(&r.rule),
+            r.unrecognised_indicators
+        );
+    }
 }
 
 /// The overrides of one rule: per reason, then each decision.
@@ -904,6 +987,71 @@ mod tests {
             },
             card,
         }
+    }
+
+    /// Issue 16: the stored indicator is read as an [`Indicator`]; text that is none is counted
+    /// apart and said in every format, never counted as critical nor as nothing.
+    #[test]
+    fn an_unrecognised_stored_indicator_is_counted_apart_and_said() {
+        for known in [Indicator::Info, Indicator::Warning, Indicator::Critical] {
+            assert_eq!(
+                StoredIndicator::parse(known.as_str()),
+                StoredIndicator::Known(known)
+            );
+        }
+        let topic = "initiation-eligibility";
+        let odd = card("odd", topic, "CRITICAL");
+        let crit = card("crit", topic, "critical");
+        let warn = card("warn", "liver-function", "warning");
+        let feedback = vec![fb(Some(odd.clone()), "odd", Some("other"))];
+        let r = build(
+            &[odd, crit, warn],
+            &feedback,
+            None,
+            None,
+            &CardSettings::default(),
+        );
+        let init = r.rules.iter().find(|x| x.rule == topic).unwrap();
+        assert_eq!(init.cards_shown, 2);
+        assert_eq!(init.critical_cards, 1);
+        assert_eq!(init.unrecognised_indicators, 1);
+        assert_eq!(init.overrides, 1);
+        assert_eq!(init.critical_overrides, 0);
+        assert_eq!(
+            init.override_decisions[0].indicator,
+            Some(StoredIndicator::Unrecognised("CRITICAL".into()))
+        );
+        let liver = r.rules.iter().find(|x| x.rule == "liver-function").unwrap();
+        assert_eq!(
+            (liver.critical_cards, liver.unrecognised_indicators),
+            (0, 0)
+        );
+
+        let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+        let rules = json["rules"].as_array().unwrap();
+        let j_init = rules.iter().find(|x| x["rule"] == topic).unwrap();
+        assert_eq!(j_init["unrecognisedIndicators"], 1);
+        // The stored text is reported as it was stored.
+        assert_eq!(j_init["overrideDecisions"][0]["indicator"], "CRITICAL");
+        let j_liver = rules
+            .iter()
+            .find(|x| x["rule"] == "liver-function")
+            .unwrap();
+        assert!(j_liver.get("unrecognisedIndicators").is_none(), "{j_liver}");
+
+        let csv = render(&r, Format::Csv);
+        assert!(
+            csv.contains(&format!("unrecognised-indicator,{topic},,,,,,,,,,1,")),
+            "{csv}"
+        );
+        assert_eq!(csv.matches("unrecognised-indicator,").count(), 1, "{csv}");
+        let table = render(&r, Format::Table);
+        assert!(
+            table.contains(&format!(
+                "{topic}: 1 card(s) stored with an unrecognised indicator"
+            )),
+            "{table}"
+        );
     }
 
     #[test]

@@ -500,6 +500,29 @@ pub enum HookKind {
     PatientView,
 }
 
+impl HookKind {
+    /// Every hook this service answers.
+    pub const ALL: [HookKind; 3] = [
+        HookKind::OrderSign,
+        HookKind::OrderSelect,
+        HookKind::PatientView,
+    ];
+
+    /// The hook's name on the wire (cds-hooks.org hook definitions): the one spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HookKind::OrderSign => "order-sign",
+            HookKind::OrderSelect => "order-select",
+            HookKind::PatientView => "patient-view",
+        }
+    }
+
+    /// The hook named `name`, if this service answers it.
+    pub fn from_name(name: &str) -> Option<HookKind> {
+        HookKind::ALL.into_iter().find(|h| h.as_str() == name)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Data that could not be obtained
 

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::request::{json_type, optional_string, required_string, FieldError};
+use crate::rules::HookKind;
 
 /// Most `context.selections` an order-select call may carry (issue 17 item 4): a clinician
 /// selects a few orders; 300 000 of them made the matching a CPU-bound denial of service.
@@ -23,10 +24,6 @@ pub struct OrderSignContext {
     pub draft_orders: Map<String, Value>,
 }
 
-impl OrderSignContext {
-    pub const HOOK_NAME: &'static str = "order-sign";
-}
-
 /// `order-select`: "fires when a clinician selects one or more orders to place for a patient".
 #[derive(Debug)]
 pub struct OrderSelectContext {
@@ -38,20 +35,12 @@ pub struct OrderSelectContext {
     pub draft_orders: Map<String, Value>,
 }
 
-impl OrderSelectContext {
-    pub const HOOK_NAME: &'static str = "order-select";
-}
-
 /// `patient-view`: "the user has just opened a patient's record".
 #[derive(Debug)]
 pub struct PatientViewContext {
     pub user_id: Option<String>,
     pub patient_id: String,
     pub encounter_id: Option<String>,
-}
-
-impl PatientViewContext {
-    pub const HOOK_NAME: &'static str = "patient-view";
 }
 
 #[derive(Debug)]
@@ -67,14 +56,20 @@ impl HookContext {
         let user_id = optional_string(&mut c, "userId", "context.userId")?;
         let patient_id = required_string(&mut c, "patientId", "context.patientId")?;
         let encounter_id = optional_string(&mut c, "encounterId", "context.encounterId")?;
-        match hook {
-            OrderSignContext::HOOK_NAME => Ok(HookContext::OrderSign(OrderSignContext {
+        let kind = HookKind::from_name(hook).ok_or_else(|| {
+            FieldError::new(
+                "hook",
+                format!("`{hook}` is not a hook this service answers"),
+            )
+        })?;
+        match kind {
+            HookKind::OrderSign => Ok(HookContext::OrderSign(OrderSignContext {
                 user_id,
                 patient_id,
                 encounter_id,
                 draft_orders: draft_orders(&mut c)?,
             })),
-            OrderSelectContext::HOOK_NAME => {
+            HookKind::OrderSelect => {
                 let draft_orders = draft_orders(&mut c)?;
                 let selections = match c.remove("selections") {
                     None | Some(Value::Null) => {
@@ -112,15 +107,11 @@ impl HookContext {
                     draft_orders,
                 }))
             }
-            PatientViewContext::HOOK_NAME => Ok(HookContext::PatientView(PatientViewContext {
+            HookKind::PatientView => Ok(HookContext::PatientView(PatientViewContext {
                 user_id,
                 patient_id,
                 encounter_id,
             })),
-            other => Err(FieldError::new(
-                "hook",
-                format!("`{other}` is not a hook this service answers"),
-            )),
         }
     }
 
@@ -132,11 +123,12 @@ impl HookContext {
         }
     }
 
-    pub fn hook_name(&self) -> &'static str {
+    /// The hook this context belongs to.
+    pub fn kind(&self) -> HookKind {
         match self {
-            HookContext::OrderSign(_) => OrderSignContext::HOOK_NAME,
-            HookContext::OrderSelect(_) => OrderSelectContext::HOOK_NAME,
-            HookContext::PatientView(_) => PatientViewContext::HOOK_NAME,
+            HookContext::OrderSign(_) => HookKind::OrderSign,
+            HookContext::OrderSelect(_) => HookKind::OrderSelect,
+            HookContext::PatientView(_) => HookKind::PatientView,
         }
     }
 }
