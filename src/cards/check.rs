@@ -140,9 +140,7 @@ fn check_source(card: &Card) -> Result<RuleCode, String> {
     }
     let topic = card.source.topic.as_ref().ok_or("source.topic missing")?;
     non_blank("source.topic.system", topic.system.as_deref())?;
-    let rule = RuleCode::ALL
-        .into_iter()
-        .find(|r| r.as_str() == topic.code)
+    let rule = RuleCode::from_code(&topic.code)
         .ok_or_else(|| format!("source.topic.code {:?} is not a rule code", topic.code))?;
     if !allowed_indicators(rule).contains(&card.indicator) {
         return Err(format!(

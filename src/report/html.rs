@@ -75,9 +75,9 @@ fn rule_label(t: &ReportTexts, language: Language, rule: &str) -> String {
     if rule == UNKNOWN_CARD {
         return t.unknown_card.to_owned();
     }
-    match RuleCode::ALL.iter().find(|c| c.as_str() == rule) {
+    match RuleCode::from_code(rule) {
         Some(code) => crate::cards::text::for_language(language)
-            .rule_title(*code)
+            .rule_title(code)
             .to_owned(),
         None => rule.to_owned(),
     }

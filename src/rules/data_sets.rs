@@ -58,16 +58,11 @@ impl DataQuery {
 pub enum ObservationCodes {
     /// Every liver-panel code the terminology accepts, local codes included.
     LiverLabs,
-    /// The blood-pressure codes of the contract's `bloodPressure` template.
+    /// Every blood-pressure code the terminology accepts (`Terminology::blood_pressure_query_codes`).
     BloodPressure,
 }
 
 const ORDERS: &[HookKind] = &[HookKind::OrderSign, HookKind::OrderSelect];
-const ALL_HOOKS: &[HookKind] = &[
-    HookKind::OrderSign,
-    HookKind::OrderSelect,
-    HookKind::PatientView,
-];
 
 /// The data sets, in the order of the prefetch templates, the discovery document, the queries
 /// and the data-unavailable findings. `bloodPressure` is not in the contract's list but allowed by
@@ -92,28 +87,28 @@ pub static DATA_SETS: [DataSetSpec; 8] = [
         key: "medicationRequests",
         resource_types: &["MedicationRequest"],
         query: DataQuery::Search("MedicationRequest"),
-        hooks: ALL_HOOKS,
+        hooks: &HookKind::ALL,
     },
     DataSetSpec {
         set: DataSet::MedicationStatements,
         key: "medicationStatements",
         resource_types: &["MedicationStatement"],
         query: DataQuery::Search("MedicationStatement"),
-        hooks: ALL_HOOKS,
+        hooks: &HookKind::ALL,
     },
     DataSetSpec {
         set: DataSet::MedicationAdministrations,
         key: "medicationAdministrations",
         resource_types: &["MedicationAdministration"],
         query: DataQuery::Search("MedicationAdministration"),
-        hooks: ALL_HOOKS,
+        hooks: &HookKind::ALL,
     },
     DataSetSpec {
         set: DataSet::LiverLabs,
         key: "liverLabs",
         resource_types: &["Observation"],
         query: DataQuery::Observations(ObservationCodes::LiverLabs),
-        hooks: ALL_HOOKS,
+        hooks: &HookKind::ALL,
     },
     DataSetSpec {
         set: DataSet::BloodPressure,

@@ -121,6 +121,11 @@ impl RuleCode {
             RuleCode::DataUnavailable => "data-unavailable",
         }
     }
+
+    /// The rule of a topic code ([`RuleCode::as_str`] read back); `None` for any other text.
+    pub fn from_code(code: &str) -> Option<RuleCode> {
+        RuleCode::ALL.into_iter().find(|r| r.as_str() == code)
+    }
 }
 
 /// One rule of the registry and the data sets it cannot be checked without.
@@ -484,6 +489,15 @@ mod tests {
     /// What a gap in each data set leaves unchecked, derived from the rules' `NEEDS`, in the
     /// registry's order (the data-unavailable findings list them in this order; `DataSet::blocks`,
     /// `data_sets.rs`).
+    #[test]
+    fn every_topic_code_reads_back_to_its_rule() {
+        for rule in RuleCode::ALL {
+            assert_eq!(RuleCode::from_code(rule.as_str()), Some(rule));
+        }
+        assert_eq!(RuleCode::from_code("Liver-Function"), None);
+        assert_eq!(RuleCode::from_code(""), None);
+    }
+
     #[test]
     fn what_each_gap_blocks() {
         use RuleCode::*;

@@ -4,7 +4,8 @@
 //! truncated — and posted to the running service. Never a 5xx, never a dropped connection.
 //!
 //! CI runs `FUZZ_CASES` cases (default 2000). A long run:
-//! `FUZZ_CASES=200000 cargo test --release --test api fuzz -- --nocapture`.
+//! `FUZZ_CASES=100000 cargo test --release --test api fuzz -- --nocapture` (README §Security has
+//! the last one).
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
