@@ -1,6 +1,7 @@
 //! The hook path against its floor: an order-sign request parsed by serde_json alone into a
 //! `Value`, versus the whole pipeline (read, gather from the prefetch, rules, cards), on the
-//! ~240 KB call and on a 10x larger record (~2.4 MB: how the cost grows with the record).
+//! ~240 KB call, on a 10x larger record (~2.4 MB) and on one just under the 5 MiB body limit
+//! (~4.8 MB): how the cost grows with the record.
 //!
 //! `cargo bench --bench hook`. The developers' guide asks the pipeline to cost no more than the
 //! floor ("a call with a 240 KB prefetch should cost no more than parsing it once"); HTTP figures
@@ -31,6 +32,8 @@ fn bench(c: &mut Criterion) {
     for (name, size) in [
         ("order-sign 240 KB", 240_000),
         ("order-sign 2.4 MB", 2_400_000),
+        // Just under the 5 MiB body limit (`server.body_limit_bytes`): cost per MB stays flat.
+        ("order-sign 4.8 MB", 4_800_000),
     ] {
         let body = request_of_size(size);
         let mut group = c.benchmark_group(name);
