@@ -622,6 +622,92 @@ async fn a_relative_next_link_in_the_prefetch_is_followed_on_the_fhir_server() {
     assert!(proxy.requests().len() > 10, "{:?}", proxy.requests());
 }
 
+/// A re-treated adult with RRMS, as resources to load on hfs: the first alemtuzumab course was
+/// five days in January 2025, 22 months before the order; nothing else (each test adds the
+/// observations it is about).
+fn retreated_patient(patient: &str, birth_date: &str, gender: &str) -> Vec<Value> {
+    let subject = json!({"reference": format!("Patient/{patient}")});
+    let mut entries = vec![
+        json!({"resourceType": "Patient", "id": patient, "birthDate": birth_date, "gender": gender}),
+        json!({"resourceType": "Condition", "id": format!("{patient}-rrms"), "subject": subject,
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "426373005"}], "text": "RRMS"},
+            "onsetDateTime": "2019-03-01"}),
+    ];
+    for day in 6..=10 {
+        entries.push(json!({"resourceType": "MedicationAdministration",
+            "id": format!("{patient}-c1-d{day}"), "status": "completed", "subject": subject,
+            "medicationCodeableConcept": lemtrada(),
+            "effectiveDateTime": format!("2025-01-{day:02}T09:00:00+01:00")}));
+    }
+    entries
+}
+
+fn lemtrada() -> Value {
+    json!({"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+        "code": "1594658", "display": "alemtuzumab 10 MG/ML Injectable Solution [Lemtrada]"}],
+        "text": "Lemtrada 12 mg"})
+}
+
+/// A lab result of `patient` with its reference range's high bound.
+fn lab(
+    patient: &str,
+    id: &str,
+    code: &str,
+    value: f64,
+    unit: &str,
+    high: f64,
+    date: &str,
+) -> Value {
+    json!({"resourceType": "Observation", "id": format!("{patient}-{id}"), "status": "final",
+        "subject": {"reference": format!("Patient/{patient}")}, "effectiveDateTime": date,
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "valueQuantity": {"value": value, "unit": unit},
+        "referenceRange": [{"high": {"value": high, "unit": unit}}]})
+}
+
+/// Loads `entries` on hfs in one transaction.
+async fn load(hfs: &Hfs, entries: &[Value]) {
+    let collection = json!({"resourceType": "Bundle", "type": "collection",
+        "entry": entries.iter().map(|r| json!({"resource": r})).collect::<Vec<_>>()});
+    hfs.transaction(&crate::fhir_server::as_transaction(&collection))
+        .await;
+}
+
+/// An order-sign call for a Lemtrada draft for `patient`, nothing prefetched: everything is
+/// read from `fhir_server`.
+fn order_sign_from_server(patient: &str, fhir_server: &str, hook_instance: &str) -> Value {
+    let draft = json!({"resourceType": "MedicationRequest", "id": format!("{patient}-draft"),
+        "status": "draft", "intent": "order", "subject": {"reference": format!("Patient/{patient}")},
+        "authoredOn": FIXTURE_TODAY, "medicationCodeableConcept": lemtrada()});
+    json!({
+        "hook": "order-sign",
+        "hookInstance": hook_instance,
+        "fhirServer": fhir_server,
+        "fhirAuthorization": {"access_token": format!("{patient}-token"), "token_type": "Bearer",
+            "expires_in": 300, "scope": "patient/*.read", "subject": "alemtuzumab-cds"},
+        "context": {"userId": "Practitioner/example", "patientId": patient,
+            "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                "entry": [{"fullUrl": format!("MedicationRequest/{patient}-draft"), "resource": draft}]}}
+    })
+}
+
+/// The `code` parameter of the Observation search whose target contains `code`.
+fn observation_search_codes(proxy: &FhirProxy, code: &str) -> String {
+    let search = proxy
+        .requests()
+        .into_iter()
+        .find(|r| r.target.starts_with("Observation?") && r.target.contains(code))
+        .unwrap_or_else(|| panic!("no Observation search with {code}"));
+    let (_, query) = normalise(&search.target);
+    query
+        .iter()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
 /// Issue 11 point 3: a re-treated patient whose only total bilirubin is LOINC 14631-6 (µmol/L,
 /// what French laboratories send) at > 2 × ULN after the first course. Nothing is prefetched:
 /// the liverLabs search built from the terminology fetches it from the real server and R4 gives
@@ -637,54 +723,39 @@ async fn a_bilirubin_coded_only_14631_6_on_the_server_triggers_the_re_administra
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
     let app = spawn_app_with(generous_deadline).await;
     let patient = "issue11-bilirubin-umol";
-    let subject = json!({"reference": format!("Patient/{patient}")});
-    let lemtrada = json!({"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-        "code": "1594658", "display": "alemtuzumab 10 MG/ML Injectable Solution [Lemtrada]"}],
-        "text": "Lemtrada 12 mg"});
-    let mut entries = vec![
-        json!({"resourceType": "Patient", "id": patient, "birthDate": "1986-04-02", "gender": "female"}),
-        json!({"resourceType": "Condition", "id": format!("{patient}-rrms"), "subject": subject,
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
-            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
-            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "426373005"}], "text": "RRMS"},
-            "onsetDateTime": "2019-03-01"}),
-    ];
-    // Course 1: five days in January 2025, 22 months before the order.
-    for day in 6..=10 {
-        entries.push(json!({"resourceType": "MedicationAdministration",
-            "id": format!("{patient}-c1-d{day}"), "status": "completed", "subject": subject,
-            "medicationCodeableConcept": lemtrada,
-            "effectiveDateTime": format!("2025-01-{day:02}T09:00:00+01:00")}));
-    }
+    let mut entries = retreated_patient(patient, "1986-04-02", "female");
     // Liver tests after the course: ALT/AST normal, total bilirubin only as 14631-6, 3.3 × ULN.
-    let obs = |id: &str, code: &str, value: f64, unit: &str, high: f64, date: &str| {
-        json!({"resourceType": "Observation", "id": format!("{patient}-{id}"), "status": "final",
-            "subject": subject, "effectiveDateTime": date,
-            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "valueQuantity": {"value": value, "unit": unit},
-            "referenceRange": [{"high": {"value": high, "unit": unit}}]})
-    };
-    entries.push(obs("alt", "1742-6", 25.0, "U/L", 40.0, "2026-11-18"));
-    entries.push(obs("ast", "1920-8", 22.0, "U/L", 40.0, "2026-11-18"));
-    entries.push(obs("bili", "14631-6", 70.0, "umol/L", 21.0, "2026-11-18"));
-    let collection = json!({"resourceType": "Bundle", "type": "collection",
-        "entry": entries.iter().map(|r| json!({"resource": r})).collect::<Vec<_>>()});
-    hfs.transaction(&crate::fhir_server::as_transaction(&collection))
-        .await;
+    entries.push(lab(
+        patient,
+        "alt",
+        "1742-6",
+        25.0,
+        "U/L",
+        40.0,
+        "2026-11-18",
+    ));
+    entries.push(lab(
+        patient,
+        "ast",
+        "1920-8",
+        22.0,
+        "U/L",
+        40.0,
+        "2026-11-18",
+    ));
+    entries.push(lab(
+        patient,
+        "bili",
+        "14631-6",
+        70.0,
+        "umol/L",
+        21.0,
+        "2026-11-18",
+    ));
+    load(hfs, &entries).await;
 
-    let draft = json!({"resourceType": "MedicationRequest", "id": format!("{patient}-draft"),
-        "status": "draft", "intent": "order", "subject": subject,
-        "authoredOn": FIXTURE_TODAY, "medicationCodeableConcept": lemtrada});
-    let request = json!({
-        "hook": "order-sign",
-        "hookInstance": "0d3c4a52-7d0e-4f49-9a4e-2b1b7f2f1101",
-        "fhirServer": proxy.base,
-        "fhirAuthorization": {"access_token": "issue11-token", "token_type": "Bearer",
-            "expires_in": 300, "scope": "patient/*.read", "subject": "alemtuzumab-cds"},
-        "context": {"userId": "Practitioner/example", "patientId": patient,
-            "draftOrders": {"resourceType": "Bundle", "type": "collection",
-                "entry": [{"fullUrl": format!("MedicationRequest/{patient}-draft"), "resource": draft}]}}
-    });
+    let request =
+        order_sign_from_server(patient, &proxy.base, "0d3c4a52-7d0e-4f49-9a4e-2b1b7f2f1101");
     let (status, body) = post(&app, &request).await;
     assert_eq!(status, 200, "{body}");
     assert_valid_response(&body, &request);
@@ -694,17 +765,7 @@ async fn a_bilirubin_coded_only_14631_6_on_the_server_triggers_the_re_administra
         "{got:?}\n{body}"
     );
     assert!(!got.iter().any(|(t, _)| t == "data-unavailable"), "{got:?}");
-    let liver = proxy
-        .requests()
-        .into_iter()
-        .find(|r| r.target.starts_with("Observation?") && r.target.contains("1742-6"))
-        .expect("the liverLabs search was sent");
-    let (_, query) = normalise(&liver.target);
-    let codes = query
-        .iter()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let codes = observation_search_codes(&proxy, "1742-6");
     assert!(codes.contains("http://loinc.org|14631-6"), "{codes}");
 }
 
@@ -728,66 +789,52 @@ async fn a_blood_pressure_coded_only_55284_4_on_the_server_is_an_uncontrolled_hy
     })
     .await;
     let patient = "bp-55284-4";
-    let subject = json!({"reference": format!("Patient/{patient}")});
-    let lemtrada = json!({"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-        "code": "1594658", "display": "alemtuzumab 10 MG/ML Injectable Solution [Lemtrada]"}],
-        "text": "Lemtrada 12 mg"});
-    let mut entries = vec![
-        json!({"resourceType": "Patient", "id": patient, "birthDate": "1984-09-12", "gender": "male"}),
-        json!({"resourceType": "Condition", "id": format!("{patient}-rrms"), "subject": subject,
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
-            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
-            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "426373005"}], "text": "RRMS"},
-            "onsetDateTime": "2018-05-01"}),
-    ];
-    // Course 1: five days in January 2025, 22 months before the order; nothing since.
-    for day in 6..=10 {
-        entries.push(json!({"resourceType": "MedicationAdministration",
-            "id": format!("{patient}-c1-d{day}"), "status": "completed", "subject": subject,
-            "medicationCodeableConcept": lemtrada,
-            "effectiveDateTime": format!("2025-01-{day:02}T09:00:00+01:00")}));
-    }
+    let mut entries = retreated_patient(patient, "1984-09-12", "male");
     // A normal liver panel a week before the order.
-    let lab = |id: &str, code: &str, value: f64, unit: &str, high: f64| {
-        json!({"resourceType": "Observation", "id": format!("{patient}-{id}"), "status": "final",
-            "subject": subject, "effectiveDateTime": "2026-11-18",
-            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "valueQuantity": {"value": value, "unit": unit},
-            "referenceRange": [{"high": {"value": high, "unit": unit}}]})
-    };
-    entries.push(lab("alt", "1742-6", 25.0, "U/L", 40.0));
-    entries.push(lab("ast", "1920-8", 22.0, "U/L", 40.0));
-    entries.push(lab("bili", "1975-2", 9.0, "umol/L", 21.0));
+    entries.push(lab(
+        patient,
+        "alt",
+        "1742-6",
+        25.0,
+        "U/L",
+        40.0,
+        "2026-11-18",
+    ));
+    entries.push(lab(
+        patient,
+        "ast",
+        "1920-8",
+        22.0,
+        "U/L",
+        40.0,
+        "2026-11-18",
+    ));
+    entries.push(lab(
+        patient,
+        "bili",
+        "1975-2",
+        9.0,
+        "umol/L",
+        21.0,
+        "2026-11-18",
+    ));
     let mmhg = |code: &str, value: f64| {
         json!({"code": {"coding": [{"system": "http://loinc.org", "code": code}]},
             "valueQuantity": {"value": value, "unit": "mm[Hg]",
                 "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}})
     };
     entries.push(json!({"resourceType": "Observation", "id": format!("{patient}-bp"),
-        "status": "final", "subject": subject, "effectiveDateTime": "2026-11-20T10:30:00+01:00",
+        "status": "final", "subject": {"reference": format!("Patient/{patient}")},
+        "effectiveDateTime": "2026-11-20T10:30:00+01:00",
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
             "code": "vital-signs"}]}],
         "code": {"coding": [{"system": "http://loinc.org", "code": "55284-4",
             "display": "Blood pressure systolic and diastolic"}]},
         "component": [mmhg("8480-6", 182.0), mmhg("8462-4", 112.0)]}));
-    let collection = json!({"resourceType": "Bundle", "type": "collection",
-        "entry": entries.iter().map(|r| json!({"resource": r})).collect::<Vec<_>>()});
-    hfs.transaction(&crate::fhir_server::as_transaction(&collection))
-        .await;
+    load(hfs, &entries).await;
 
-    let draft = json!({"resourceType": "MedicationRequest", "id": format!("{patient}-draft"),
-        "status": "draft", "intent": "order", "subject": subject,
-        "authoredOn": FIXTURE_TODAY, "medicationCodeableConcept": lemtrada});
-    let request = json!({
-        "hook": "order-sign",
-        "hookInstance": "5b0f4f1e-3f0e-4d4e-9d0e-55284a000001",
-        "fhirServer": proxy.base,
-        "fhirAuthorization": {"access_token": "bp-token", "token_type": "Bearer",
-            "expires_in": 300, "scope": "patient/*.read", "subject": "alemtuzumab-cds"},
-        "context": {"userId": "Practitioner/example", "patientId": patient,
-            "draftOrders": {"resourceType": "Bundle", "type": "collection",
-                "entry": [{"fullUrl": format!("MedicationRequest/{patient}-draft"), "resource": draft}]}}
-    });
+    let request =
+        order_sign_from_server(patient, &proxy.base, "5b0f4f1e-3f0e-4d4e-9d0e-55284a000001");
     let (status, body) = post(&app, &request).await;
     assert_eq!(status, 200, "{body}");
     assert_valid_response(&body, &request);
@@ -810,17 +857,7 @@ async fn a_blood_pressure_coded_only_55284_4_on_the_server_is_an_uncontrolled_hy
             "{topic}: {detail}"
         );
     }
-    let bp = proxy
-        .requests()
-        .into_iter()
-        .find(|r| r.target.starts_with("Observation?") && r.target.contains("8480-6"))
-        .expect("the bloodPressure search was sent");
-    let (_, query) = normalise(&bp.target);
-    let codes = query
-        .iter()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let codes = observation_search_codes(&proxy, "8480-6");
     assert!(codes.contains("http://loinc.org|55284-4"), "{codes}");
 }
 
