@@ -667,6 +667,11 @@ fn lab(
         "referenceRange": [{"high": {"value": high, "unit": unit}}]})
 }
 
+/// The tests that load resources on the shared hfs and then read them through the service take
+/// this in turn: hfs (SQLite) answered `503` to one test's search while the other's transaction
+/// was being written.
+static HFS_WRITERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Loads `entries` on hfs in one transaction.
 async fn load(hfs: &Hfs, entries: &[Value]) {
     let collection = json!({"resourceType": "Bundle", "type": "collection",
@@ -722,6 +727,7 @@ async fn a_bilirubin_coded_only_14631_6_on_the_server_triggers_the_re_administra
     let hfs = hfs().await;
     let proxy = FhirProxy::start(Some(&hfs.base)).await;
     let app = spawn_app_with(generous_deadline).await;
+    let _turn = HFS_WRITERS.lock().await;
     let patient = "issue11-bilirubin-umol";
     let mut entries = retreated_patient(patient, "1986-04-02", "female");
     // Liver tests after the course: ALT/AST normal, total bilirubin only as 14631-6, 3.3 × ULN.
@@ -788,6 +794,7 @@ async fn a_blood_pressure_coded_only_55284_4_on_the_server_is_an_uncontrolled_hy
         raw.rules.profile = "ema-2020".into();
     })
     .await;
+    let _turn = HFS_WRITERS.lock().await;
     let patient = "bp-55284-4";
     let mut entries = retreated_patient(patient, "1984-09-12", "male");
     // A normal liver panel a week before the order.
