@@ -650,21 +650,21 @@ fn lemtrada() -> Value {
         "text": "Lemtrada 12 mg"})
 }
 
-/// A lab result of `patient` with its reference range's high bound.
-fn lab(
-    patient: &str,
-    id: &str,
-    code: &str,
-    value: f64,
-    unit: &str,
-    high: f64,
-    date: &str,
-) -> Value {
-    json!({"resourceType": "Observation", "id": format!("{patient}-{id}"), "status": "final",
-        "subject": {"reference": format!("Patient/{patient}")}, "effectiveDateTime": date,
-        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-        "valueQuantity": {"value": value, "unit": unit},
-        "referenceRange": [{"high": {"value": high, "unit": unit}}]})
+/// A liver panel of `patient` a week before the order: ALT 25 and AST 22 U/L (reference high
+/// 40), total bilirubin coded `bilirubin_code` at `bilirubin` µmol/L (reference high 21).
+fn liver_panel(patient: &str, bilirubin_code: &str, bilirubin: f64) -> [Value; 3] {
+    let lab = |id: &str, code: &str, value: f64, unit: &str, high: f64| {
+        json!({"resourceType": "Observation", "id": format!("{patient}-{id}"), "status": "final",
+            "subject": {"reference": format!("Patient/{patient}")}, "effectiveDateTime": "2026-11-18",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "valueQuantity": {"value": value, "unit": unit},
+            "referenceRange": [{"high": {"value": high, "unit": unit}}]})
+    };
+    [
+        lab("alt", "1742-6", 25.0, "U/L", 40.0),
+        lab("ast", "1920-8", 22.0, "U/L", 40.0),
+        lab("bili", bilirubin_code, bilirubin, "umol/L", 21.0),
+    ]
 }
 
 /// The tests that load resources on the shared hfs and then read them through the service take
@@ -731,33 +731,7 @@ async fn a_bilirubin_coded_only_14631_6_on_the_server_triggers_the_re_administra
     let patient = "issue11-bilirubin-umol";
     let mut entries = retreated_patient(patient, "1986-04-02", "female");
     // Liver tests after the course: ALT/AST normal, total bilirubin only as 14631-6, 3.3 × ULN.
-    entries.push(lab(
-        patient,
-        "alt",
-        "1742-6",
-        25.0,
-        "U/L",
-        40.0,
-        "2026-11-18",
-    ));
-    entries.push(lab(
-        patient,
-        "ast",
-        "1920-8",
-        22.0,
-        "U/L",
-        40.0,
-        "2026-11-18",
-    ));
-    entries.push(lab(
-        patient,
-        "bili",
-        "14631-6",
-        70.0,
-        "umol/L",
-        21.0,
-        "2026-11-18",
-    ));
+    entries.extend(liver_panel(patient, "14631-6", 70.0));
     load(hfs, &entries).await;
 
     let request =
@@ -798,33 +772,7 @@ async fn a_blood_pressure_coded_only_55284_4_on_the_server_is_an_uncontrolled_hy
     let patient = "bp-55284-4";
     let mut entries = retreated_patient(patient, "1984-09-12", "male");
     // A normal liver panel a week before the order.
-    entries.push(lab(
-        patient,
-        "alt",
-        "1742-6",
-        25.0,
-        "U/L",
-        40.0,
-        "2026-11-18",
-    ));
-    entries.push(lab(
-        patient,
-        "ast",
-        "1920-8",
-        22.0,
-        "U/L",
-        40.0,
-        "2026-11-18",
-    ));
-    entries.push(lab(
-        patient,
-        "bili",
-        "1975-2",
-        9.0,
-        "umol/L",
-        21.0,
-        "2026-11-18",
-    ));
+    entries.extend(liver_panel(patient, "1975-2", 9.0));
     let mmhg = |code: &str, value: f64| {
         json!({"code": {"coding": [{"system": "http://loinc.org", "code": code}]},
             "valueQuantity": {"value": value, "unit": "mm[Hg]",
