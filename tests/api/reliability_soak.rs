@@ -2,7 +2,9 @@
 //! `SOAK_MINUTES` minutes (default 2 in the suite; `scripts/soak` runs 60 against the release
 //! build), sampled every minute: resident memory (and its anonymous part), open file
 //! descriptors, SQLite WAL size, p99, calls refused, longest log line. Written to `SOAK_OUT` (default `$TMPDIR/alemtuzumab-cds-soak`) as
-//! `soak.csv`, `soak.svg` and `summary.txt`.
+//! `soak.csv`, `soak.svg` and `summary.txt`. `SOAK_SLOTS` sets the hook slots (default 16) and
+//! `SOAK_MIX=prefetch` leaves out the FHIR-fetch calls (and hfs): the overload measurement of the
+//! service's own shedding (README §Operations).
 //!
 //! Phases: (1) capacity, closed loop at `server.max_concurrent_hooks` concurrent calls;
 //! (2) the soak, open loop at half that capacity, with every fixture, the CDS Hooks Sandbox's
@@ -31,8 +33,26 @@ use crate::fhir_fetch::{hook_kind, patient_id};
 use crate::helpers::{binary, fixture_hook, fixture_hook_names, read_json, repo, service_for};
 use crate::reliability::{fds, rss_kib};
 
-/// Hook slots of the soaked service (the overload phase runs three times as many calls).
+/// Hook slots of the soaked service (the overload phase runs three times as many calls), unless
+/// `SOAK_SLOTS` says otherwise.
 const SLOTS: usize = 16;
+
+/// The hook slots of this run: `SOAK_SLOTS`, or [`SLOTS`].
+fn slots() -> usize {
+    std::env::var("SOAK_SLOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(SLOTS)
+}
+
+/// `SOAK_MIX=prefetch`: only calls that carry their prefetch (the fixtures and the Sandbox's
+/// captured calls, with feedback posts), no FHIR-fetch call. The overload figure of the full mix
+/// measures hfs (the FHIR-fetch calls queue on it, a debug build, already the bottleneck at half
+/// load); this one measures the service's own shedding (README §Operations).
+fn prefetch_only() -> bool {
+    std::env::var("SOAK_MIX").is_ok_and(|m| m == "prefetch")
+}
 
 /// The service as a child process; stdout and stderr are read line by line and only their
 /// count and longest length kept (an hour of `info` lines would not fit in the test's memory).
@@ -44,7 +64,7 @@ struct Soaked {
 }
 
 impl Soaked {
-    fn start(data_dir: &Path) -> Soaked {
+    fn start(data_dir: &Path, slots: usize) -> Soaked {
         let mut cmd = binary();
         cmd.args(["serve", "--bind", "127.0.0.1:0"])
             .env("ALEMTUZUMAB_CDS__LOG__FORMAT", "json")
@@ -52,7 +72,7 @@ impl Soaked {
             .env("ALEMTUZUMAB_CDS__SERVER__FIXED_TODAY", "2026-11-25")
             .env(
                 "ALEMTUZUMAB_CDS__SERVER__MAX_CONCURRENT_HOOKS",
-                SLOTS.to_string(),
+                slots.to_string(),
             )
             .env("ALEMTUZUMAB_CDS__SERVER__WORKERS", "2")
             .env("ALEMTUZUMAB_CDS__FHIR__MAX_PAGES", "200")
@@ -114,9 +134,9 @@ enum Call {
 }
 
 /// The mix: every fixture, the Sandbox's captured POSTs, every fixture's patient fetched from
-/// hfs (no prefetch), a few with `_count=1` first pages (the service follows `next`), and one
-/// feedback every ten calls.
-async fn mix() -> Vec<Call> {
+/// hfs (no prefetch; not with `prefetch_only`), a few with `_count=1` first pages (the service
+/// follows `next`), and one feedback every ten calls.
+async fn mix(prefetch_only: bool) -> Vec<Call> {
     let mut calls = Vec::new();
     for name in fixture_hook_names() {
         let v = fixture_hook(&name);
@@ -134,9 +154,19 @@ async fn mix() -> Vec<Call> {
             ));
         }
     }
-    let hfs = crate::fhir_server::hfs().await;
+    let from_hfs = if prefetch_only {
+        Vec::new()
+    } else {
+        fixture_hook_names()
+    };
+    let hfs = if from_hfs.is_empty() {
+        None
+    } else {
+        Some(crate::fhir_server::hfs().await)
+    };
     let templates = PrefetchTemplates::default();
-    for (i, name) in fixture_hook_names().iter().enumerate() {
+    for (i, name) in from_hfs.iter().enumerate() {
+        let Some(hfs) = hfs else { break };
         let mut v = fixture_hook(name);
         v["fhirServer"] = json!(hfs.base);
         if i % 4 == 0 {
@@ -442,9 +472,10 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
         .build()
         .unwrap();
     let data = tempfile::tempdir().unwrap();
-    let served = Soaked::start(data.path());
+    let slots = slots();
+    let served = Soaked::start(data.path(), slots);
     let pid = served.child.id();
-    let calls = rt.block_on(mix());
+    let calls = rt.block_on(mix(prefetch_only()));
     let driver = Arc::new(Driver {
         // Idle connections are dropped before the service's keep-alive (actix: 5 s) closes them:
         // reusing one the server is closing at that instant fails the request ("error sending
@@ -464,7 +495,7 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
     let measure = Duration::from_secs(if short { 10 } else { 30 });
 
     // 1. Capacity.
-    let done = rt.block_on(closed_loop(&driver, SLOTS, measure));
+    let done = rt.block_on(closed_loop(&driver, slots, measure));
     let mut capacity_window = driver.take();
     assert_eq!(
         capacity_window.errors, 0,
@@ -502,7 +533,7 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
     let p99_half = half_load.quantile_ms(0.99);
 
     // 3. Overload: three times the slots, closed loop.
-    rt.block_on(closed_loop(&driver, 3 * SLOTS, measure));
+    rt.block_on(closed_loop(&driver, 3 * slots, measure));
     let mut overload = driver.take();
     let overload_admitted = overload.latencies_us.len();
     let p99_overload = overload.quantile_ms(0.99);
@@ -546,15 +577,21 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
     std::fs::write(out.join("soak.csv"), csv).unwrap();
     std::fs::write(out.join("soak.svg"), svg(&samples)).unwrap();
     let summary = format!(
-        "capacity: {capacity:.0} calls/s (closed loop, {SLOTS} concurrent, p99 {:.1} ms)\n\
+        "mix: {}\n\
+         capacity: {capacity:.0} calls/s (closed loop, {slots} concurrent, p99 {:.1} ms)\n\
          soak: {minutes} min at {rate:.0} calls/s, {} calls, p99 {p99_half:.1} ms\n\
-         overload ({} concurrent, {SLOTS} slots): {overload_admitted} admitted, p99 of admitted \
+         overload ({} concurrent, {slots} slots): {overload_admitted} admitted, p99 of admitted \
          {p99_overload:.1} ms ({:.2}x half load), {} refused with 503, {} failed; RSS {} MiB\n\
          recovery: {} calls, p99 {p99_recovery:.1} ms, {} refused, {} failed; RSS {} MiB, fds {}\n\
          log lines: {}\n",
+        if prefetch_only() {
+            "prefetch only (fixtures, the Sandbox's captured calls, feedback)"
+        } else {
+            "every fixture, the Sandbox's captured calls, FHIR-fetch calls against hfs, feedback"
+        },
         capacity_window.quantile_ms(0.99),
         half_load.latencies_us.len(),
-        3 * SLOTS,
+        3 * slots,
         if p99_half > 0.0 {
             p99_overload / p99_half
         } else {
