@@ -147,6 +147,73 @@ fn never_resolves(kind: ContraindicationKind) -> bool {
     )
 }
 
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): every kind with every kind of evidence, all at once and none, both profiles.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        let evidence = [
+            ContraindicationEvidence::Condition {
+                reference: "Condition/ci".into(),
+                label: "Accident vasculaire cérébral".into(),
+                onset: Some(d(2015, 4, 2)),
+            },
+            ContraindicationEvidence::Medication {
+                reference: "MedicationStatement/asp".into(),
+                label: "Kardégic 75 mg".into(),
+                start: None,
+            },
+            ContraindicationEvidence::Allergy {
+                reference: "AllergyIntolerance/a1".into(),
+                label: "Allergie à l'alemtuzumab".into(),
+                onset: Some(d(2020, 5, 6)),
+            },
+            ContraindicationEvidence::DraftOrder {
+                reference: "MedicationRequest/apix".into(),
+                label: "Eliquis 5 mg".into(),
+            },
+            ContraindicationEvidence::BloodPressure {
+                reading: BloodPressureFact {
+                    reference: "Observation/bp".into(),
+                    systolic: Some(172.0),
+                    diastolic: Some(104.0),
+                    date: Some(d(2024, 3, 10)),
+                },
+                systolic_threshold: 160.0,
+                diastolic_threshold: f64::NAN,
+            },
+        ];
+        let mut all_items = Vec::new();
+        for kind in KINDS {
+            for ev in &evidence {
+                let item = ContraindicationItem {
+                    kind,
+                    evidence: ev.clone(),
+                };
+                all_items.push(item.clone());
+                out.push(finding(
+                    RuleCode::Contraindication,
+                    Severity::Critical,
+                    Detail::Contraindication(ContraindicationDetail {
+                        profile,
+                        items: vec![item],
+                    }),
+                ));
+            }
+        }
+        for items in [all_items, vec![]] {
+            out.push(finding(
+                RuleCode::Contraindication,
+                Severity::Critical,
+                Detail::Contraindication(ContraindicationDetail { profile, items }),
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::cards::testkit::*;

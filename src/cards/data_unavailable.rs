@@ -62,6 +62,38 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &DataUnavailableDetail, parts: &mu
     parts.para(t.data_attest());
 }
 
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): every data set with every gap reason and blocked-rule list (no profile of
+/// its own).
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for data in data_sets() {
+        for reason in gap_reasons() {
+            for blocked in [
+                data.blocks(),
+                RuleCode::ALL.to_vec(),
+                vec![],
+                vec![RuleCode::LiverFunction, RuleCode::LiverFunction],
+            ] {
+                out.push(finding(
+                    RuleCode::DataUnavailable,
+                    Severity::Warning,
+                    Detail::DataUnavailable(DataUnavailableDetail {
+                        gap: DataGap {
+                            data: data.clone(),
+                            reason: reason.clone(),
+                        },
+                        blocked,
+                    }),
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::cards::testkit::*;

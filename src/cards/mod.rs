@@ -17,13 +17,15 @@
 //! | `data-unavailable` | data gaps | `data_unavailable.rs` |
 //!
 //! Each of these files also declares the words only its card says (its own subtrait of
-//! [`text::Texts`], e.g. `InitiationTexts`, with the types only it uses). The words themselves
-//! live in `text/fr.rs` and `text/en.rs` (one file per language for the pharmacist's review, one
-//! `impl` block per card); `text/mod.rs` declares the shared ones. `format.rs` escapes record text;
+//! [`text::Texts`], e.g. `InitiationTexts`, with the types only it uses) and, for the tests, its
+//! sample findings (`samples()`, listed once in `SAMPLES`). The words themselves live in
+//! `text/fr.rs` and `text/en.rs` (one file per language for the pharmacist's review, one `impl`
+//! block per card); `text/mod.rs` declares the shared ones. `format.rs` escapes record text;
 //! [`check_card`] checks every contract invariant on one card.
 //!
-//! A new card: its file (renderer, words trait), its module, dispatch and indicators here, and
-//! its words in `text/fr.rs` and `text/en.rs` (docs/architecture.md §"Adding a rule").
+//! A new card: its file (renderer, words trait, `samples()`), its module, dispatch and
+//! indicators here, its `SAMPLES` entry, and its words in `text/fr.rs` and `text/en.rs`
+//! (docs/architecture.md §"Adding a rule").
 //!
 //! Decisions:
 //! - The card's rule (`source.topic.code`) comes from the [`Detail`] variant ([`Detail::rule`], in
@@ -61,6 +63,19 @@ mod r3_liver_function;
 mod r4_readministration;
 mod r5_patient_counselling;
 pub mod text;
+
+/// Each card module's sample findings, which the checks of `tests.rs` render in both languages
+/// (`testkit::all_findings`); `tests::every_rule_has_sample_findings` fails when a rule has none.
+#[cfg(test)]
+const SAMPLES: &[fn() -> Vec<Finding>] = &[
+    r1_initiation::samples,
+    r2_infusion_monitoring::samples,
+    r3_liver_function::samples,
+    r4_readministration::samples,
+    r5_patient_counselling::samples,
+    contraindications::samples,
+    data_unavailable::samples,
+];
 
 #[cfg(test)]
 mod testkit;

@@ -378,6 +378,86 @@ fn attest(
     parts.bullets(attest);
 }
 
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): every set of failed and unconfirmed criteria with every MS phenotype, the warnings
+/// alone, both profiles.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        for failed in subsets() {
+            for unconfirmed in subsets() {
+                for (k, ms) in ms_checks().into_iter().enumerate() {
+                    let severity = if failed.is_empty() {
+                        Severity::Warning
+                    } else {
+                        Severity::Critical
+                    };
+                    out.push(finding(
+                        RuleCode::InitiationEligibility,
+                        severity,
+                        Detail::Initiation(InitiationDetail {
+                            unrecognised_medications: if k % 3 == 0 {
+                                vec!["Produit local X".into()]
+                            } else {
+                                vec![]
+                            },
+                            warnings: if k % 2 == 1 {
+                                initiation_warnings()
+                            } else {
+                                vec![]
+                            },
+                            profile,
+                            age: if k % 2 == 0 {
+                                AgeCheck::Known {
+                                    years: 17,
+                                    birth_date: d(2006, 5, 1),
+                                }
+                            } else {
+                                AgeCheck::Unknown
+                            },
+                            ms,
+                            dmts: if k == 0 { dmt_courses() } else { vec![] },
+                            counted_ingredients: if k == 0 {
+                                vec!["interferon beta-1a".into(), "fingolimod".into()]
+                            } else {
+                                vec![]
+                            },
+                            required: 2,
+                            failed: failed.clone(),
+                            unconfirmed: unconfirmed.clone(),
+                        }),
+                    ));
+                }
+            }
+        }
+        // R1, warnings only (every criterion met).
+        for w in initiation_warnings() {
+            out.push(finding(
+                RuleCode::InitiationEligibility,
+                Severity::Warning,
+                Detail::Initiation(InitiationDetail {
+                    unrecognised_medications: vec![],
+                    warnings: vec![w],
+                    profile,
+                    age: AgeCheck::Known {
+                        years: 30,
+                        birth_date: d(1994, 1, 1),
+                    },
+                    ms: ms_checks().remove(0),
+                    dmts: vec![],
+                    counted_ingredients: vec!["teriflunomide".into(), "natalizumab".into()],
+                    required: 2,
+                    failed: vec![],
+                    unconfirmed: vec![],
+                }),
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::cards::testkit::*;

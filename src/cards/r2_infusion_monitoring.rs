@@ -79,6 +79,42 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &InfusionMonitoringDetail, parts: 
     }
 }
 
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): no blood pressure, a dated one, an undated one without numbers, both
+/// profiles.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        for bp in [
+            None,
+            Some(BloodPressureFact {
+                reference: "Observation/bp1".into(),
+                systolic: Some(135.0),
+                diastolic: Some(85.5),
+                date: Some(d(2024, 3, 1)),
+            }),
+            Some(BloodPressureFact {
+                reference: "Observation/bp2".into(),
+                systolic: None,
+                diastolic: Some(f64::NAN),
+                date: None,
+            }),
+        ] {
+            out.push(finding(
+                RuleCode::InfusionMonitoring,
+                Severity::Info,
+                Detail::InfusionMonitoring(InfusionMonitoringDetail {
+                    profile,
+                    last_blood_pressure: bp,
+                }),
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::cards::testkit::*;

@@ -253,6 +253,73 @@ fn liver_service_request(
     }))
 }
 
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): every situation with no, some and every result shape, exposed or not, both
+/// profiles.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        let mut situations = Vec::new();
+        for mask in 0..8u8 {
+            let missing: Vec<LabTest> = LabTest::PANEL
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, t)| *t)
+                .collect();
+            situations.push(LiverSituation::PanelMissingBeforeOrder {
+                missing,
+                max_age_days: 30,
+            });
+        }
+        for last_panel in [None, Some(d(2023, 12, 1))] {
+            situations.push(LiverSituation::MonitoringOverdue {
+                last_infusion: d(2022, 1, 10),
+                monitor_until: d(2026, 1, 10),
+                last_panel,
+                interval_days: 31,
+            });
+        }
+        situations.push(LiverSituation::Abnormal { results: vec![] });
+        for last_panel in [None, Some(d(2023, 12, 1))] {
+            situations.push(LiverSituation::MonitoringUndated { last_panel });
+        }
+        situations.push(LiverSituation::NotInterpretable { results: vec![] });
+        situations.push(LiverSituation::NotInterpretable {
+            results: labs_every_shape(),
+        });
+        situations.push(LiverSituation::Abnormal {
+            results: labs_every_shape(),
+        });
+        for test in LabTest::PANEL {
+            situations.push(LiverSituation::Abnormal {
+                results: vec![lab(test, Some(99.0), None)],
+            });
+        }
+        for situation in situations {
+            for (latest, exposed) in [
+                (vec![], false),
+                (labs_every_shape(), false),
+                (labs_every_shape(), true),
+            ] {
+                out.push(finding(
+                    RuleCode::LiverFunction,
+                    Severity::Warning,
+                    Detail::Liver(LiverDetail {
+                        exposed,
+                        profile,
+                        situation: situation.clone(),
+                        latest,
+                    }),
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::cards::testkit::*;

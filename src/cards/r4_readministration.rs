@@ -253,6 +253,80 @@ fn signal_line(ctx: &Ctx<'_>, s: &ReAdministrationSignal) -> String {
     }
 }
 
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): each signal alone, all together and none, critical and warning, both
+/// profiles.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        let mut signals: Vec<ReAdministrationSignal> = Vec::new();
+        for l in labs_every_shape() {
+            signals.push(ReAdministrationSignal::LiverLab {
+                lab: l.clone(),
+                factor: 3.0,
+            });
+            signals.push(ReAdministrationSignal::LabNotAssessable { lab: l });
+        }
+        signals.push(ReAdministrationSignal::HysLaw {
+            transaminase: lab(LabTest::Alt, Some(200.0), None),
+            bilirubin: lab(LabTest::TotalBilirubin, Some(50.0), None),
+        });
+        for (i, reaction) in REACTIONS.iter().enumerate() {
+            signals.push(ReAdministrationSignal::Diagnosis {
+                reaction: *reaction,
+                label: format!("Diagnostic {i} _x_"),
+                onset: (i % 2 == 0).then(|| d(2023, 1, 1)),
+                reference: format!("Condition/c{i}"),
+            });
+        }
+        signals.push(ReAdministrationSignal::CourseInterval {
+            last_course_end: d(2023, 9, 1),
+            months: 6,
+            minimum_months: 12,
+        });
+        for course_number in [1, 2, 4] {
+            signals.push(ReAdministrationSignal::CourseDayCount {
+                course_start: d(2024, 3, 11),
+                day: if course_number == 1 { 6 } else { 4 },
+                allowed_days: if course_number == 1 { 5 } else { 3 },
+                course_number,
+            });
+        }
+        signals.push(ReAdministrationSignal::FifthCourse { course_number: 5 });
+        signals.push(ReAdministrationSignal::ConcurrentDmtDraft {
+            reference: "MedicationRequest/gil".into(),
+            label: "Gilenya 0,5 mg".into(),
+        });
+        let mut sets: Vec<Vec<ReAdministrationSignal>> =
+            signals.iter().map(|s| vec![s.clone()]).collect();
+        sets.push(signals.clone());
+        sets.push(vec![]);
+        for set in sets {
+            for severity in [Severity::Critical, Severity::Warning] {
+                out.push(finding(
+                    RuleCode::ReAdministration,
+                    severity,
+                    Detail::ReAdministration(ReAdministrationDetail {
+                        weak_evidence: if set.len() == 1 {
+                            vec![]
+                        } else {
+                            WHYS.iter().map(|w| weak(*w)).collect()
+                        },
+                        profile,
+                        first_exposure: Some(d(2021, 1, 4)),
+                        last_exposure: None,
+                        courses: 2,
+                        signals: set.clone(),
+                    }),
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::cards::testkit::*;

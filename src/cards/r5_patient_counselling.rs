@@ -41,6 +41,22 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, parts: &mut Parts) {
     parts.para(t.counselling_hand_out());
 }
 
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): one a profile.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        out.push(finding(
+            RuleCode::PatientCounselling,
+            Severity::Info,
+            Detail::Counselling(CounsellingDetail { profile }),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::cards::testkit::*;
