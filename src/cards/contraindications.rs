@@ -8,14 +8,49 @@
 //! reasons: "contraindication resolved" only when some item can resolve (a history cannot).
 
 use super::format::escape_md;
-use super::{Ctx, OverrideReason, Parts};
+use super::text::{En, Fr, Texts};
+use super::{Ctx, Language, OverrideReason, Parts};
 use crate::rules::{ContraindicationDetail, ContraindicationEvidence, ContraindicationKind};
 use crate::wire::Indicator;
+
+/// The words of the contraindication card that no other card says; the shared ones are [`Texts`].
+/// One implementation per language: `impl ContraindicationTexts for Fr` in `text/fr.rs`, `for En`
+/// in `text/en.rs`.
+pub(crate) trait ContraindicationTexts: Texts {
+    fn contraindication_summary(&self, first: ContraindicationKind, others: usize) -> String;
+    fn contraindication_summary_generic(&self) -> &'static str;
+    fn contraindication_item(&self, kind: ContraindicationKind, evidence: &str) -> String;
+    fn contraindication_none(&self) -> &'static str;
+    fn evidence_condition(&self, label: &str, onset: Option<&str>, reference: &str) -> String;
+    fn evidence_medication(&self, label: &str, start: Option<&str>, reference: &str) -> String;
+    fn evidence_allergy(&self, label: &str, onset: Option<&str>, reference: &str) -> String;
+    fn evidence_draft_order(&self, label: &str, reference: &str) -> String;
+    fn evidence_blood_pressure(
+        &self,
+        systolic: Option<&str>,
+        diastolic: Option<&str>,
+        date: Option<&str>,
+        systolic_threshold: Option<&str>,
+        diastolic_threshold: Option<&str>,
+        reference: &str,
+    ) -> String;
+    /// `resolvable`: some item can resolve (a history of stroke, angina, infarction or
+    /// dissection does not).
+    fn contraindication_attest(&self, resolvable: bool) -> &'static str;
+}
+
+/// The card's words in `language` (each language implements all of them).
+fn words(language: Language) -> &'static dyn ContraindicationTexts {
+    match language {
+        Language::Fr => &Fr,
+        Language::En => &En,
+    }
+}
 
 /// What a contraindication finding adds to its card, after the opening every card shares
 /// (`mod.rs`).
 pub(super) fn render_detail(ctx: &Ctx<'_>, d: &ContraindicationDetail, parts: &mut Parts) {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     parts.summary = match d.items.first() {
         Some(first) => t.contraindication_summary(first.kind, d.items.len() - 1),
         None => t.contraindication_summary_generic().to_string(),
@@ -49,7 +84,7 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &ContraindicationDetail, parts: &m
 
 /// The evidence of one contraindication in words: the record that shows it.
 fn evidence_line(ctx: &Ctx<'_>, evidence: &ContraindicationEvidence) -> String {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     match evidence {
         ContraindicationEvidence::Condition {
             reference,
@@ -110,6 +145,73 @@ fn never_resolves(kind: ContraindicationKind) -> bool {
             | ContraindicationKind::MyocardialInfarction
             | ContraindicationKind::CervicocephalicArterialDissection
     )
+}
+
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): every kind with every kind of evidence, all at once and none, both profiles.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        let evidence = [
+            ContraindicationEvidence::Condition {
+                reference: "Condition/ci".into(),
+                label: "Accident vasculaire cérébral".into(),
+                onset: Some(d(2015, 4, 2)),
+            },
+            ContraindicationEvidence::Medication {
+                reference: "MedicationStatement/asp".into(),
+                label: "Kardégic 75 mg".into(),
+                start: None,
+            },
+            ContraindicationEvidence::Allergy {
+                reference: "AllergyIntolerance/a1".into(),
+                label: "Allergie à l'alemtuzumab".into(),
+                onset: Some(d(2020, 5, 6)),
+            },
+            ContraindicationEvidence::DraftOrder {
+                reference: "MedicationRequest/apix".into(),
+                label: "Eliquis 5 mg".into(),
+            },
+            ContraindicationEvidence::BloodPressure {
+                reading: BloodPressureFact {
+                    reference: "Observation/bp".into(),
+                    systolic: Some(172.0),
+                    diastolic: Some(104.0),
+                    date: Some(d(2024, 3, 10)),
+                },
+                systolic_threshold: 160.0,
+                diastolic_threshold: f64::NAN,
+            },
+        ];
+        let mut all_items = Vec::new();
+        for kind in KINDS {
+            for ev in &evidence {
+                let item = ContraindicationItem {
+                    kind,
+                    evidence: ev.clone(),
+                };
+                all_items.push(item.clone());
+                out.push(finding(
+                    RuleCode::Contraindication,
+                    Severity::Critical,
+                    Detail::Contraindication(ContraindicationDetail {
+                        profile,
+                        items: vec![item],
+                    }),
+                ));
+            }
+        }
+        for items in [all_items, vec![]] {
+            out.push(finding(
+                RuleCode::Contraindication,
+                Severity::Critical,
+                Detail::Contraindication(ContraindicationDetail { profile, items }),
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

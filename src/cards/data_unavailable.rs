@@ -8,13 +8,34 @@
 //! contraindications.
 
 use super::format::escape_md;
-use super::{Ctx, Parts};
-use crate::rules::{DataUnavailableDetail, RuleCode, RULES};
+use super::text::{En, Fr, Texts};
+use super::{Ctx, Language, Parts};
+use crate::rules::{DataSet, DataUnavailableDetail, RuleCode, RULES};
+
+/// The words of the data-unavailable card that no other card says; the shared ones are [`Texts`].
+/// One implementation per language: `impl DataUnavailableTexts for Fr` in `text/fr.rs`, `for En` in
+/// `text/en.rs`.
+pub(crate) trait DataUnavailableTexts: Texts {
+    fn data_unavailable_summary(&self, data: &DataSet, rules: &[RuleCode]) -> String;
+    fn data_missing_line(&self, data: &str) -> String;
+    fn data_reason_line(&self, reason: &str) -> String;
+    fn data_rules_heading(&self) -> &'static str;
+    fn data_no_rule(&self) -> &'static str;
+    fn data_attest(&self) -> &'static str;
+}
+
+/// The card's words in `language` (each language implements all of them).
+fn words(language: Language) -> &'static dyn DataUnavailableTexts {
+    match language {
+        Language::Fr => &Fr,
+        Language::En => &En,
+    }
+}
 
 /// What a data-gap finding adds to its card, after the opening every card shares (`mod.rs`).
 pub(super) fn render_detail(ctx: &Ctx<'_>, d: &DataUnavailableDetail, parts: &mut Parts) {
     use crate::rules::GapReason;
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     // The registry's order: R1…R5, then contraindications.
     let rules: Vec<RuleCode> = RULES
         .iter()
@@ -39,6 +60,38 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &DataUnavailableDetail, parts: &mu
     }
     parts.heading(t.heading_attest());
     parts.para(t.data_attest());
+}
+
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): every data set with every gap reason and blocked-rule list (no profile of
+/// its own).
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for data in data_sets() {
+        for reason in gap_reasons() {
+            for blocked in [
+                data.blocks(),
+                RuleCode::ALL.to_vec(),
+                vec![],
+                vec![RuleCode::LiverFunction, RuleCode::LiverFunction],
+            ] {
+                out.push(finding(
+                    RuleCode::DataUnavailable,
+                    Severity::Warning,
+                    Detail::DataUnavailable(DataUnavailableDetail {
+                        gap: DataGap {
+                            data: data.clone(),
+                            reason: reason.clone(),
+                        },
+                        blocked,
+                    }),
+                ));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -16,9 +16,16 @@
 //! | `contraindication` | contraindications | `contraindications.rs` |
 //! | `data-unavailable` | data gaps | `data_unavailable.rs` |
 //!
-//! The words live in `text/fr.rs` and `text/en.rs` (one file per language for the pharmacist's
-//! review); `format.rs` escapes record text; [`check_card`] checks every contract invariant on
-//! one card.
+//! Each of these files also declares the words only its card says (its own subtrait of
+//! [`text::Texts`], e.g. `InitiationTexts`, with the types only it uses) and, for the tests, its
+//! sample findings (`samples()`, listed once in `SAMPLES`). The words themselves live in
+//! `text/fr.rs` and `text/en.rs` (one file per language for the pharmacist's review, one `impl`
+//! block per card); `text/mod.rs` declares the shared ones. `format.rs` escapes record text;
+//! [`check_card`] checks every contract invariant on one card.
+//!
+//! A new card: its file (renderer, words trait, `samples()`), its module, dispatch and
+//! indicators here, its `SAMPLES` entry, and its words in `text/fr.rs` and `text/en.rs`
+//! (docs/architecture.md §"Adding a rule").
 //!
 //! Decisions:
 //! - The card's rule (`source.topic.code`) comes from the [`Detail`] variant ([`Detail::rule`], in
@@ -56,6 +63,19 @@ mod r3_liver_function;
 mod r4_readministration;
 mod r5_patient_counselling;
 pub mod text;
+
+/// Each card module's sample findings, which the checks of `tests.rs` render in both languages
+/// (`testkit::all_findings`); `tests::every_rule_has_sample_findings` fails when a rule has none.
+#[cfg(test)]
+const SAMPLES: &[fn() -> Vec<Finding>] = &[
+    r1_initiation::samples,
+    r2_infusion_monitoring::samples,
+    r3_liver_function::samples,
+    r4_readministration::samples,
+    r5_patient_counselling::samples,
+    contraindications::samples,
+    data_unavailable::samples,
+];
 
 #[cfg(test)]
 mod testkit;
@@ -444,7 +464,7 @@ pub(crate) fn render_one(
         indicator,
         order: finding.order.as_ref(),
     };
-    let mut parts = opening(t, finding, rule, profile);
+    let mut parts = opening(t, settings.language, finding, rule, profile);
     render_detail(&ctx, &finding.detail, &mut parts);
     let selection_behavior = if parts.suggestions.is_empty() {
         None
@@ -478,12 +498,18 @@ fn card_indicator(finding: &Finding, rule: RuleCode) -> Indicator {
 
 /// The opening of every card: the rule's title and measure, the profile, and the order it is
 /// about.
-fn opening(t: &dyn Texts, finding: &Finding, rule: RuleCode, profile: Profile) -> Parts {
+fn opening(
+    t: &dyn Texts,
+    language: Language,
+    finding: &Finding,
+    rule: RuleCode,
+    profile: Profile,
+) -> Parts {
     // R4 quotes the letter's "rigorous evaluation" only for liver and immune signals; a card
     // about the course schedule alone states the schedule instead (clinical rules §5).
     let measure = match &finding.detail {
         Detail::ReAdministration(d) if r4_readministration::schedule_only(d) => {
-            t.readmin_measure_schedule()
+            r4_readministration::schedule_measure(language)
         }
         _ => t.rule_measure(rule, profile),
     };

@@ -8,12 +8,89 @@
 //! override reasons that follow the failing criterion.
 
 use super::format::escape_md;
-use super::text::{DmtLine, InitiationWarningKind};
-use super::{dedup, Ctx, OverrideReason, Parts};
+use super::text::{En, Fr, Texts};
+use super::{dedup, Ctx, Language, OverrideReason, Parts};
 use crate::rules::{
-    AgeCheck, Criterion, DmtCourseStatus, InitiationDetail, InitiationWarning, MsCheck, Profile,
+    AgeCheck, Criterion, DmtCourseStatus, ImmuneReaction, InitiationDetail, InitiationWarning,
+    MedicationSource, MsCheck, Profile, StopReason,
 };
 use crate::wire::Indicator;
+
+/// The kinds of warning on the initiation card, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InitiationWarningKind {
+    WeakExposure,
+    ImmuneReaction,
+    ConcurrentDmt,
+}
+
+/// One DMT course, ready to be put into words.
+pub(crate) struct DmtLine<'a> {
+    /// Escaped label as on record.
+    pub label: &'a str,
+    /// Escaped ingredient key.
+    pub ingredient: &'a str,
+    pub source: MedicationSource,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub ongoing: bool,
+    pub months: Option<u32>,
+    pub stop_reason: StopReason,
+    pub status: DmtCourseStatus,
+}
+
+/// The words of the initiation-eligibility card (R1) that no other card says; the shared ones are
+/// [`Texts`]. One implementation per language: `impl InitiationTexts for Fr` in `text/fr.rs`, `for
+/// En` in `text/en.rs`.
+pub(crate) trait InitiationTexts: Texts {
+    fn initiation_summary_failed(&self, failed: &[Criterion]) -> String;
+    fn initiation_summary_unconfirmed(&self, unconfirmed: &[Criterion]) -> String;
+    /// Every criterion met (or none failed/unconfirmed) but warnings to check.
+    fn initiation_summary_warnings(&self, kinds: &[InitiationWarningKind]) -> String;
+    fn criteria_failed_line(&self, names: &str) -> String;
+    fn criteria_unconfirmed_line(&self, names: &str) -> String;
+    fn age_known(&self, years: u32, birth_date: &str, adult_failed: bool) -> String;
+    fn age_unknown(&self) -> &'static str;
+    fn ms_relapsing_remitting(&self, label: &str) -> String;
+    /// `earlier_rrms`: the RRMS diagnoses a later progressive phenotype superseded.
+    fn ms_only_progressive(&self, labels: &str, earlier_rrms: Option<&str>) -> String;
+    fn ms_conflicting(&self, rrms: &str, progressive: &str) -> String;
+    fn ms_unspecified(&self, labels: &str) -> String;
+    /// `unrecognised`: conditions on record the terminology did not recognise.
+    fn ms_no_diagnosis(&self, unrecognised: Option<&str>) -> String;
+    fn ms_unknown(&self) -> &'static str;
+    fn dmt_heading(&self) -> &'static str;
+    /// `unrecognised`: medication records were present but not recognised.
+    fn dmt_none(&self, unrecognised: bool) -> &'static str;
+    fn unrecognised_medications_line(&self, labels: &str) -> String;
+    fn heading_warnings(&self) -> &'static str;
+    fn warning_weak_exposure(&self, record: &str) -> String;
+    fn warning_immune_reaction(
+        &self,
+        reaction: ImmuneReaction,
+        label: &str,
+        onset: Option<&str>,
+        reference: &str,
+    ) -> String;
+    fn warning_concurrent_dmt(&self, label: &str, reference: &str) -> String;
+    fn attest_warnings(&self) -> &'static str;
+    fn dmt_line(&self, course: &DmtLine<'_>) -> String;
+    fn dmt_count_line(&self, counted: usize, required: u32, ingredients: &str) -> String;
+    fn attest_highly_active(&self) -> &'static str;
+    fn attest_dmt_alternative(&self, profile: Profile) -> &'static str;
+    fn attest_age(&self) -> &'static str;
+    fn attest_ms_type(&self) -> &'static str;
+    fn attest_undated(&self) -> &'static str;
+    fn attest_outside_record(&self) -> &'static str;
+}
+
+/// The card's words in `language` (each language implements all of them).
+fn words(language: Language) -> &'static dyn InitiationTexts {
+    match language {
+        Language::Fr => &Fr,
+        Language::En => &En,
+    }
+}
 
 /// The override reasons of the initiation card follow the criterion that blocks it (clinical
 /// rules §2 R1): an age below 18 is lifted by nothing but "other (documented)"; an MS type by the
@@ -90,7 +167,7 @@ fn summary(
     failed: &[Criterion],
     unconfirmed: &[Criterion],
 ) -> String {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     let warning_kinds = dedup(d.warnings.iter().map(|w| match w {
         InitiationWarning::WeakExposure(_) => InitiationWarningKind::WeakExposure,
         InitiationWarning::ImmuneReactionOnRecord { .. } => InitiationWarningKind::ImmuneReaction,
@@ -113,7 +190,7 @@ fn criteria_lines(
     unconfirmed: &[Criterion],
     parts: &mut Parts,
 ) {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     let names = |list: &[Criterion], failed: bool| {
         list.iter()
             .map(|c| t.criterion_short(*c, failed))
@@ -130,7 +207,7 @@ fn criteria_lines(
 
 /// The warnings block: weak exposure records, immune reactions on record, concurrent DMT drafts.
 fn warnings(ctx: &Ctx<'_>, d: &InitiationDetail, parts: &mut Parts) {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     if d.warnings.is_empty() {
         return;
     }
@@ -182,7 +259,7 @@ fn non_empty_labels(ctx: &Ctx<'_>, labels: &[String]) -> Option<String> {
 
 /// The data used: age, MS phenotype, the DMT count, each DMT course, unrecognised medications.
 fn data_used(ctx: &Ctx<'_>, d: &InitiationDetail, failed: &[Criterion], parts: &mut Parts) {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     parts.heading(t.heading_data());
     let age = match d.age {
         AgeCheck::Known { years, birth_date } => t.age_known(
@@ -222,7 +299,7 @@ fn data_used(ctx: &Ctx<'_>, d: &InitiationDetail, failed: &[Criterion], parts: &
 
 /// What the record says of the MS phenotype.
 fn ms_line(ctx: &Ctx<'_>, ms: &MsCheck) -> String {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     match ms {
         MsCheck::RelapsingRemitting { label } => t.ms_relapsing_remitting(&escape_md(label)),
         MsCheck::OnlyProgressive {
@@ -250,7 +327,7 @@ fn dmt_lines(ctx: &Ctx<'_>, d: &InitiationDetail) -> Vec<String> {
         .map(|c| {
             let label = escape_md(&c.label);
             let ingredient = ctx.ingredient(&c.ingredient);
-            ctx.t.dmt_line(&DmtLine {
+            words(ctx.settings.language).dmt_line(&DmtLine {
                 label: &label,
                 ingredient: &ingredient,
                 source: c.source,
@@ -273,7 +350,7 @@ fn attest(
     unconfirmed: &[Criterion],
     parts: &mut Parts,
 ) {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     parts.heading(t.heading_attest());
     let dmts_in_question =
         failed.contains(&Criterion::PriorDmts) || unconfirmed.contains(&Criterion::PriorDmts);
@@ -299,6 +376,86 @@ fn attest(
         attest.push(t.attest_warnings());
     }
     parts.bullets(attest);
+}
+
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): every set of failed and unconfirmed criteria with every MS phenotype, the warnings
+/// alone, both profiles.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        for failed in subsets() {
+            for unconfirmed in subsets() {
+                for (k, ms) in ms_checks().into_iter().enumerate() {
+                    let severity = if failed.is_empty() {
+                        Severity::Warning
+                    } else {
+                        Severity::Critical
+                    };
+                    out.push(finding(
+                        RuleCode::InitiationEligibility,
+                        severity,
+                        Detail::Initiation(InitiationDetail {
+                            unrecognised_medications: if k % 3 == 0 {
+                                vec!["Produit local X".into()]
+                            } else {
+                                vec![]
+                            },
+                            warnings: if k % 2 == 1 {
+                                initiation_warnings()
+                            } else {
+                                vec![]
+                            },
+                            profile,
+                            age: if k % 2 == 0 {
+                                AgeCheck::Known {
+                                    years: 17,
+                                    birth_date: d(2006, 5, 1),
+                                }
+                            } else {
+                                AgeCheck::Unknown
+                            },
+                            ms,
+                            dmts: if k == 0 { dmt_courses() } else { vec![] },
+                            counted_ingredients: if k == 0 {
+                                vec!["interferon beta-1a".into(), "fingolimod".into()]
+                            } else {
+                                vec![]
+                            },
+                            required: 2,
+                            failed: failed.clone(),
+                            unconfirmed: unconfirmed.clone(),
+                        }),
+                    ));
+                }
+            }
+        }
+        // R1, warnings only (every criterion met).
+        for w in initiation_warnings() {
+            out.push(finding(
+                RuleCode::InitiationEligibility,
+                Severity::Warning,
+                Detail::Initiation(InitiationDetail {
+                    unrecognised_medications: vec![],
+                    warnings: vec![w],
+                    profile,
+                    age: AgeCheck::Known {
+                        years: 30,
+                        birth_date: d(1994, 1, 1),
+                    },
+                    ms: ms_checks().remove(0),
+                    dmts: vec![],
+                    counted_ingredients: vec!["teriflunomide".into(), "natalizumab".into()],
+                    required: 2,
+                    failed: vec![],
+                    unconfirmed: vec![],
+                }),
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -6,13 +6,50 @@
 //! baseline (with its age when it was not measured on the evaluation day).
 
 use super::format::escape_md;
-use super::text::BpAge;
-use super::{Ctx, Parts};
-use crate::rules::InfusionMonitoringDetail;
+use super::text::{En, Fr, Texts};
+use super::{Ctx, Language, Parts};
+use crate::rules::{InfusionMonitoringDetail, Profile};
+
+/// How old the last blood pressure is, compared with the evaluation date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BpAge {
+    /// Measured on the evaluation date: the infusion baseline.
+    EvaluationDay,
+    /// Measured earlier (or the evaluation date is unknown): `days` before the evaluation date.
+    Older { days: Option<i64> },
+    /// No date on the reading.
+    Undated,
+}
+
+/// The words of the infusion-monitoring card (R2) that no other card says; the shared ones are
+/// [`Texts`]. One implementation per language: `impl InfusionTexts for Fr` in `text/fr.rs`, `for
+/// En` in `text/en.rs`.
+pub(crate) trait InfusionTexts: Texts {
+    fn infusion_summary(&self) -> &'static str;
+    fn infusion_plan(&self, profile: Profile) -> Vec<&'static str>;
+    /// Called the infusion baseline only when measured on the evaluation date.
+    fn baseline_bp(
+        &self,
+        systolic: Option<&str>,
+        diastolic: Option<&str>,
+        date: Option<&str>,
+        age: BpAge,
+        reference: &str,
+    ) -> String;
+    fn baseline_bp_none(&self) -> &'static str;
+}
+
+/// The card's words in `language` (each language implements all of them).
+fn words(language: Language) -> &'static dyn InfusionTexts {
+    match language {
+        Language::Fr => &Fr,
+        Language::En => &En,
+    }
+}
 
 /// What an R2 finding adds to its card, after the opening every card shares (`mod.rs`).
 pub(super) fn render_detail(ctx: &Ctx<'_>, d: &InfusionMonitoringDetail, parts: &mut Parts) {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     parts.summary = t.infusion_summary().to_string();
     parts.bullets(t.infusion_plan(ctx.profile));
     parts.heading(t.heading_data());
@@ -40,6 +77,42 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &InfusionMonitoringDetail, parts: 
         }
         None => parts.para(t.baseline_bp_none()),
     }
+}
+
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): no blood pressure, a dated one, an undated one without numbers, both
+/// profiles.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        for bp in [
+            None,
+            Some(BloodPressureFact {
+                reference: "Observation/bp1".into(),
+                systolic: Some(135.0),
+                diastolic: Some(85.5),
+                date: Some(d(2024, 3, 1)),
+            }),
+            Some(BloodPressureFact {
+                reference: "Observation/bp2".into(),
+                systolic: None,
+                diastolic: Some(f64::NAN),
+                date: None,
+            }),
+        ] {
+            out.push(finding(
+                RuleCode::InfusionMonitoring,
+                Severity::Info,
+                Detail::InfusionMonitoring(InfusionMonitoringDetail {
+                    profile,
+                    last_blood_pressure: bp,
+                }),
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

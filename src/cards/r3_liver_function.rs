@@ -10,14 +10,74 @@
 use serde_json::{json, Value};
 
 use super::format::is_fhir_id;
-use super::text::{LiverSummary, Texts};
-use super::{dedup, new_uuid, CardSettings, Ctx, Parts, LOINC};
-use crate::rules::{LabTest, LabValue, LiverDetail, LiverSituation};
+use super::text::{En, Fr, Texts};
+use super::{dedup, new_uuid, CardSettings, Ctx, Language, Parts, LOINC};
+use crate::rules::{LabTest, LabValue, LiverDetail, LiverSituation, Profile};
 use crate::wire::{Action, ActionType, Suggestion};
+
+/// The R3 situations, for the summary.
+pub(crate) enum LiverSummary<'a> {
+    /// Tests missing (names already localised); `days` is the window.
+    PanelMissing {
+        missing: &'a [&'static str],
+        days: u32,
+    },
+    MonitoringOverdue {
+        last_panel: Option<&'a str>,
+    },
+    /// `exposed`: alemtuzumab on record (only then "after alemtuzumab").
+    Abnormal {
+        tests: &'a [&'static str],
+        exposed: bool,
+    },
+    /// Exposed at an unknown date.
+    MonitoringUndated,
+    NotInterpretable {
+        tests: &'a [&'static str],
+    },
+}
+
+/// The words of the liver-function card (R3) that no other card says; the shared ones are
+/// [`Texts`]. One implementation per language: `impl LiverTexts for Fr` in `text/fr.rs`, `for En`
+/// in `text/en.rs`.
+pub(crate) trait LiverTexts: Texts {
+    fn liver_summary(&self, situation: &LiverSummary<'_>) -> String;
+    fn liver_missing_line(&self, tests: &str, days: u32) -> String;
+    fn liver_overdue_lines(
+        &self,
+        last_infusion: &str,
+        monitor_until: &str,
+        last_panel: Option<&str>,
+        interval_days: u32,
+    ) -> Vec<String>;
+    /// Where the monthly monitoring to 48 months comes from (the SmPC, 2020), said under
+    /// `ansm-2019` whose letter does not contain it.
+    fn liver_monitoring_source(&self, profile: Profile) -> Option<&'static str>;
+    fn liver_undated_lines(&self, last_panel: Option<&str>) -> Vec<String>;
+    fn liver_abnormal_intro(&self) -> &'static str;
+    fn liver_not_interpretable_intro(&self) -> &'static str;
+    fn liver_latest_heading(&self) -> &'static str;
+    fn liver_no_results(&self) -> &'static str;
+    fn liver_order_label(&self) -> &'static str;
+    fn liver_order_description(&self) -> &'static str;
+    /// `ServiceRequest.code.text`.
+    fn liver_panel_text(&self) -> &'static str;
+    fn liver_order_reason(&self) -> &'static str;
+    fn liver_order_not_offered(&self) -> &'static str;
+    fn liver_attest(&self) -> &'static str;
+}
+
+/// The card's words in `language` (each language implements all of them).
+fn words(language: Language) -> &'static dyn LiverTexts {
+    match language {
+        Language::Fr => &Fr,
+        Language::En => &En,
+    }
+}
 
 /// What an R3 finding adds to its card, after the opening every card shares (`mod.rs`).
 pub(super) fn render_detail(ctx: &Ctx<'_>, d: &LiverDetail, parts: &mut Parts) {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     match &d.situation {
         LiverSituation::PanelMissingBeforeOrder {
             missing,
@@ -92,7 +152,7 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, d: &LiverDetail, parts: &mut Parts) {
 
 /// The data block of a missing or overdue panel: the latest result of each test on record.
 fn latest_results(ctx: &Ctx<'_>, d: &LiverDetail, parts: &mut Parts) {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     parts.heading(t.heading_data());
     if d.latest.is_empty() {
         parts.para(t.liver_no_results());
@@ -104,7 +164,7 @@ fn latest_results(ctx: &Ctx<'_>, d: &LiverDetail, parts: &mut Parts) {
 
 /// Where monthly monitoring comes from under the profile, when the language says it.
 fn monitoring_source(ctx: &Ctx<'_>, parts: &mut Parts) {
-    if let Some(line) = ctx.t.liver_monitoring_source(ctx.profile) {
+    if let Some(line) = words(ctx.settings.language).liver_monitoring_source(ctx.profile) {
         parts.para(line);
     }
 }
@@ -118,7 +178,7 @@ fn results_block(
     intro: &str,
     parts: &mut Parts,
 ) {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     parts.heading(t.heading_data());
     parts.para(intro.to_string());
     if results.is_empty() {
@@ -143,17 +203,18 @@ fn test_names(ctx: &Ctx<'_>, results: &[LabValue]) -> Vec<&'static str> {
 
 /// The `create` suggestion for a liver panel, when the patient id is usable.
 fn liver_order(ctx: &Ctx<'_>, parts: &mut Parts) {
-    let Some(resource) = liver_service_request(ctx.patient_id, ctx.settings, ctx.t) else {
-        parts.para(ctx.t.liver_order_not_offered());
+    let t = words(ctx.settings.language);
+    let Some(resource) = liver_service_request(ctx.patient_id, ctx.settings, t) else {
+        parts.para(t.liver_order_not_offered());
         return;
     };
     parts.suggestions.push(Suggestion {
-        label: ctx.t.liver_order_label().to_string(),
+        label: t.liver_order_label().to_string(),
         uuid: Some(new_uuid()),
         is_recommended: Some(true),
         actions: vec![Action {
             kind: ActionType::Create,
-            description: ctx.t.liver_order_description().to_string(),
+            description: t.liver_order_description().to_string(),
             resource: Some(resource),
             resource_id: None,
         }],
@@ -166,7 +227,7 @@ fn liver_order(ctx: &Ctx<'_>, parts: &mut Parts) {
 fn liver_service_request(
     patient_id: &str,
     settings: &CardSettings,
-    t: &dyn Texts,
+    t: &dyn LiverTexts,
 ) -> Option<Value> {
     let patient_id = patient_id.trim();
     if !is_fhir_id(patient_id) {
@@ -190,6 +251,73 @@ fn liver_service_request(
         "reasonCode": [{ "text": t.liver_order_reason() }],
         "note": [{ "text": t.liver_panel_text() }],
     }))
+}
+
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): every situation with no, some and every result shape, exposed or not, both
+/// profiles.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        let mut situations = Vec::new();
+        for mask in 0..8u8 {
+            let missing: Vec<LabTest> = LabTest::PANEL
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, t)| *t)
+                .collect();
+            situations.push(LiverSituation::PanelMissingBeforeOrder {
+                missing,
+                max_age_days: 30,
+            });
+        }
+        for last_panel in [None, Some(d(2023, 12, 1))] {
+            situations.push(LiverSituation::MonitoringOverdue {
+                last_infusion: d(2022, 1, 10),
+                monitor_until: d(2026, 1, 10),
+                last_panel,
+                interval_days: 31,
+            });
+        }
+        situations.push(LiverSituation::Abnormal { results: vec![] });
+        for last_panel in [None, Some(d(2023, 12, 1))] {
+            situations.push(LiverSituation::MonitoringUndated { last_panel });
+        }
+        situations.push(LiverSituation::NotInterpretable { results: vec![] });
+        situations.push(LiverSituation::NotInterpretable {
+            results: labs_every_shape(),
+        });
+        situations.push(LiverSituation::Abnormal {
+            results: labs_every_shape(),
+        });
+        for test in LabTest::PANEL {
+            situations.push(LiverSituation::Abnormal {
+                results: vec![lab(test, Some(99.0), None)],
+            });
+        }
+        for situation in situations {
+            for (latest, exposed) in [
+                (vec![], false),
+                (labs_every_shape(), false),
+                (labs_every_shape(), true),
+            ] {
+                out.push(finding(
+                    RuleCode::LiverFunction,
+                    Severity::Warning,
+                    Detail::Liver(LiverDetail {
+                        exposed,
+                        profile,
+                        situation: situation.clone(),
+                        latest,
+                    }),
+                ));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

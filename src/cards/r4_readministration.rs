@@ -10,10 +10,109 @@
 //! that follow the signals.
 
 use super::format::escape_md;
-use super::text::SignalKind;
-use super::{Ctx, OverrideReason, Parts};
-use crate::rules::{ReAdministrationDetail, ReAdministrationSignal};
+use super::text::{En, Fr, Texts};
+use super::{Ctx, Language, OverrideReason, Parts};
+use crate::rules::{ImmuneReaction, ReAdministrationDetail, ReAdministrationSignal};
 use crate::wire::Indicator;
+
+/// The signal kinds of R4, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignalKind {
+    LiverLab,
+    HysLaw,
+    LabNotAssessable,
+    Diagnosis,
+    CourseInterval,
+    /// One infusion day too many in the course in progress.
+    CourseDayCount,
+    /// A fifth course.
+    FifthCourse,
+    /// Another DMT drafted in the same call.
+    ConcurrentDmt,
+}
+
+impl SignalKind {
+    /// Most serious first: the order of the summary.
+    pub const ORDER: [SignalKind; 8] = [
+        SignalKind::HysLaw,
+        SignalKind::LiverLab,
+        SignalKind::Diagnosis,
+        SignalKind::CourseInterval,
+        SignalKind::LabNotAssessable,
+        SignalKind::FifthCourse,
+        SignalKind::CourseDayCount,
+        SignalKind::ConcurrentDmt,
+    ];
+
+    /// Liver and immune signals: the ones R4's "rigorous evaluation" is about. The schedule
+    /// signals (interval, day count, fifth course) and a concurrent draft never ask for it
+    /// (clinical rules §5).
+    pub fn needs_rigorous_evaluation(self) -> bool {
+        matches!(
+            self,
+            SignalKind::HysLaw
+                | SignalKind::LiverLab
+                | SignalKind::Diagnosis
+                | SignalKind::LabNotAssessable
+        )
+    }
+
+    /// Course schedule signals.
+    pub fn is_schedule(self) -> bool {
+        matches!(
+            self,
+            SignalKind::CourseInterval | SignalKind::CourseDayCount | SignalKind::FifthCourse
+        )
+    }
+}
+
+/// The words of the re-administration card (R4) that no other card says; the shared ones are
+/// [`Texts`]. One implementation per language: `impl ReadminTexts for Fr` in `text/fr.rs`, `for En`
+/// in `text/en.rs`.
+pub(crate) trait ReadminTexts: Texts {
+    fn readmin_summary(&self, kinds: &[SignalKind], minimum_months: Option<u32>) -> String;
+    /// The R4 measure when no liver or immune signal is present (schedule, concurrent draft).
+    fn readmin_measure_schedule(&self) -> &'static str;
+    fn readmin_weak_evidence_intro(&self) -> &'static str;
+    fn readmin_exposure(&self, first: Option<&str>, last: Option<&str>, courses: u32) -> String;
+    fn readmin_signals_heading(&self) -> &'static str;
+    fn readmin_no_signal(&self) -> &'static str;
+    fn signal_liver_lab(&self, lab: &str, factor: &str) -> String;
+    fn signal_hys_law(&self, transaminase: &str, bilirubin: &str) -> String;
+    fn signal_not_assessable(&self, lab: &str) -> String;
+    fn signal_diagnosis(
+        &self,
+        reaction: ImmuneReaction,
+        label: &str,
+        onset: Option<&str>,
+        reference: &str,
+    ) -> String;
+    fn signal_interval(&self, last_course_end: &str, months: u32, minimum_months: u32) -> String;
+    fn signal_day_count(
+        &self,
+        course_start: &str,
+        day: u32,
+        allowed_days: u32,
+        course_number: u32,
+    ) -> String;
+    fn signal_fifth_course(&self, course_number: u32) -> String;
+    fn signal_concurrent_dmt(&self, label: &str, reference: &str) -> String;
+    /// What to attest, by the kinds of signal present.
+    fn readmin_attest(&self, rigorous: bool, schedule: bool, concurrent: bool) -> String;
+}
+
+/// The card's words in `language` (each language implements all of them).
+fn words(language: Language) -> &'static dyn ReadminTexts {
+    match language {
+        Language::Fr => &Fr,
+        Language::En => &En,
+    }
+}
+
+/// The measure a schedule-only card opens with (see [`schedule_only`]), in `language`.
+pub(super) fn schedule_measure(language: Language) -> &'static str {
+    words(language).readmin_measure_schedule()
+}
 
 /// Whether the card is about the course schedule alone (no liver or immune signal): it then states
 /// the schedule instead of the letter's "rigorous evaluation" (docs/clinical-rules.md §5).
@@ -38,7 +137,7 @@ fn signal_kind(s: &ReAdministrationSignal) -> SignalKind {
 
 /// What an R4 finding adds to its card, after the opening every card shares (`mod.rs`).
 pub(super) fn render_detail(ctx: &Ctx<'_>, d: &ReAdministrationDetail, parts: &mut Parts) {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     let present: Vec<SignalKind> = d.signals.iter().map(signal_kind).collect();
     let kinds: Vec<SignalKind> = SignalKind::ORDER
         .iter()
@@ -102,7 +201,7 @@ fn signal_lines(ctx: &Ctx<'_>, d: &ReAdministrationDetail) -> Vec<String> {
 
 /// One signal in words.
 fn signal_line(ctx: &Ctx<'_>, s: &ReAdministrationSignal) -> String {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     match s {
         ReAdministrationSignal::LiverLab { lab, factor } => t.signal_liver_lab(
             &ctx.lab_line(lab),
@@ -152,6 +251,80 @@ fn signal_line(ctx: &Ctx<'_>, s: &ReAdministrationSignal) -> String {
             t.signal_concurrent_dmt(&escape_md(label), &escape_md(reference))
         }
     }
+}
+
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): each signal alone, all together and none, critical and warning, both
+/// profiles.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        let mut signals: Vec<ReAdministrationSignal> = Vec::new();
+        for l in labs_every_shape() {
+            signals.push(ReAdministrationSignal::LiverLab {
+                lab: l.clone(),
+                factor: 3.0,
+            });
+            signals.push(ReAdministrationSignal::LabNotAssessable { lab: l });
+        }
+        signals.push(ReAdministrationSignal::HysLaw {
+            transaminase: lab(LabTest::Alt, Some(200.0), None),
+            bilirubin: lab(LabTest::TotalBilirubin, Some(50.0), None),
+        });
+        for (i, reaction) in REACTIONS.iter().enumerate() {
+            signals.push(ReAdministrationSignal::Diagnosis {
+                reaction: *reaction,
+                label: format!("Diagnostic {i} _x_"),
+                onset: (i % 2 == 0).then(|| d(2023, 1, 1)),
+                reference: format!("Condition/c{i}"),
+            });
+        }
+        signals.push(ReAdministrationSignal::CourseInterval {
+            last_course_end: d(2023, 9, 1),
+            months: 6,
+            minimum_months: 12,
+        });
+        for course_number in [1, 2, 4] {
+            signals.push(ReAdministrationSignal::CourseDayCount {
+                course_start: d(2024, 3, 11),
+                day: if course_number == 1 { 6 } else { 4 },
+                allowed_days: if course_number == 1 { 5 } else { 3 },
+                course_number,
+            });
+        }
+        signals.push(ReAdministrationSignal::FifthCourse { course_number: 5 });
+        signals.push(ReAdministrationSignal::ConcurrentDmtDraft {
+            reference: "MedicationRequest/gil".into(),
+            label: "Gilenya 0,5 mg".into(),
+        });
+        let mut sets: Vec<Vec<ReAdministrationSignal>> =
+            signals.iter().map(|s| vec![s.clone()]).collect();
+        sets.push(signals.clone());
+        sets.push(vec![]);
+        for set in sets {
+            for severity in [Severity::Critical, Severity::Warning] {
+                out.push(finding(
+                    RuleCode::ReAdministration,
+                    severity,
+                    Detail::ReAdministration(ReAdministrationDetail {
+                        weak_evidence: if set.len() == 1 {
+                            vec![]
+                        } else {
+                            WHYS.iter().map(|w| weak(*w)).collect()
+                        },
+                        profile,
+                        first_exposure: Some(d(2021, 1, 4)),
+                        last_exposure: None,
+                        courses: 2,
+                        signals: set.clone(),
+                    }),
+                ));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

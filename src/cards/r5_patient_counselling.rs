@@ -5,11 +5,33 @@
 //! An info card: what the patient must be told in the days after an infusion and at any time,
 //! and the patient alert card to hand out. All of it is text (`text/fr.rs`, `text/en.rs`).
 
-use super::{Ctx, Parts};
+use super::text::{En, Fr, Texts};
+use super::{Ctx, Language, Parts};
+
+/// The words of the patient-counselling card (R5) that no other card says; the shared ones are
+/// [`Texts`]. One implementation per language: `impl CounsellingTexts for Fr` in `text/fr.rs`, `for
+/// En` in `text/en.rs`.
+pub(crate) trait CounsellingTexts: Texts {
+    fn counselling_summary(&self) -> &'static str;
+    fn counselling_intro(&self) -> &'static str;
+    fn counselling_days_after(&self) -> Vec<&'static str>;
+    fn counselling_any_time(&self) -> Vec<&'static str>;
+    fn counselling_hand_out(&self) -> &'static str;
+    fn counselling_days_after_heading(&self) -> &'static str;
+    fn counselling_any_time_heading(&self) -> &'static str;
+}
+
+/// The card's words in `language` (each language implements all of them).
+fn words(language: Language) -> &'static dyn CounsellingTexts {
+    match language {
+        Language::Fr => &Fr,
+        Language::En => &En,
+    }
+}
 
 /// What an R5 finding adds to its card, after the opening every card shares (`mod.rs`).
 pub(super) fn render_detail(ctx: &Ctx<'_>, parts: &mut Parts) {
-    let t = ctx.t;
+    let t = words(ctx.settings.language);
     parts.summary = t.counselling_summary().to_string();
     parts.para(t.counselling_intro());
     parts.heading(t.counselling_days_after_heading());
@@ -17,6 +39,22 @@ pub(super) fn render_detail(ctx: &Ctx<'_>, parts: &mut Parts) {
     parts.heading(t.counselling_any_time_heading());
     parts.bullets(t.counselling_any_time());
     parts.para(t.counselling_hand_out());
+}
+
+/// The card's sample findings for the checks every card goes through (`cards/tests.rs`, listed
+/// in `SAMPLES` in `mod.rs`): one a profile.
+#[cfg(test)]
+pub(super) fn samples() -> Vec<crate::rules::Finding> {
+    use super::testkit::*;
+    let mut out = Vec::new();
+    for profile in PROFILES {
+        out.push(finding(
+            RuleCode::PatientCounselling,
+            Severity::Info,
+            Detail::Counselling(CounsellingDetail { profile }),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -42,6 +42,43 @@ fn every_finding_renders_valid_cards_in_both_languages() {
     }
 }
 
+/// A new rule cannot forget its samples: every rule of the registry (`RuleCode::ALL`) has sample
+/// findings, given by its card module's `samples()` listed in `SAMPLES` (`mod.rs`), so the card
+/// checks of this file run on it in both languages. Each module samples one rule, under both
+/// profiles when its findings carry one.
+#[test]
+fn every_rule_has_sample_findings() {
+    let mut sampled: Vec<RuleCode> = Vec::new();
+    for samples in SAMPLES {
+        let findings = samples();
+        let Some(first) = findings.first() else {
+            panic!("a card module listed in SAMPLES gives no sample finding");
+        };
+        let rule = first.detail.rule();
+        for f in &findings {
+            assert_eq!(f.detail.rule(), rule, "one module samples one rule: {f:?}");
+            assert_eq!(f.rule, rule, "finding rule and detail disagree: {f:?}");
+        }
+        if first.detail.profile().is_some() {
+            for profile in PROFILES {
+                assert!(
+                    findings.iter().any(|f| f.detail.profile() == Some(profile)),
+                    "{rule:?} has no sample under {profile:?}"
+                );
+            }
+        }
+        assert!(!sampled.contains(&rule), "{rule:?} sampled by two modules");
+        sampled.push(rule);
+    }
+    for rule in RuleCode::ALL {
+        assert!(
+            sampled.contains(&rule),
+            "{rule:?} has no sample finding: list its card module's `samples` in `SAMPLES` \
+             (src/cards/mod.rs)"
+        );
+    }
+}
+
 #[test]
 fn summaries_are_natural_length_everywhere() {
     // The longest summary of each rule, in each language, for review.
@@ -249,8 +286,12 @@ fn language_and_settings() {
         override_reason_system: "https://hospital.example/reasons".into(),
         ..CardSettings::default()
     };
-    let f = &all_findings()[0];
-    let card = render_one(f, "p", &custom, Profile::Ansm2019).1;
+    // A card that offers override reasons: an initiation card with a failed criterion.
+    let f = all_findings()
+        .into_iter()
+        .find(|f| matches!(&f.detail, Detail::Initiation(d) if !d.failed.is_empty()))
+        .unwrap();
+    let card = render_one(&f, "p", &custom, Profile::Ansm2019).1;
     assert_eq!(
         card.source.topic.unwrap().system.as_deref(),
         Some("https://hospital.example/rules")

@@ -11,10 +11,14 @@ use crate::rules::{
     MedicationSource, Profile, RuleCode, StopReason, UlnSource, WeakExposureReason,
 };
 
-use super::{
-    fit_names, BpAge, DmtLine, InitiationWarningKind, LabLine, LiverSummary, SignalKind, Texts,
-    WeakLine,
-};
+use super::{fit_names, LabLine, Texts, WeakLine};
+use crate::cards::contraindications::ContraindicationTexts;
+use crate::cards::data_unavailable::DataUnavailableTexts;
+use crate::cards::r1_initiation::{DmtLine, InitiationTexts, InitiationWarningKind};
+use crate::cards::r2_infusion_monitoring::{BpAge, InfusionTexts};
+use crate::cards::r3_liver_function::{LiverSummary, LiverTexts};
+use crate::cards::r4_readministration::{ReadminTexts, SignalKind};
+use crate::cards::r5_patient_counselling::CounsellingTexts;
 
 pub struct En;
 
@@ -359,7 +363,57 @@ impl Texts for En {
         "To keep the order, choose an override reason: it is recorded."
     }
 
-    // --- R1 ----------------------------------------------------------------------------------
+    // --- Lines several rules show ----------------------------------------------------------------
+    fn weak_exposure_record(&self, l: &WeakLine<'_>) -> String {
+        let source = self.medication_source_name(l.source);
+        let why = match l.why {
+            WeakExposureReason::Proposal => "only a proposal (intent proposal)",
+            WeakExposureReason::Plan => "a treatment plan, not an order carried out",
+            WeakExposureReason::OrderNotCompleted => "an order never completed",
+            WeakExposureReason::Campath => {
+                "a Campath (oncology) product, which does not count as MS exposure"
+            }
+        };
+        format!(
+            "{} ({}, {source}, {}): {why}",
+            l.label,
+            l.reference,
+            or_unknown(l.date.as_deref())
+        )
+    }
+
+    fn lab_line(&self, lab: &LabLine<'_>) -> String {
+        let value = match (&lab.value, lab.unit) {
+            (Some(v), Some(u)) => format!("{v} {u}"),
+            (Some(v), None) => format!("{v} (unit not given)"),
+            (None, _) => "no numeric value".to_string(),
+        };
+        let uln = match &lab.uln {
+            Some((u, UlnSource::ReferenceRange)) => format!("ULN {u} (the lab's reference range)"),
+            Some((u, UlnSource::ConfiguredDefault)) => {
+                format!("ULN {u} by default (the lab gave no reference range)")
+            }
+            None => "ULN unknown".to_string(),
+        };
+        let ratio = match &lab.ratio {
+            Some(r) => format!(", i.e. {r} × ULN"),
+            None => String::new(),
+        };
+        let value = match &lab.original {
+            Some(original) => format!("{value} (converted from {original})"),
+            None => value,
+        };
+        format!(
+            "{}: {value} on {}; {uln}{ratio} ({})",
+            self.lab_test_name(lab.test),
+            or_unknown(lab.date.as_deref()),
+            lab.reference
+        )
+    }
+}
+
+// --- R1 ------------------------------------------------------------------------------------------
+impl InitiationTexts for En {
     fn initiation_summary_failed(&self, failed: &[Criterion]) -> String {
         let names: Vec<&str> = failed
             .iter()
@@ -504,24 +558,6 @@ impl Texts for En {
         "Points to check"
     }
 
-    fn weak_exposure_record(&self, l: &WeakLine<'_>) -> String {
-        let source = self.medication_source_name(l.source);
-        let why = match l.why {
-            WeakExposureReason::Proposal => "only a proposal (intent proposal)",
-            WeakExposureReason::Plan => "a treatment plan, not an order carried out",
-            WeakExposureReason::OrderNotCompleted => "an order never completed",
-            WeakExposureReason::Campath => {
-                "a Campath (oncology) product, which does not count as MS exposure"
-            }
-        };
-        format!(
-            "{} ({}, {source}, {}): {why}",
-            l.label,
-            l.reference,
-            or_unknown(l.date.as_deref())
-        )
-    }
-
     fn warning_weak_exposure(&self, record: &str) -> String {
         format!(
             "Alemtuzumab on record but administration not proven: {record}. The patient is \
@@ -648,8 +684,10 @@ impl Texts for En {
     fn attest_outside_record(&self) -> &'static str {
         "any DMT received but missing from this record (reason \"outside this record\")"
     }
+}
 
-    // --- R2 ----------------------------------------------------------------------------------
+// --- R2 ------------------------------------------------------------------------------------------
+impl InfusionTexts for En {
     fn infusion_summary(&self) -> &'static str {
         "Alemtuzumab infusion: check BP and heart rate before, at least hourly during, and for at \
          least 2 h after"
@@ -705,8 +743,10 @@ impl Texts for En {
     fn baseline_bp_none(&self) -> &'static str {
         "No blood pressure on record: measure a baseline before the infusion."
     }
+}
 
-    // --- R3 ----------------------------------------------------------------------------------
+// --- R3 ------------------------------------------------------------------------------------------
+impl LiverTexts for En {
     fn liver_summary(&self, situation: &LiverSummary<'_>) -> String {
         match situation {
             LiverSummary::PanelMissing { missing: [], days } => {
@@ -826,35 +866,6 @@ impl Texts for En {
         "No ALT, AST or total bilirubin result on record."
     }
 
-    fn lab_line(&self, lab: &LabLine<'_>) -> String {
-        let value = match (&lab.value, lab.unit) {
-            (Some(v), Some(u)) => format!("{v} {u}"),
-            (Some(v), None) => format!("{v} (unit not given)"),
-            (None, _) => "no numeric value".to_string(),
-        };
-        let uln = match &lab.uln {
-            Some((u, UlnSource::ReferenceRange)) => format!("ULN {u} (the lab's reference range)"),
-            Some((u, UlnSource::ConfiguredDefault)) => {
-                format!("ULN {u} by default (the lab gave no reference range)")
-            }
-            None => "ULN unknown".to_string(),
-        };
-        let ratio = match &lab.ratio {
-            Some(r) => format!(", i.e. {r} × ULN"),
-            None => String::new(),
-        };
-        let value = match &lab.original {
-            Some(original) => format!("{value} (converted from {original})"),
-            None => value,
-        };
-        format!(
-            "{}: {value} on {}; {uln}{ratio} ({})",
-            self.lab_test_name(lab.test),
-            or_unknown(lab.date.as_deref()),
-            lab.reference
-        )
-    }
-
     fn liver_order_label(&self) -> &'static str {
         "Order a liver panel (ALT, AST, total bilirubin)"
     }
@@ -879,8 +890,10 @@ impl Texts for En {
         "Check the liver panel before every course and monthly during monitoring; document any \
          decision to go ahead without a recent panel."
     }
+}
 
-    // --- R4 ----------------------------------------------------------------------------------
+// --- R4 ------------------------------------------------------------------------------------------
+impl ReadminTexts for En {
     fn readmin_summary(&self, kinds: &[SignalKind], minimum_months: Option<u32>) -> String {
         let names: Vec<String> = kinds
             .iter()
@@ -1028,8 +1041,10 @@ impl Texts for En {
         }
         parts.join(" ")
     }
+}
 
-    // --- R5 ----------------------------------------------------------------------------------
+// --- R5 ------------------------------------------------------------------------------------------
+impl CounsellingTexts for En {
     fn counselling_summary(&self) -> &'static str {
         "Alemtuzumab: tell the patient which symptoms need medical care at once and hand out the \
          patient alert card"
@@ -1071,8 +1086,10 @@ impl Texts for En {
     fn counselling_hand_out(&self) -> &'static str {
         "Hand out the patient alert card and the patient guide, and check they were understood."
     }
+}
 
-    // --- Contraindications -----------------------------------------------------------------------
+// --- Contraindications ---------------------------------------------------------------------------
+impl ContraindicationTexts for En {
     fn contraindication_summary(&self, first: ContraindicationKind, others: usize) -> String {
         let name = self.contraindication_name(first);
         match others {
@@ -1157,8 +1174,10 @@ impl Texts for En {
              document it and choose the matching reason."
         }
     }
+}
 
-    // --- Data unavailable ------------------------------------------------------------------------
+// --- Data unavailable ----------------------------------------------------------------------------
+impl DataUnavailableTexts for En {
     fn data_unavailable_summary(&self, data: &DataSet, rules: &[RuleCode]) -> String {
         let tags: Vec<&str> = rules.iter().map(|r| self.rule_tag(*r)).collect();
         if tags.is_empty() {

@@ -12,10 +12,14 @@ use crate::rules::{
     MedicationSource, Profile, RuleCode, StopReason, UlnSource, WeakExposureReason,
 };
 
-use super::{
-    fit_names, BpAge, DmtLine, InitiationWarningKind, LabLine, LiverSummary, SignalKind, Texts,
-    WeakLine,
-};
+use super::{fit_names, LabLine, Texts, WeakLine};
+use crate::cards::contraindications::ContraindicationTexts;
+use crate::cards::data_unavailable::DataUnavailableTexts;
+use crate::cards::r1_initiation::{DmtLine, InitiationTexts, InitiationWarningKind};
+use crate::cards::r2_infusion_monitoring::{BpAge, InfusionTexts};
+use crate::cards::r3_liver_function::{LiverSummary, LiverTexts};
+use crate::cards::r4_readministration::{ReadminTexts, SignalKind};
+use crate::cards::r5_patient_counselling::CounsellingTexts;
 
 pub struct Fr;
 
@@ -392,7 +396,61 @@ impl Texts for Fr {
         "Pour maintenir la prescription, choisissez un motif de dérogation : il est enregistré."
     }
 
-    // --- R1 ----------------------------------------------------------------------------------
+    // --- Lignes communes à plusieurs règles ------------------------------------------------------
+    fn weak_exposure_record(&self, l: &WeakLine<'_>) -> String {
+        let source = self.medication_source_name(l.source);
+        let why = match l.why {
+            WeakExposureReason::Proposal => "simple proposition de prescription (intent proposal)",
+            WeakExposureReason::Plan => "plan de traitement, pas une prescription exécutée",
+            WeakExposureReason::OrderNotCompleted => {
+                "prescription jamais menée à terme (statut autre que « terminée »)"
+            }
+            WeakExposureReason::Campath => {
+                "produit Campath (oncologie), qui ne compte pas comme exposition dans la SEP"
+            }
+        };
+        format!(
+            "{} ({}, {source}, {}) : {why}",
+            l.label,
+            l.reference,
+            or_unknown(l.date.as_deref())
+        )
+    }
+
+    fn lab_line(&self, lab: &LabLine<'_>) -> String {
+        let value = match (&lab.value, lab.unit) {
+            (Some(v), Some(u)) => format!("{v} {u}"),
+            (Some(v), None) => format!("{v} (unité non précisée)"),
+            (None, _) => "pas de valeur numérique".to_string(),
+        };
+        let uln = match &lab.uln {
+            Some((u, UlnSource::ReferenceRange)) => {
+                format!("LSN {u} (intervalle de référence du laboratoire)")
+            }
+            Some((u, UlnSource::ConfiguredDefault)) => format!(
+                "LSN par défaut {u} (le laboratoire n'a pas fourni d'intervalle de référence)"
+            ),
+            None => "LSN inconnue".to_string(),
+        };
+        let ratio = match &lab.ratio {
+            Some(r) => format!(", soit {r} × LSN"),
+            None => String::new(),
+        };
+        let value = match &lab.original {
+            Some(original) => format!("{value} (converti depuis {original})"),
+            None => value,
+        };
+        format!(
+            "{} : {value} le {} ; {uln}{ratio} ({})",
+            self.lab_test_name(lab.test),
+            or_unknown(lab.date.as_deref()),
+            lab.reference
+        )
+    }
+}
+
+// --- R1 ------------------------------------------------------------------------------------------
+impl InitiationTexts for Fr {
     fn initiation_summary_failed(&self, failed: &[Criterion]) -> String {
         let names: Vec<&str> = failed
             .iter()
@@ -542,26 +600,6 @@ impl Texts for Fr {
         "Points d'attention"
     }
 
-    fn weak_exposure_record(&self, l: &WeakLine<'_>) -> String {
-        let source = self.medication_source_name(l.source);
-        let why = match l.why {
-            WeakExposureReason::Proposal => "simple proposition de prescription (intent proposal)",
-            WeakExposureReason::Plan => "plan de traitement, pas une prescription exécutée",
-            WeakExposureReason::OrderNotCompleted => {
-                "prescription jamais menée à terme (statut autre que « terminée »)"
-            }
-            WeakExposureReason::Campath => {
-                "produit Campath (oncologie), qui ne compte pas comme exposition dans la SEP"
-            }
-        };
-        format!(
-            "{} ({}, {source}, {}) : {why}",
-            l.label,
-            l.reference,
-            or_unknown(l.date.as_deref())
-        )
-    }
-
     fn warning_weak_exposure(&self, record: &str) -> String {
         format!(
             "Alemtuzumab au dossier sans administration prouvée : {record}. Le patient est \
@@ -690,8 +728,10 @@ impl Texts for Fr {
     fn attest_outside_record(&self) -> &'static str {
         "tout traitement de fond reçu mais absent de ce dossier (motif « hors de ce dossier »)"
     }
+}
 
-    // --- R2 ----------------------------------------------------------------------------------
+// --- R2 ------------------------------------------------------------------------------------------
+impl InfusionTexts for Fr {
     fn infusion_summary(&self) -> &'static str {
         "Perfusion de l'alemtuzumab : PA et fréquence cardiaque avant, au moins toutes les heures \
          pendant, surveillance ≥ 2 h après"
@@ -752,8 +792,10 @@ impl Texts for Fr {
         "Aucune pression artérielle au dossier : mesurer une valeur de référence avant la \
          perfusion."
     }
+}
 
-    // --- R3 ----------------------------------------------------------------------------------
+// --- R3 ------------------------------------------------------------------------------------------
+impl LiverTexts for Fr {
     fn liver_summary(&self, situation: &LiverSummary<'_>) -> String {
         match situation {
             LiverSummary::PanelMissing { missing: [], days } => {
@@ -881,37 +923,6 @@ impl Texts for Fr {
         "Aucun résultat d'ALAT, d'ASAT ou de bilirubine totale au dossier."
     }
 
-    fn lab_line(&self, lab: &LabLine<'_>) -> String {
-        let value = match (&lab.value, lab.unit) {
-            (Some(v), Some(u)) => format!("{v} {u}"),
-            (Some(v), None) => format!("{v} (unité non précisée)"),
-            (None, _) => "pas de valeur numérique".to_string(),
-        };
-        let uln = match &lab.uln {
-            Some((u, UlnSource::ReferenceRange)) => {
-                format!("LSN {u} (intervalle de référence du laboratoire)")
-            }
-            Some((u, UlnSource::ConfiguredDefault)) => format!(
-                "LSN par défaut {u} (le laboratoire n'a pas fourni d'intervalle de référence)"
-            ),
-            None => "LSN inconnue".to_string(),
-        };
-        let ratio = match &lab.ratio {
-            Some(r) => format!(", soit {r} × LSN"),
-            None => String::new(),
-        };
-        let value = match &lab.original {
-            Some(original) => format!("{value} (converti depuis {original})"),
-            None => value,
-        };
-        format!(
-            "{} : {value} le {} ; {uln}{ratio} ({})",
-            self.lab_test_name(lab.test),
-            or_unknown(lab.date.as_deref()),
-            lab.reference
-        )
-    }
-
     fn liver_order_label(&self) -> &'static str {
         "Prescrire un bilan hépatique (ALAT, ASAT, bilirubine totale)"
     }
@@ -938,8 +949,10 @@ impl Texts for Fr {
         "Vérifier le bilan hépatique avant toute cure et chaque mois pendant la surveillance ; \
          documenter toute décision de poursuivre sans bilan récent."
     }
+}
 
-    // --- R4 ----------------------------------------------------------------------------------
+// --- R4 ------------------------------------------------------------------------------------------
+impl ReadminTexts for Fr {
     fn readmin_summary(&self, kinds: &[SignalKind], minimum_months: Option<u32>) -> String {
         let names: Vec<String> = kinds
             .iter()
@@ -1103,8 +1116,10 @@ impl Texts for Fr {
         }
         parts.join(" ")
     }
+}
 
-    // --- R5 ----------------------------------------------------------------------------------
+// --- R5 ------------------------------------------------------------------------------------------
+impl CounsellingTexts for Fr {
     fn counselling_summary(&self) -> &'static str {
         "Alemtuzumab : informer le patient des symptômes imposant de consulter immédiatement et \
          remettre la carte patient"
@@ -1150,8 +1165,10 @@ impl Texts for Fr {
         "Remettre la carte d'alerte patient et le guide du patient, et vérifier qu'ils ont été \
          compris."
     }
+}
 
-    // --- Contre-indications ----------------------------------------------------------------------
+// --- Contre-indications --------------------------------------------------------------------------
+impl ContraindicationTexts for Fr {
     fn contraindication_summary(&self, first: ContraindicationKind, others: usize) -> String {
         let name = self.contraindication_name(first);
         match others {
@@ -1239,8 +1256,10 @@ impl Texts for Fr {
              évaluée, le documenter et choisir le motif correspondant."
         }
     }
+}
 
-    // --- Données indisponibles ---------------------------------------------------------------------
+// --- Données indisponibles -----------------------------------------------------------------------
+impl DataUnavailableTexts for Fr {
     fn data_unavailable_summary(&self, data: &DataSet, rules: &[RuleCode]) -> String {
         let tags: Vec<&str> = rules.iter().map(|r| self.rule_tag(*r)).collect();
         if tags.is_empty() {
