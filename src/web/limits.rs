@@ -4,12 +4,14 @@
 //! limit (413) and the JSON depth limit are in the handler.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse};
+use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::error::operation_outcome;
@@ -49,6 +51,42 @@ pub fn hook_slots(max: usize) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(max.clamp(1, Semaphore::MAX_PERMITS)))
 }
 
+/// A refused call's body is read and dropped when it is at most this long, so the connection
+/// stays open for the client's next call.
+const DRAIN_REFUSED_BODY_MAX: u64 = 256 * 1024;
+
+/// How long reading a refused call's body may take.
+const DRAIN_REFUSED_BODY_TIME: Duration = Duration::from_secs(1);
+
+/// Reads and drops the body of a call about to be refused, when its `Content-Length` is at most
+/// [`DRAIN_REFUSED_BODY_MAX`] and it arrives within [`DRAIN_REFUSED_BODY_TIME`]. actix-web closes
+/// a connection whose request body was left unread: at overload every `503` then cost the EHR a
+/// new connection (a TLS handshake in production) and the service an accept, exactly when it has
+/// no CPU to spare (README §Operations). A larger or slower body keeps that behaviour: reading
+/// it would cost more than the connection.
+async fn drain_small_body(req: &mut ServiceRequest) {
+    let small = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > 0 && n <= DRAIN_REFUSED_BODY_MAX);
+    if !small {
+        return;
+    }
+    let mut payload = req.take_payload();
+    let drain = async {
+        let mut read = 0u64;
+        while let Some(Ok(chunk)) = payload.next().await {
+            read += chunk.len() as u64;
+            if read > DRAIN_REFUSED_BODY_MAX {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_REFUSED_BODY_TIME, drain).await;
+}
+
 /// The middleware (`actix_web::middleware::from_fn(limit_hooks)`).
 pub async fn limit_hooks(
     req: ServiceRequest,
@@ -68,6 +106,8 @@ pub async fn limit_hooks(
             "too many hook calls in progress; 503"
         );
         metrics::counter!("cds_hook_rejected_total", "reason" => "concurrency").increment(1);
+        let mut req = req;
+        drain_small_body(&mut req).await;
         return Ok(req.into_response(unavailable("too many calls in progress; retry shortly")));
     };
     let timeout = state.settings.request_timeout;

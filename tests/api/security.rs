@@ -213,6 +213,93 @@ async fn calls_beyond_max_concurrent_hooks_get_503_at_once() {
     assert_eq!(r.status(), 200);
 }
 
+/// One HTTP/1.1 answer read off `sock`: its status line and head, and its body
+/// (`Content-Length`). `None` when the service closed the connection first.
+async fn read_answer(sock: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some((head, buf[head_end..head_end + length].to_vec()))
+}
+
+#[tokio::test]
+async fn a_call_refused_with_503_keeps_its_connection_open() {
+    // actix-web closes a connection whose request body was left unread: at overload each 503
+    // cost the EHR a new connection (a TLS handshake in production) and the service an accept.
+    let (fhir, mut accepted) = silent_fhir_server().await;
+    let app = spawn_app_with(|raw| {
+        raw.server.max_concurrent_hooks = 1;
+        raw.fhir.deadline_ms = 2_000;
+    })
+    .await;
+    let slow = hook_without_prefetch(&fhir);
+    let first = {
+        let (client, url) = (app.client.clone(), app.address.clone());
+        let body = slow.to_string();
+        tokio::spawn(async move {
+            client
+                .post(format!("{url}/cds-services/alemtuzumab-order-sign"))
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    accepted.wait_for(|n| *n >= 1).await.unwrap();
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut sock = tokio::net::TcpStream::connect(&host).await.unwrap();
+    // A 39 KB hook call, as an EHR sends it (Content-Length), refused: the only slot is held.
+    let body = fixture_hook("retreated-liver-injury--order-sign.json").to_string();
+    assert!(body.len() > 16 * 1024, "a body larger than one read");
+    let call = format!(
+        "POST /cds-services/alemtuzumab-order-sign HTTP/1.1\r\nHost: {host}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    sock.write_all(call.as_bytes()).await.unwrap();
+    let (head, answer) = read_answer(&mut sock)
+        .await
+        .expect("an answer to the refused call");
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(head.contains("retry-after: 1"), "{head}");
+    let outcome: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    assert!(!head.contains("connection: close"), "{head}");
+    // The next call goes on the same connection.
+    let next = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    sock.write_all(next.as_bytes()).await.unwrap();
+    let (head, _) = read_answer(&mut sock)
+        .await
+        .expect("the service closed the connection after its 503");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(
+        first.await.unwrap().unwrap(),
+        200,
+        "the first call completes"
+    );
+}
+
 /// A FHIR server answering every search with a Bundle holding `patient`.
 async fn fhir_server_with(patient: Value) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
