@@ -3,8 +3,9 @@
 //! than an unbounded queue) and `server.request_timeout_ms` per call (beyond: `503`). The body
 //! limit (413) and the JSON depth limit are in the handler.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -49,6 +50,46 @@ impl actix_web::ResponseError for TimedOut {
 /// The slots of concurrent hook calls.
 pub fn hook_slots(max: usize) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(max.clamp(1, Semaphore::MAX_PERMITS)))
+}
+
+/// The calls refused at the slots, logged at most once a second: at overload a line per `503`
+/// (thousands a second) cost the CPU the admitted calls needed and flooded the log; the exact
+/// count is `cds_hook_rejected_total{reason="concurrency"}`.
+static REFUSALS: RefusalLog = RefusalLog::new();
+
+struct RefusalLog {
+    /// The second (since start, from 1) of the last line written; 0 before the first.
+    logged_at: AtomicU64,
+    /// Refusals not yet reported in a line.
+    pending: AtomicU64,
+}
+
+impl RefusalLog {
+    const fn new() -> Self {
+        Self {
+            logged_at: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one refusal at `second`; `Some(n)` when a line is due: the first refusal of a new
+    /// second, reporting it and those not reported yet.
+    fn refused(&self, second: u64) -> Option<u64> {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        let last = self.logged_at.load(Ordering::Relaxed);
+        let due = second > last
+            && self
+                .logged_at
+                .compare_exchange(last, second, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        due.then(|| self.pending.swap(0, Ordering::Relaxed))
+    }
+}
+
+/// Whole seconds since the first call of this function, from 1 (monotonic).
+fn seconds_since_start() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs() + 1
 }
 
 /// A refused call's body is read and dropped when it is at most this long, so the connection
@@ -101,11 +142,15 @@ pub async fn limit_hooks(
             .map(ServiceResponse::map_into_boxed_body);
     };
     let Ok(_permit) = state.hook_slots.clone().try_acquire_owned() else {
-        tracing::warn!(
-            max = state.settings.max_concurrent_hooks,
-            "too many hook calls in progress; 503"
-        );
         metrics::counter!("cds_hook_rejected_total", "reason" => "concurrency").increment(1);
+        if let Some(refused) = REFUSALS.refused(seconds_since_start()) {
+            tracing::warn!(
+                max = state.settings.max_concurrent_hooks,
+                refused,
+                "too many hook calls in progress; 503 (logged at most once a second: `refused` \
+                 counts the calls refused since the last such line)"
+            );
+        }
         let mut req = req;
         drain_small_body(&mut req).await;
         return Ok(req.into_response(unavailable("too many calls in progress; retry shortly")));
@@ -136,5 +181,22 @@ pub async fn limit_hooks(
             // No HttpRequest is kept (the handler needs it unshared): the error renders the 503.
             Err(TimedOut.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RefusalLog;
+
+    #[test]
+    fn refusals_are_logged_once_a_second_with_the_count_since_the_last_line() {
+        let log = RefusalLog::new();
+        assert_eq!(log.refused(1), Some(1), "the first refusal is logged");
+        assert_eq!(log.refused(1), None);
+        assert_eq!(log.refused(1), None);
+        assert_eq!(log.refused(2), Some(3), "the two not logged and this one");
+        assert_eq!(log.refused(2), None);
+        assert_eq!(log.refused(7), Some(2));
+        assert_eq!(log.refused(7), None);
     }
 }

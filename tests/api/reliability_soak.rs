@@ -4,7 +4,7 @@
 //! descriptors, SQLite WAL size, p99, calls refused, longest log line. Written to `SOAK_OUT` (default `$TMPDIR/alemtuzumab-cds-soak`) as
 //! `soak.csv`, `soak.svg` and `summary.txt`. `SOAK_SLOTS` sets the hook slots (default 16) and
 //! `SOAK_MIX=prefetch` leaves out the FHIR-fetch calls (and hfs): the overload measurement of the
-//! service's own shedding (README §Operations).
+//! service's own shedding (README §Operations); `SOAK_SERVICE_CPUS` pins the service's threads.
 //!
 //! Phases: (1) capacity, closed loop at `server.max_concurrent_hooks` concurrent calls;
 //! (2) the soak, open loop at half that capacity, with every fixture, the CDS Hooks Sandbox's
@@ -109,6 +109,17 @@ impl Soaked {
         let port = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("the service logs its port");
+        // `SOAK_SERVICE_CPUS` (`scripts/soak` with `SOAK_PIN=1`): the service's threads on these
+        // cores, the load generator (this process) on the others, as `scripts/bench` does, so the
+        // client's own work does not count in the service's latency.
+        if let Ok(cpus) = std::env::var("SOAK_SERVICE_CPUS") {
+            let pinned = std::process::Command::new("taskset")
+                .args(["-a", "-cp", &cpus, &child.id().to_string()])
+                .stdout(Stdio::null())
+                .status()
+                .expect("taskset runs");
+            assert!(pinned.success(), "taskset could not pin the service");
+        }
         Soaked {
             child,
             port,
