@@ -312,7 +312,7 @@ impl Store {
     /// round trip to SQLite's worker thread per row, ~19 % of the service's CPU at saturation on
     /// a 39 KB order-sign (README §Performance). They are not kept prepared
     /// (`persistent(false)`): each batch size is a different statement, and sqlx's cache of 100
-    /// statements per connection held up to 100 of them on each connection (~11 MiB of the
+    /// statements per connection held up to 100 of them on each connection (~12 MiB of the
     /// service's memory at saturation, README §Performance); preparing one per batch costs
     /// little beside the commit's sync.
     pub async fn write_decisions(&self, batch: &[DecisionRecord]) -> Result<(), StoreError> {
