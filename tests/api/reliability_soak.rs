@@ -136,10 +136,37 @@ impl Drop for Soaked {
     }
 }
 
+/// A hook call's body serialized once, split around its `hookInstance`: each call copies it
+/// with a new uuid in between. Re-serializing a 39 KB `Value` for every call (thousands a second
+/// at overload, most of them refused) cost the load generator CPU that the service, on the same
+/// cores, then lacked.
+#[derive(Clone)]
+struct Body {
+    before: String,
+    after: String,
+}
+
+impl Body {
+    fn of(mut v: Value) -> Body {
+        const MARK: &str = "soak-hook-instance-placeholder";
+        v["hookInstance"] = json!(MARK);
+        let text = v.to_string();
+        let (before, after) = text.split_once(MARK).expect("the mark is in the body");
+        Body {
+            before: before.to_owned(),
+            after: after.to_owned(),
+        }
+    }
+
+    fn with(&self, hook_instance: &str) -> String {
+        [self.before.as_str(), hook_instance, self.after.as_str()].concat()
+    }
+}
+
 /// One call of the mix.
 #[derive(Clone)]
 enum Call {
-    Hook(String, Value),
+    Hook(String, Body),
     /// A feedback overriding the last card seen.
     Feedback,
 }
@@ -151,7 +178,10 @@ async fn mix(prefetch_only: bool) -> Vec<Call> {
     let mut calls = Vec::new();
     for name in fixture_hook_names() {
         let v = fixture_hook(&name);
-        calls.push(Call::Hook(format!("/cds-services/{}", service_for(&v)), v));
+        calls.push(Call::Hook(
+            format!("/cds-services/{}", service_for(&v)),
+            Body::of(v),
+        ));
     }
     let captured = read_json(repo().join(crate::real_client::SANDBOX_REQUESTS));
     for r in captured["requests"].as_array().into_iter().flatten() {
@@ -161,7 +191,7 @@ async fn mix(prefetch_only: bool) -> Vec<Call> {
         if r["method"] == "POST" && !path.ends_with("/feedback") {
             calls.push(Call::Hook(
                 path.replace("/example-", "/alemtuzumab-"),
-                body.clone(),
+                Body::of(body.clone()),
             ));
         }
     }
@@ -197,7 +227,10 @@ async fn mix(prefetch_only: bool) -> Vec<Call> {
         } else {
             v.as_object_mut().unwrap().remove("prefetch");
         }
-        calls.push(Call::Hook(format!("/cds-services/{}", service_for(&v)), v));
+        calls.push(Call::Hook(
+            format!("/cds-services/{}", service_for(&v)),
+            Body::of(v),
+        ));
     }
     let n = calls.len();
     let mut with_feedback = Vec::with_capacity(n + n / 9);
@@ -250,11 +283,7 @@ impl Driver {
     async fn one(&self) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.calls.len();
         let (path, body) = match &self.calls[i] {
-            Call::Hook(path, body) => {
-                let mut body = body.clone();
-                body["hookInstance"] = json!(uuid::Uuid::new_v4().to_string());
-                (path.clone(), body)
-            }
+            Call::Hook(path, body) => (path.clone(), body.with(&uuid::Uuid::new_v4().to_string())),
             Call::Feedback => {
                 let last = self.last_card.lock().unwrap().clone();
                 let Some((service, card)) = last else { return };
@@ -264,7 +293,8 @@ impl Driver {
                     json!({"feedback": [{"card": card, "outcome": "overridden",
                         "outcomeTimestamp": now, "overrideReason": {"reason": {
                         "system": "urn:alemtuzumab-cds:override-reason",
-                        "code": "other-documented"}}}]}),
+                        "code": "other-documented"}}}]})
+                    .to_string(),
                 )
             }
         };
@@ -273,7 +303,7 @@ impl Driver {
             .client
             .post(format!("{}{path}", self.base))
             .header("Content-Type", "application/json")
-            .body(body.to_string())
+            .body(body)
             .send()
             .await;
         let outcome = match sent {
