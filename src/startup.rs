@@ -170,9 +170,13 @@ impl Application {
         let server = HttpServer::new(move || {
             let state = state.clone();
             App::new()
-                .wrap(middleware::from_fn(web::limits::limit_hooks))
+                // The last `wrap` runs first: CORS (so a 503 or 401 still carries its headers),
+                // then the hook slots, then the JWT and the headers. A call refused at the slots
+                // costs no signature check: at overload, verifying the JWT of every call refused
+                // took the CPU the admitted calls needed (README §Operations).
                 .wrap(middleware::from_fn(web::guard::check_headers))
                 .wrap(middleware::from_fn(web::auth::require_jwt))
+                .wrap(middleware::from_fn(web::limits::limit_hooks))
                 .wrap(web::cors::cors(&state.settings))
                 .wrap(middleware::Compress::default())
                 .configure(move |cfg| web::configure(cfg, state))

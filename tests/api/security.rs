@@ -213,6 +213,70 @@ async fn calls_beyond_max_concurrent_hooks_get_503_at_once() {
     assert_eq!(r.status(), 200);
 }
 
+#[tokio::test]
+async fn a_call_refused_at_the_slots_costs_no_jwt_check() {
+    // The slots are checked before the JWT: at overload a refusal must be cheap, and verifying
+    // a signature for every call refused took the CPU the admitted calls needed.
+    let ec = ec_key("slots");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    std::fs::write(&path, jwks(&[&ec])).unwrap();
+    let file = path.display().to_string();
+    let (fhir, mut accepted) = silent_fhir_server().await;
+    let app = spawn_app_with(move |raw| {
+        raw.server.public_url = PUBLIC_URL.to_owned();
+        raw.server.max_concurrent_hooks = 1;
+        raw.fhir.deadline_ms = 2_000;
+        raw.auth.issuers = vec![alemtuzumab_cds::config::RawIssuer {
+            iss: ISS.to_owned(),
+            jwks_file: file,
+            ..Default::default()
+        }];
+    })
+    .await;
+    let url = format!("{}/cds-services/alemtuzumab-order-sign", app.address);
+    let first = {
+        let token = sign(&ec, &header(&ec), &claims("alemtuzumab-order-sign"));
+        let (client, url, body) = (
+            app.client.clone(),
+            url.clone(),
+            hook_without_prefetch(&fhir).to_string(),
+        );
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    accepted.wait_for(|n| *n >= 1).await.unwrap();
+    // A forged token: checked first, it would be a 401.
+    let forged = sign(
+        &ec_key("slots"),
+        &header(&ec),
+        &claims("alemtuzumab-order-sign"),
+    );
+    let r = app
+        .client
+        .post(&url)
+        .bearer_auth(forged)
+        .header("Content-Type", "application/json")
+        .body(fixture_hook("naive-one-dmt--order-sign.json").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_503(r, "too many calls in progress; retry shortly").await;
+    assert_eq!(
+        first.await.unwrap().unwrap(),
+        200,
+        "the first call completes"
+    );
+}
+
 /// One HTTP/1.1 answer read off `sock`: its status line and head, and its body
 /// (`Content-Length`). `None` when the service closed the connection first.
 async fn read_answer(sock: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
