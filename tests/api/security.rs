@@ -122,6 +122,31 @@ fn hook_without_prefetch(fhir: &str) -> Value {
     body
 }
 
+/// Sends an order-sign call whose data must come from the silent FHIR server `fhir` (with
+/// `token` as its JWT, if any) and returns once that call waits on it, holding a hook slot; the
+/// handle gives its status.
+async fn hold_a_slot(
+    app: &TestApp,
+    fhir: &str,
+    accepted: &mut tokio::sync::watch::Receiver<usize>,
+    token: Option<String>,
+) -> tokio::task::JoinHandle<Result<u16, reqwest::Error>> {
+    let mut call = app
+        .client
+        .post(format!(
+            "{}/cds-services/alemtuzumab-order-sign",
+            app.address
+        ))
+        .header("Content-Type", "application/json")
+        .body(hook_without_prefetch(fhir).to_string());
+    if let Some(token) = token {
+        call = call.bearer_auth(token);
+    }
+    let held = tokio::spawn(async move { call.send().await.map(|r| r.status().as_u16()) });
+    accepted.wait_for(|n| *n >= 1).await.unwrap();
+    held
+}
+
 /// A 503 OperationOutcome whose diagnostics name `why` (src/web/limits.rs).
 async fn assert_503(r: reqwest::Response, why: &str) {
     assert_eq!(r.status(), 503);
@@ -171,22 +196,8 @@ async fn calls_beyond_max_concurrent_hooks_get_503_at_once() {
         raw.fhir.deadline_ms = 2_000;
     })
     .await;
-    let slow = hook_without_prefetch(&fhir);
-    let first = {
-        let (client, url) = (app.client.clone(), app.address.clone());
-        let body = slow.to_string();
-        tokio::spawn(async move {
-            client
-                .post(format!("{url}/cds-services/alemtuzumab-order-sign"))
-                .header("Content-Type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        })
-    };
     // The first call holds the only slot once it is waiting on the silent FHIR server.
-    accepted.wait_for(|n| *n >= 1).await.unwrap();
+    let first = hold_a_slot(&app, &fhir, &mut accepted, None).await;
     let before = rejected(&app, "concurrency").await;
     let r = app
         .post_hook(
@@ -234,26 +245,9 @@ async fn a_call_refused_at_the_slots_costs_no_jwt_check() {
         }];
     })
     .await;
+    let token = sign(&ec, &header(&ec), &claims("alemtuzumab-order-sign"));
+    let first = hold_a_slot(&app, &fhir, &mut accepted, Some(token)).await;
     let url = format!("{}/cds-services/alemtuzumab-order-sign", app.address);
-    let first = {
-        let token = sign(&ec, &header(&ec), &claims("alemtuzumab-order-sign"));
-        let (client, url, body) = (
-            app.client.clone(),
-            url.clone(),
-            hook_without_prefetch(&fhir).to_string(),
-        );
-        tokio::spawn(async move {
-            client
-                .post(url)
-                .bearer_auth(token)
-                .header("Content-Type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        })
-    };
-    accepted.wait_for(|n| *n >= 1).await.unwrap();
     // A forged token: checked first, it would be a 401.
     let forged = sign(
         &ec_key("slots"),
@@ -316,21 +310,7 @@ async fn a_call_refused_with_503_keeps_its_connection_open() {
         raw.fhir.deadline_ms = 2_000;
     })
     .await;
-    let slow = hook_without_prefetch(&fhir);
-    let first = {
-        let (client, url) = (app.client.clone(), app.address.clone());
-        let body = slow.to_string();
-        tokio::spawn(async move {
-            client
-                .post(format!("{url}/cds-services/alemtuzumab-order-sign"))
-                .header("Content-Type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        })
-    };
-    accepted.wait_for(|n| *n >= 1).await.unwrap();
+    let first = hold_a_slot(&app, &fhir, &mut accepted, None).await;
     let host = app.address.trim_start_matches("http://").to_owned();
     let mut sock = tokio::net::TcpStream::connect(&host).await.unwrap();
     // A 39 KB hook call, as an EHR sends it (Content-Length), refused: the only slot is held.
