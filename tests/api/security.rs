@@ -122,6 +122,13 @@ fn hook_without_prefetch(fhir: &str) -> Value {
     body
 }
 
+/// One hook slot, and FHIR requests given up after 2 s: a call waiting on the silent FHIR
+/// server holds the slot that long.
+fn one_slot(raw: &mut alemtuzumab_cds::config::RawSettings) {
+    raw.server.max_concurrent_hooks = 1;
+    raw.fhir.deadline_ms = 2_000;
+}
+
 /// Sends an order-sign call whose data must come from the silent FHIR server `fhir` (with
 /// `token` as its JWT, if any) and returns once that call waits on it, holding a hook slot; the
 /// handle gives its status.
@@ -191,11 +198,7 @@ async fn a_call_over_the_request_timeout_gets_503() {
 #[tokio::test]
 async fn calls_beyond_max_concurrent_hooks_get_503_at_once() {
     let (fhir, mut accepted) = silent_fhir_server().await;
-    let app = spawn_app_with(|raw| {
-        raw.server.max_concurrent_hooks = 1;
-        raw.fhir.deadline_ms = 2_000;
-    })
-    .await;
+    let app = spawn_app_with(one_slot).await;
     // The first call holds the only slot once it is waiting on the silent FHIR server.
     let first = hold_a_slot(&app, &fhir, &mut accepted, None).await;
     let before = rejected(&app, "concurrency").await;
@@ -236,8 +239,7 @@ async fn a_call_refused_at_the_slots_costs_no_jwt_check() {
     let (fhir, mut accepted) = silent_fhir_server().await;
     let app = spawn_app_with(move |raw| {
         raw.server.public_url = PUBLIC_URL.to_owned();
-        raw.server.max_concurrent_hooks = 1;
-        raw.fhir.deadline_ms = 2_000;
+        one_slot(raw);
         raw.auth.issuers = vec![alemtuzumab_cds::config::RawIssuer {
             iss: ISS.to_owned(),
             jwks_file: file,
@@ -305,11 +307,7 @@ async fn a_call_refused_with_503_keeps_its_connection_open() {
     // actix-web closes a connection whose request body was left unread: at overload each 503
     // cost the EHR a new connection (a TLS handshake in production) and the service an accept.
     let (fhir, mut accepted) = silent_fhir_server().await;
-    let app = spawn_app_with(|raw| {
-        raw.server.max_concurrent_hooks = 1;
-        raw.fhir.deadline_ms = 2_000;
-    })
-    .await;
+    let app = spawn_app_with(one_slot).await;
     let first = hold_a_slot(&app, &fhir, &mut accepted, None).await;
     let host = app.address.trim_start_matches("http://").to_owned();
     let mut sock = tokio::net::TcpStream::connect(&host).await.unwrap();
