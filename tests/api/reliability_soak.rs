@@ -9,9 +9,11 @@
 //! Phases: (1) capacity, closed loop at `server.max_concurrent_hooks` concurrent calls;
 //! (2) the soak, open loop at half that capacity, with every fixture, the CDS Hooks Sandbox's
 //! captured calls, FHIR-fetch calls against hfs (with and without `_count=1` first pages, so the
-//! service follows `next` links) and feedback posts; (3) overload, closed loop at three times
-//! `server.max_concurrent_hooks`: p99 of the admitted calls and the share refused; (4) recovery at
-//! half capacity. The durations are measured and written, never asserted. Asserted: no call
+//! service follows `next` links) and feedback posts; (3) overload: an open loop at three times
+//! the capacity (p99 of the admitted calls, the calls refused), then a closed loop at three times
+//! `server.max_concurrent_hooks` whose refused calls are sent again at once (the client that
+//! ignores `Retry-After`); (4) recovery at half capacity. Each soak minute ends with a 5-second
+//! pause before the descriptors are counted, so a burst's idle connections are closed by then. The durations are measured and written, never asserted. Asserted: no call
 //! failed (a 5xx other than a `503` of the hook slots, or a dropped connection), the overload
 //! refused some calls, descriptors flat (a short run: not growing past minute 1 + 10 %), the
 //! longest log line bounded, memory bounded (a run of 40 minutes or more: the anonymous part of
@@ -32,6 +34,10 @@ use serde_json::{json, Value};
 use crate::fhir_fetch::{hook_kind, patient_id};
 use crate::helpers::{binary, fixture_hook, fixture_hook_names, read_json, repo, service_for};
 use crate::reliability::{fds, rss_kib};
+
+/// The pause at the end of each soak minute before descriptors are counted: longer than the
+/// client's `pool_idle_timeout` (2 s) and its idle-connection sweep.
+const SETTLE: Duration = Duration::from_secs(5);
 
 /// Hook slots of the soaked service (the overload phase runs three times as many calls), unless
 /// `SOAK_SLOTS` says otherwise.
@@ -246,7 +252,12 @@ async fn mix(prefetch_only: bool) -> Vec<Call> {
 /// What one minute (or one phase) saw.
 #[derive(Default)]
 struct Window {
+    /// Admitted calls: hooks and feedback posts.
     latencies_us: Vec<u64>,
+    /// The admitted hook calls alone.
+    hook_us: Vec<u64>,
+    /// The admitted feedback posts alone (each writes to the store before it is answered).
+    feedback_us: Vec<u64>,
     /// Answers other than 2xx/4xx (and not an overload 503), and dropped connections.
     errors: u64,
     /// `503` answers (refused at the hook slots).
@@ -260,13 +271,25 @@ struct Window {
 
 impl Window {
     fn quantile_ms(&mut self, q: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        self.latencies_us.sort_unstable();
-        let i = ((self.latencies_us.len() as f64 - 1.0) * q).round() as usize;
-        self.latencies_us[i] as f64 / 1000.0
+        quantile_ms(&mut self.latencies_us, q)
     }
+
+    fn hook_quantile_ms(&mut self, q: f64) -> f64 {
+        quantile_ms(&mut self.hook_us, q)
+    }
+
+    fn feedback_quantile_ms(&mut self, q: f64) -> f64 {
+        quantile_ms(&mut self.feedback_us, q)
+    }
+}
+
+fn quantile_ms(latencies_us: &mut [u64], q: f64) -> f64 {
+    if latencies_us.is_empty() {
+        return 0.0;
+    }
+    latencies_us.sort_unstable();
+    let i = ((latencies_us.len() as f64 - 1.0) * q).round() as usize;
+    latencies_us[i] as f64 / 1000.0
 }
 
 struct Driver {
@@ -322,6 +345,11 @@ impl Driver {
             Ok((503, _)) => w.refused += 1,
             Ok((status, bytes)) if status < 500 => {
                 w.latencies_us.push(elapsed.as_micros() as u64);
+                if path.ends_with("/feedback") {
+                    w.feedback_us.push(elapsed.as_micros() as u64);
+                } else {
+                    w.hook_us.push(elapsed.as_micros() as u64);
+                }
                 drop(w);
                 if status == 200 && !path.ends_with("/feedback") {
                     let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -413,6 +441,10 @@ struct Sample {
     examples: Vec<String>,
     p50_ms: f64,
     p99_ms: f64,
+    /// p99 of the hook calls alone.
+    hook_p99_ms: f64,
+    /// p99 of the feedback posts alone (each commits to the store before it is answered).
+    feedback_p99_ms: f64,
     rss_kib: u64,
     /// The anonymous part of RSS (heap, stacks): what a leak grows. The rest of RSS is the
     /// binary's pages, which the kernel drops under other processes' memory pressure and reads
@@ -550,8 +582,11 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
     let mut samples: Vec<Sample> = Vec::new();
     let mut half_load = Window::default();
     for minute in 1..=minutes {
-        rt.block_on(open_loop(&driver, rate, Duration::from_secs(60)));
+        rt.block_on(open_loop(&driver, rate, Duration::from_secs(60) - SETTLE));
         let mut w = driver.take();
+        // The descriptors are counted once the client's idle connections have closed: a burst
+        // opens connections that are gone a few seconds later, a leak stays.
+        std::thread::sleep(SETTLE);
         let sample = Sample {
             minute,
             calls: w.latencies_us.len(),
@@ -561,6 +596,8 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
             examples: std::mem::take(&mut w.examples),
             p50_ms: w.quantile_ms(0.50),
             p99_ms: w.quantile_ms(0.99),
+            hook_p99_ms: w.hook_quantile_ms(0.99),
+            feedback_p99_ms: w.feedback_quantile_ms(0.99),
             rss_kib: rss_kib(pid),
             anon_kib: anon_kib(pid),
             fds: fds(pid),
@@ -569,16 +606,35 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
         };
         eprintln!("soak: {sample:?}");
         half_load.latencies_us.extend(w.latencies_us);
+        half_load.hook_us.extend(w.hook_us);
+        half_load.feedback_us.extend(w.feedback_us);
         samples.push(sample);
     }
     let p99_half = half_load.quantile_ms(0.99);
 
-    // 3. Overload: three times the slots, closed loop.
-    rt.block_on(closed_loop(&driver, 3 * slots, measure));
+    let p99_half_hooks = half_load.hook_quantile_ms(0.99);
+    let p99_half_feedback = half_load.feedback_quantile_ms(0.99);
+
+    // 3. Overload at three times the capacity: an open loop sending three times the calls per
+    // second that the slots answer (far more in flight than there are slots; most refused).
+    rt.block_on(open_loop(&driver, 3.0 * capacity, measure));
     let mut overload = driver.take();
+    let overload_sent = overload.latencies_us.len() as u64 + overload.refused + overload.errors;
     let overload_admitted = overload.latencies_us.len();
     let p99_overload = overload.quantile_ms(0.99);
+    let p99_overload_hooks = overload.hook_quantile_ms(0.99);
+    let p99_overload_feedback = overload.feedback_quantile_ms(0.99);
     let overload_rss = rss_kib(pid);
+    // Then the worst client: three times the slots in a closed loop, each refused call sent
+    // again at once, ignoring `Retry-After` (calls per second limited only by how fast the
+    // service refuses).
+    rt.block_on(closed_loop(&driver, 3 * slots, measure));
+    let mut hammer = driver.take();
+    let hammer_admitted = hammer.latencies_us.len();
+    let p99_hammer = hammer.quantile_ms(0.99);
+    let p99_hammer_hooks = hammer.hook_quantile_ms(0.99);
+    let p99_hammer_feedback = hammer.feedback_quantile_ms(0.99);
+    let hammer_rss = rss_kib(pid);
 
     // 4. Recovery at half capacity.
     rt.block_on(open_loop(&driver, rate, measure));
@@ -596,11 +652,11 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
 
     // Written before asserting, so a failing run leaves its figures.
     let mut csv = String::from(
-        "minute,calls,errors,refused,behind,p50_ms,p99_ms,rss_kib,anon_kib,fds,wal_bytes,longest_log_line\n",
+        "minute,calls,errors,refused,behind,p50_ms,p99_ms,hook_p99_ms,feedback_p99_ms,rss_kib,anon_kib,fds,wal_bytes,longest_log_line\n",
     );
     for s in &samples {
         csv.push_str(&format!(
-            "{},{},{},{},{},{:.2},{:.2},{},{},{},{},{}\n",
+            "{},{},{},{},{},{:.2},{:.2},{:.2},{:.2},{},{},{},{},{}\n",
             s.minute,
             s.calls,
             s.errors,
@@ -608,6 +664,8 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
             s.behind,
             s.p50_ms,
             s.p99_ms,
+            s.hook_p99_ms,
+            s.feedback_p99_ms,
             s.rss_kib,
             s.anon_kib,
             s.fds,
@@ -617,12 +675,20 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
     }
     std::fs::write(out.join("soak.csv"), csv).unwrap();
     std::fs::write(out.join("soak.svg"), svg(&samples)).unwrap();
+    let ratio = |p99: f64| if p99_half > 0.0 { p99 / p99_half } else { 0.0 };
+    let secs = measure.as_secs_f64();
     let summary = format!(
         "mix: {}\n\
          capacity: {capacity:.0} calls/s (closed loop, {slots} concurrent, p99 {:.1} ms)\n\
-         soak: {minutes} min at {rate:.0} calls/s, {} calls, p99 {p99_half:.1} ms\n\
-         overload ({} concurrent, {slots} slots): {overload_admitted} admitted, p99 of admitted \
-         {p99_overload:.1} ms ({:.2}x half load), {} refused with 503, {} failed; RSS {} MiB\n\
+         soak: {minutes} min at {rate:.0} calls/s, {} calls, p99 {p99_half:.1} ms \
+         (hook calls {p99_half_hooks:.1} ms, feedback posts {p99_half_feedback:.1} ms)\n\
+         overload, 3x capacity ({slots} slots, open loop at {:.0} calls/s, {:.0} sent/s): \
+         {overload_admitted} admitted, p99 of admitted {p99_overload:.1} ms ({:.2}x half load; \
+         hook calls {p99_overload_hooks:.1} ms, feedback posts {p99_overload_feedback:.1} ms), {} refused with 503, {} failed, \
+         {} not sent (generator behind); RSS {} MiB\n\
+         overload, retrying at once ({} concurrent, closed loop, {:.0} calls/s): \
+         {hammer_admitted} admitted, p99 of admitted {p99_hammer:.1} ms ({:.2}x half load; \
+         hook calls {p99_hammer_hooks:.1} ms, feedback posts {p99_hammer_feedback:.1} ms), {} refused with 503, {} failed; RSS {} MiB\n\
          recovery: {} calls, p99 {p99_recovery:.1} ms, {} refused, {} failed; RSS {} MiB, fds {}\n\
          log lines: {}\n",
         if prefetch_only() {
@@ -632,15 +698,19 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
         },
         capacity_window.quantile_ms(0.99),
         half_load.latencies_us.len(),
-        3 * slots,
-        if p99_half > 0.0 {
-            p99_overload / p99_half
-        } else {
-            0.0
-        },
+        3.0 * capacity,
+        overload_sent as f64 / secs,
+        ratio(p99_overload),
         overload.refused,
         overload.errors,
+        overload.behind,
         overload_rss / 1024,
+        3 * slots,
+        (hammer_admitted as u64 + hammer.refused + hammer.errors) as f64 / secs,
+        ratio(p99_hammer),
+        hammer.refused,
+        hammer.errors,
+        hammer_rss / 1024,
         recovery.latencies_us.len(),
         recovery.refused,
         recovery.errors,
@@ -664,6 +734,14 @@ fn soak_at_half_capacity_keeps_memory_descriptors_and_log_lines_flat() {
         "overload: calls failed other than with 503"
     );
     assert!(overload.refused > 0, "overload: no call was refused");
+    assert_eq!(
+        hammer.errors, 0,
+        "overload, retrying at once: calls failed other than with 503"
+    );
+    assert!(
+        hammer.refused > 0,
+        "overload, retrying at once: no call was refused"
+    );
     assert_eq!(recovery.errors, 0, "recovery: calls failed");
     assert_eq!(alive.ok(), Some(200), "the service is gone");
     // The span leak of issue 13 made lines grow without end.
