@@ -76,7 +76,8 @@ pub struct Store {
     /// that met the audit writer's commit waited up to the next step of that ladder: at the
     /// soak's half load its p99 was 26 ms against 2.4 ms for the hook calls, 52 ms at overload
     /// (docs/soak/). This lock queues the service's writers in order and wakes the next as
-    /// soon as the last commits; the busy handler remains for other processes (`report`).
+    /// soon as the last commits; the busy handler remains for writers outside this process
+    /// (or another `Store` opened on the same file).
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
