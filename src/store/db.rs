@@ -1,5 +1,4 @@
-//! The database behind the store: a SQLite file (WAL, `synchronous=FULL`, the decision audit's
-//! own connection `NORMAL`: see `Store::audit_pool`) or PostgreSQL, through
+//! The database behind the store: a SQLite file (WAL, `synchronous=FULL`) or PostgreSQL, through
 //! sqlx runtime queries (no database at build time). Both run the same embedded migrations and the
 //! same SQL: `$n` placeholders, numbered in order of first use, which SQLite also understands.
 
@@ -58,17 +57,6 @@ macro_rules! on_pool {
     };
 }
 
-/// Runs `$body` with `$pool` bound to the pool the decision audit writes with: SQLite's audit
-/// connection ([`Store::audit_pool`]), or PostgreSQL's pool.
-macro_rules! on_audit_pool {
-    ($self:expr, $pool:ident => $body:expr) => {
-        match (&$self.audit_pool, &$self.pool) {
-            (Some($pool), _) | (None, Pool::Sqlite($pool)) => $body,
-            (None, Pool::Postgres($pool)) => $body,
-        }
-    };
-}
-
 /// An open, migrated store. Cheap to clone (a connection pool).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -91,14 +79,6 @@ pub struct Store {
     /// soon as the last commits; the busy handler remains for writers outside this process
     /// (or another `Store` opened on the same file).
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
-    /// SQLite only: the decision audit's connection, `synchronous=NORMAL`: its commits are
-    /// written to the WAL without waiting for the disk, so they survive a crash of the service
-    /// but not a power cut until the next synced commit (a feedback, a `jti`, a readiness probe)
-    /// or checkpoint. The audit is best effort by design (records still queued are lost to
-    /// `kill -9`, dropped and counted during an outage); a feedback stays `FULL`. An audit
-    /// commit that waited for the disk held the write turn for it, and feedback posts queued
-    /// behind: their p99 at overload was 1.3-1.8x their half-load p99 (docs/soak/overload/).
-    audit_pool: Option<SqlitePool>,
 }
 
 /// Rows per multi-row INSERT of the decision audit: 14 parameters a row stays far under
@@ -146,60 +126,6 @@ fn create_private(path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
-/// A pool of SQLite connections with `options`, and the two safeguards every connection of the
-/// store needs.
-async fn sqlite_pool(
-    options: SqliteConnectOptions,
-    max_connections: u32,
-    timeout: std::time::Duration,
-    failed: Arc<AtomicBool>,
-) -> Result<SqlitePool, sqlx::Error> {
-    // After an I/O error in COMMIT (a full disk, a file made read-only), SQLite may
-    // leave the connection inside its transaction, holding the write lock: every
-    // other connection then gets "database is locked" long after the disk is back,
-    // and a readiness probe on that connection "succeeds" without committing (found
-    // by tests/api/reliability_store.rs). SQLite's advice is an explicit ROLLBACK:
-    // once any error has been seen, each connection returned to the pool gets one
-    // (a no-op outside a transaction).
-    SqlitePoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(timeout)
-        // SQLite opens a file it may not write read-only instead of failing: a
-        // connection opened while the file was read-only (an outage) stayed in the
-        // pool once the file was writable again, and the feedback that drew it got
-        // 503 (tests/api/reliability_store.rs, about one run in ten). Such a
-        // connection is refused: the acquire fails (503 during the outage, as
-        // documented) and the next one, opened later, can write.
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                let mut handle = conn.lock_handle().await?;
-                let db = handle.as_raw_handle().as_ptr();
-                // SAFETY: `db` is this live connection, locked for the call; the
-                // name is a NUL-terminated string that outlives it.
-                let read_only =
-                    unsafe { libsqlite3_sys::sqlite3_db_readonly(db, c"main".as_ptr()) };
-                if read_only != 0 {
-                    return Err(sqlx::Error::Io(std::io::Error::new(
-                        std::io::ErrorKind::PermissionDenied,
-                        "the SQLite file opened read-only (not writable now)",
-                    )));
-                }
-                Ok(())
-            })
-        })
-        .after_release(move |conn, _| {
-            let rollback = failed.load(Ordering::Acquire);
-            Box::pin(async move {
-                if rollback {
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                }
-                Ok(true)
-            })
-        })
-        .connect_with(options)
-        .await
-}
-
 /// A feedback joined with the card it names, for the report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedbackRow {
@@ -239,7 +165,7 @@ impl Store {
             Backend::Sqlite { .. } => Some(Arc::new(tokio::sync::Mutex::new(()))),
             Backend::Postgres { .. } => None,
         };
-        let (pool, audit_pool) = match &settings.backend {
+        let pool = match &settings.backend {
             Backend::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| {
@@ -262,14 +188,53 @@ impl Store {
                     // (10 MiB at the default 5 connections). The store appends audit rows and
                     // reads counts; 128 pages hold its B-trees' upper levels.
                     .pragma("cache_size", SQLITE_CACHE_SIZE);
-                let pool = sqlite_pool(
-                    options.clone(),
-                    settings.max_connections,
-                    settings.connect_timeout,
-                    failed.clone(),
-                )
-                .await
-                .map_err(|e| open_err(e.to_string()))?;
+                // After an I/O error in COMMIT (a full disk, a file made read-only), SQLite may
+                // leave the connection inside its transaction, holding the write lock: every
+                // other connection then gets "database is locked" long after the disk is back,
+                // and a readiness probe on that connection "succeeds" without committing (found
+                // by tests/api/reliability_store.rs). SQLite's advice is an explicit ROLLBACK:
+                // once any error has been seen, each connection returned to the pool gets one
+                // (a no-op outside a transaction).
+                let after_error = failed.clone();
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.connect_timeout)
+                    // SQLite opens a file it may not write read-only instead of failing: a
+                    // connection opened while the file was read-only (an outage) stayed in the
+                    // pool once the file was writable again, and the feedback that drew it got
+                    // 503 (tests/api/reliability_store.rs, about one run in ten). Such a
+                    // connection is refused: the acquire fails (503 during the outage, as
+                    // documented) and the next one, opened later, can write.
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            let mut handle = conn.lock_handle().await?;
+                            let db = handle.as_raw_handle().as_ptr();
+                            // SAFETY: `db` is this live connection, locked for the call; the
+                            // name is a NUL-terminated string that outlives it.
+                            let read_only = unsafe {
+                                libsqlite3_sys::sqlite3_db_readonly(db, c"main".as_ptr())
+                            };
+                            if read_only != 0 {
+                                return Err(sqlx::Error::Io(std::io::Error::new(
+                                    std::io::ErrorKind::PermissionDenied,
+                                    "the SQLite file opened read-only (not writable now)",
+                                )));
+                            }
+                            Ok(())
+                        })
+                    })
+                    .after_release(move |conn, _| {
+                        let rollback = after_error.load(Ordering::Acquire);
+                        Box::pin(async move {
+                            if rollback {
+                                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                            }
+                            Ok(true)
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| open_err(e.to_string()))?;
                 // A damaged file can open and fail later: check it now, not on a feedback.
                 let check: Vec<String> = sqlx::query_scalar("PRAGMA quick_check")
                     .fetch_all(&pool)
@@ -281,17 +246,7 @@ impl Store {
                         check.join("; ")
                     )));
                 }
-                // The decision audit's own connection commits without syncing (see
-                // `Store::audit_pool`).
-                let audit = sqlite_pool(
-                    options.synchronous(SqliteSynchronous::Normal),
-                    1,
-                    settings.connect_timeout,
-                    failed.clone(),
-                )
-                .await
-                .map_err(|e| open_err(e.to_string()))?;
-                (Pool::Sqlite(pool), Some(audit))
+                Pool::Sqlite(pool)
             }
             Backend::Postgres { url } => {
                 let options = PgConnectOptions::from_str(url)
@@ -303,7 +258,7 @@ impl Store {
                     .connect_with(options)
                     .await
                     .map_err(|e| open_err(e.to_string()))?;
-                (Pool::Postgres(pool), None)
+                Pool::Postgres(pool)
             }
         };
         let store = Store {
@@ -314,7 +269,6 @@ impl Store {
             last_jti_purge: Arc::new(AtomicI64::new(0)),
             failed,
             write_lock,
-            audit_pool,
         };
         // The migrator takes a lock (PostgreSQL advisory lock), so replicas starting together
         // migrate once.
@@ -392,7 +346,7 @@ impl Store {
             .flat_map(|d| d.cards.iter().map(move |c| (d, c)))
             .collect();
         let _writing = self.writing().await;
-        on_audit_pool!(self, pool => {
+        on_pool!(self, pool => {
             let mut tx = pool.begin().await.map_err(|e| self.db(e))?;
             for chunk in batch.chunks(AUDIT_ROWS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::new(
@@ -759,9 +713,6 @@ impl Store {
 
     /// Closes the pool (the report command, tests).
     pub async fn close(&self) {
-        if let Some(audit) = &self.audit_pool {
-            audit.close().await;
-        }
         on_pool!(self, pool => pool.close().await)
     }
 }
@@ -1073,33 +1024,6 @@ mod tests {
         store.close().await;
     }
 
-    /// Feedback, `jti`s and probes commit with a sync (`synchronous=FULL`, 2), the decision
-    /// audit without one (`NORMAL`, 1), and what the audit wrote is read back by the rest.
-    #[tokio::test]
-    async fn the_audit_commits_without_a_sync_and_every_other_write_with_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite(dir.path()).await;
-        let (Pool::Sqlite(pool), Some(audit)) = (&store.pool, &store.audit_pool) else {
-            panic!("a SQLite store with its audit connection")
-        };
-        let synchronous = |pool: SqlitePool| async move {
-            sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        };
-        assert_eq!(synchronous(pool.clone()).await, 2);
-        assert_eq!(synchronous(audit.clone()).await, 1);
-
-        let (decision, feedback) = decision_with_feedback("ansm-2019", "card-read-back");
-        store.write_decisions(&[decision]).await.unwrap();
-        store.insert_feedback(&[feedback]).await.unwrap();
-        let rows = all_feedback(&store).await;
-        assert_eq!(rows.len(), 1);
-        assert!(rows[0].card.is_some(), "the audited card is read back");
-        store.close().await;
-    }
-
     /// `chattr` on the store's files (root and a file system with the immutable flag).
     fn chattr(dir: &std::path::Path, flag: &str) {
         for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
@@ -1136,14 +1060,11 @@ mod tests {
         .validate()
         .unwrap();
         let store = Store::open(&settings).await.unwrap();
-        let (Pool::Sqlite(pool), Some(audit)) = (&store.pool, &store.audit_pool) else {
-            panic!("a SQLite store with its audit connection")
+        let Pool::Sqlite(pool) = &store.pool else {
+            panic!("a SQLite store")
         };
         chattr(dir.path(), "+i");
-        // The pools' only connections go (with the audit connection still open, the next one
-        // did not open read-only, and the case did not arise); the next one is opened while
-        // the file is immutable.
-        audit.acquire().await.unwrap().close().await.unwrap();
+        // The pool's only connection goes; the next one is opened while the file is immutable.
         pool.acquire().await.unwrap().close().await.unwrap();
         let during = pool.acquire().await;
         chattr(dir.path(), "-i");
