@@ -99,6 +99,15 @@ pub fn jwks(keys: &[&TestKey]) -> String {
     .unwrap()
 }
 
+/// `keys` as a JWKS file (`auth.issuers.jwks_file`) in a new temporary directory, which lives
+/// as long as the returned guard; the file's path as configuration takes it.
+pub fn jwks_file(keys: &[&TestKey]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    std::fs::write(&path, jwks(keys)).unwrap();
+    (dir, path.display().to_string())
+}
+
 /// A loopback HTTP server answering every GET with the current JWKS body (or `503` while
 /// failing), counting requests and recording their paths.
 pub struct JwksServer {
@@ -657,10 +666,7 @@ async fn discovery_can_require_a_token() {
 #[tokio::test]
 async fn a_local_jwks_file_is_used() {
     let ec = ec_key("file-key");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ehr-jwks.json");
-    std::fs::write(&path, jwks(&[&ec])).unwrap();
-    let file = path.display().to_string();
+    let (_dir, file) = jwks_file(&[&ec]);
     let app = spawn_app_with(move |raw| {
         raw.server.public_url = PUBLIC_URL.to_owned();
         raw.auth.issuers = vec![alemtuzumab_cds::config::RawIssuer {

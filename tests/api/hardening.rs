@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::auth::{claims, ec_key, header, jwks, sign, spawn_auth_app, JwksServer};
+use crate::auth::{claims, ec_key, header, jwks, jwks_file, sign, spawn_auth_app, JwksServer};
 use crate::fhir_proxy::{Behaviour, FhirProxy};
 use crate::helpers::*;
 
@@ -224,15 +224,13 @@ async fn the_sqlite_store_file_is_created_0600() {
 #[tokio::test]
 async fn a_jti_is_still_a_replay_after_a_restart_with_sqlite() {
     let ec = ec_key("restart-key");
-    let dir = tempfile::tempdir().unwrap();
-    let jwks_file = dir.path().join("ehr-jwks.json");
-    std::fs::write(&jwks_file, jwks(&[&ec])).unwrap();
+    let (dir, jwks_file) = jwks_file(&[&ec]);
     let config = dir.path().join("config.toml");
     let toml = format!(
         "[server]\npublic_url = {public_url:?}\n\n[[auth.issuers]]\niss = {iss:?}\njwks_file = {file:?}\n",
         public_url = crate::auth::PUBLIC_URL,
         iss = crate::auth::ISS,
-        file = jwks_file.display().to_string(),
+        file = jwks_file,
     );
     std::fs::write(&config, toml).unwrap();
     let data_dir = dir.path().join("data");

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::auth::{claims, ec_key, header, jwks, sign, ISS, PUBLIC_URL};
+use crate::auth::{claims, ec_key, header, jwks, jwks_file, sign, ISS, PUBLIC_URL};
 use crate::helpers::*;
 
 async fn preflight(app: &TestApp, path: &str, origin: &str, method: &str) -> reqwest::Response {
@@ -57,10 +57,7 @@ async fn local_mode_answers_the_sandbox_preflights_from_a_loopback_origin() {
 #[tokio::test]
 async fn configured_origins_are_allowed_and_a_401_still_carries_cors_headers() {
     let ec = ec_key("k");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jwks.json");
-    std::fs::write(&path, jwks(&[&ec])).unwrap();
-    let file = path.display().to_string();
+    let (_dir, file) = jwks_file(&[&ec]);
     let app = spawn_app_with(move |raw| {
         raw.server.public_url = PUBLIC_URL.to_owned();
         raw.auth.allowed_origins = vec!["https://sandbox.cds-hooks.org".to_owned()];
@@ -232,10 +229,7 @@ async fn a_call_refused_at_the_slots_costs_no_jwt_check() {
     // The slots are checked before the JWT: at overload a refusal must be cheap, and verifying
     // a signature for every call refused took the CPU the admitted calls needed.
     let ec = ec_key("slots");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jwks.json");
-    std::fs::write(&path, jwks(&[&ec])).unwrap();
-    let file = path.display().to_string();
+    let (_dir, file) = jwks_file(&[&ec]);
     let (fhir, mut accepted) = silent_fhir_server().await;
     let app = spawn_app_with(move |raw| {
         raw.server.public_url = PUBLIC_URL.to_owned();
